@@ -1,0 +1,56 @@
+/** Schema pieces shared by every channel. */
+import * as v from 'valibot';
+import { MAX_KEY_LENGTH } from '../constants.js';
+
+export const Key = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_KEY_LENGTH));
+export const Keys = v.array(Key);
+export const Bytes = v.instance(Uint8Array);
+export const Count = v.pipe(v.number(), v.integer(), v.minValue(0));
+export const Millis = v.pipe(v.number(), v.minValue(0));
+export const RequestId = v.pipe(v.number(), v.integer(), v.minValue(0));
+
+export const WireErrorSchema = v.object({
+  code: v.string(),
+  name: v.string(),
+  message: v.string(),
+  stack: v.optional(v.string()),
+  key: v.optional(v.string()),
+  workerId: v.optional(v.string()),
+});
+
+/** Where a value can be fetched: a worker and the address of its data link. */
+export const Holder = v.object({ id: v.string(), address: v.string() });
+export type Holder = v.InferOutput<typeof Holder>;
+
+/** Codes of the `error` reply any end may send; the connection stays open unless it says otherwise. */
+export const ReplyCode = {
+  /** The frame or a message in it could not be decoded or did not match its schema. */
+  PROTOCOL_ERROR: 'PROTOCOL_ERROR',
+  /** The message's `type` is not one this channel knows. */
+  UNKNOWN_TYPE: 'UNKNOWN_TYPE',
+  /** `hello` named another protocol version; the connection is closed. */
+  VERSION_MISMATCH: 'VERSION_MISMATCH',
+  /** The token was missing or wrong; the connection is closed. */
+  AUTH_FAILED: 'AUTH_FAILED',
+  /** The frame was over the size limit; the connection is closed. */
+  FRAME_TOO_LARGE: 'FRAME_TOO_LARGE',
+  /** The message was well formed but cannot be done (e.g. `hello` sent twice). */
+  BAD_REQUEST: 'BAD_REQUEST',
+} as const;
+export type ReplyCode = (typeof ReplyCode)[keyof typeof ReplyCode];
+
+export const ErrorReply = v.object({
+  type: v.literal('error'),
+  code: v.picklist(Object.values(ReplyCode)),
+  message: v.string(),
+  /** The id of the request this answers, when it had one. */
+  replyTo: v.optional(RequestId),
+});
+export type ErrorReply = v.InferOutput<typeof ErrorReply>;
+
+export const Welcome = v.object({
+  type: v.literal('welcome'),
+  protocolVersion: v.number(),
+  /** The id the scheduler gave this connection. */
+  id: v.string(),
+});

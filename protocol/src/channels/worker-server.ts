@@ -1,0 +1,71 @@
+/** The channel between a worker and the scheduler (one WebSocket, control only: no bulk data). */
+import * as v from 'valibot';
+import { Bytes, Count, ErrorReply, Holder, Key, Keys, Millis, Welcome, WireErrorSchema } from './common.js';
+
+export const WorkerHello = v.object({
+  type: v.literal('hello'),
+  protocolVersion: v.number(),
+  role: v.literal('worker'),
+  name: v.optional(v.string()),
+  kind: v.picklist(['node', 'browser']),
+  threads: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1024)),
+  /** Bytes; null for no limit. */
+  memoryLimit: v.nullable(v.number()),
+  resources: v.record(v.string(), v.number()),
+  /** Where peers fetch this worker's data (`tcp://host:port`); null when it serves none. */
+  dataAddress: v.nullable(v.string()),
+  /** Node version or browser user agent. */
+  agent: v.string(),
+  token: v.optional(v.string()),
+});
+
+export const TaskFinished = v.object({
+  type: v.literal('task-finished'),
+  key: Key,
+  /** Size of the encoded result, in bytes. */
+  nbytes: Count,
+  /** The encoded result, when it is small enough to ride the control channel. */
+  value: v.optional(Bytes),
+  startedAt: Millis,
+  stoppedAt: Millis,
+  thread: Count,
+});
+
+export const TaskErred = v.object({
+  type: v.literal('task-erred'),
+  key: Key,
+  error: WireErrorSchema,
+  startedAt: Millis,
+  stoppedAt: Millis,
+  thread: Count,
+});
+
+export const Heartbeat = v.object({ type: v.literal('heartbeat'), memoryUsed: Count });
+
+/** A dependency could not be fetched from the holder the scheduler named. */
+export const DepMissing = v.object({ type: v.literal('dep-missing'), key: Key, dep: Key, holder: v.string() });
+
+export const WorkerToServer = v.variant('type', [WorkerHello, TaskFinished, TaskErred, Heartbeat, DepMissing]);
+export type WorkerToServer = v.InferOutput<typeof WorkerToServer>;
+
+export const DepSpec = v.object({ key: Key, holders: v.array(Holder) });
+export type DepSpec = v.InferOutput<typeof DepSpec>;
+
+export const ComputeTask = v.object({
+  type: v.literal('compute-task'),
+  key: Key,
+  fn: v.string(),
+  /** The function's source, on the first task of that function sent to this worker. */
+  source: v.optional(v.string()),
+  fnName: v.string(),
+  args: Bytes,
+  deps: v.array(DepSpec),
+  timeoutMs: v.optional(v.number()),
+});
+export type ComputeTask = v.InferOutput<typeof ComputeTask>;
+
+/** Drop these keys from the store: no one needs them any more. */
+export const FreeKeys = v.object({ type: v.literal('free-keys'), keys: Keys });
+
+export const ServerToWorker = v.variant('type', [Welcome, ComputeTask, FreeKeys, ErrorReply]);
+export type ServerToWorker = v.InferOutput<typeof ServerToWorker>;

@@ -1,0 +1,55 @@
+/**
+ * Every limit and timeout of the protocol, named, with its unit.
+ * Both ends read these; a change here is a protocol change.
+ */
+
+/** Bumped on any incompatible change of a schema or of the framing. */
+export const PROTOCOL_VERSION = 1;
+
+/** Default port of a scheduler: HTTP and WebSocket share it. */
+export const DEFAULT_SCHEDULER_PORT = 8786;
+
+/** Largest control frame (one WebSocket message) accepted, in bytes. Larger closes that connection. */
+export const MAX_CONTROL_FRAME_BYTES = 64 * 1024 * 1024;
+
+/** Most messages in one control frame (a batch). */
+export const MAX_MESSAGES_PER_FRAME = 200_000;
+
+/** Values up to this size ride the control channel inline; larger ones go peer to peer. */
+export const INLINE_VALUE_MAX_BYTES = 64 * 1024;
+
+/** Longest key accepted, in characters. */
+export const MAX_KEY_LENGTH = 512;
+
+/** Longest function source accepted, in characters. */
+export const MAX_FUNCTION_SOURCE_LENGTH = 1024 * 1024;
+
+/** A connection must send `hello` within this time, in milliseconds. */
+export const HELLO_TIMEOUT_MS = 10_000;
+
+/** How often a worker reports that it is alive, in milliseconds. */
+export const HEARTBEAT_INTERVAL_MS = 1_000;
+
+/** A worker silent for this long is removed, in milliseconds. */
+export const HEARTBEAT_TIMEOUT_MS = 15_000;
+
+/** How many workers a task may kill (die while running it) before it fails with KilledWorkerError. */
+export const DEFAULT_ALLOWED_FAILURES = 3;
+
+/** Tasks a worker may hold beyond its thread count, so its threads never wait on a round trip. */
+export const WORKER_QUEUE_EXTRA = 2;
+
+/** Largest value one peer transfer carries, in bytes. */
+export const MAX_VALUE_BYTES = 2 ** 31 - 1;
+
+/** Largest header of a peer frame, in bytes. */
+export const MAX_PEER_HEADER_BYTES = 1024 * 1024;
+
+/** Opening a connection (scheduler or peer) gives up after this long, in milliseconds. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+/** A peer fetch of one batch of keys gives up after this long, in milliseconds. */
+export const PEER_FETCH_TIMEOUT_MS = 60_000;
+
+/** Small values the scheduler keeps for quick gathers, in bytes over all keys. */
+export const SCHEDULER_INLINE_CACHE_BYTES = 256 * 1024 * 1024;

@@ -1,0 +1,74 @@
+/**
+ * Control frames: one WebSocket message holds a batch (an array) of messages.
+ * `parseFrame` turns untrusted bytes into typed messages once, at the edge; every message
+ * that does not match gets its own error reply and the others still go through.
+ */
+import * as v from 'valibot';
+import { decode, encode } from './codec.js';
+import { MAX_CONTROL_FRAME_BYTES, MAX_MESSAGES_PER_FRAME } from './constants.js';
+import { ReplyCode, type ErrorReply } from './channels/common.js';
+
+export interface ParsedFrame<T> {
+  messages: T[];
+  /** One reply per message (or for the whole frame) that was refused. */
+  errors: ErrorReply[];
+}
+
+type Schema<T> = v.GenericSchema<unknown, T>;
+
+function reply(code: ReplyCode, message: string, replyTo?: unknown): ErrorReply {
+  const r: ErrorReply = { type: 'error', code, message };
+  if (typeof replyTo === 'number' && Number.isInteger(replyTo) && replyTo >= 0) r.replyTo = replyTo;
+  return r;
+}
+
+/** Decodes and validates one frame against a channel's schema (a `v.variant` on `type`). */
+export function parseFrame<T>(bytes: Uint8Array, schema: Schema<T>, knownTypes: ReadonlySet<string>): ParsedFrame<T> {
+  if (bytes.byteLength > MAX_CONTROL_FRAME_BYTES) {
+    return { messages: [], errors: [reply(ReplyCode.FRAME_TOO_LARGE, `frame of ${bytes.byteLength} bytes is over ${MAX_CONTROL_FRAME_BYTES}`)] };
+  }
+  let raw: unknown;
+  try {
+    raw = decode(bytes);
+  } catch (e) {
+    return { messages: [], errors: [reply(ReplyCode.PROTOCOL_ERROR, `undecodable frame: ${(e as Error).message}`)] };
+  }
+  if (!Array.isArray(raw)) return { messages: [], errors: [reply(ReplyCode.PROTOCOL_ERROR, 'a frame must be an array of messages')] };
+  if (raw.length > MAX_MESSAGES_PER_FRAME) {
+    return { messages: [], errors: [reply(ReplyCode.PROTOCOL_ERROR, `a frame holds at most ${MAX_MESSAGES_PER_FRAME} messages`)] };
+  }
+  const messages: T[] = [];
+  const errors: ErrorReply[] = [];
+  for (const item of raw as unknown[]) {
+    const result = parseMessage(item, schema, knownTypes);
+    if (result.ok) messages.push(result.message);
+    else errors.push(result.error);
+  }
+  return { messages, errors };
+}
+
+export function parseMessage<T>(
+  item: unknown,
+  schema: Schema<T>,
+  knownTypes: ReadonlySet<string>,
+): { ok: true; message: T } | { ok: false; error: ErrorReply } {
+  const type = typeof item === 'object' && item !== null ? (item as { type?: unknown }).type : undefined;
+  const id = typeof item === 'object' && item !== null ? (item as { id?: unknown }).id : undefined;
+  if (typeof type !== 'string') return { ok: false, error: reply(ReplyCode.PROTOCOL_ERROR, 'a message must be an object with a string `type`', id) };
+  if (!knownTypes.has(type)) return { ok: false, error: reply(ReplyCode.UNKNOWN_TYPE, `unknown message type '${type.slice(0, 64)}'`, id) };
+  const parsed = v.safeParse(schema, item);
+  if (parsed.success) return { ok: true, message: parsed.output };
+  const issue = parsed.issues[0];
+  const where = issue.path?.map((p) => String(p.key)).join('.') ?? '';
+  return { ok: false, error: reply(ReplyCode.PROTOCOL_ERROR, `bad '${type}' message${where ? ` at ${where}` : ''}: ${issue.message}`, id) };
+}
+
+/** The `type` values a variant schema accepts. */
+export function typesOf(schema: { options: readonly { entries: { type: { literal?: unknown } } }[] }): ReadonlySet<string> {
+  return new Set(schema.options.map((o) => String(o.entries.type.literal)));
+}
+
+/** Encodes a batch of messages into one frame. */
+export function encodeFrame(messages: readonly unknown[]): Uint8Array {
+  return encode(messages);
+}

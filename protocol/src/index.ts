@@ -1,0 +1,11 @@
+export * from './constants.js';
+export * from './errors.js';
+export * from './codec.js';
+export * from './values.js';
+export * from './frame.js';
+export * from './batch.js';
+export * from './hash.js';
+export * as ClientChannel from './channels/client-server.js';
+export * as WorkerChannel from './channels/worker-server.js';
+export * as PeerChannel from './channels/peer.js';
+export { ReplyCode, type Holder, type ErrorReply } from './channels/common.js';
