@@ -4,7 +4,8 @@ import { MAX_KEY_LENGTH } from '../constants.js';
 
 export const Key = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_KEY_LENGTH));
 export const Keys = v.array(Key);
-export const Bytes = v.instance(Uint8Array);
+/** Raw bytes (any Uint8Array, whatever buffer backs it). */
+export const Bytes = v.custom<Uint8Array>((x) => x instanceof Uint8Array, 'expected bytes');
 export const Count = v.pipe(v.number(), v.integer(), v.minValue(0));
 export const Millis = v.pipe(v.number(), v.minValue(0));
 export const RequestId = v.pipe(v.number(), v.integer(), v.minValue(0));
