@@ -1,0 +1,63 @@
+/**
+ * Where a ready task runs: the worker on which it would start soonest, counting the bytes of
+ * its inputs that would have to travel there and the work already queued on it (dask's
+ * decide_worker). Kept apart from the state machine so the policy can be swapped.
+ */
+import type { TaskState, WorkerState } from './types.js';
+
+/** Bytes per millisecond assumed for moving a dependency between workers. */
+export const ASSUMED_BANDWIDTH_BYTES_PER_MS = 200_000;
+/** Fixed cost of fetching a dependency from another worker (a round trip), in milliseconds. */
+export const FETCH_LATENCY_MS = 0.5;
+/** Duration assumed for a task of a function never seen finishing, in milliseconds. */
+export const DEFAULT_TASK_DURATION_MS = 1;
+
+export interface PlacementPolicy {
+  /** The best of `candidates` for `task`, or null if none may run it. */
+  choose(task: TaskState, candidates: Iterable<WorkerState>): WorkerState | null;
+}
+
+/** True when the task's restrictions let `worker` run it. */
+export function allowed(task: TaskState, worker: WorkerState): boolean {
+  const r = task.restrictions;
+  if (!r) return true;
+  if (r.workers && !r.allowOtherWorkers && !r.workers.some((w) => w === worker.id || w === worker.name)) return false;
+  if (r.resources) {
+    for (const [name, amount] of Object.entries(r.resources)) {
+      if ((worker.resources[name] ?? 0) < amount) return false;
+    }
+  }
+  return true;
+}
+
+export class LocalityPlacement implements PlacementPolicy {
+  private turn = 0;
+  constructor(private readonly durationOf: (fnName: string) => number) {}
+
+  choose(task: TaskState, candidates: Iterable<WorkerState>): WorkerState | null {
+    const duration = this.durationOf(task.fnName);
+    const preferred = task.restrictions?.workers;
+    let best: WorkerState | null = null;
+    let bestCost = Infinity;
+    let bestPreferred = false;
+    const start = this.turn++;
+    let i = 0;
+    for (const w of candidates) {
+      i++;
+      if (!allowed(task, w)) continue;
+      const isPreferred = preferred ? preferred.some((p) => p === w.id || p === w.name) : false;
+      let cost = ((w.processing.size + 1) / w.threads) * duration;
+      for (const dep of task.deps) {
+        if (!dep.whoHas.has(w)) cost += FETCH_LATENCY_MS + dep.nbytes / ASSUMED_BANDWIDTH_BYTES_PER_MS;
+      }
+      // Rotate ties so that equal workers share root tasks evenly.
+      cost += ((i + start) % 64) * 1e-9;
+      if ((isPreferred && !bestPreferred) || (isPreferred === bestPreferred && cost < bestCost)) {
+        best = w;
+        bestCost = cost;
+        bestPreferred = isPreferred;
+      }
+    }
+    return best;
+  }
+}

@@ -1,0 +1,85 @@
+/** The records of the scheduler's state machine. Plain data: no I/O, no timers. */
+import type { WireError } from '@meshwork/protocol';
+
+/**
+ * - waiting: some dependency is not in memory yet
+ * - queued: ready to run, held by the scheduler until a worker has room
+ * - processing: sent to a worker
+ * - memory: the result sits on one or more workers
+ * - erred: it (or a dependency) failed
+ * - released: no result anywhere and no one needs one; kept only as lineage for its dependents
+ */
+export type TaskStatus = 'waiting' | 'queued' | 'processing' | 'memory' | 'erred' | 'released';
+
+export interface TaskState {
+  readonly key: string;
+  readonly fn: string;
+  readonly fnName: string;
+  readonly args: Uint8Array;
+  readonly deps: TaskState[];
+  /** Tasks that take this one as an input and still exist. */
+  readonly dependents: Set<TaskState>;
+  /** Dependents that still need this result (waiting, queued or processing). */
+  readonly waiters: Set<TaskState>;
+  /** How many deps are not in memory (meaningful while waiting). */
+  waitingOn: number;
+  status: TaskStatus;
+  processingOn: WorkerState | null;
+  readonly whoHas: Set<WorkerState>;
+  nbytes: number;
+  /** The encoded result, kept when small (see SCHEDULER_INLINE_CACHE_BYTES). */
+  inline: Uint8Array | null;
+  error: WireError | null;
+  /** Client id → how many futures it holds for this key. */
+  readonly wants: Map<string, number>;
+  readonly priority: number;
+  readonly order: number;
+  retriesLeft: number;
+  /** Workers that died while running it. */
+  suspicious: number;
+  readonly restrictions: Restrictions | null;
+  readonly timeoutMs: number | undefined;
+  /** Gathers waiting for this key to settle. */
+  readonly gathers: Set<PendingGather>;
+  /** Position in the ready queue's lazy deletion scheme: bumped whenever it leaves the queue. */
+  queueEpoch: number;
+}
+
+export interface Restrictions {
+  workers: string[] | undefined;
+  allowOtherWorkers: boolean;
+  resources: Record<string, number> | undefined;
+}
+
+export interface WorkerState {
+  readonly id: string;
+  readonly name: string;
+  readonly kind: 'node' | 'browser';
+  readonly agent: string;
+  readonly threads: number;
+  readonly resources: Record<string, number>;
+  readonly dataAddress: string | null;
+  readonly memoryLimit: number | null;
+  memoryUsed: number;
+  paused: boolean;
+  readonly processing: Set<TaskState>;
+  readonly hasWhat: Set<TaskState>;
+  bytesStored: number;
+  tasksDone: number;
+  /** Function ids whose source this worker has been sent. */
+  readonly fnsSent: Set<string>;
+}
+
+export interface ClientState {
+  readonly id: string;
+  readonly name: string;
+  /** Keys this client wants (holds futures for). */
+  readonly wants: Set<TaskState>;
+}
+
+export interface PendingGather {
+  readonly clientId: string;
+  readonly id: number;
+  readonly keys: string[];
+  remaining: number;
+}

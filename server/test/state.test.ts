@@ -1,0 +1,227 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Harness } from './harness.js';
+
+test('a chain runs in order, on the worker that holds its input', () => {
+  const h = new Harness();
+  h.worker('a');
+  h.worker('b');
+  h.client('c');
+  h.submit('c', [['x', []]]);
+  const [first] = [...h.drain('a'), ...h.drain('b')];
+  assert.equal(first, 'x');
+  const holder = h.s.tasks.get('x')?.processingOn?.id as string;
+  h.submit('c', [['y', ['x']]]);
+  assert.equal(h.status('y'), 'waiting');
+  h.finish(holder, 'x');
+  assert.equal(h.status('y'), 'processing');
+  assert.equal(h.s.tasks.get('y')?.processingOn?.id, holder, 'placed where its input is');
+  h.finish(holder, 'y');
+  assert.deepEqual(
+    h.clientMessages('c').map((m) => m.type),
+    ['key-finished', 'key-finished'],
+  );
+});
+
+test('released futures free their data and forget their tasks', () => {
+  const h = new Harness();
+  h.worker('a');
+  h.client('c');
+  h.submit('c', [['x', []], ['y', ['x']]], { unwanted: ['x'] });
+  h.finish('a', 'x');
+  h.finish('a', 'y');
+  assert.equal(h.status('x'), 'released', 'x kept as lineage only');
+  assert.ok(h.toWorkers.get('a')?.some((m) => m.type === 'free-keys' && m.keys.includes('x')));
+  h.s.releaseKeys('c', ['y']);
+  h.check();
+  assert.equal(h.s.tasks.size, 0);
+  assert.equal(h.s.workers.get('a')?.bytesStored, 0);
+});
+
+test('two futures for one key: the data stays until both are released', () => {
+  const h = new Harness();
+  h.worker('a');
+  h.client('c');
+  h.client('d');
+  h.submit('c', [['x', []]]);
+  h.submit('d', [['x', []]]);
+  h.finish('a', 'x');
+  h.s.releaseKeys('c', ['x']);
+  h.check();
+  assert.equal(h.status('x'), 'memory');
+  h.s.removeClient('d');
+  h.check();
+  assert.equal(h.status('x'), undefined);
+});
+
+test('a lost result is recomputed from lineage, and a killed worker re-runs its tasks', () => {
+  const h = new Harness();
+  h.worker('a');
+  h.client('c');
+  h.submit('c', [['x', []], ['y', ['x']], ['z', ['y']]], { unwanted: ['x', 'y'] });
+  h.finish('a', 'x');
+  h.finish('a', 'y');
+  h.drain('a');
+  assert.equal(h.status('z'), 'processing');
+  h.worker('b');
+  h.s.removeWorker('a');
+  h.check();
+  assert.deepEqual(h.drain('b'), ['x']);
+  h.finish('b', 'x');
+  h.finish('b', 'y');
+  h.finish('b', 'z');
+  assert.equal(h.status('z'), 'memory');
+});
+
+test('a task that kills allowedFailures workers fails with KILLED_WORKER', () => {
+  const h = new Harness({ allowedFailures: 2 });
+  h.client('c');
+  h.worker('a');
+  h.submit('c', [['x', []]]);
+  h.s.removeWorker('a');
+  h.check();
+  h.worker('b');
+  h.s.removeWorker('b');
+  h.check();
+  assert.equal(h.status('x'), 'erred');
+  const erred = h.clientMessages('c').find((m) => m.type === 'key-erred');
+  assert.equal(erred?.type === 'key-erred' && erred.error.code, 'KILLED_WORKER');
+});
+
+test('an error reaches every dependent; retries re-run first', () => {
+  const h = new Harness();
+  h.worker('a');
+  h.client('c');
+  h.submit('c', [['x', []]], { retries: 1 });
+  h.submit('c', [['y', ['x']], ['z', ['y']]]);
+  h.err('a', 'x');
+  assert.equal(h.status('x'), 'processing', 'retried');
+  h.err('a', 'x');
+  assert.equal(h.status('x'), 'erred');
+  assert.equal(h.status('y'), 'erred');
+  assert.equal(h.status('z'), 'erred');
+});
+
+test('admission: a worker holds at most threads + extra tasks; the rest wait on the scheduler', () => {
+  const h = new Harness({ workerQueueExtra: 1 });
+  h.worker('a', 2);
+  h.client('c');
+  h.submit('c', Array.from({ length: 10 }, (_, i) => [`t${i}`, []] as [string, string[]]));
+  assert.equal(h.drain('a').length, 3);
+  assert.equal(h.s.counts.queued, 7);
+  h.worker('b', 1);
+  assert.equal(h.drain('b').length, 2);
+  h.finish('a', 't0');
+  assert.equal(h.drain('a').length, 1);
+});
+
+test('higher priority runs first among ready tasks', () => {
+  const h = new Harness({ workerQueueExtra: 0 });
+  h.client('c');
+  h.submit('c', [['low', []]], { priority: 0 });
+  h.submit('c', [['high', []]], { priority: 10 });
+  h.worker('a', 1);
+  assert.deepEqual(h.drain('a'), ['high']);
+});
+
+test('gather waits for keys to settle, and answers inline values or holders', () => {
+  const h = new Harness();
+  h.worker('a');
+  h.client('c');
+  h.submit('c', [['x', []], ['y', []]]);
+  h.s.gather('c', 7, ['x', 'y', 'nope']);
+  h.finish('a', 'x');
+  assert.ok(!h.clientMessages('c').some((m) => m.type === 'gather-reply'));
+  h.s.taskFinished('a', { type: 'task-finished', key: 'y', nbytes: 1e6, startedAt: 0, stoppedAt: 1, thread: 0 });
+  const reply = h.clientMessages('c').find((m) => m.type === 'gather-reply');
+  assert.ok(reply && reply.type === 'gather-reply');
+  assert.equal(reply.id, 7);
+  assert.ok(reply.items[0]?.value instanceof Uint8Array);
+  assert.deepEqual(reply.items[1]?.holders, [{ id: 'a', address: 'tcp://a' }]);
+  assert.equal(reply.items[2]?.error?.code, 'LOST');
+});
+
+test('a dependency missing on its holder is recomputed and the task re-planned', () => {
+  const h = new Harness();
+  h.worker('a');
+  h.worker('b');
+  h.client('c');
+  h.submit('c', [['x', []]], {});
+  const xOn = h.s.tasks.get('x')?.processingOn?.id as string;
+  h.finish(xOn, 'x');
+  h.submit('c', [['y', ['x']]]);
+  const yOn = h.s.tasks.get('y')?.processingOn?.id as string;
+  h.s.depMissing(yOn, { key: 'y', dep: 'x', holder: xOn });
+  h.check();
+  if (xOn !== yOn) {
+    assert.notEqual(h.status('x'), 'memory');
+    assert.equal(h.status('y'), 'waiting');
+  }
+});
+
+test('random events never break the invariants, and every wanted key settles', () => {
+  for (let seed = 1; seed <= 40; seed++) {
+    let r = seed;
+    const rand = (n: number): number => {
+      r = (Math.imul(r, 1103515245) + 12345) & 0x7fffffff;
+      return r % n;
+    };
+    const h = new Harness({ allowedFailures: 1000 });
+    h.client('c');
+    let workers = 0;
+    const live: string[] = [];
+    const addWorker = (): void => {
+      const id = `w${workers++}`;
+      h.worker(id, 1 + rand(2));
+      live.push(id);
+    };
+    addWorker();
+    let keys = 0;
+    const wanted = new Set<string>();
+    for (let step = 0; step < 300; step++) {
+      const op = rand(10);
+      if (op < 3) {
+        const key = `k${keys++}`;
+        const deps = keys > 1 ? [...new Set([`k${rand(keys - 1)}`, `k${rand(keys - 1)}`])].filter((d) => h.s.tasks.has(d)) : [];
+        h.submit('c', [[key, deps]]);
+        wanted.add(key);
+      } else if (op < 7) {
+        const w = live[rand(live.length)] as string;
+        const running = [...(h.s.workers.get(w)?.processing ?? [])];
+        const t = running[rand(Math.max(1, running.length))];
+        if (t) (rand(8) === 0 ? h.err(w, t.key) : h.finish(w, t.key));
+      } else if (op === 7 && live.length > 1) {
+        const [w] = live.splice(rand(live.length), 1);
+        h.s.removeWorker(w as string);
+        h.check();
+      } else if (op === 8) {
+        addWorker();
+      } else if (wanted.size > 0) {
+        const key = [...wanted][rand(wanted.size)] as string;
+        wanted.delete(key);
+        h.s.releaseKeys('c', [key]);
+        h.check();
+      }
+    }
+    // Let the workers finish everything: every wanted key must settle.
+    for (let round = 0; round < 10_000 && (h.s.counts.processing > 0 || h.s.counts.queued > 0 || h.s.counts.waiting > 0); round++) {
+      for (const w of live) for (const t of [...(h.s.workers.get(w)?.processing ?? [])]) h.finish(w, t.key);
+    }
+    for (const key of wanted) {
+      const st = h.status(key);
+      assert.ok(st === 'memory' || st === 'erred', `seed ${seed}: ${key} is ${st}`);
+    }
+  }
+});
+
+test('the invariant checker catches a corrupt state', async () => {
+  const { checkInvariants } = await import('../src/state/invariants.js');
+  const h = new Harness();
+  h.worker('a');
+  h.client('c');
+  h.submit('c', [['x', []], ['y', ['x']]]);
+  const y = h.s.tasks.get('y');
+  assert.ok(y);
+  y.waitingOn = 0;
+  assert.ok(checkInvariants(h.s).some((m) => m.includes('waitingOn')));
+});
