@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+/**
+ * `meshwork scheduler …` and `meshwork worker …`. The worker command is the Node host of
+ * @meshwork/web-worker; this file only routes to it.
+ */
+import { parseArgs } from 'node:util';
+import { DEFAULT_SCHEDULER_PORT } from '@meshwork/protocol';
+import { runWorkerCli } from '@meshwork/web-worker/node';
+import { lineLogger } from './logger.js';
+import { SchedulerServer } from './transport/scheduler-server.js';
+
+const usage = `Usage: meshwork <command> [options]
+
+Commands:
+  scheduler    start a scheduler (HTTP and WebSocket on one port)
+  worker       start a headless Node worker that joins a scheduler
+
+Run 'meshwork <command> --help' for the options of a command.`;
+
+const schedulerUsage = `Usage: meshwork scheduler [--host H] [--port P] [--token T]
+
+Starts a scheduler. Clients and workers connect to ws://H:P; the dashboard is http://H:P/,
+the worker page http://H:P/join, the state as JSON http://H:P/api/state, metrics http://H:P/metrics.
+
+Options:
+  --host H     address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
+  --port P     port to listen on (default ${DEFAULT_SCHEDULER_PORT}; 0 picks a free port)
+  --token T    a secret every client and worker must present (default: none;
+               also read from the MESHWORK_TOKEN environment variable)
+  --log-level  debug, info, warn or error (default info)
+  -h, --help   show this help`;
+
+async function scheduler(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: String(DEFAULT_SCHEDULER_PORT) },
+      token: { type: 'string' },
+      'log-level': { type: 'string', default: 'info' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(schedulerUsage);
+    return;
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, not ${values.port}`);
+  const level = values['log-level'];
+  if (level !== 'debug' && level !== 'info' && level !== 'warn' && level !== 'error') throw new UsageError(`--log-level must be debug, info, warn or error`);
+  const server = await SchedulerServer.start({
+    host: values.host,
+    port,
+    token: values.token ?? process.env['MESHWORK_TOKEN'],
+    logger: lineLogger((line) => process.stderr.write(line), level),
+  });
+  console.log(`scheduler at ${server.address}`);
+  console.log(`dashboard   ${server.httpUrl}/`);
+  console.log(`join page   ${server.httpUrl}/join`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+}
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'scheduler':
+      return scheduler(rest);
+    case 'worker':
+      return runWorkerCli(rest);
+    case '-h':
+    case '--help':
+    case 'help':
+      console.log(usage);
+      return;
+    default:
+      console.error(command === undefined ? usage : `unknown command '${command}'\n\n${usage}`);
+      process.exitCode = 2;
+  }
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  const usageProblem = e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+  console.error(`meshwork: ${(e as Error).message}`);
+  process.exitCode = usageProblem ? 2 : 1;
+});

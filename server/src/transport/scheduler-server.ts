@@ -1,0 +1,257 @@
+/**
+ * The scheduler process: HTTP (dashboard, /api/state, /metrics) and WebSocket (clients and
+ * workers) on one port, wired to the pure state machine. All I/O of the scheduler lives here.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import {
+  ClientChannel,
+  DEFAULT_SCHEDULER_PORT,
+  HEARTBEAT_TIMEOUT_MS,
+  HELLO_TIMEOUT_MS,
+  MAX_CONTROL_FRAME_BYTES,
+  PROTOCOL_VERSION,
+  ReplyCode,
+  WorkerChannel,
+  parseFrame,
+  parseMessage,
+  typesOf,
+} from '@meshwork/protocol';
+import { SchedulerState, type SchedulerOptions } from '../state/scheduler-state.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { Connection } from './connection.js';
+import { parseHello } from './hello.js';
+import { createHttpApp } from './http.js';
+
+/** How often worker liveness is checked, in milliseconds. */
+export const LIVENESS_CHECK_INTERVAL_MS = 1_000;
+
+export interface SchedulerServerOptions extends SchedulerOptions {
+  host?: string;
+  port?: number;
+  /** Required in every hello when set. */
+  token?: string;
+  heartbeatTimeoutMs?: number;
+  logger?: Logger;
+}
+
+const clientTypes = typesOf(ClientChannel.ClientToServer);
+const workerTypes = typesOf(WorkerChannel.WorkerToServer);
+
+type ToClient = ClientChannel.ServerToClient;
+type ToWorker = WorkerChannel.ServerToWorker;
+
+export class SchedulerServer {
+  readonly state: SchedulerState;
+  private readonly clients = new Map<string, Connection<ToClient>>();
+  private readonly workers = new Map<string, { conn: Connection<ToWorker>; lastSeen: number }>();
+  private readonly http: Server;
+  private readonly wss: WebSocketServer;
+  private readonly logger: Logger;
+  private liveness: NodeJS.Timeout | undefined;
+  private nextId = 0;
+  private readonly idPrefix = randomBytes(3).toString('hex');
+  /** Bytes of task data the scheduler carried because no direct path existed. */
+  relayedBytes = 0;
+
+  private constructor(private readonly options: SchedulerServerOptions) {
+    this.logger = options.logger ?? silentLogger;
+    this.state = new SchedulerState(
+      {
+        worker: (id, m) => this.workers.get(id)?.conn.send(m),
+        client: (id, m) => this.clients.get(id)?.send(m),
+      },
+      options,
+    );
+    this.http = createServer(createHttpApp(this));
+    this.wss = new WebSocketServer({ server: this.http, maxPayload: MAX_CONTROL_FRAME_BYTES });
+    this.wss.on('connection', (socket, req) => this.accept(socket, `${req.socket.remoteAddress}:${req.socket.remotePort}`));
+  }
+
+  static async start(options: SchedulerServerOptions = {}): Promise<SchedulerServer> {
+    const s = new SchedulerServer(options);
+    await new Promise<void>((resolve, reject) => {
+      s.http.once('error', reject);
+      s.http.listen(options.port ?? DEFAULT_SCHEDULER_PORT, options.host ?? '127.0.0.1', () => {
+        s.http.off('error', reject);
+        resolve();
+      });
+    });
+    s.liveness = setInterval(() => s.checkLiveness(), LIVENESS_CHECK_INTERVAL_MS);
+    s.liveness.unref();
+    return s;
+  }
+
+  get port(): number {
+    return (this.http.address() as AddressInfo).port;
+  }
+
+  get host(): string {
+    const h = this.options.host ?? '127.0.0.1';
+    return h.includes(':') ? `[${h}]` : h;
+  }
+
+  get address(): string {
+    return `ws://${this.host}:${this.port}`;
+  }
+
+  get httpUrl(): string {
+    return `http://${this.host}:${this.port}`;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.liveness);
+    for (const c of this.clients.values()) c.close(1001, 'scheduler closing');
+    for (const w of this.workers.values()) w.conn.close(1001, 'scheduler closing');
+    for (const s of this.wss.clients) s.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    this.http.closeAllConnections();
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  }
+
+  private newId(kind: string): string {
+    return `${kind}-${this.idPrefix}-${(this.nextId++).toString(36)}`;
+  }
+
+  private accept(socket: WebSocket, remote: string): void {
+    const timer = setTimeout(() => {
+      this.logger.warn(`${remote}: no hello within ${HELLO_TIMEOUT_MS} ms; closing`);
+      socket.close(1008, 'no hello');
+    }, HELLO_TIMEOUT_MS);
+    socket.once('message', (data: RawData, isBinary: boolean) => {
+      clearTimeout(timer);
+      const bytes = toBytes(data);
+      const conn = new Connection<ToClient & ToWorker>(socket, remote);
+      if (!isBinary || !bytes) {
+        conn.reply(ReplyCode.PROTOCOL_ERROR, 'frames are binary');
+        conn.close(1003, 'text frame');
+        return;
+      }
+      const result = parseHello(bytes, this.options.token);
+      if (!result.ok) {
+        this.logger.warn(`${remote}: refused: ${result.message}`);
+        conn.reply(result.code, result.message);
+        conn.close(result.code === ReplyCode.AUTH_FAILED ? 1008 : 1002, result.code);
+        return;
+      }
+      const { hello } = result;
+      if (hello.role === 'client') {
+        const id = this.newId('client');
+        const c = conn as Connection<ToClient>;
+        this.clients.set(id, c);
+        this.state.addClient(id, hello.message.name ?? id);
+        c.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, id });
+        this.logger.info(`client ${id} connected from ${remote}`);
+        socket.on('message', (d: RawData) => this.onClientFrame(id, c, d));
+        socket.on('close', () => {
+          this.clients.delete(id);
+          this.state.removeClient(id);
+          this.logger.info(`client ${id} left`);
+        });
+        for (const raw of result.rest) this.onClientMessage(id, c, raw);
+      } else {
+        const m = hello.message;
+        const id = this.newId('worker');
+        const c = conn as Connection<ToWorker>;
+        this.workers.set(id, { conn: c, lastSeen: Date.now() });
+        c.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, id });
+        this.state.addWorker({
+          id,
+          name: m.name ?? id,
+          kind: m.kind,
+          agent: m.agent,
+          threads: m.threads,
+          resources: m.resources,
+          dataAddress: m.dataAddress,
+          memoryLimit: m.memoryLimit,
+        });
+        this.logger.info(`worker ${id} (${m.name ?? 'unnamed'}, ${m.threads} threads) joined from ${remote}`);
+        socket.on('message', (d: RawData) => this.onWorkerFrame(id, c, d));
+        socket.on('close', () => this.dropWorker(id, 'disconnected'));
+      }
+    });
+    socket.on('error', (e) => this.logger.warn(`${remote}: ${e.message}`));
+  }
+
+  private dropWorker(id: string, why: string): void {
+    const w = this.workers.get(id);
+    if (!w) return;
+    this.workers.delete(id);
+    w.conn.close(1001, why);
+    this.state.removeWorker(id);
+    this.logger.warn(`worker ${id} removed: ${why}`);
+  }
+
+  private checkLiveness(): void {
+    const limit = this.options.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
+    const now = Date.now();
+    for (const [id, w] of this.workers) if (now - w.lastSeen > limit) this.dropWorker(id, `silent for ${now - w.lastSeen} ms`);
+  }
+
+  private onClientFrame(id: string, conn: Connection<ToClient>, data: RawData): void {
+    const bytes = toBytes(data);
+    if (!bytes) return conn.reply(ReplyCode.PROTOCOL_ERROR, 'frames are binary');
+    const { messages, errors } = parseFrame(bytes, ClientChannel.ClientToServer, clientTypes);
+    for (const e of errors) this.refuse(conn, e);
+    for (const m of messages) this.handleClient(id, conn, m);
+  }
+
+  private onClientMessage(id: string, conn: Connection<ToClient>, raw: unknown): void {
+    const r = parseMessage(raw, ClientChannel.ClientToServer, clientTypes);
+    if (r.ok) this.handleClient(id, conn, r.message);
+    else this.refuse(conn, r.error);
+  }
+
+  private handleClient(id: string, conn: Connection<ToClient>, m: ClientChannel.ClientToServer): void {
+    switch (m.type) {
+      case 'hello':
+        return conn.reply(ReplyCode.BAD_REQUEST, 'hello was already received');
+      case 'update-graph':
+        return this.state.updateGraph(id, m);
+      case 'release-keys':
+        return this.state.releaseKeys(id, m.keys);
+      case 'gather':
+        return this.state.gather(id, m.id, m.keys);
+    }
+  }
+
+  private onWorkerFrame(id: string, conn: Connection<ToWorker>, data: RawData): void {
+    const w = this.workers.get(id);
+    if (w) w.lastSeen = Date.now();
+    const bytes = toBytes(data);
+    if (!bytes) return conn.reply(ReplyCode.PROTOCOL_ERROR, 'frames are binary');
+    const { messages, errors } = parseFrame(bytes, WorkerChannel.WorkerToServer, workerTypes);
+    for (const e of errors) this.refuse(conn, e);
+    for (const m of messages) this.handleWorker(id, conn, m);
+  }
+
+  private handleWorker(id: string, conn: Connection<ToWorker>, m: WorkerChannel.WorkerToServer): void {
+    switch (m.type) {
+      case 'hello':
+        return conn.reply(ReplyCode.BAD_REQUEST, 'hello was already received');
+      case 'task-finished':
+        return this.state.taskFinished(id, m);
+      case 'task-erred':
+        return this.state.taskErred(id, m);
+      case 'heartbeat':
+        return this.state.heartbeat(id, m.memoryUsed);
+      case 'dep-missing':
+        return this.state.depMissing(id, m);
+    }
+  }
+
+  private refuse<T>(conn: Connection<T>, e: { code: ReplyCode; message: string; replyTo?: number }): void {
+    this.logger.warn(`${conn.remote}: ${e.code}: ${e.message}`);
+    conn.reply(e.code, e.message, e.replyTo);
+    if (e.code === ReplyCode.FRAME_TOO_LARGE) conn.close(1009, e.code);
+  }
+}
+
+function toBytes(data: RawData): Uint8Array | null {
+  if (data instanceof Uint8Array) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return null;
+}

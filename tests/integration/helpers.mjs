@@ -1,0 +1,71 @@
+// Shared set-up for integration tests: a real scheduler on port 0 and real worker processes.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { LocalCluster } from '@meshwork/server';
+import { Client } from '@meshwork/client';
+
+export const root = fileURLToPath(new URL('../../', import.meta.url));
+export const cliPath = fileURLToPath(new URL('../../server/dist/cli.js', import.meta.url));
+
+/** Runs `body(cluster, client)` against a fresh LocalCluster, closing both whatever happens. */
+export async function withCluster(options, body) {
+  const cluster = await LocalCluster.start({ workers: 2, threadsPerWorker: 1, ...options });
+  const client = await Client.connect(cluster.address, { name: 'test' });
+  try {
+    return await body(cluster, client);
+  } finally {
+    await client.close();
+    await cluster.close();
+  }
+}
+
+export async function getJson(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: ${res.status}`);
+  return res.json();
+}
+
+/** Polls `check` until it returns a truthy value or the time runs out. */
+export async function eventually(check, { timeoutMs = 10_000, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await check();
+    if (last) return last;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Spawns a process and collects its output; `waitFor(re)` resolves with the first match. */
+export function run(command, args, options = {}) {
+  const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  let out = '';
+  const waiters = [];
+  const onData = (d) => {
+    out += d.toString();
+    for (const w of [...waiters]) {
+      const m = out.match(w.re);
+      if (m) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return {
+    child,
+    exited,
+    output: () => out,
+    waitFor(re, timeoutMs = 30_000) {
+      const m = out.match(re);
+      if (m) return Promise.resolve(m);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re}; output so far:\n${out}`)), timeoutMs);
+        waiters.push({ re, resolve: (x) => (clearTimeout(timer), resolve(x)) });
+      });
+    },
+  };
+}
