@@ -18,7 +18,12 @@ import { isDeepStrictEqual } from "node:util";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { Packr, Unpackr } from "msgpackr";
-import { Encoder, Decoder } from "cbor-x";
+// cbor-x is not a dependency of meshwork (the decision is made, see docs/codec.md); to re-run
+// the comparison: `npm install --no-save cbor-x`.
+const { Encoder, Decoder } = await import("cbor-x").catch(() => {
+  console.error("bench/codec.mjs compares against cbor-x: run `npm install --no-save cbor-x` first");
+  process.exit(2);
+});
 
 const args = process.argv.slice(2);
 const argNum = (name, dflt) => {

@@ -46,7 +46,7 @@ function walk(value: unknown, path: string, depth: number, seen: Set<object>): v
   }
   if (value === null || value instanceof FutureRef) return;
   if (depth > MAX_VALUE_DEPTH) return refuse(path, `nesting deeper than ${MAX_VALUE_DEPTH}`, '');
-  const obj = value as object;
+  const obj = value;
   if (seen.has(obj)) return refuse(path, 'cyclic reference', 'values must be trees');
   if (ArrayBuffer.isView(obj)) return;
   const tag = Object.prototype.toString.call(obj);
@@ -76,5 +76,7 @@ function walk(value: unknown, path: string, depth: number, seen: Set<object>): v
 }
 
 function describeKey(k: unknown): string {
-  return typeof k === 'string' ? JSON.stringify(k) : typeof k === 'object' ? '<object>' : String(k);
+  if (typeof k === 'string') return JSON.stringify(k);
+  if (typeof k === 'number' || typeof k === 'bigint' || typeof k === 'boolean') return String(k);
+  return `<${typeof k}>`;
 }

@@ -189,7 +189,8 @@ test('random events never break the invariants, and every wanted key settles', (
         const w = live[rand(live.length)] as string;
         const running = [...(h.s.workers.get(w)?.processing ?? [])];
         const t = running[rand(Math.max(1, running.length))];
-        if (t) (rand(8) === 0 ? h.err(w, t.key) : h.finish(w, t.key));
+        if (t && rand(8) === 0) h.err(w, t.key);
+        else if (t) h.finish(w, t.key);
       } else if (op === 7 && live.length > 1) {
         const [w] = live.splice(rand(live.length), 1);
         h.s.removeWorker(w as string);

@@ -1,0 +1,200 @@
+/**
+ * The control connection to the scheduler: the `hello`/`welcome` handshake, one frame per
+ * event-loop turn (protocol's Batcher), parsing at the edge, and loss detection.
+ *
+ * Messages of the same type queued back to back in one turn are merged into one (a `map` is one
+ * `update-graph`, a burst of `result()` calls is one `gather`). Only the last queued message is
+ * ever extended, so the order the scheduler sees is exactly the order of the calls.
+ */
+import {
+  AuthError,
+  Batcher,
+  ClientChannel,
+  ConnectionError,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  ReplyCode,
+  TimeoutError,
+  encodeFrame,
+  parseFrame,
+  typesOf,
+  type MeshworkError,
+} from '@meshwork/protocol';
+import { CLOSE_TIMEOUT_MS } from './constants.js';
+import type { ControlSocket, Platform } from './platform.js';
+import type { Logger } from './types.js';
+
+export type Outgoing = ClientChannel.ClientToServer;
+export type Incoming = ClientChannel.ServerToClient;
+type OfType<T extends Outgoing['type']> = Extract<Outgoing, { type: T }>;
+
+const incomingTypes = typesOf(ClientChannel.ServerToClient);
+
+export interface ConnectionEvents {
+  /** Every message after `welcome`, in order. */
+  onMessage(message: Incoming): void;
+  /** The connection closed without `close()` being called. */
+  onLost(error: ConnectionError): void;
+}
+
+export interface HandshakeOptions {
+  name?: string | undefined;
+  token?: string | undefined;
+  timeoutMs: number;
+}
+
+/** `ws://host:port` as given; `http(s)://` becomes `ws(s)://`; a bare `host:port` gets `ws://`. */
+export function toWebSocketUrl(address: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(address) ? address : `ws://${address}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new ConnectionError(`bad scheduler address '${address}' (expected ws://host:port)`);
+  }
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  else if (url.protocol === 'https:') url.protocol = 'wss:';
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    throw new ConnectionError(`bad scheduler address '${address}': scheme must be ws, wss, http or https`);
+  }
+  return url.toString();
+}
+
+export class Connection {
+  /** The id the scheduler gave this connection (from `welcome`). */
+  id = '';
+  private socket: ControlSocket | undefined;
+  private readonly batcher = new Batcher<Outgoing>((batch) => this.flush(batch));
+  private last: Outgoing | null = null;
+  private phase: 'connecting' | 'open' | 'closing' | 'closed' = 'connecting';
+  private closed: Promise<void> | undefined;
+  private onClosed: (() => void) | undefined;
+
+  constructor(
+    private readonly platform: Platform,
+    readonly url: string,
+    private readonly events: ConnectionEvents,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Opens the socket and completes the handshake; rejects with ConnectionError, AuthError, ProtocolError or TimeoutError. */
+  open(options: HandshakeOptions): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const fail = (error: MeshworkError): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.phase = 'closed';
+        this.socket?.close();
+        reject(error);
+      };
+      const timer = setTimeout(
+        () => fail(new TimeoutError(`no welcome from the scheduler at ${this.url} within ${options.timeoutMs} ms`)),
+        options.timeoutMs,
+      );
+      const handshake = (message: Incoming): void => {
+        if (message.type === 'welcome') {
+          if (message.protocolVersion !== PROTOCOL_VERSION) {
+            return fail(
+              new ProtocolError(
+                `scheduler speaks protocol ${message.protocolVersion}, this client ${PROTOCOL_VERSION}`,
+              ),
+            );
+          }
+          settled = true;
+          clearTimeout(timer);
+          this.id = message.id;
+          this.phase = 'open';
+          return resolve();
+        }
+        if (message.type !== 'error')
+          return fail(new ProtocolError(`expected welcome from the scheduler, got '${message.type}'`));
+        if (message.code === ReplyCode.AUTH_FAILED)
+          return fail(new AuthError(`scheduler refused this client: ${message.message}`));
+        if (message.code === ReplyCode.VERSION_MISMATCH)
+          return fail(new ProtocolError(`protocol version mismatch: ${message.message}`));
+        return fail(new ProtocolError(`scheduler refused hello: ${message.code}: ${message.message}`));
+      };
+      this.socket = this.platform.openControlSocket(this.url, {
+        onOpen: () => {
+          const hello: OfType<'hello'> = { type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'client' };
+          if (options.name !== undefined) hello.name = options.name;
+          if (options.token !== undefined) hello.token = options.token;
+          this.socket?.send(encodeFrame([hello]));
+        },
+        onMessage: (bytes) => {
+          const { messages, errors } = parseFrame(bytes, ClientChannel.ServerToClient, incomingTypes);
+          for (const e of errors)
+            this.logger.warn(`meshwork client: refused a message from the scheduler: ${e.code}: ${e.message}`);
+          for (const message of messages) {
+            if (this.phase === 'open') this.events.onMessage(message);
+            else if (this.phase === 'connecting' && !settled) handshake(message);
+          }
+        },
+        onInvalid: (reason) => this.logger.warn(`meshwork client: ${reason}`),
+        onClose: (reason) => {
+          const wasOpen = this.phase === 'open';
+          this.phase = 'closed';
+          this.batcher.clear();
+          this.onClosed?.();
+          if (!settled) fail(new ConnectionError(`cannot connect to the scheduler at ${this.url}: ${reason}`));
+          else if (wasOpen)
+            this.events.onLost(new ConnectionError(`lost the connection to the scheduler at ${this.url}: ${reason}`));
+        },
+      });
+    });
+  }
+
+  get isOpen(): boolean {
+    return this.phase === 'open';
+  }
+
+  /** The `update-graph` queued last in this turn, or a new one. */
+  graph(): OfType<'update-graph'> {
+    return this.appendable('update-graph', () => ({ type: 'update-graph', fns: [], tasks: [], wants: [] }));
+  }
+
+  /** Queues one release of `key` (one per released future). */
+  release(key: string): void {
+    this.appendable('release-keys', () => ({ type: 'release-keys', keys: [] })).keys.push(key);
+  }
+
+  /** The `gather` queued last in this turn, or a new one with a fresh id from `nextId`. */
+  gather(nextId: () => number): OfType<'gather'> {
+    return this.appendable('gather', () => ({ type: 'gather', id: nextId(), keys: [] }));
+  }
+
+  private appendable<T extends Outgoing['type']>(type: T, create: () => OfType<T>): OfType<T> {
+    if (this.phase !== 'open') throw new ConnectionError(`the client is not connected to ${this.url}`);
+    const last = this.last;
+    if (last !== null && last.type === type) return last as OfType<T>;
+    const message = create();
+    this.last = message;
+    this.batcher.send(message);
+    return message;
+  }
+
+  private flush(batch: Outgoing[]): void {
+    this.last = null;
+    this.socket?.send(encodeFrame(batch));
+  }
+
+  /** Sends what is queued, then closes; resolves once closed (or after CLOSE_TIMEOUT_MS). Idempotent. */
+  close(): Promise<void> {
+    if (this.closed) return this.closed;
+    const wasOpen = this.phase === 'open';
+    if (wasOpen) this.batcher.flushNow();
+    this.phase = wasOpen ? 'closing' : 'closed';
+    this.closed = new Promise<void>((resolve) => {
+      if (!wasOpen) return resolve();
+      const timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
+      this.onClosed = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.socket?.close();
+    });
+    return this.closed;
+  }
+}

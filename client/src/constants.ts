@@ -1,0 +1,35 @@
+/**
+ * Every limit and timeout of the client, named, with its unit.
+ * Wire limits shared with the scheduler live in @meshwork/protocol (constants.ts).
+ */
+import { CONNECT_TIMEOUT_MS, INLINE_VALUE_MAX_BYTES, PEER_FETCH_TIMEOUT_MS } from '@meshwork/protocol';
+
+/** `Client.connect` gives up after this long unless `timeoutMs` says otherwise, in milliseconds. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = CONNECT_TIMEOUT_MS;
+
+/** Opening the data link to a worker gives up after this long, in milliseconds. */
+export const PEER_CONNECT_TIMEOUT_MS = CONNECT_TIMEOUT_MS;
+
+/** One direct fetch of a batch of keys from one worker gives up after this long, in milliseconds. */
+export const PEER_FETCH_BATCH_TIMEOUT_MS = PEER_FETCH_TIMEOUT_MS;
+
+/**
+ * A settled result up to this size (encoded, in bytes) is kept on the future's shared state,
+ * so a second `result()` needs no round trip. Larger values are not kept: the worker holds them.
+ */
+export const RESULT_CACHE_MAX_BYTES = INLINE_VALUE_MAX_BYTES;
+
+/**
+ * How many times one key is asked of the scheduler when none of its holders could hand it over
+ * (the data may have moved between the reply and the fetch) before the wait fails.
+ */
+export const GATHER_ATTEMPTS = 3;
+
+/** `close()` waits this long for the socket's closing handshake, in milliseconds. */
+export const CLOSE_TIMEOUT_MS = 2_000;
+
+/** Longest function-name prefix of a generated key, in characters. */
+export const MAX_KEY_NAME_LENGTH = 64;
+
+/** Bytes of randomness in the key of an impure task (`pure: false`). */
+export const RANDOM_KEY_BYTES = 8;

@@ -1,0 +1,130 @@
+/**
+ * Futures. Every Future object for one key shares that key's `KeyState` (status, error, a small
+ * cached result, done callbacks); each object is one reference that the scheduler counts, dropped
+ * by `release()` or by garbage collection. Releasing one Future never affects another.
+ */
+import { ConnectionError, ErrorCode, FutureRef, type MeshworkError } from '@meshwork/protocol';
+import type { FutureStatus, Logger, ResultOptions } from './types.js';
+
+type Waiter = { resolve: () => void; reject: (error: Error) => void };
+
+/** What one client knows about one key it holds futures for. */
+export class KeyState {
+  status: FutureStatus = 'pending';
+  error: MeshworkError | undefined;
+  /** The encoded result, when small enough to keep (a private copy). */
+  cached: Uint8Array | undefined;
+  /** Live Future objects for this key on this client. */
+  refs = 0;
+  readonly waiters = new Set<Waiter>();
+  callbacks: { future: Future<unknown>; cb: (future: Future<unknown>) => void }[] = [];
+
+  constructor(
+    readonly key: string,
+    private readonly logger: Logger,
+  ) {}
+
+  get settled(): boolean {
+    return this.status !== 'pending';
+  }
+
+  finish(): void {
+    if (this.settled) return;
+    this.status = 'finished';
+    this.wake();
+  }
+
+  fail(error: MeshworkError): void {
+    if (this.settled) return;
+    this.status = error.code === ErrorCode.CANCELLED ? 'cancelled' : error.code === ErrorCode.LOST ? 'lost' : 'error';
+    this.error = error;
+    this.wake();
+  }
+
+  /** Rejects every wait (the connection is gone); the status stays as it is. */
+  abandon(error: ConnectionError): void {
+    for (const w of this.waiters) w.reject(error);
+    this.waiters.clear();
+  }
+
+  addCallback(future: Future<unknown>, cb: (future: Future<unknown>) => void): void {
+    if (this.settled) queueMicrotask(() => this.call(future, cb));
+    else this.callbacks.push({ future, cb });
+  }
+
+  private wake(): void {
+    for (const w of this.waiters) w.resolve();
+    this.waiters.clear();
+    const callbacks = this.callbacks;
+    this.callbacks = [];
+    for (const { future, cb } of callbacks) this.call(future, cb);
+  }
+
+  private call(future: Future<unknown>, cb: (future: Future<unknown>) => void): void {
+    try {
+      cb(future);
+    } catch (e) {
+      this.logger.warn(`meshwork client: an onDone callback of '${this.key}' threw`, e);
+    }
+  }
+}
+
+/** What a Future asks of the client that made it. */
+export interface FutureOwner {
+  result(state: KeyState, options: ResultOptions): Promise<unknown>;
+  settled(state: KeyState, options: ResultOptions): Promise<void>;
+  dropRef(future: Future<unknown>, state: KeyState): void;
+}
+
+/** The eventual result of a task: `key`, `status`, `result()`, `exception()`, `onDone()`, `release()`. */
+export class Future<T = unknown> extends FutureRef {
+  readonly #state: KeyState;
+  readonly #owner: FutureOwner;
+  #released = false;
+
+  /** @internal Made by the client (`submit`, `map`); not by users. */
+  constructor(state: KeyState, owner: FutureOwner) {
+    super(state.key);
+    this.#state = state;
+    this.#owner = owner;
+  }
+
+  get status(): FutureStatus {
+    return this.#state.status;
+  }
+
+  /** Has `release()` been called on this object? */
+  get released(): boolean {
+    return this.#released;
+  }
+
+  /**
+   * The value. Throws the task's error (RemoteError, CancelledError, LostError, KilledWorkerError…),
+   * TimeoutError after `timeoutMs` (the future stays usable), ConnectionError if the client is gone.
+   */
+  result(options: ResultOptions = {}): Promise<T> {
+    return this.#owner.result(this.#state, options) as Promise<T>;
+  }
+
+  /** Once settled: the error it settled with, or null if it finished. */
+  async exception(options: ResultOptions = {}): Promise<MeshworkError | null> {
+    await this.#owner.settled(this.#state, options);
+    return this.#state.error ?? null;
+  }
+
+  /** Calls `cb(this)` once, when settled (on a later microtask if already settled). */
+  onDone(cb: (future: Future<T>) => void): void {
+    this.#state.addCallback(this, cb as (future: Future<unknown>) => void);
+  }
+
+  /** Drops this reference; the cluster frees the data once no future anywhere holds it. Idempotent. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#owner.dropRef(this, this.#state);
+  }
+
+  override toString(): string {
+    return `Future(${this.key}, ${this.status})`;
+  }
+}

@@ -1,0 +1,91 @@
+/** Node: WebSocket from `ws`, the data link to workers over TCP (`node:net`). */
+import { connect as tcpConnect } from 'node:net';
+import { WebSocket } from 'ws';
+import { ConnectionError, MAX_CONTROL_FRAME_BYTES } from '@meshwork/protocol';
+import { PEER_CONNECT_TIMEOUT_MS } from './constants.js';
+import type { ControlSocket, ControlSocketHandlers, PeerStream, PeerStreamHandlers, Platform } from './platform.js';
+
+function openControlSocket(url: string, handlers: ControlSocketHandlers): ControlSocket {
+  let closed = false;
+  const finish = (reason: string): void => {
+    if (closed) return;
+    closed = true;
+    handlers.onClose(reason);
+  };
+  let ws: WebSocket;
+  try {
+    ws = new WebSocket(url, { maxPayload: MAX_CONTROL_FRAME_BYTES, perMessageDeflate: false });
+  } catch (e) {
+    queueMicrotask(() => finish((e as Error).message));
+    return { send() {}, close() {} };
+  }
+  ws.binaryType = 'nodebuffer';
+  ws.on('open', () => handlers.onOpen());
+  ws.on('message', (data, isBinary) => {
+    if (!isBinary) return handlers.onInvalid('text message on a binary channel');
+    handlers.onMessage(toBytes(data));
+  });
+  ws.on('error', (e) => finish(e.message));
+  ws.on('close', (code, reason) => finish(`closed (${code}${reason.length > 0 ? `: ${reason.toString()}` : ''})`));
+  return {
+    send(bytes) {
+      if (ws.readyState === WebSocket.OPEN) ws.send(bytes);
+    },
+    close() {
+      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+      else ws.close(1000);
+    },
+  };
+}
+
+function toBytes(data: WebSocket.RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return data;
+}
+
+/** `tcp://host:port` → host and port; IPv6 hosts are written in brackets. */
+export function parseTcpAddress(address: string): { host: string; port: number } {
+  const m = /^tcp:\/\/(\[[^\]]+\]|[^:/[\]]+):(\d{1,5})\/?$/.exec(address);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port > 0 && port < 65536))
+    throw new ConnectionError(`bad data-link address '${address}' (expected tcp://host:port)`);
+  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
+}
+
+function openPeerStream(address: string, handlers: PeerStreamHandlers): PeerStream {
+  const { host, port } = parseTcpAddress(address);
+  const socket = tcpConnect({ host, port, noDelay: true });
+  let closed = false;
+  const connectTimer = setTimeout(
+    () => socket.destroy(new Error(`no connection within ${PEER_CONNECT_TIMEOUT_MS} ms`)),
+    PEER_CONNECT_TIMEOUT_MS,
+  );
+  socket.on('connect', () => {
+    clearTimeout(connectTimer);
+    handlers.onOpen();
+  });
+  socket.on('data', (chunk: Buffer) => handlers.onData(chunk));
+  socket.on('error', (e) => {
+    clearTimeout(connectTimer);
+    if (closed) return;
+    closed = true;
+    handlers.onClose(new ConnectionError(`data link to ${address}: ${e.message}`, { cause: e }));
+  });
+  socket.on('close', () => {
+    clearTimeout(connectTimer);
+    if (closed) return;
+    closed = true;
+    handlers.onClose(undefined);
+  });
+  return {
+    write(parts) {
+      for (const part of parts) socket.write(part);
+    },
+    close() {
+      socket.destroy();
+    },
+  };
+}
+
+export const platform: Platform = { name: 'node', directLinks: true, openControlSocket, openPeerStream };

@@ -1,0 +1,167 @@
+/**
+ * Getting results: `gather {id, keys}` to the scheduler (requests of one turn merged, one request
+ * in flight per key), then for each item its inline bytes, its error, or a direct fetch from the
+ * workers that hold it (next holder on `data-missing` or a failed link; asking the scheduler again,
+ * up to GATHER_ATTEMPTS, when no holder could hand it over).
+ */
+import {
+  ConnectionError,
+  ProtocolError,
+  errorFromWire,
+  type ClientChannel,
+  type ErrorReply,
+  type Holder,
+  type MeshworkError,
+} from '@meshwork/protocol';
+import { GATHER_ATTEMPTS, PEER_FETCH_BATCH_TIMEOUT_MS } from './constants.js';
+import type { Connection } from './connection.js';
+import { fetchFromPeer } from './peer-fetch.js';
+import type { Platform } from './platform.js';
+
+/** How one key settled: its encoded value, or the error the task (or its data) ended with. */
+export type Outcome = { value: Uint8Array } | { error: MeshworkError };
+
+type GatherReply = Extract<ClientChannel.ServerToClient, { type: 'gather-reply' }>;
+
+interface Inflight {
+  promise: Promise<Outcome>;
+  resolve(outcome: Outcome): void;
+  reject(error: Error): void;
+  requestId: number;
+  attempts: number;
+}
+
+export class Results {
+  private readonly inflight = new Map<string, Inflight>();
+  private readonly requests = new Map<number, Set<string>>();
+  private nextId = 1;
+
+  constructor(
+    private readonly conn: Connection,
+    private readonly platform: Platform,
+  ) {}
+
+  /** The outcome of `key`; rejects (ConnectionError, ProtocolError) only when it could not be learnt. */
+  get(key: string): Promise<Outcome> {
+    const known = this.inflight.get(key);
+    if (known) return known.promise;
+    let resolve!: (o: Outcome) => void;
+    let reject!: (e: Error) => void;
+    const promise = new Promise<Outcome>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const entry: Inflight = { promise, resolve, reject, requestId: 0, attempts: 0 };
+    const done = (): void => {
+      if (this.inflight.get(key) === entry) this.inflight.delete(key);
+    };
+    entry.resolve = (o) => (done(), resolve(o));
+    entry.reject = (e) => (done(), reject(e));
+    this.request(key, entry);
+    this.inflight.set(key, entry);
+    return promise;
+  }
+
+  private request(key: string, entry: Inflight): void {
+    const message = this.conn.gather(() => {
+      const id = this.nextId++;
+      this.requests.set(id, new Set());
+      return id;
+    });
+    message.keys.push(key);
+    this.requests.get(message.id)?.add(key);
+    entry.requestId = message.id;
+    entry.attempts++;
+  }
+
+  onReply(reply: GatherReply): void {
+    const asked = this.requests.get(reply.id);
+    if (!asked) return;
+    this.requests.delete(reply.id);
+    const remote: { key: string; entry: Inflight; holders: Holder[] }[] = [];
+    for (const item of reply.items) {
+      const entry = this.inflight.get(item.key);
+      if (!asked.delete(item.key) || !entry || entry.requestId !== reply.id) continue;
+      if (item.error) entry.resolve({ error: errorFromWire({ ...item.error, key: item.error.key ?? item.key }) });
+      else if (item.value) entry.resolve({ value: item.value });
+      else if (item.holders && item.holders.length > 0) remote.push({ key: item.key, entry, holders: item.holders });
+      else entry.reject(new ProtocolError(`gather-reply for '${item.key}' has neither a value, holders nor an error`));
+    }
+    for (const key of asked) {
+      const entry = this.inflight.get(key);
+      if (entry?.requestId === reply.id) entry.reject(new ProtocolError(`gather-reply ${reply.id} left out '${key}'`));
+    }
+    if (remote.length > 0) void this.fetchRemote(remote, 0);
+  }
+
+  /** An `error` reply naming one of our gathers fails the keys it asked for. */
+  onErrorReply(reply: ErrorReply): boolean {
+    const asked = reply.replyTo === undefined ? undefined : this.requests.get(reply.replyTo);
+    if (!asked || reply.replyTo === undefined) return false;
+    this.requests.delete(reply.replyTo);
+    for (const key of asked) {
+      const entry = this.inflight.get(key);
+      if (entry?.requestId === reply.replyTo)
+        entry.reject(new ProtocolError(`scheduler refused gather: ${reply.code}: ${reply.message}`));
+    }
+    return true;
+  }
+
+  /** Tries holder `index` of each item, grouped by address: one link and one `get-data` per worker. */
+  private async fetchRemote(
+    items: { key: string; entry: Inflight; holders: Holder[] }[],
+    index: number,
+  ): Promise<void> {
+    const byAddress = new Map<string, typeof items>();
+    const exhausted: typeof items = [];
+    for (const item of items) {
+      const holder = item.holders[index];
+      if (!holder) exhausted.push(item);
+      else byAddress.set(holder.address, [...(byAddress.get(holder.address) ?? []), item]);
+    }
+    for (const item of exhausted) this.retry(item.key, item.entry, item.holders);
+    const retryNext: typeof items = [];
+    await Promise.all(
+      [...byAddress].map(async ([address, group]) => {
+        try {
+          const { found } = await fetchFromPeer(
+            this.platform,
+            address,
+            this.conn.id,
+            group.map((g) => g.key),
+            PEER_FETCH_BATCH_TIMEOUT_MS,
+          );
+          for (const g of group) {
+            const bytes = found.get(g.key);
+            if (bytes) g.entry.resolve({ value: bytes });
+            else retryNext.push(g);
+          }
+        } catch (e) {
+          if (!this.platform.directLinks) for (const g of group) g.entry.reject(e as Error);
+          else retryNext.push(...group);
+        }
+      }),
+    );
+    if (retryNext.length > 0) await this.fetchRemote(retryNext, index + 1);
+  }
+
+  private retry(key: string, entry: Inflight, holders: Holder[]): void {
+    if (this.inflight.get(key) !== entry) return;
+    if (entry.attempts >= GATHER_ATTEMPTS || !this.conn.isOpen) {
+      const where = holders.map((h) => `${h.id} (${h.address})`).join(', ');
+      entry.reject(
+        new ConnectionError(`could not fetch '${key}' from any holder after ${entry.attempts} attempt(s): ${where}`),
+      );
+      return;
+    }
+    this.request(key, entry);
+  }
+
+  /** The connection is gone: every wait fails with `error`. */
+  failAll(error: ConnectionError): void {
+    const entries = [...this.inflight.values()];
+    this.inflight.clear();
+    this.requests.clear();
+    for (const entry of entries) entry.reject(error);
+  }
+}

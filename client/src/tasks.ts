@@ -1,0 +1,162 @@
+/**
+ * Turning a call into a task: the function's spec, the encoded arguments, the key, the options.
+ * Everything here is synchronous and throws before anything is sent:
+ * SerializationError for what cannot travel, GraphError for options that make no sense.
+ */
+import {
+  ClientChannel,
+  GraphError,
+  MAX_FUNCTION_SOURCE_LENGTH,
+  MAX_KEY_LENGTH,
+  SerializationError,
+  checkSerialisable,
+  encodeValue,
+  hashBytes,
+  hashString,
+} from '@meshwork/protocol';
+import { MAX_KEY_NAME_LENGTH, RANDOM_KEY_BYTES } from './constants.js';
+import type { TaskOptions } from './types.js';
+
+export type UpdateGraph = Extract<ClientChannel.ClientToServer, { type: 'update-graph' }>;
+export type FunctionSpec = UpdateGraph['fns'][number];
+export type TaskSpec = ClientChannel.TaskSpec;
+
+const fnSpecs = new WeakMap<object, FunctionSpec>();
+
+/** The spec of a task function: its source, rebuilt on the worker, and an id that hashes it. */
+export function functionSpec(fn: unknown): FunctionSpec {
+  if (typeof fn !== 'function') {
+    throw new SerializationError(
+      `fn: a task function must be a function, got ${fn === null ? 'null' : typeof fn}`,
+      'fn',
+    );
+  }
+  const known = fnSpecs.get(fn);
+  if (known) return known;
+  const source = Function.prototype.toString.call(fn);
+  if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
+    throw new SerializationError(
+      `fn: ${fn.name || 'this function'} is native or bound, so its source cannot be sent; wrap it: (...a) => f(...a)`,
+      'fn',
+    );
+  }
+  if (/^class[\s{]/.test(source))
+    throw new SerializationError(`fn: a class (${fn.name}) cannot be a task function`, 'fn');
+  if (source.length > MAX_FUNCTION_SOURCE_LENGTH) {
+    throw new SerializationError(
+      `fn: source of ${source.length} characters is over ${MAX_FUNCTION_SOURCE_LENGTH}; upload a module`,
+      'fn',
+    );
+  }
+  const spec: FunctionSpec = { id: hashString(source), name: fn.name, source };
+  fnSpecs.set(fn, spec);
+  return spec;
+}
+
+/** Checks and encodes an argument list; `deps` are the keys of every future inside it. */
+export function encodeArgs(args: readonly unknown[]): { bytes: Uint8Array; deps: string[] } {
+  checkSerialisable(args, 'args');
+  const { bytes, refs } = encodeValue(args);
+  return { bytes, deps: refs };
+}
+
+/** The name part of a key: the function's name made key-safe, or `lambda`. */
+export function keyName(fn: FunctionSpec): string {
+  const name = fn.name.replace(/[^\w$.]+/g, '_').slice(0, MAX_KEY_NAME_LENGTH);
+  return name.length > 0 ? name : 'lambda';
+}
+
+/** `<name>-<hash>`: the hash covers the function's source and the encoded arguments. */
+export function pureKey(prefix: string, fn: FunctionSpec, args: Uint8Array): string {
+  return checkKey(`${prefix}-${hashString(fn.id + hashBytes(args))}`);
+}
+
+/** `<name>-<random hex>`. */
+export function randomKey(prefix: string): string {
+  const bytes = new Uint8Array(RANDOM_KEY_BYTES);
+  globalThis.crypto.getRandomValues(bytes);
+  return checkKey(`${prefix}-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`);
+}
+
+export function checkKey(key: string): string {
+  if (key.length === 0 || key.length > MAX_KEY_LENGTH)
+    throw new GraphError(`a key must have 1 to ${MAX_KEY_LENGTH} characters, got ${key.length}`);
+  return key;
+}
+
+/** Options checked once, when `with(...)` is called, so a bad one throws there. */
+export interface ResolvedOptions {
+  pure: boolean;
+  key: string | undefined;
+  retries: number;
+  priority: number;
+  resources: Record<string, number> | undefined;
+  workers: string[] | undefined;
+  allowOtherWorkers: boolean | undefined;
+}
+
+export const defaultOptions: ResolvedOptions = {
+  pure: true,
+  key: undefined,
+  retries: 0,
+  priority: 0,
+  resources: undefined,
+  workers: undefined,
+  allowOtherWorkers: undefined,
+};
+
+/** Merges `options` over `base`, refusing values the scheduler could not honour. */
+export function resolveOptions(base: ResolvedOptions, options: TaskOptions): ResolvedOptions {
+  const out: ResolvedOptions = { ...base };
+  if (options.pure !== undefined) out.pure = Boolean(options.pure);
+  if (options.key !== undefined) {
+    if (typeof options.key !== 'string') throw new GraphError('options.key must be a string');
+    out.key = checkKey(options.key);
+  }
+  if (options.retries !== undefined) {
+    if (!Number.isInteger(options.retries) || options.retries < 0)
+      throw new GraphError('options.retries must be an integer >= 0');
+    out.retries = options.retries;
+  }
+  if (options.priority !== undefined) {
+    if (!Number.isFinite(options.priority)) throw new GraphError('options.priority must be a finite number');
+    out.priority = options.priority;
+  }
+  if (options.resources !== undefined) {
+    for (const [name, amount] of Object.entries(options.resources)) {
+      if (!(typeof amount === 'number' && amount >= 0 && Number.isFinite(amount))) {
+        throw new GraphError(`options.resources.${name} must be a finite number >= 0`);
+      }
+    }
+    out.resources = { ...options.resources };
+  }
+  if (options.workers !== undefined) {
+    const list = typeof options.workers === 'string' ? [options.workers] : [...options.workers];
+    if (list.some((w) => typeof w !== 'string' || w.length === 0))
+      throw new GraphError('options.workers must be non-empty strings');
+    out.workers = list;
+  }
+  if (options.allowOtherWorkers !== undefined) out.allowOtherWorkers = Boolean(options.allowOtherWorkers);
+  return out;
+}
+
+/** The wire spec of one task; optional fields appear only when set. */
+export function taskSpec(
+  key: string,
+  fn: FunctionSpec,
+  args: { bytes: Uint8Array; deps: string[] },
+  o: ResolvedOptions,
+): TaskSpec {
+  const spec: TaskSpec = {
+    key,
+    fn: fn.id,
+    args: args.bytes,
+    deps: args.deps,
+    priority: o.priority,
+    retries: o.retries,
+  };
+  if (o.resources) spec.resources = o.resources;
+  if (o.workers) spec.workers = o.workers;
+  if (o.allowOtherWorkers !== undefined) spec.allowOtherWorkers = o.allowOtherWorkers;
+  return spec;
+}

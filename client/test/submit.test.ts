@@ -1,0 +1,187 @@
+/** Submitting: keys, refusals at submit, dependencies, batching of the wire messages. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Client, SerializationError } from '../src/index.js';
+import { platform } from '../src/platform.node.js';
+import { FakeScheduler } from './fake-scheduler.js';
+
+const inc = (x: number): number => x + 1;
+const add = (a: number, b: number): number => a + b;
+const turn = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
+
+describe('submit', () => {
+  let fake: FakeScheduler;
+  let client: Client;
+  before(async () => {
+    fake = await FakeScheduler.start();
+    client = await Client.connect(fake.address, { platform });
+  });
+  after(async () => {
+    await client.close();
+    await fake.close();
+  });
+
+  it('gives the same call the same key, named after the function', () => {
+    const a = client.submit(inc, 1);
+    const b = client.submit(inc, 1);
+    assert.equal(a.key, b.key);
+    assert.match(a.key, /^inc-[0-9a-f]{16}$/);
+    assert.notEqual(a, b);
+  });
+
+  it('gives different arguments or functions different keys', () => {
+    assert.notEqual(client.submit(inc, 1).key, client.submit(inc, 2).key);
+    assert.notEqual(client.submit(add, 1, 2).key, client.submit(add, 2, 1).key);
+    const inc2 = (x: number): number => x + 2;
+    assert.notEqual(client.submit(inc, 1).key, client.submit(inc2, 1).key);
+  });
+
+  it('names anonymous functions lambda', () => {
+    assert.match(client.submit((x: number) => x * 2, 3).key, /^lambda-[0-9a-f]{16}$/);
+  });
+
+  it('gives pure: false a fresh key each time', () => {
+    const impure = client.with({ pure: false });
+    const a = impure.submit(inc, 1);
+    const b = impure.submit(inc, 1);
+    assert.notEqual(a.key, b.key);
+    assert.match(a.key, /^inc-[0-9a-f]{16}$/);
+  });
+
+  it('uses an explicit key, and a key prefix for map', () => {
+    assert.equal(client.with({ key: 'my-key' }).submit(inc, 5).key, 'my-key');
+    const keys = client
+      .with({ key: 'batch' })
+      .map(inc, [1, 2])
+      .map((f) => f.key);
+    assert.ok(keys.every((k) => /^batch-[0-9a-f]{16}$/.test(k)));
+    assert.notEqual(keys[0], keys[1]);
+  });
+
+  it('sends task options on the task spec', async () => {
+    const s = client.with({
+      retries: 2,
+      priority: 10,
+      resources: { gpu: 1 },
+      workers: ['w1'],
+      allowOtherWorkers: false,
+      key: 'opts',
+    });
+    await s.submit(inc, 41).result();
+    const task = fake
+      .of('update-graph')
+      .flatMap((g) => g.tasks)
+      .find((t) => t.key === 'opts');
+    assert.ok(task);
+    assert.deepEqual(
+      {
+        retries: task.retries,
+        priority: task.priority,
+        resources: task.resources,
+        workers: task.workers,
+        allowOtherWorkers: task.allowOtherWorkers,
+      },
+      { retries: 2, priority: 10, resources: { gpu: 1 }, workers: ['w1'], allowOtherWorkers: false },
+    );
+  });
+
+  describe('refuses what cannot travel, naming the path, and sends nothing', () => {
+    const sym = Symbol('tag');
+    class Tagged {
+      [sym] = 1;
+      x = 1;
+    }
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    const cases: [string, () => unknown, string, RegExp][] = [
+      [
+        'a function inside an object',
+        () => client.submit(add, 1, { cb: () => 1 } as never),
+        'args[1].cb',
+        /^args\[1\]\.cb: function/,
+      ],
+      [
+        'a class instance with a symbol key',
+        () => client.submit(inc, new Tagged() as never),
+        'args[0]',
+        /instance of Tagged/,
+      ],
+      [
+        'a plain object with a symbol key',
+        () => client.submit(inc, { [sym]: 1 } as never),
+        'args[0][Symbol(tag)]',
+        /symbol-keyed/,
+      ],
+      ['a cyclic object', () => client.submit(inc, cyclic as never), 'args[0].self', /cyclic/],
+      ['a WeakMap', () => client.submit(inc, { m: new WeakMap() } as never), 'args[0].m', /instance of WeakMap/],
+      ['a native function', () => client.submit(Math.max, 1, 2), 'fn', /native/],
+      ['a non-function', () => client.submit(42 as never), 'fn', /must be a function/],
+      ['one bad item of a map', () => client.map(inc, [1, (() => 2) as never, 3]), 'args[0]', /function/],
+    ];
+    for (const [what, call, path, message] of cases) {
+      it(what, async () => {
+        const before = fake.frames.length;
+        assert.throws(call, (e: unknown) => {
+          assert.ok(e instanceof SerializationError);
+          assert.equal(e.code, 'SERIALIZATION');
+          assert.equal(e.path, path);
+          assert.match(e.message, message);
+          return true;
+        });
+        await turn();
+        assert.equal(fake.frames.length, before, 'nothing was sent');
+      });
+    }
+  });
+
+  it('turns futures nested in arguments (objects, arrays, Map values) into deps', async () => {
+    const a = client.submit(inc, 100);
+    const b = client.submit(inc, 200);
+    const combine = (o: { xs: number[] }, m: Map<string, number>): number => (o.xs[0] ?? 0) + (m.get('b') ?? 0);
+    const c = client.submit(combine, { xs: [a] }, new Map([['b', b]]));
+    assert.equal(await c.result(), 101 + 201);
+    const spec = fake
+      .of('update-graph')
+      .flatMap((g) => g.tasks)
+      .find((t) => t.key === c.key);
+    assert.deepEqual(new Set(spec?.deps), new Set([a.key, b.key]));
+  });
+
+  it('sends a whole map as one update-graph, and each function once per connection', async () => {
+    const before = fake.frames.length;
+    const square = (x: number): number => x * x;
+    const futures = client.map(square, [1, 2, 3, 4]);
+    await turn();
+    const frames = fake.frames.slice(before);
+    assert.equal(frames.length, 1);
+    const graphs = frames.flat().filter((m) => m.type === 'update-graph');
+    assert.equal(graphs.length, 1);
+    assert.equal(graphs[0]?.type === 'update-graph' && graphs[0].tasks.length, 4);
+    assert.equal(graphs[0]?.type === 'update-graph' && graphs[0].fns.length, 1);
+    assert.deepEqual(await client.gather(futures), [1, 4, 9, 16]);
+    client.submit(square, 5);
+    await turn();
+    const later = fake.of('update-graph').at(-1);
+    assert.deepEqual(later?.fns, []);
+    assert.equal(later?.tasks.length, 1);
+  });
+
+  it('zips several iterables in map', async () => {
+    const x = client.submit(inc, 9);
+    assert.deepEqual(await client.gather(client.map(add, [1, 2, 3], [x, 20])), [11, 22]);
+  });
+
+  it('lists one want per new Future, and sends a task once per key', async () => {
+    const before = fake.received.length;
+    const mul = (a: number, b: number): number => a * b;
+    client.submit(mul, 6, 7);
+    client.submit(mul, 6, 7);
+    await turn();
+    const graphs = fake.received.slice(before).filter((m) => m.type === 'update-graph');
+    assert.equal(graphs.length, 1);
+    const g = graphs[0];
+    assert.ok(g?.type === 'update-graph');
+    assert.equal(g.tasks.length, 1);
+    assert.equal(g.wants.length, 2);
+  });
+});

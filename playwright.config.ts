@@ -1,0 +1,46 @@
+// Browser tests only (tests/e2e): N pages = N worker tabs. Uses Debian's
+// /usr/bin/chromium (never `npx playwright install`). Run through
+// `npm run test:e2e` or `npm test`; scripts/test.mjs reads the JSON report.
+import { defineConfig } from '@playwright/test';
+
+/** Where scripts/test.mjs finds the pass/fail counts (keep the two in sync). */
+const E2E_JSON_REPORT = 'playwright-report/results.json';
+
+export default defineConfig({
+  testDir: 'tests/e2e',
+  testMatch: '**/*.spec.ts',
+  outputDir: 'test-results',
+  timeout: 60_000, // per test, ms: scheduler start + a few Chromium launches (~5 s cold each)
+  expect: { timeout: 10_000 },
+  globalTimeout: 15 * 60_000,
+  workers: 1, // tests start real schedulers and tabs; keep the machine quiet
+  fullyParallel: false,
+  forbidOnly: !!process.env['CI'],
+  retries: 0,
+  reporter: [['list'], ['json', { outputFile: E2E_JSON_REPORT }]],
+  use: { headless: true, trace: 'retain-on-failure' },
+  projects: [
+    {
+      name: 'chromium',
+      use: {
+        browserName: 'chromium',
+        launchOptions: {
+          executablePath: '/usr/bin/chromium',
+          args: [
+            '--headless',
+            '--no-sandbox',
+            '--disable-gpu',
+            '--disable-quic',
+            '--no-first-run',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+            // WebRTC between tabs and Node on loopback (see DESIGN.md "Browser test setup")
+            '--disable-features=WebRtcHideLocalIpsWithMdns',
+            '--allow-loopback-in-peer-connection',
+          ],
+        },
+      },
+    },
+  ],
+});
