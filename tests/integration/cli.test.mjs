@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Client } from '@meshwork/client';
-import { cliPath, getJson, run } from './helpers.mjs';
+import { cliPath, eventually, getJson, run } from './helpers.mjs';
 
 test('--help of each command names every option', async () => {
   const s = run('npx', ['meshwork', 'scheduler', '--help']);
@@ -21,20 +21,27 @@ test('a bad option exits with code 2 and says what is wrong', async () => {
   assert.match(r.output(), /--port/);
 });
 
+/** Ends a process started with `detached: true` the way Ctrl-C does: a signal to its whole group. */
+function signalGroup(proc, signal) {
+  try {
+    process.kill(-proc.child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** npm and npx die by the signal they forward; what they ran must have exited 0. */
+const cleanExit = ({ code, signal }) => code === 0 || signal === 'SIGINT' || signal === 'SIGTERM';
+
 test('meshwork scheduler + meshwork worker --threads 2 make a cluster a client can use', async () => {
-  const scheduler = run('npx', ['meshwork', 'scheduler', '--port', '0']);
+  const scheduler = run('npx', ['meshwork', 'scheduler', '--port', '0'], { detached: true });
   let worker;
   try {
     const [, address] = await scheduler.waitFor(/scheduler at (ws:\/\/\S+)/);
-    worker = run('npx', ['meshwork', 'worker', address, '--threads', '2', '--name', 'cli-worker']);
+    worker = run('npx', ['meshwork', 'worker', address, '--threads', '2', '--name', 'cli-worker'], { detached: true });
     const httpUrl = address.replace('ws://', 'http://');
-    for (let i = 0; i < 200; i++) {
-      const s = await getJson(`${httpUrl}/api/state`);
-      if (s.workers.length === 1) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await eventually(async () => (await getJson(`${httpUrl}/api/state`)).workers.length === 1, { what: 'worker joined' });
     const state = await getJson(`${httpUrl}/api/state`);
-    assert.equal(state.workers.length, 1);
     assert.equal(state.workers[0].threads, 2);
     assert.equal(state.workers[0].name, 'cli-worker');
     const client = await Client.connect(address);
@@ -43,14 +50,25 @@ test('meshwork scheduler + meshwork worker --threads 2 make a cluster a client c
     } finally {
       await client.close();
     }
-    // SIGTERM ends the worker cleanly.
-    worker.child.kill('SIGTERM');
-    assert.equal((await worker.exited).code, 0);
+    signalGroup(worker, 'SIGTERM');
+    assert.ok(cleanExit(await worker.exited));
+    await eventually(async () => (await getJson(`${httpUrl}/api/state`)).workers.length === 0, { what: 'worker left' });
   } finally {
-    worker?.child.kill('SIGKILL');
-    scheduler.child.kill('SIGTERM');
-    assert.equal((await scheduler.exited).code, 0);
+    if (worker) signalGroup(worker, 'SIGKILL');
+    signalGroup(scheduler, 'SIGINT');
+    assert.ok(cleanExit(await scheduler.exited));
   }
+});
+
+test('SIGTERM and SIGINT end the scheduler and a worker with exit code 0', async () => {
+  const scheduler = run(process.execPath, [cliPath, 'scheduler', '--port', '0']);
+  const [, address] = await scheduler.waitFor(/scheduler at (ws:\/\/\S+)/);
+  const worker = run(process.execPath, [cliPath, 'worker', address]);
+  await worker.waitFor(/worker-\S+/);
+  worker.child.kill('SIGINT');
+  assert.deepEqual(await worker.exited, { code: 0, signal: null });
+  scheduler.child.kill('SIGTERM');
+  assert.deepEqual(await scheduler.exited, { code: 0, signal: null });
 });
 
 test('a worker pointed at nothing exits non-zero with a clear message', async () => {
@@ -60,7 +78,7 @@ test('a worker pointed at nothing exits non-zero with a clear message', async ()
   assert.match(w.output(), /127\.0\.0\.1:1/);
 });
 
-test('npm start runs the tree reduction, serves, and exits cleanly on SIGINT', async () => {
+test('npm start runs the tree reduction, serves, and stops cleanly on Ctrl-C', async () => {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const start = run('npm', ['start', '--silent'], { env: { ...process.env, MESHWORK_PORT: String(port) }, detached: true });
   try {
@@ -71,14 +89,19 @@ test('npm start runs the tree reduction, serves, and exits cleanly on SIGINT', a
     assert.match(out, /length 1000000, sum [\d.]+ \(sum of inputs [\d.]+: ok\)/);
     const state = await getJson(`http://127.0.0.1:${port}/api/state`);
     assert.equal(state.workers.length, 2);
-    process.kill(-start.child.pid, 'SIGINT');
-    const { code } = await start.exited;
-    assert.equal(code, 0);
+    signalGroup(start, 'SIGINT');
+    assert.ok(cleanExit(await start.exited));
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/api/state`), 'the port is closed');
+    assert.doesNotMatch(start.output(), /warn|error/i, 'a clean stop logs no warnings');
   } finally {
-    try {
-      process.kill(-start.child.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+    signalGroup(start, 'SIGKILL');
   }
+});
+
+test('the embedded default exits with code 0 on SIGTERM', async () => {
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const main = run(process.execPath, ['server/dist/main.js'], { env: { ...process.env, MESHWORK_PORT: String(port) } });
+  await main.waitFor(/serving; Ctrl-C to stop/, 60_000);
+  main.child.kill('SIGTERM');
+  assert.deepEqual(await main.exited, { code: 0, signal: null });
 });

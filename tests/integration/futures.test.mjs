@@ -101,15 +101,20 @@ test('large values move worker to worker and reach the client intact', async () 
     for (let i = 0; i < n; i++) a[i] = i;
     return a;
   };
+  const done = async () => Object.fromEntries((await getJson(`${cluster.httpUrl}/api/state`)).workers.map((w) => [w.name, w.tasks.done]));
   const big = client.with({ workers: ['local-0'] }).submit(make, 2_000_000);
+  await new Promise((resolve) => big.onDone(resolve));
+  const before = await done();
   const summed = client.with({ workers: ['local-1'] }).submit((a) => a.reduce((s, v) => s + v, 0), big);
   assert.equal(await summed.result(), ((2_000_000 - 1) * 2_000_000) / 2);
+  const after = await done();
+  assert.equal(after['local-1'], before['local-1'] + 1, 'the sum ran on local-1, whose input sat on local-0');
+  assert.equal(after['local-0'], before['local-0']);
+  const metrics = await (await fetch(`${cluster.httpUrl}/metrics`)).text();
+  assert.match(metrics, /^meshwork_relayed_bytes_total 0$/m, 'nothing went through the scheduler');
   const back = await big.result();
   assert.equal(back.length, 2_000_000);
   assert.equal(back[1_999_999], 1_999_999);
-  const who = await getJson(`${cluster.httpUrl}/api/state`);
-  const names = Object.fromEntries(who.workers.map((w) => [w.name, w.bytesStored]));
-  assert.ok(names['local-1'] >= 16_000_000, 'the input was fetched onto local-1, directly from local-0');
 });
 
 test('/api/state lists the workers and counts tasks', async () => {

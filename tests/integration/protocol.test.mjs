@@ -15,13 +15,15 @@ after(async () => {
   await cluster?.close();
 });
 
-/** Opens a raw socket; `next()` resolves with the next decoded frame or the close. */
+/** Opens a raw socket; `next()` resolves with the next message (frames are batches) or the close. */
 async function raw() {
   const ws = new WebSocket(cluster.address);
   const inbox = [];
   const waiting = [];
   const deliver = (item) => (waiting.length ? waiting.shift()(item) : inbox.push(item));
-  ws.on('message', (d) => deliver({ frame: decode(d) }));
+  ws.on('message', (d) => {
+    for (const message of decode(d)) deliver({ message });
+  });
   ws.on('close', (code) => deliver({ closed: code }));
   await new Promise((resolve, reject) => {
     ws.once('open', resolve);
@@ -48,17 +50,17 @@ async function worksStill() {
 test('a malformed frame gets PROTOCOL_ERROR and the connection stays', async () => {
   const r = await raw();
   r.send([hello]);
-  assert.equal((await r.next()).frame[0].type, 'welcome');
+  assert.equal((await r.next()).message.type, 'welcome');
   r.ws.send(Buffer.from([0xc1, 0xff, 0x00, 0x13]));
-  const reply = (await r.next()).frame[0];
+  const reply = (await r.next()).message;
   assert.equal(reply.type, 'error');
   assert.equal(reply.code, 'PROTOCOL_ERROR');
   r.send([{ type: 'gather', id: 'not-a-number', keys: [] }]);
-  const bad = (await r.next()).frame[0];
+  const bad = (await r.next()).message;
   assert.equal(bad.code, 'PROTOCOL_ERROR');
   assert.match(bad.message, /gather/);
   r.send([{ type: 'gather', id: 3, keys: [] }]);
-  const ok = (await r.next()).frame[0];
+  const ok = (await r.next()).message;
   assert.equal(ok.type, 'gather-reply', 'the connection still works');
   r.ws.close();
   await worksStill();
@@ -67,8 +69,8 @@ test('a malformed frame gets PROTOCOL_ERROR and the connection stays', async () 
 test('an unknown message type gets UNKNOWN_TYPE', async () => {
   const r = await raw();
   r.send([hello, { type: 'launch-missiles', id: 9 }]);
-  assert.equal((await r.next()).frame[0].type, 'welcome');
-  const reply = (await r.next()).frame[0];
+  assert.equal((await r.next()).message.type, 'welcome');
+  const reply = (await r.next()).message;
   assert.equal(reply.code, 'UNKNOWN_TYPE');
   assert.equal(reply.replyTo, 9);
   r.ws.close();
@@ -78,7 +80,7 @@ test('a hello from another protocol version is refused with VERSION_MISMATCH and
   for (const version of [PROTOCOL_VERSION + 1, PROTOCOL_VERSION - 1]) {
     const r = await raw();
     r.send([{ ...hello, protocolVersion: version }]);
-    const reply = (await r.next()).frame[0];
+    const reply = (await r.next()).message;
     assert.equal(reply.code, 'VERSION_MISMATCH');
     assert.match(reply.message, new RegExp(`version ${PROTOCOL_VERSION}`));
     assert.ok('closed' in (await r.next()));
@@ -89,7 +91,7 @@ test('a hello from another protocol version is refused with VERSION_MISMATCH and
 test('a first message that is not hello is refused', async () => {
   const r = await raw();
   r.send([{ type: 'gather', id: 1, keys: [] }]);
-  assert.equal((await r.next()).frame[0].code, 'PROTOCOL_ERROR');
+  assert.equal((await r.next()).message.code, 'PROTOCOL_ERROR');
   assert.ok('closed' in (await r.next()));
 });
 

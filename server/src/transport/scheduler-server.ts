@@ -169,7 +169,7 @@ export class SchedulerServer {
         });
         this.logger.info(`worker ${id} (${m.name ?? 'unnamed'}, ${m.threads} threads) joined from ${remote}`);
         socket.on('message', (d: RawData) => this.onWorkerFrame(id, c, d));
-        socket.on('close', () => this.dropWorker(id, 'disconnected'));
+        socket.on('close', (code) => this.dropWorker(id, code === 1000 || code === 1001 ? 'left' : `connection lost (${code})`));
       }
     });
     socket.on('error', (e) => this.logger.warn(`${remote}: ${e.message}`));
@@ -181,7 +181,8 @@ export class SchedulerServer {
     this.workers.delete(id);
     w.conn.close(1001, why);
     this.state.removeWorker(id);
-    this.logger.warn(`worker ${id} removed: ${why}`);
+    if (why === 'left') this.logger.info(`worker ${id} left`);
+    else this.logger.warn(`worker ${id} removed: ${why}`);
   }
 
   private checkLiveness(): void {

@@ -1,0 +1,26 @@
+/**
+ * Limits and timeouts of the worker runtime, each named with its unit. The ones both ends of a
+ * connection must agree on live in `@meshwork/protocol` (constants.ts); these are local policy.
+ */
+
+/** Tasks a worker holds (fetching, ready or running) before it refuses more; the scheduler sends
+ * about threads + WORKER_QUEUE_EXTRA, so this only guards against a runaway scheduler. */
+export const MAX_QUEUED_TASKS = 100_000;
+
+/** Task functions a thread keeps rebuilt; past this the least recently used is rebuilt on demand. */
+export const MAX_CACHED_FUNCTIONS_PER_THREAD = 1_000;
+
+/** A thread must load its script and answer a ping within this time, in milliseconds. */
+export const THREAD_START_TIMEOUT_MS = 10_000;
+
+/** Requests one peer may have queued on a data-link connection before it gets an error reply. */
+export const MAX_QUEUED_PEER_REQUESTS = 1_024;
+
+/** Pooled outgoing data-link connections; past this the oldest idle one is closed. */
+export const MAX_PEER_CONNECTIONS = 256;
+
+/** Closing (a socket, the scheduler link, a thread) waits this long before forcing, in milliseconds. */
+export const CLOSE_TIMEOUT_MS = 5_000;
+
+/** Host the data link binds to when none is given. */
+export const DEFAULT_DATA_HOST = '127.0.0.1';

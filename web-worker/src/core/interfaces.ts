@@ -1,0 +1,57 @@
+/**
+ * The seams between the runtime-free core and a host: where tasks run (Executor) and how
+ * dependencies arrive from peers (PeerFetcher). Node implements them with worker_threads and
+ * TCP; the browser host will implement them with Web Workers and WebRTC.
+ */
+import type { Holder, WireError } from '@meshwork/protocol';
+
+/** One task, ready to run: every dependency's encoded bytes are at hand. */
+export interface Job {
+  key: string;
+  /** Function id; threads cache the rebuilt function under it. */
+  fn: string;
+  fnName: string;
+  /** The function's source text (the executor sends it only to threads that lack it). */
+  source: string;
+  /** The encoded argument array; FutureRefs inside stand for `deps`. */
+  args: Uint8Array;
+  /** Dependency key → encoded value. The executor must not mutate or transfer these. */
+  deps: ReadonlyMap<string, Uint8Array>;
+}
+
+interface Timing {
+  /** Date.now() when the function was called and when it returned. */
+  startedAt: number;
+  stoppedAt: number;
+  /** Index of the thread that ran it. */
+  thread: number;
+}
+
+export type Outcome = (Timing & { ok: true; bytes: Uint8Array }) | (Timing & { ok: false; error: WireError });
+
+export interface Executor {
+  readonly threads: number;
+  /**
+   * Runs a job on a free thread. Never rejects: a thrown task, a dead thread and an abort all
+   * come back as `ok: false` (an abort as `errorToWire(signal.reason)`). At most `threads` jobs
+   * are given at once.
+   */
+  run(job: Job, signal: AbortSignal): Promise<Outcome>;
+  close(): Promise<void>;
+}
+
+export interface FetchResult {
+  values: Map<string, Uint8Array>;
+  /** Keys no holder delivered, each with the holder to blame (one that said data-missing, else the first that failed). */
+  missing: { key: string; holder: string }[];
+}
+
+export interface PeerFetcher {
+  /**
+   * Fetches `keys` from the first holder that has them, trying the next holder for keys a holder
+   * lacks or when it fails. Resolves with what it got and what no one had; rejects only when
+   * `signal` aborts. Bounded in time by the protocol's PEER_FETCH_TIMEOUT_MS per holder.
+   */
+  fetch(holders: readonly Holder[], keys: readonly string[], options: { signal: AbortSignal }): Promise<FetchResult>;
+  close(): void;
+}

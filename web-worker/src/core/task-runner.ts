@@ -1,0 +1,138 @@
+/**
+ * What a thread does with a task, runtime-free (a Node worker_thread and a browser Web Worker
+ * both run it): rebuild the function from its source text, decode the dependencies and the
+ * argument array, call, check and encode the result. Errors come back as WireError with code
+ * REMOTE_ERROR and the thrown error's own name, message and stack.
+ */
+import { ErrorCode, SerializationError, checkSerialisable, decodeValue, encodeValue, errorToWire, type WireError } from '@meshwork/protocol';
+import { MAX_CACHED_FUNCTIONS_PER_THREAD } from '../constants.js';
+
+export interface TaskRequest {
+  fn: string;
+  fnName: string;
+  /** Present when the host believes this thread has not seen the function. */
+  source?: string | undefined;
+  /** The encoded argument array (owned by the thread: a copy). */
+  args: Uint8Array;
+  /** Dependency key → encoded value (copies). */
+  deps: [string, Uint8Array][];
+}
+
+export type TaskReply =
+  | { ok: true; bytes: Uint8Array; startedAt: number; stoppedAt: number }
+  | { ok: false; error: WireError; startedAt: number; stoppedAt: number }
+  /** The thread has no function under this id: send the request again with `source`. */
+  | { ok: false; needSource: true };
+
+type TaskFunction = (...args: unknown[]) => unknown;
+
+export class TaskRunner {
+  /** fn id → rebuilt function, least recently used first. */
+  private readonly fns = new Map<string, TaskFunction>();
+
+  constructor() {
+    // esbuild's keepNames (tsx, Vite) rewrites nested functions as `__name(fn, "name")`, so task
+    // sources from such projects call a helper their own module defined: provide it here.
+    const g = globalThis as { __name?: unknown };
+    g.__name ??= (fn: object, value: string) => Object.defineProperty(fn, 'name', { value, configurable: true });
+  }
+
+  async run(req: TaskRequest): Promise<TaskReply> {
+    const startedAt = Date.now();
+    const fail = (error: unknown): TaskReply => ({
+      ok: false,
+      error: toWire(error, req.fnName),
+      startedAt,
+      stoppedAt: Date.now(),
+    });
+    let fn: TaskFunction;
+    try {
+      const found = this.lookup(req);
+      if (!found) return { ok: false, needSource: true };
+      fn = found;
+    } catch (e) {
+      return fail(e);
+    }
+    let args: unknown;
+    try {
+      const depValues = new Map<string, unknown>();
+      for (const [key, bytes] of req.deps) depValues.set(key, decodeValue(bytes));
+      args = decodeValue(req.args, (key) => {
+        if (!depValues.has(key)) throw new ReferenceError(`argument refers to '${key}', which is not among the task's dependencies`);
+        return depValues.get(key);
+      });
+      if (!Array.isArray(args)) throw new TypeError('task arguments must encode an array');
+    } catch (e) {
+      return fail(e);
+    }
+    let result: unknown;
+    try {
+      result = await fn(...(args as unknown[]));
+    } catch (e) {
+      return fail(e);
+    }
+    const stoppedAt = Date.now();
+    try {
+      checkSerialisable(result, 'result');
+      const encoded = encodeValue(result).bytes;
+      // The codec's output shares its buffer with later encodings: copy it into one of its own
+      // so the host can take (transfer) it.
+      const bytes = new Uint8Array(encoded.byteLength);
+      bytes.set(encoded);
+      return { ok: true, bytes, startedAt, stoppedAt };
+    } catch (e) {
+      const error = e instanceof SerializationError ? e : new SerializationError(`result: ${(e as Error).message}`, 'result');
+      return { ok: false, error: toWire(error, req.fnName), startedAt, stoppedAt };
+    }
+  }
+
+  private lookup(req: TaskRequest): TaskFunction | undefined {
+    const cached = this.fns.get(req.fn);
+    if (cached) {
+      this.fns.delete(req.fn);
+      this.fns.set(req.fn, cached);
+      return cached;
+    }
+    if (req.source === undefined) return undefined;
+    const fn = rebuild(req.source, req.fnName);
+    this.fns.set(req.fn, fn);
+    if (this.fns.size > MAX_CACHED_FUNCTIONS_PER_THREAD) {
+      const oldest = this.fns.keys().next();
+      if (!oldest.done) this.fns.delete(oldest.value);
+    }
+    return fn;
+  }
+}
+
+/** Rebuilds a function from source text: an expression (arrow, `function`, `async`), or a method shorthand. */
+export function rebuild(source: string, fnName: string): TaskFunction {
+  let value: unknown;
+  try {
+    value = new Function(`'use strict'; return (${source}\n);`)();
+  } catch (first) {
+    // `{ inc(x) { … } }.inc.toString()` is `inc(x) { … }`: valid only inside an object literal.
+    try {
+      const holder = new Function(`'use strict'; return ({${source}\n});`)() as Record<string, unknown>;
+      value = Object.values(holder)[0];
+    } catch {
+      throw new SyntaxError(`task function '${fnName}' could not be rebuilt from its source: ${(first as Error).message}`);
+    }
+  }
+  if (typeof value !== 'function') throw new TypeError(`the source of task function '${fnName}' is not a function`);
+  return value as TaskFunction;
+}
+
+const notDefined = /^(.+) is not defined$/;
+
+/** The wire shape of a task's error; a free variable gets a message that says what to do. */
+export function toWire(error: unknown, fnName: string): WireError {
+  const wire = errorToWire(error, { code: ErrorCode.REMOTE_ERROR });
+  const match = error instanceof ReferenceError ? notDefined.exec(error.message) : null;
+  if (match) {
+    const name = match[1] as string;
+    wire.message =
+      `task function '${fnName}' reads '${name}' from its enclosing scope; task functions travel as ` +
+      `source text and must be self-contained: pass ${name} as an argument`;
+  }
+  return wire;
+}

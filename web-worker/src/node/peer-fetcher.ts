@@ -1,0 +1,125 @@
+/**
+ * The Node PeerFetcher: one pooled data-link connection per address (at most
+ * MAX_PEER_CONNECTIONS, least recently used idle ones closed first); each fetch tries the holders
+ * in order, asking each for the keys still missing, and never waits longer than
+ * PEER_FETCH_TIMEOUT_MS without progress.
+ */
+import { PEER_FETCH_TIMEOUT_MS, type Holder } from '@meshwork/protocol';
+import { MAX_PEER_CONNECTIONS } from '../constants.js';
+import type { FetchResult, PeerFetcher } from '../core/interfaces.js';
+import { silentLogger, type Logger } from '../core/logger.js';
+import { PeerConnection } from './peer-connection.js';
+
+export interface TcpPeerFetcherOptions {
+  /** This end's id, sent in `hello`. */
+  from: string;
+  logger?: Logger;
+  /** Gives up on a holder that sends nothing for this long, in milliseconds. */
+  timeoutMs?: number;
+}
+
+export class TcpPeerFetcher implements PeerFetcher {
+  /** address → connection (or its opening), least recently used first. */
+  private readonly pool = new Map<string, Promise<PeerConnection>>();
+  private readonly live = new Map<string, PeerConnection>();
+  private readonly log: Logger;
+  private readonly timeoutMs: number;
+  private closed = false;
+
+  constructor(private readonly o: TcpPeerFetcherOptions) {
+    this.log = o.logger ?? silentLogger;
+    this.timeoutMs = o.timeoutMs ?? PEER_FETCH_TIMEOUT_MS;
+  }
+
+  async fetch(holders: readonly Holder[], keys: readonly string[], { signal }: { signal: AbortSignal }): Promise<FetchResult> {
+    const values = new Map<string, Uint8Array>();
+    const saidMissing = new Map<string, string>();
+    let remaining = [...new Set(keys)];
+    for (const holder of holders) {
+      if (remaining.length === 0) break;
+      signal.throwIfAborted();
+      try {
+        const conn = await abortable(this.connection(holder.address), signal);
+        const got = await conn.request(remaining, { signal, timeoutMs: this.timeoutMs });
+        for (const [key, bytes] of got.values) values.set(key, bytes);
+        for (const key of got.missing) if (!saidMissing.has(key)) saidMissing.set(key, holder.id);
+      } catch (e) {
+        if (signal.aborted) throw signal.reason;
+        this.log.warn('fetch from a holder failed; trying the next', { holder: holder.id, address: holder.address, error: e });
+      }
+      remaining = remaining.filter((k) => !values.has(k));
+    }
+    const blame = holders[0]?.id ?? '';
+    return { values, missing: remaining.map((key) => ({ key, holder: saidMissing.get(key) ?? blame })) };
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const conn of this.live.values()) conn.close();
+    this.pool.clear();
+    this.live.clear();
+  }
+
+  private connection(address: string): Promise<PeerConnection> {
+    if (this.closed) return Promise.reject(new Error('peer fetcher closed'));
+    const existing = this.pool.get(address);
+    if (existing) {
+      // Re-insert: the Map's order is the least-recently-used order.
+      this.pool.delete(address);
+      this.pool.set(address, existing);
+      return existing;
+    }
+    this.evictIdle();
+    const opening = PeerConnection.open(address, this.o.from, this.log).then(
+      (conn) => {
+        if (this.closed || this.pool.get(address) !== opening || conn.closed) {
+          if (this.pool.get(address) === opening) this.pool.delete(address);
+          conn.close();
+          throw new Error(this.closed ? 'peer fetcher closed' : `data link to ${address} closed while opening`);
+        }
+        this.live.set(address, conn);
+        conn.onClose = () => {
+          if (this.pool.get(address) === opening) this.pool.delete(address);
+          if (this.live.get(address) === conn) this.live.delete(address);
+        };
+        return conn;
+      },
+      (e: unknown) => {
+        if (this.pool.get(address) === opening) this.pool.delete(address);
+        throw e;
+      },
+    );
+    this.pool.set(address, opening);
+    return opening;
+  }
+
+  private evictIdle(): void {
+    if (this.pool.size < MAX_PEER_CONNECTIONS) return;
+    for (const address of this.pool.keys()) {
+      const conn = this.live.get(address);
+      if (conn && !conn.busy) {
+        conn.close();
+        return;
+      }
+    }
+  }
+}
+
+/** Races a promise against a signal (the promise itself keeps running; shared work is not cut). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}

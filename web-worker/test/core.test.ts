@@ -1,0 +1,128 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FutureRef, decode, encodeFrame, encodeValue, type Holder } from '@meshwork/protocol';
+import type { Executor, FetchResult, Job, Outcome, PeerFetcher } from '../src/core/interfaces.js';
+import { WorkerCore } from '../src/core/worker-core.js';
+
+type Msg = Record<string, unknown> & { type: string };
+
+/** An executor whose jobs finish when the test says so. */
+class ManualExecutor implements Executor {
+  readonly threads = 1;
+  readonly jobs: { job: Job; signal: AbortSignal; finish(o: Partial<Outcome>): void }[] = [];
+  run(job: Job, signal: AbortSignal): Promise<Outcome> {
+    return new Promise((resolve) => {
+      const base = { startedAt: 1, stoppedAt: 2, thread: 0 };
+      signal.addEventListener('abort', () => resolve({ ...base, ok: false, error: { code: 'CANCELLED', name: 'CancelledError', message: 'x' } }));
+      this.jobs.push({ job, signal, finish: (o) => resolve({ ...base, ok: true, bytes: encodeValue(job.key).bytes, ...o } as Outcome) });
+    });
+  }
+  async close(): Promise<void> {}
+}
+
+class FakeFetcher implements PeerFetcher {
+  calls: { holders: readonly Holder[]; keys: readonly string[]; resolve(r: FetchResult): void }[] = [];
+  fetch(holders: readonly Holder[], keys: readonly string[]): Promise<FetchResult> {
+    return new Promise((resolve) => this.calls.push({ holders, keys, resolve }));
+  }
+  close(): void {}
+}
+
+function setup() {
+  const sent: Msg[] = [];
+  const executor = new ManualExecutor();
+  const fetcher = new FakeFetcher();
+  const core = new WorkerCore({
+    workerId: 'me',
+    send: (frame) => sent.push(...(decode(frame) as Msg[])),
+    executor,
+    fetcher,
+    heartbeatIntervalMs: 60_000,
+    schedule: (cb) => queueMicrotask(cb),
+  });
+  const feed = (...messages: Msg[]) => core.handleFrame(encodeFrame(messages));
+  const settle = () => new Promise((r) => setTimeout(r, 5));
+  const of = (key: string) => sent.filter((m) => m.key === key);
+  return { sent, executor, fetcher, core, feed, settle, of };
+}
+
+const task = (key: string, deps: string[] = [], extra: Partial<Msg> = {}): Msg => ({
+  type: 'compute-task',
+  key,
+  fn: 'f',
+  fnName: 'f',
+  source: '(...a) => a',
+  args: encodeValue(deps.map((d) => new FutureRef(d))).bytes,
+  deps: deps.map((d) => ({ key: d, holders: [{ id: 'peer', address: 'tcp://127.0.0.1:1' }] })),
+  ...extra,
+});
+
+test('one fetch per dependency even when several tasks wait for it; tasks run one per thread', async () => {
+  const { executor, fetcher, core, feed, settle, of } = setup();
+  feed(task('t1', ['d']), task('t2', ['d']));
+  await settle();
+  assert.equal(fetcher.calls.length, 1);
+  fetcher.calls[0]?.resolve({ values: new Map([['d', encodeValue(5).bytes]]), missing: [] });
+  await settle();
+  assert.equal(executor.jobs.length, 1, 'one thread: one job at a time');
+  assert.equal(executor.jobs[0]?.job.deps.size, 1);
+  executor.jobs[0]?.finish({});
+  await settle();
+  assert.equal(of('t1')[0]?.type, 'task-finished');
+  assert.equal(executor.jobs.length, 2);
+  executor.jobs[1]?.finish({});
+  await settle();
+  assert.equal(of('t2')[0]?.type, 'task-finished');
+  assert.equal(core.stats.tasks, 0);
+  core.close();
+});
+
+test('free-keys cancels queued and running tasks silently and drops stored data', async () => {
+  const { executor, core, feed, settle, of, sent } = setup();
+  feed(task('a'), task('b'));
+  await settle();
+  assert.equal(executor.jobs.length, 1);
+  feed({ type: 'free-keys', keys: ['a', 'b'] });
+  await settle();
+  assert.ok(executor.jobs[0]?.signal.aborted);
+  assert.deepEqual([...of('a'), ...of('b')], []);
+  assert.equal(executor.jobs.length, 1, 'the queued task never ran');
+  feed(task('c'));
+  await settle();
+  executor.jobs[1]?.finish({});
+  await settle();
+  assert.ok(core.store.has('c'));
+  feed({ type: 'free-keys', keys: ['c'] });
+  assert.ok(!core.store.has('c'));
+  assert.ok(sent.every((m) => m.type !== 'task-erred'));
+  core.close();
+});
+
+test('a stored key is reported at once; an unknown function errs; duplicates are ignored', async () => {
+  const { executor, core, feed, settle, of } = setup();
+  feed(task('x'));
+  await settle();
+  executor.jobs[0]?.finish({});
+  await settle();
+  feed(task('x'), task('y', [], { fn: 'never-sent', source: undefined }));
+  await settle();
+  assert.deepEqual(of('x').map((m) => m.type), ['task-finished', 'task-finished']);
+  assert.equal(of('y')[0]?.type, 'task-erred');
+  assert.match((of('y')[0]?.error as { message: string }).message, /no source for function/);
+  feed(task('z'), task('z'));
+  await settle();
+  assert.equal(executor.jobs.length, 2);
+  core.close();
+});
+
+test('messages of one turn leave in one frame', async () => {
+  const frames: Msg[][] = [];
+  const executor = new ManualExecutor();
+  const core = new WorkerCore({ workerId: 'me', send: (f) => frames.push(decode(f) as Msg[]), executor, fetcher: new FakeFetcher(), heartbeatIntervalMs: 60_000 });
+  core.handleFrame(encodeFrame([task('p', [], { fn: 'g', source: undefined }), task('q', [], { fn: 'g', source: undefined })]));
+  await new Promise((r) => setTimeout(r, 5));
+  // The heartbeat sent at start and the two refusals, all in one frame.
+  assert.equal(frames.length, 1);
+  assert.deepEqual(frames[0]?.map((m) => m.type), ['heartbeat', 'task-erred', 'task-erred']);
+  core.close();
+});

@@ -1,0 +1,185 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, createServer, type Socket } from 'node:net';
+import { PROTOCOL_VERSION, PeerFrameReader, decodeValue, encodePeerFrame, encodeValue, type PeerFrame } from '@meshwork/protocol';
+import { Store } from '../src/core/store.js';
+import { startDataServer } from '../src/node/data-server.js';
+import { TcpPeerFetcher } from '../src/node/peer-fetcher.js';
+import { parseTcpAddress } from '../src/node/address.js';
+
+async function serverWith(entries: Record<string, unknown>) {
+  const store = new Store();
+  for (const [k, v] of Object.entries(entries)) store.put(k, encodeValue(v).bytes);
+  const server = await startDataServer({ host: '127.0.0.1', lookup: (k) => store.get(k) });
+  return { store, server };
+}
+
+const signal = () => new AbortController().signal;
+
+/** A raw client: writes bytes, collects reply frames. */
+function rawClient(address: string) {
+  const { host, port } = parseTcpAddress(address);
+  const socket: Socket = connect({ host, port });
+  const reader = new PeerFrameReader();
+  const frames: PeerFrame[] = [];
+  const waiters: (() => void)[] = [];
+  let ended = false;
+  socket.on('data', (c: Buffer) => {
+    frames.push(...reader.push(c));
+    waiters.splice(0).forEach((w) => w());
+  });
+  socket.on('close', () => {
+    ended = true;
+    waiters.splice(0).forEach((w) => w());
+  });
+  socket.on('error', () => {});
+  const next = async (n: number): Promise<PeerFrame[]> => {
+    while (frames.length < n && !ended) await new Promise<void>((r) => waiters.push(r));
+    return frames.slice(0, n);
+  };
+  const send = (header: unknown): void => {
+    for (const p of encodePeerFrame(header)) socket.write(p);
+  };
+  return { socket, frames, next, send, get ended() { return ended; }, closed: new Promise<void>((r) => socket.once('close', () => r())) };
+}
+
+test('data link: a 100 MB value crosses intact (and its rate is reported)', async (t) => {
+  const big = new Float64Array(12_500_000);
+  for (let i = 0; i < big.length; i += 1000) big[i] = i;
+  const { server } = await serverWith({ big });
+  const fetcher = new TcpPeerFetcher({ from: 'test' });
+  try {
+    // Warm up the connection and the page cache of the VM.
+    await fetcher.fetch([{ id: 'a', address: server.address }], ['big'], { signal: signal() });
+    const started = performance.now();
+    const r = await fetcher.fetch([{ id: 'a', address: server.address }], ['big'], { signal: signal() });
+    const ms = performance.now() - started;
+    const bytes = r.values.get('big');
+    assert.ok(bytes);
+    t.diagnostic(`100 MB over the data link: ${ms.toFixed(0)} ms, ${((bytes.byteLength / 1e6) / (ms / 1000)).toFixed(0)} MB/s`);
+    const back = decodeValue(bytes) as Float64Array;
+    assert.ok(back instanceof Float64Array);
+    assert.equal(back.length, big.length);
+    assert.equal(back[12_345_000], 12_345_000);
+  } finally {
+    fetcher.close();
+    await server.close();
+  }
+});
+
+test('data link: several keys, one missing, in one request', async () => {
+  const { server } = await serverWith({ a: 1, b: 'two' });
+  const fetcher = new TcpPeerFetcher({ from: 'test' });
+  try {
+    const r = await fetcher.fetch([{ id: 'w1', address: server.address }], ['a', 'nope', 'b'], { signal: signal() });
+    assert.equal(decodeValue(r.values.get('a') as Uint8Array), 1);
+    assert.equal(decodeValue(r.values.get('b') as Uint8Array), 'two');
+    assert.deepEqual(r.missing, [{ key: 'nope', holder: 'w1' }]);
+  } finally {
+    fetcher.close();
+    await server.close();
+  }
+});
+
+test('data link: a closed peer fails over to the next holder; a key no one holds comes back missing', async () => {
+  const dead = await serverWith({ x: 1 });
+  const deadAddress = dead.server.address;
+  await dead.server.close();
+  const alive = await serverWith({ x: 42 });
+  const fetcher = new TcpPeerFetcher({ from: 'test' });
+  try {
+    const r = await fetcher.fetch([{ id: 'dead', address: deadAddress }, { id: 'alive', address: alive.server.address }], ['x'], { signal: signal() });
+    assert.equal(decodeValue(r.values.get('x') as Uint8Array), 42);
+    assert.deepEqual(r.missing, []);
+    const none = await fetcher.fetch([{ id: 'dead', address: deadAddress }], ['x'], { signal: signal() });
+    assert.deepEqual(none.missing, [{ key: 'x', holder: 'dead' }]);
+    const nobody = await fetcher.fetch([{ id: 'dead', address: deadAddress }, { id: 'alive', address: alive.server.address }], ['y'], { signal: signal() });
+    assert.deepEqual(nobody.missing, [{ key: 'y', holder: 'alive' }], 'the holder that said data-missing is blamed');
+  } finally {
+    fetcher.close();
+    await alive.server.close();
+  }
+});
+
+test('data link: a peer that goes away mid-connection fails over (pooled connection dropped)', async () => {
+  const first = await serverWith({ k: 'first' });
+  const second = await serverWith({ k: 'second' });
+  const fetcher = new TcpPeerFetcher({ from: 'test' });
+  const holders = [{ id: 'first', address: first.server.address }, { id: 'second', address: second.server.address }];
+  try {
+    assert.equal(decodeValue((await fetcher.fetch(holders, ['k'], { signal: signal() })).values.get('k') as Uint8Array), 'first');
+    await first.server.close();
+    assert.equal(decodeValue((await fetcher.fetch(holders, ['k'], { signal: signal() })).values.get('k') as Uint8Array), 'second');
+  } finally {
+    fetcher.close();
+    await second.server.close();
+  }
+});
+
+test('data link: a stalled peer times out instead of hanging; an abort ends a fetch at once', async () => {
+  const sockets: Socket[] = [];
+  const silent = createServer((s) => sockets.push(s)); // accepts, never answers
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const port = (silent.address() as { port: number }).port;
+  const good = await serverWith({ k: 7 });
+  const fetcher = new TcpPeerFetcher({ from: 'test', timeoutMs: 200 });
+  try {
+    const started = Date.now();
+    const r = await fetcher.fetch([{ id: 'silent', address: `tcp://127.0.0.1:${port}` }, { id: 'good', address: good.server.address }], ['k'], { signal: signal() });
+    assert.equal(decodeValue(r.values.get('k') as Uint8Array), 7);
+    assert.ok(Date.now() - started < 2000);
+    const ac = new AbortController();
+    const pending = new TcpPeerFetcher({ from: 'test' }).fetch([{ id: 'silent', address: `tcp://127.0.0.1:${port}` }], ['k'], { signal: ac.signal });
+    setTimeout(() => ac.abort(new Error('stop')), 50);
+    await assert.rejects(pending, /stop/);
+  } finally {
+    fetcher.close();
+    sockets.forEach((s) => s.destroy());
+    silent.close();
+    await good.server.close();
+  }
+});
+
+test('data server: a bad header gets an error reply and the connection stays; broken framing closes it; the server stays up', async () => {
+  const { server } = await serverWith({ a: 1 });
+  try {
+    const c = rawClient(server.address);
+    c.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, from: 'raw' });
+    c.send({ type: 'get-data', id: 'not-a-number', keys: ['a'] });
+    c.send({ type: 'nonsense' });
+    c.send({ type: 'get-data', id: 3, keys: ['a'] });
+    const [bad, unknown, data] = await c.next(3);
+    assert.equal((bad?.header as { code: string }).code, 'PROTOCOL_ERROR');
+    assert.equal((unknown?.header as { code: string }).code, 'UNKNOWN_TYPE');
+    assert.deepEqual(data?.header, { type: 'data', id: 3, key: 'a', nbytes: data?.body.byteLength });
+    assert.equal(decodeValue(data?.body as Uint8Array), 1);
+    // Garbage: a prefix announcing a header far over the limit.
+    c.socket.write(new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5, 6, 7, 8]));
+    const replies = await c.next(4);
+    assert.equal((replies[3]?.header as { type: string; code: string }).code, 'PROTOCOL_ERROR');
+    await c.closed;
+    // The server still serves others.
+    const fetcher = new TcpPeerFetcher({ from: 'test' });
+    const r = await fetcher.fetch([{ id: 'w', address: server.address }], ['a'], { signal: signal() });
+    assert.equal(decodeValue(r.values.get('a') as Uint8Array), 1);
+    fetcher.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test('data server: get-data before hello is refused; a wrong protocol version is refused and closed', async () => {
+  const { server } = await serverWith({ a: 1 });
+  try {
+    const c = rawClient(server.address);
+    c.send({ type: 'get-data', id: 1, keys: ['a'] });
+    const [first] = await c.next(1);
+    assert.deepEqual(first?.header, { type: 'error', code: 'BAD_REQUEST', message: 'send hello first', replyTo: 1 });
+    c.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION + 100, from: 'raw' });
+    const replies = await c.next(2);
+    assert.equal((replies[1]?.header as { code: string }).code, 'VERSION_MISMATCH');
+    await c.closed;
+  } finally {
+    await server.close();
+  }
+});

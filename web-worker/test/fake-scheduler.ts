@@ -1,0 +1,99 @@
+/** A tiny scheduler stand-in for tests: speaks the worker-server channel over `ws` on port 0. */
+import { WebSocketServer, type WebSocket } from 'ws';
+import { PROTOCOL_VERSION, decode, encodeFrame } from '@meshwork/protocol';
+
+export type Msg = Record<string, unknown> & { type: string };
+
+export class FakeWorkerConn {
+  readonly inbox: Msg[] = [];
+  private waiters: (() => void)[] = [];
+  closed = false;
+  constructor(
+    readonly ws: WebSocket,
+    readonly hello: Msg,
+    readonly id: string,
+  ) {
+    ws.on('message', (data: Buffer) => {
+      for (const m of decode(data) as Msg[]) this.inbox.push(m);
+      this.waiters.splice(0).forEach((w) => w());
+    });
+    ws.on('close', () => {
+      this.closed = true;
+      this.waiters.splice(0).forEach((w) => w());
+    });
+  }
+
+  send(...messages: Msg[]): void {
+    this.ws.send(encodeFrame(messages));
+  }
+
+  /** The first message (removed from the inbox) that matches, waiting up to `timeoutMs`. */
+  async next(match: (m: Msg) => boolean, timeoutMs = 10_000): Promise<Msg> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.inbox.findIndex(match);
+      if (i >= 0) return this.inbox.splice(i, 1)[0] as Msg;
+      if (this.closed) throw new Error('connection closed while waiting');
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no matching message within ${timeoutMs} ms; inbox: ${JSON.stringify(this.inbox.map((m) => m.type))}`);
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, left).unref();
+      });
+    }
+  }
+
+  forKey(key: string): Promise<Msg> {
+    return this.next((m) => m.key === key && m.type !== 'heartbeat');
+  }
+}
+
+export class FakeScheduler {
+  readonly conns: FakeWorkerConn[] = [];
+  private waiters: (() => void)[] = [];
+  private n = 0;
+  /** Replaces the welcome: return an error reply to refuse the hello. */
+  refuse: ((hello: Msg) => Msg | null) | null = null;
+
+  private constructor(readonly wss: WebSocketServer) {
+    wss.on('connection', (ws) => {
+      ws.once('message', (data: Buffer) => {
+        const [hello] = decode(data) as Msg[];
+        const refusal = this.refuse?.(hello as Msg) ?? null;
+        if (refusal) {
+          ws.send(encodeFrame([refusal]));
+          ws.close(1008, 'refused');
+          return;
+        }
+        const id = `w${++this.n}`;
+        const conn = new FakeWorkerConn(ws, hello as Msg, id);
+        ws.send(encodeFrame([{ type: 'welcome', protocolVersion: PROTOCOL_VERSION, id }]));
+        this.conns.push(conn);
+        this.waiters.splice(0).forEach((w) => w());
+      });
+    });
+  }
+
+  static async start(): Promise<FakeScheduler> {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise<void>((r) => wss.once('listening', () => r()));
+    return new FakeScheduler(wss);
+  }
+
+  get address(): string {
+    return `ws://127.0.0.1:${(this.wss.address() as { port: number }).port}`;
+  }
+
+  async conn(id: string): Promise<FakeWorkerConn> {
+    for (;;) {
+      const c = this.conns.find((x) => x.id === id);
+      if (c) return c;
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.wss.clients) c.terminate();
+    await new Promise<void>((r) => this.wss.close(() => r()));
+  }
+}
