@@ -130,7 +130,7 @@ test('heartbeats report memory including the stored bytes', async () => {
 });
 
 test('a malformed message is refused without harm', async () => {
-  ca.send({ type: 'compute-task', key: 'bad' } as Msg, { type: 'made-up' } as Msg);
+  ca.send({ type: 'compute-task', key: 'bad' }, { type: 'made-up' });
   const inc = (x: number) => x + 1;
   ca.send(task(ca, 'inc-after-bad', inc, [2]));
   assert.equal(decodeValue((await ca.forKey('inc-after-bad')).value as Uint8Array), 3);

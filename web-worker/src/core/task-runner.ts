@@ -104,15 +104,25 @@ export class TaskRunner {
   }
 }
 
+/**
+ * Runs a function body built from task source. Task functions travel as source text by design
+ * (API.md: "A task function travels as its source text and is rebuilt on the worker"), and this
+ * runs only inside a worker thread / Web Worker, never on a page or in the scheduler.
+ */
+function evaluate(body: string): unknown {
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval, @typescript-eslint/no-unsafe-call
+  return new Function(body)();
+}
+
 /** Rebuilds a function from source text: an expression (arrow, `function`, `async`), or a method shorthand. */
 export function rebuild(source: string, fnName: string): TaskFunction {
   let value: unknown;
   try {
-    value = new Function(`'use strict'; return (${source}\n);`)();
+    value = evaluate(`'use strict'; return (${source}\n);`);
   } catch (first) {
     // `{ inc(x) { … } }.inc.toString()` is `inc(x) { … }`: valid only inside an object literal.
     try {
-      const holder = new Function(`'use strict'; return ({${source}\n});`)() as Record<string, unknown>;
+      const holder = evaluate(`'use strict'; return ({${source}\n});`) as Record<string, unknown>;
       value = Object.values(holder)[0];
     } catch {
       throw new SyntaxError(`task function '${fnName}' could not be rebuilt from its source: ${(first as Error).message}`);

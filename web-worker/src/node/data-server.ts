@@ -48,7 +48,7 @@ export async function startDataServer(o: DataServerOptions): Promise<DataServer>
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    serveConnection(socket, o.lookup, log);
+    serveConnection(socket, (key) => o.lookup(key), log);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
