@@ -53,3 +53,12 @@ export const PEER_FETCH_TIMEOUT_MS = 60_000;
 
 /** Small values the scheduler keeps for quick gathers, in bytes over all keys. */
 export const SCHEDULER_INLINE_CACHE_BYTES = 256 * 1024 * 1024;
+
+/** Largest module accepted by `upload`, in characters. */
+export const MAX_MODULE_SOURCE_LENGTH = 4 * 1024 * 1024;
+
+/** A worker whose memory use passes this fraction of its limit takes no new tasks until it drops. */
+export const MEMORY_PAUSE_FRACTION = 0.8;
+
+/** The global a task finds its handles under: `globalThis.meshwork.client()`. */
+export const TASK_GLOBAL = 'meshwork';

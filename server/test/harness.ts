@@ -1,6 +1,6 @@
 /** A driver for the pure state machine: records what it sends, plays workers and clients. */
 import type { ClientChannel, WorkerChannel } from '@meshwork/protocol';
-import { SchedulerState, type SchedulerOptions } from '../src/state/scheduler-state.js';
+import { SchedulerState, type NewWorker, type SchedulerOptions } from '../src/state/scheduler-state.js';
 import { checkInvariants } from '../src/state/invariants.js';
 
 type ToWorker = WorkerChannel.ServerToWorker;
@@ -33,7 +33,7 @@ export class Harness {
     if (broken.length > 0) throw new Error(`invariants broken:\n${broken.join('\n')}`);
   }
 
-  worker(id: string, threads = 1, extra: Partial<Parameters<SchedulerState['addWorker']>[0]> = {}): void {
+  worker(id: string, threads = 1, extra: Partial<NewWorker> = {}): void {
     this.s.addWorker({ id, name: id, kind: 'node', agent: 'test', threads, resources: {}, dataAddress: `tcp://${id}`, memoryLimit: null, ...extra });
     this.check();
   }

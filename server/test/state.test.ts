@@ -196,7 +196,29 @@ test('random events never break the invariants, and every wanted key settles', (
         h.s.removeWorker(w as string);
         h.check();
       } else if (op === 8) {
-        addWorker();
+        if (rand(2) === 0) addWorker();
+        else if (rand(2) === 0) {
+          const key = `s${keys++}`;
+          const w = live[rand(live.length)] as string;
+          h.s.scattered('c', { type: 'scattered', items: [{ key, nbytes: 10, workers: [w] }], wants: [key] });
+          h.check();
+          wanted.add(key);
+        } else {
+          const w = live[rand(live.length)] as string;
+          const running = [...(h.s.workers.get(w)?.processing ?? [])];
+          const t = running[0];
+          if (t) h.s.taskSeceded(w, t.key);
+          h.check();
+          const sec = [...(h.s.workers.get(w)?.seceded ?? [])][0];
+          if (sec && rand(2) === 0) h.s.taskRejoined(w, sec.key);
+          h.check();
+        }
+      } else if (wanted.size > 0 && rand(5) === 0) {
+        const key = [...wanted][rand(wanted.size)] as string;
+        wanted.delete(key);
+        h.s.cancel([key]);
+        h.check();
+        for (const k of [...wanted]) if (!h.s.tasks.has(k)) wanted.delete(k);
       } else if (wanted.size > 0) {
         const key = [...wanted][rand(wanted.size)] as string;
         wanted.delete(key);
@@ -206,7 +228,10 @@ test('random events never break the invariants, and every wanted key settles', (
     }
     // Let the workers finish everything: every wanted key must settle.
     for (let round = 0; round < 10_000 && (h.s.counts.processing > 0 || h.s.counts.queued > 0 || h.s.counts.waiting > 0); round++) {
-      for (const w of live) for (const t of [...(h.s.workers.get(w)?.processing ?? [])]) h.finish(w, t.key);
+      for (const w of live) {
+        const ws = h.s.workers.get(w);
+        for (const t of [...(ws?.processing ?? []), ...(ws?.seceded ?? [])]) h.finish(w, t.key);
+      }
     }
     for (const key of wanted) {
       const st = h.status(key);
@@ -225,4 +250,121 @@ test('the invariant checker catches a corrupt state', async () => {
   assert.ok(y);
   y.waitingOn = 0;
   assert.ok(checkInvariants(h.s).some((m) => m.includes('waitingOn')));
+});
+
+test('cancel: every client holding the key or a dependent is told; running work is abandoned', () => {
+  const h = new Harness();
+  h.worker('a');
+  h.client('c');
+  h.client('d');
+  h.submit('c', [['x', []], ['y', ['x']]]);
+  h.submit('d', [['y', ['x']]]);
+  h.drain('a');
+  h.s.cancel(['x']);
+  h.check();
+  assert.equal(h.s.tasks.size, 0, 'nothing kept');
+  assert.deepEqual(
+    h.clientMessages('c').filter((m) => m.type === 'key-cancelled').map((m) => m.type === 'key-cancelled' && m.key).sort(),
+    ['x', 'y'],
+  );
+  assert.ok(h.clientMessages('d').some((m) => m.type === 'key-cancelled' && m.key === 'y'));
+  assert.ok(h.toWorkers.get('a')?.some((m) => m.type === 'free-keys' && m.keys.includes('x')), 'the running task is abandoned');
+});
+
+test('scatter: plan spreads values, scattered keys are in memory, and their loss is LOST', () => {
+  const h = new Harness();
+  h.worker('a');
+  h.worker('b');
+  h.client('c');
+  h.s.scatterPlan('c', { type: 'scatter-plan', id: 1, items: [{ key: 's1', nbytes: 100 }, { key: 's2', nbytes: 100 }] });
+  const plan = h.clientMessages('c').find((m) => m.type === 'scatter-plan-reply');
+  assert.ok(plan?.type === 'scatter-plan-reply');
+  assert.notEqual(plan.targets[0]?.[0]?.id, plan.targets[1]?.[0]?.id, 'spread over both workers');
+  h.s.scattered('c', { type: 'scattered', items: [{ key: 's1', nbytes: 100, workers: ['a'] }], wants: ['s1'] });
+  h.check();
+  assert.equal(h.status('s1'), 'memory');
+  h.submit('c', [['t', ['s1']]]);
+  h.s.removeWorker('a');
+  h.check();
+  assert.equal(h.status('s1'), 'erred');
+  assert.equal(h.s.tasks.get('s1')?.error?.code, 'LOST');
+  assert.equal(h.status('t'), 'erred', 'its dependents fail too');
+});
+
+test('a seceded task frees its slot for the tasks it waits on', () => {
+  const h = new Harness({ workerQueueExtra: 0 });
+  h.worker('a', 1);
+  h.client('c');
+  h.submit('c', [['parent', []]]);
+  h.submit('c', [['child', []]]);
+  assert.deepEqual(h.drain('a'), ['parent']);
+  h.s.taskSeceded('a', 'parent');
+  h.check();
+  assert.deepEqual(h.drain('a'), ['child']);
+  h.finish('a', 'child');
+  h.s.taskRejoined('a', 'parent');
+  h.check();
+  h.finish('a', 'parent');
+});
+
+test('resources: a task needing gpu=1 runs only where declared, never more at once than declared', () => {
+  const h = new Harness();
+  h.worker('cpu', 4);
+  h.worker('gpu', 4, { resources: { gpu: 1 } });
+  h.client('c');
+  h.s.updateGraph('c', {
+    type: 'update-graph',
+    fns: [{ id: 'f', name: 'f', source: '(x) => x' }],
+    tasks: ['g1', 'g2', 'g3'].map((key) => ({ key, fn: 'f', args: new Uint8Array(0), deps: [], priority: 0, retries: 0, resources: { gpu: 1 } })),
+    wants: ['g1', 'g2', 'g3'],
+  });
+  h.check();
+  assert.deepEqual(h.drain('cpu'), []);
+  assert.equal(h.drain('gpu').length, 1, 'one at a time');
+  const running = [...(h.s.workers.get('gpu')?.processing ?? [])][0]?.key as string;
+  h.finish('gpu', running);
+  assert.equal(h.drain('gpu').length, 1);
+});
+
+test('memory pause: above 80% of its limit a worker takes no new tasks until usage drops', () => {
+  const h = new Harness();
+  h.worker('a', 1, { memoryLimit: 1000 });
+  h.client('c');
+  h.s.heartbeat('a', 900);
+  assert.equal(h.s.workers.get('a')?.paused, true);
+  h.submit('c', [['x', []]]);
+  assert.deepEqual(h.drain('a'), []);
+  h.s.heartbeat('a', 100);
+  assert.deepEqual(h.drain('a'), ['x']);
+});
+
+test('stealing: an idle worker gets a task back from a busy one', () => {
+  const h = new Harness({ workerQueueExtra: 2 });
+  h.worker('a', 1);
+  h.client('c');
+  h.submit('c', [['t1', []], ['t2', []], ['t3', []]]);
+  assert.equal(h.drain('a').length, 3);
+  h.worker('b', 1);
+  const steal = h.toWorkers.get('a')?.find((m) => m.type === 'steal-request');
+  assert.ok(steal?.type === 'steal-request');
+  h.s.stealResponse('a', steal.key, true);
+  h.check();
+  assert.deepEqual(h.drain('b'), [steal.key]);
+});
+
+test('run: one answer per worker; a worker that leaves answers with an error', () => {
+  const h = new Harness();
+  h.worker('a');
+  h.worker('b');
+  h.client('c');
+  h.s.run('c', { type: 'run', id: 5, fn: { id: 'f', name: 'f', source: '() => 1' }, args: new Uint8Array(0) });
+  const req = h.toWorkers.get('a')?.find((m) => m.type === 'run-function');
+  assert.ok(req?.type === 'run-function');
+  h.s.runResult('a', { type: 'run-result', id: req.id, value: new Uint8Array([1]) });
+  h.s.removeWorker('b');
+  const reply = h.clientMessages('c').find((m) => m.type === 'run-reply');
+  assert.ok(reply?.type === 'run-reply');
+  assert.equal(reply.id, 5);
+  assert.ok(reply.results['a']?.value);
+  assert.equal(reply.results['b']?.error?.code, 'CONNECTION');
 });

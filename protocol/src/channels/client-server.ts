@@ -1,7 +1,8 @@
 /** The channel between a client and the scheduler (one WebSocket). */
 import * as v from 'valibot';
 import { MAX_FUNCTION_SOURCE_LENGTH } from '../constants.js';
-import { Bytes, Count, ErrorReply, Holder, Key, Keys, RequestId, Welcome, WireErrorSchema } from './common.js';
+import { MAX_MODULE_SOURCE_LENGTH } from '../constants.js';
+import { Bytes, Count, ErrorReply, Holder, Key, Keys, ModuleRef, RequestId, Welcome, WireErrorSchema } from './common.js';
 
 export const ClientHello = v.object({
   type: v.literal('hello'),
@@ -11,11 +12,15 @@ export const ClientHello = v.object({
   token: v.optional(v.string()),
 });
 
-/** A task function, sent once per connection and referred to by id. */
+/**
+ * A task function, sent once per connection and referred to by id. Either its source text, or
+ * (with `module`) the name of an export of an uploaded module: then `source` is that export's name.
+ */
 export const FunctionSpec = v.object({
   id: v.string(),
   name: v.string(),
   source: v.pipe(v.string(), v.maxLength(MAX_FUNCTION_SOURCE_LENGTH)),
+  module: v.optional(ModuleRef),
 });
 
 export const TaskSpec = v.object({
@@ -49,7 +54,65 @@ export const ReleaseKeys = v.object({ type: v.literal('release-keys'), keys: Key
 /** Answered once every key has settled. */
 export const Gather = v.object({ type: v.literal('gather'), id: RequestId, keys: Keys });
 
-export const ClientToServer = v.variant('type', [ClientHello, UpdateGraph, ReleaseKeys, Gather]);
+/**
+ * Cancels keys for every client: running tasks are abandoned, waiting dependents cancelled too;
+ * each client holding futures for them gets `key-cancelled` and drops those futures.
+ */
+export const Cancel = v.object({ type: v.literal('cancel'), keys: Keys });
+
+/** Where should these values go? Answered by `scatter-plan`; nothing changes yet. */
+export const ScatterPlan = v.object({
+  type: v.literal('scatter-plan'),
+  id: RequestId,
+  items: v.array(v.object({ key: Key, nbytes: Count })),
+  /** Only these workers (ids or names), when given. */
+  workers: v.optional(v.array(v.string())),
+  /** Every value to every worker. */
+  broadcast: v.optional(v.boolean()),
+});
+
+/**
+ * Values the client has put on workers (over the peer link, `put-data`). They become keys in
+ * memory with no lineage; `wants` as in update-graph.
+ */
+export const Scattered = v.object({
+  type: v.literal('scattered'),
+  items: v.array(v.object({ key: Key, nbytes: Count, workers: v.array(v.string()) })),
+  wants: Keys,
+});
+
+export const WhoHas = v.object({ type: v.literal('who-has'), id: RequestId, keys: Keys });
+
+/** Runs `fn(...args)` once on every connected worker (not as a task); answered by `run-reply`. */
+export const Run = v.object({
+  type: v.literal('run'),
+  id: RequestId,
+  fn: FunctionSpec,
+  args: Bytes,
+  /** Only these workers (ids or names), when given. */
+  workers: v.optional(v.array(v.string())),
+});
+
+/** Stores a module under `name`, served to workers at /modules/<name>.mjs; answered by `upload-reply`. */
+export const Upload = v.object({
+  type: v.literal('upload'),
+  id: RequestId,
+  name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/)),
+  source: v.pipe(v.string(), v.maxLength(MAX_MODULE_SOURCE_LENGTH)),
+});
+
+export const ClientToServer = v.variant('type', [
+  ClientHello,
+  UpdateGraph,
+  ReleaseKeys,
+  Gather,
+  Cancel,
+  ScatterPlan,
+  Scattered,
+  WhoHas,
+  Run,
+  Upload,
+]);
 export type ClientToServer = v.InferOutput<typeof ClientToServer>;
 
 export const KeyFinished = v.object({ type: v.literal('key-finished'), key: Key });
@@ -66,7 +129,40 @@ export type GatherItem = v.InferOutput<typeof GatherItem>;
 
 export const GatherReply = v.object({ type: v.literal('gather-reply'), id: RequestId, items: v.array(GatherItem) });
 
-export const ServerToClient = v.variant('type', [Welcome, KeyFinished, KeyErred, GatherReply, ErrorReply]);
+/** The key was cancelled: this client's futures for it are cancelled and no longer held. */
+export const KeyCancelled = v.object({ type: v.literal('key-cancelled'), key: Key });
+
+export const ScatterPlanReply = v.object({
+  type: v.literal('scatter-plan-reply'),
+  id: RequestId,
+  /** Per item, in order: the workers to put it on (one, or every worker for a broadcast). */
+  targets: v.array(v.array(Holder)),
+});
+
+export const WhoHasReply = v.object({ type: v.literal('who-has-reply'), id: RequestId, holders: v.record(v.string(), v.array(v.string())) });
+
+/** Per worker id: the encoded return value, or the error. */
+export const RunReply = v.object({
+  type: v.literal('run-reply'),
+  id: RequestId,
+  results: v.record(v.string(), v.object({ value: v.optional(Bytes), error: v.optional(WireErrorSchema) })),
+});
+
+/** `hash` names this version of the module; tasks refer to it by name and hash. */
+export const UploadReply = v.object({ type: v.literal('upload-reply'), id: RequestId, name: v.string(), hash: v.string() });
+
+export const ServerToClient = v.variant('type', [
+  Welcome,
+  KeyFinished,
+  KeyErred,
+  KeyCancelled,
+  GatherReply,
+  ScatterPlanReply,
+  WhoHasReply,
+  RunReply,
+  UploadReply,
+  ErrorReply,
+]);
 export type ServerToClient = v.InferOutput<typeof ServerToClient>;
 
 export type { Holder };

@@ -19,6 +19,10 @@ export const WireErrorSchema = v.object({
   workerId: v.optional(v.string()),
 });
 
+/** An uploaded module, by name and content hash (served at /modules/<name>.mjs?v=<hash>). */
+export const ModuleRef = v.object({ name: v.string(), hash: v.string() });
+export type ModuleRef = v.InferOutput<typeof ModuleRef>;
+
 /** Where a value can be fetched: a worker and the address of its data link. */
 export const Holder = v.object({ id: v.string(), address: v.string() });
 export type Holder = v.InferOutput<typeof Holder>;

@@ -8,13 +8,16 @@ import { Count, ErrorReply, Key, Keys, RequestId } from './common.js';
 
 export const PeerHello = v.object({ type: v.literal('hello'), protocolVersion: v.number(), from: v.string() });
 export const GetData = v.object({ type: v.literal('get-data'), id: RequestId, keys: Keys });
-export const PeerRequest = v.variant('type', [PeerHello, GetData]);
+/** Store the frame's body under `key` (a client scattering data); answered by `put-ok` or `error`. */
+export const PutData = v.object({ type: v.literal('put-data'), id: RequestId, key: Key });
+export const PeerRequest = v.variant('type', [PeerHello, GetData, PutData]);
 export type PeerRequest = v.InferOutput<typeof PeerRequest>;
 
 /** One value; its bytes are the frame's body. */
 export const Data = v.object({ type: v.literal('data'), id: RequestId, key: Key, nbytes: Count });
 export const DataMissing = v.object({ type: v.literal('data-missing'), id: RequestId, key: Key });
-export const PeerReply = v.variant('type', [Data, DataMissing, ErrorReply]);
+export const PutOk = v.object({ type: v.literal('put-ok'), id: RequestId, key: Key });
+export const PeerReply = v.variant('type', [Data, DataMissing, PutOk, ErrorReply]);
 export type PeerReply = v.InferOutput<typeof PeerReply>;
 
 /** Bytes before a frame's header: two u32 lengths. */

@@ -1,6 +1,6 @@
 /** The channel between a worker and the scheduler (one WebSocket, control only: no bulk data). */
 import * as v from 'valibot';
-import { Bytes, Count, ErrorReply, Holder, Key, Keys, Millis, Welcome, WireErrorSchema } from './common.js';
+import { Bytes, Count, ErrorReply, Holder, Key, Keys, Millis, ModuleRef, RequestId, Welcome, WireErrorSchema } from './common.js';
 
 export const WorkerHello = v.object({
   type: v.literal('hello'),
@@ -45,7 +45,36 @@ export const Heartbeat = v.object({ type: v.literal('heartbeat'), memoryUsed: Co
 /** A dependency could not be fetched from the holder the scheduler named. */
 export const DepMissing = v.object({ type: v.literal('dep-missing'), key: Key, dep: Key, holder: v.string() });
 
-export const WorkerToServer = v.variant('type', [WorkerHello, TaskFinished, TaskErred, Heartbeat, DepMissing]);
+/**
+ * The running task `key` is waiting on other tasks (it called into a client from inside): it no
+ * longer counts against this worker's threads, and its thread is handed to other work.
+ */
+export const TaskSeceded = v.object({ type: v.literal('task-seceded'), key: Key });
+/** The seceded task runs again and counts against the worker's threads. */
+export const TaskRejoined = v.object({ type: v.literal('task-rejoined'), key: Key });
+
+/** Answer to `run-function`. */
+export const RunResult = v.object({
+  type: v.literal('run-result'),
+  id: RequestId,
+  value: v.optional(Bytes),
+  error: v.optional(WireErrorSchema),
+});
+
+/** Answer to `steal-request`: `ok` when the task had not started and was dropped here. */
+export const StealResponse = v.object({ type: v.literal('steal-response'), key: Key, ok: v.boolean() });
+
+export const WorkerToServer = v.variant('type', [
+  WorkerHello,
+  TaskFinished,
+  TaskErred,
+  Heartbeat,
+  DepMissing,
+  TaskSeceded,
+  TaskRejoined,
+  RunResult,
+  StealResponse,
+]);
 export type WorkerToServer = v.InferOutput<typeof WorkerToServer>;
 
 export const DepSpec = v.object({ key: Key, holders: v.array(Holder) });
@@ -58,6 +87,8 @@ export const ComputeTask = v.object({
   /** The function's source, on the first task of that function sent to this worker. */
   source: v.optional(v.string()),
   fnName: v.string(),
+  /** Set when the function is an export of an uploaded module (then `source` is the export name). */
+  module: v.optional(ModuleRef),
   args: Bytes,
   deps: v.array(DepSpec),
   timeoutMs: v.optional(v.number()),
@@ -67,5 +98,19 @@ export type ComputeTask = v.InferOutput<typeof ComputeTask>;
 /** Drop these keys from the store: no one needs them any more. */
 export const FreeKeys = v.object({ type: v.literal('free-keys'), keys: Keys });
 
-export const ServerToWorker = v.variant('type', [Welcome, ComputeTask, FreeKeys, ErrorReply]);
+/** Run `fn(...args)` once, outside the task machinery (client.run); answer with `run-result`. */
+export const RunFunction = v.object({
+  type: v.literal('run-function'),
+  id: RequestId,
+  fn: v.string(),
+  fnName: v.string(),
+  source: v.string(),
+  module: v.optional(ModuleRef),
+  args: Bytes,
+});
+
+/** Give back `key` if it has not started (answer with `steal-response`). */
+export const StealRequest = v.object({ type: v.literal('steal-request'), key: Key });
+
+export const ServerToWorker = v.variant('type', [Welcome, ComputeTask, FreeKeys, RunFunction, StealRequest, ErrorReply]);
 export type ServerToWorker = v.InferOutput<typeof ServerToWorker>;

@@ -36,7 +36,7 @@ export function checkInvariants(s: SchedulerState): string[] {
         if (t.processingOn) fail(`${key}: in memory but processing`);
         break;
       case 'processing':
-        if (!t.processingOn?.processing.has(t)) fail(`${key}: processing on a worker that does not list it`);
+        if (!t.processingOn?.processing.has(t) && !t.processingOn?.seceded.has(t)) fail(`${key}: processing on a worker that does not list it`);
         if (t.processingOn && !s.workers.has(t.processingOn.id)) fail(`${key}: processing on a removed worker`);
         if (notInMemory > 0) fail(`${key}: processing with ${notInMemory} deps not in memory`);
         if (!needed) fail(`${key}: processing but not needed`);
@@ -74,7 +74,13 @@ export function checkInvariants(s: SchedulerState): string[] {
       if (s.tasks.get(t.key) !== t) fail(`worker ${id}: holds forgotten ${t.key}`);
     }
     if (bytes !== w.bytesStored) fail(`worker ${id}: bytesStored ${w.bytesStored}, actual ${bytes}`);
-    for (const t of w.processing) if (t.processingOn !== w) fail(`worker ${id}: lists ${t.key} as processing elsewhere`);
+    for (const t of [...w.processing, ...w.seceded]) if (t.processingOn !== w) fail(`worker ${id}: lists ${t.key} as processing elsewhere`);
+    for (const t of w.processing) if (w.seceded.has(t)) fail(`worker ${id}: ${t.key} both running and seceded`);
+    for (const [r, used] of Object.entries(w.resourcesUsed)) {
+      const held = [...w.processing, ...w.seceded].reduce((n, t) => n + (t.restrictions?.resources?.[r] ?? 0), 0);
+      if (used !== held) fail(`worker ${id}: ${used} of resource ${r} used, tasks hold ${held}`);
+      if (used > (w.resources[r] ?? 0)) fail(`worker ${id}: ${used} of resource ${r} used, only ${w.resources[r] ?? 0} declared`);
+    }
   }
   for (const [id, c] of s.clients) {
     for (const t of c.wants) if (!t.wants.has(id)) fail(`client ${id}: wants ${t.key} which does not count it`);

@@ -17,14 +17,14 @@ export interface PlacementPolicy {
   choose(task: TaskState, candidates: Iterable<WorkerState>): WorkerState | null;
 }
 
-/** True when the task's restrictions let `worker` run it. */
+/** True when the task's restrictions let `worker` run it now (its resources are free there). */
 export function allowed(task: TaskState, worker: WorkerState): boolean {
   const r = task.restrictions;
   if (!r) return true;
   if (r.workers && !r.allowOtherWorkers && !r.workers.some((w) => w === worker.id || w === worker.name)) return false;
   if (r.resources) {
     for (const [name, amount] of Object.entries(r.resources)) {
-      if ((worker.resources[name] ?? 0) < amount) return false;
+      if ((worker.resources[name] ?? 0) - (worker.resourcesUsed[name] ?? 0) < amount) return false;
     }
   }
   return true;

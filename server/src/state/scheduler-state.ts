@@ -1,34 +1,13 @@
 /**
  * The scheduler's state machine: events in (method calls), messages out (through `Emit`).
- * No I/O, no timers, no clock reads beyond the injected `now`: every transition is testable
- * and `checkInvariants` can run after each one.
- *
- * A task is *needed* while some client wants it or some dependent still waits for it. What is
- * needed gets computed (again, from lineage, if its result was lost); what is not needed has its
- * data freed; a task neither needed nor the input of an existing task is forgotten.
+ * No I/O, no timers, no clock: every transition is testable and `checkInvariants` can run
+ * after each one. The transitions live in lifecycle.ts, dispatching in dispatch.ts.
  */
-import {
-  DEFAULT_ALLOWED_FAILURES,
-  ErrorCode,
-  INLINE_VALUE_MAX_BYTES,
-  SCHEDULER_INLINE_CACHE_BYTES,
-  WORKER_QUEUE_EXTRA,
-  type ClientChannel,
-  type WireError,
-  type WorkerChannel,
-} from '@meshwork/protocol';
-import type { Emit } from './emit.js';
-import { Heap } from './heap.js';
-import { DEFAULT_TASK_DURATION_MS, LocalityPlacement, allowed, type PlacementPolicy } from './placement.js';
+import { ErrorCode, MEMORY_PAUSE_FRACTION, type ClientChannel, type WireError, type WorkerChannel } from '@meshwork/protocol';
+import { Dispatcher } from './dispatch.js';
 import type { ClientState, PendingGather, TaskState, TaskStatus, WorkerState } from './types.js';
 
-export interface SchedulerOptions {
-  allowedFailures?: number;
-  inlineCacheBytes?: number;
-  /** Tasks a worker may hold beyond its threads. */
-  workerQueueExtra?: number;
-  placement?: PlacementPolicy;
-}
+export type { SchedulerOptions } from './lifecycle.js';
 
 export interface NewWorker {
   id: string;
@@ -41,45 +20,23 @@ export interface NewWorker {
   memoryLimit: number | null;
 }
 
-interface QueueEntry {
-  task: TaskState;
-  epoch: number;
+type ClientMessage<T extends ClientChannel.ClientToServer['type']> = Extract<ClientChannel.ClientToServer, { type: T }>;
+type WorkerMessage<T extends WorkerChannel.WorkerToServer['type']> = Extract<WorkerChannel.WorkerToServer, { type: T }>;
+
+interface PendingRun {
+  /** The scheduler's id for it (clients' ids may collide). */
+  runId: number;
+  clientId: string;
+  id: number;
+  waiting: Set<string>;
+  results: Record<string, { value?: Uint8Array; error?: WireError }>;
 }
 
 const STATUSES: readonly TaskStatus[] = ['waiting', 'queued', 'processing', 'memory', 'erred', 'released'];
 
-export class SchedulerState {
-  readonly tasks = new Map<string, TaskState>();
-  readonly workers = new Map<string, WorkerState>();
-  readonly clients = new Map<string, ClientState>();
-  readonly fns = new Map<string, { name: string; source: string }>();
-  readonly counts: Record<TaskStatus, number> = { waiting: 0, queued: 0, processing: 0, memory: 0, erred: 0, released: 0 };
-  /** Totals since start, for metrics. */
-  readonly totals = { tasksFinished: 0, tasksErred: 0, workersJoined: 0, workersLost: 0 };
-
-  private readonly ready = new Heap<QueueEntry>(
-    (a, b) => a.task.priority > b.task.priority || (a.task.priority === b.task.priority && a.task.order < b.task.order),
-  );
-  /** Ready tasks that no worker with room may run (restrictions); retried when workers change. */
-  private parked: QueueEntry[] = [];
-  private readonly roomy = new Set<WorkerState>();
-  private readonly durations = new Map<string, number>();
-  private readonly placement: PlacementPolicy;
-  private readonly allowedFailures: number;
-  private readonly inlineCacheBytes: number;
-  private readonly queueExtra: number;
-  private inlineBytes = 0;
-  private order = 0;
-
-  constructor(
-    private readonly emit: Emit,
-    options: SchedulerOptions = {},
-  ) {
-    this.allowedFailures = options.allowedFailures ?? DEFAULT_ALLOWED_FAILURES;
-    this.inlineCacheBytes = options.inlineCacheBytes ?? SCHEDULER_INLINE_CACHE_BYTES;
-    this.queueExtra = options.workerQueueExtra ?? WORKER_QUEUE_EXTRA;
-    this.placement = options.placement ?? new LocalityPlacement((fn) => this.durations.get(fn) ?? DEFAULT_TASK_DURATION_MS);
-  }
+export class SchedulerState extends Dispatcher {
+  private readonly runs = new Map<number, PendingRun>();
+  private nextRun = 0;
 
   // ---- workers and clients -------------------------------------------------------------
 
@@ -89,6 +46,8 @@ export class SchedulerState {
       memoryUsed: 0,
       paused: false,
       processing: new Set(),
+      seceded: new Set(),
+      resourcesUsed: {},
       hasWhat: new Set(),
       bytesStored: 0,
       tasksDone: 0,
@@ -113,9 +72,11 @@ export class SchedulerState {
       if (t.status === 'memory' && t.whoHas.size === 0) this.lose(t);
     }
     w.hasWhat.clear();
-    for (const t of [...w.processing]) {
+    // The first `threads` tasks sent to it were (most likely) running; the rest only waited there.
+    const running = new Set([...w.seceded, ...[...w.processing].slice(0, w.threads)]);
+    for (const t of [...w.seceded, ...w.processing]) {
       this.unassign(t);
-      t.suspicious++;
+      if (running.has(t)) t.suspicious++;
       if (t.suspicious >= this.allowedFailures) {
         const message = `task ${t.key} was running on ${t.suspicious} workers that died (the last: ${w.name}); giving up`;
         this.fail(t, { code: ErrorCode.KILLED_WORKER, name: 'KilledWorkerError', message, key: t.key, workerId: w.id });
@@ -123,12 +84,22 @@ export class SchedulerState {
         this.reschedule(t);
       }
     }
+    for (const run of this.runs.values()) {
+      if (run.waiting.has(id)) this.runAnswered(run, id, { error: { code: ErrorCode.CONNECTION, name: 'ConnectionError', message: `worker ${w.name} left` } });
+    }
     this.dispatch();
   }
 
   heartbeat(workerId: string, memoryUsed: number): void {
     const w = this.workers.get(workerId);
-    if (w) w.memoryUsed = memoryUsed;
+    if (!w) return;
+    w.memoryUsed = memoryUsed;
+    const paused = w.memoryLimit !== null && memoryUsed > MEMORY_PAUSE_FRACTION * w.memoryLimit;
+    if (paused !== w.paused) {
+      w.paused = paused;
+      this.updateRoom(w);
+      if (!paused) this.dispatch();
+    }
   }
 
   addClient(id: string, name: string): void {
@@ -149,8 +120,8 @@ export class SchedulerState {
 
   // ---- client events ---------------------------------------------------------------------
 
-  updateGraph(clientId: string, msg: UpdateGraphMessage): void {
-    for (const f of msg.fns) if (!this.fns.has(f.id)) this.fns.set(f.id, { name: f.name, source: f.source });
+  updateGraph(clientId: string, msg: ClientMessage<'update-graph'>): void {
+    for (const f of msg.fns) if (!this.fns.has(f.id)) this.fns.set(f.id, { name: f.name, source: f.source, module: f.module });
     const fresh: TaskState[] = [];
     const specs = new Map<string, (typeof msg.tasks)[number]>();
     for (const spec of msg.tasks) if (!this.tasks.has(spec.key) && !specs.has(spec.key)) specs.set(spec.key, spec);
@@ -179,26 +150,37 @@ export class SchedulerState {
       return t;
     };
     for (const key of specs.keys()) create(key);
+    this.addWants(clientId, msg.wants);
+    for (const t of fresh) if (t.error) this.fail(t, t.error);
+    this.needWanted(clientId, msg.wants, new Set(fresh));
+    for (const t of fresh) if (t.status === 'released' && !this.isNeeded(t)) this.maybeForget(t);
+    this.dispatch();
+  }
+
+  private addWants(clientId: string, keys: readonly string[]): void {
     const client = this.clients.get(clientId);
-    for (const key of msg.wants) {
+    if (!client) return;
+    for (const key of keys) {
       const t = this.tasks.get(key);
-      if (!t || !client) continue;
+      if (!t) continue;
       t.wants.set(clientId, (t.wants.get(clientId) ?? 0) + 1);
       client.wants.add(t);
     }
-    for (const t of fresh) {
-      if (t.error) this.fail(t, t.error);
-    }
-    const created = new Set(fresh);
-    for (const key of msg.wants) {
+  }
+
+  /** Computes what the client now wants, and tells it at once about keys already settled. */
+  private needWanted(clientId: string, keys: readonly string[], notified: ReadonlySet<TaskState>): void {
+    for (const key of keys) {
       const t = this.tasks.get(key);
-      if (!t) continue;
+      if (!t) {
+        const error = { code: ErrorCode.LOST, name: 'LostError', message: `no task ${key}`, key };
+        this.emit.client(clientId, { type: 'key-erred', key, error });
+        continue;
+      }
       this.need(t);
       if (t.status === 'memory') this.emit.client(clientId, { type: 'key-finished', key });
-      else if (t.status === 'erred' && !created.has(t)) this.emit.client(clientId, { type: 'key-erred', key, error: t.error as WireError });
+      else if (t.status === 'erred' && !notified.has(t)) this.emit.client(clientId, { type: 'key-erred', key, error: t.error as WireError });
     }
-    for (const t of fresh) if (t.status === 'released' && !this.isNeeded(t)) this.maybeForget(t);
-    this.dispatch();
   }
 
   releaseKeys(clientId: string, keys: readonly string[]): void {
@@ -218,11 +200,39 @@ export class SchedulerState {
     this.dispatch();
   }
 
+  /** Cancels keys and everything downstream of them, for every client. */
+  cancel(keys: readonly string[]): void {
+    const order: TaskState[] = [];
+    const seen = new Set<TaskState>();
+    const queue = keys.flatMap((k) => this.tasks.get(k) ?? []);
+    while (queue.length > 0) {
+      const t = queue.shift() as TaskState;
+      if (seen.has(t)) continue;
+      seen.add(t);
+      order.push(t);
+      queue.push(...t.dependents);
+    }
+    for (const t of order) {
+      for (const [clientId] of t.wants) {
+        this.emit.client(clientId, { type: 'key-cancelled', key: t.key });
+        this.clients.get(clientId)?.wants.delete(t);
+      }
+      t.wants.clear();
+      for (const g of t.gathers) {
+        const error = { code: ErrorCode.CANCELLED, name: 'CancelledError', message: `${t.key} was cancelled`, key: t.key };
+        this.emit.client(g.clientId, { type: 'gather-reply', id: g.id, items: g.keys.map((key) => ({ key, error })) });
+      }
+      t.gathers.clear();
+    }
+    for (const t of order.reverse()) this.maybeRelease(t);
+    this.dispatch();
+  }
+
   gather(clientId: string, id: number, keys: readonly string[]): void {
     const g: PendingGather = { clientId, id, keys: [...keys], remaining: 0 };
     for (const key of keys) {
       const t = this.tasks.get(key);
-      if (t && !isSettled(t) && (t.status !== 'released' || this.isNeeded(t))) {
+      if (t && t.status !== 'memory' && t.status !== 'erred' && (t.status !== 'released' || this.isNeeded(t))) {
         g.remaining++;
         t.gathers.add(g);
       }
@@ -230,9 +240,88 @@ export class SchedulerState {
     if (g.remaining === 0) this.answerGather(g);
   }
 
+  whoHas(clientId: string, id: number, keys: readonly string[]): void {
+    const holders: Record<string, string[]> = {};
+    for (const key of keys) holders[key] = [...(this.tasks.get(key)?.whoHas ?? [])].map((w) => w.id);
+    this.emit.client(clientId, { type: 'who-has-reply', id, holders });
+  }
+
+  /** Picks workers for values a client is about to put on them: the least loaded, in turn. */
+  scatterPlan(clientId: string, msg: ClientMessage<'scatter-plan'>): void {
+    const named = msg.workers;
+    const candidates = [...this.workers.values()].filter(
+      (w) => w.dataAddress !== null && (!named || named.some((n) => n === w.id || n === w.name)),
+    );
+    const load = new Map(candidates.map((w) => [w, w.bytesStored]));
+    const holder = (w: WorkerState): { id: string; address: string } => ({ id: w.id, address: w.dataAddress as string });
+    const targets = msg.items.map((item) => {
+      if (msg.broadcast) return candidates.map(holder);
+      let best: WorkerState | undefined;
+      for (const w of candidates) if (!best || (load.get(w) as number) < (load.get(best) as number)) best = w;
+      if (!best) return [];
+      load.set(best, (load.get(best) as number) + item.nbytes);
+      return [holder(best)];
+    });
+    this.emit.client(clientId, { type: 'scatter-plan-reply', id: msg.id, targets });
+  }
+
+  /** Values a client put on workers: keys in memory there, with no lineage. */
+  scattered(clientId: string, msg: ClientMessage<'scattered'>): void {
+    for (const item of msg.items) if (!this.tasks.has(item.key)) this.newTask({ key: item.key, scattered: true }, []);
+    this.addWants(clientId, msg.wants);
+    for (const item of msg.items) {
+      const t = this.tasks.get(item.key) as TaskState;
+      const holders = item.workers.flatMap((id) => this.workers.get(id) ?? []);
+      const [first, ...rest] = holders;
+      if (!first) {
+        if (t.status !== 'memory') this.fail(t, { code: ErrorCode.LOST, name: 'LostError', message: `the workers ${item.key} was put on left`, key: item.key });
+      } else if (t.status === 'memory') {
+        for (const w of holders) this.addHolder(t, w);
+      } else if (t.status !== 'processing' && t.status !== 'erred') {
+        if (t.status !== 'released') this.releaseInputs(t);
+        t.nbytes = item.nbytes;
+        this.store(t, first, item.nbytes, undefined);
+        for (const w of rest) this.addHolder(t, w);
+      }
+    }
+    this.needWanted(clientId, msg.wants, new Set());
+    this.dispatch();
+  }
+
+  run(clientId: string, msg: ClientMessage<'run'>): void {
+    const workers = [...this.workers.values()].filter((w) => !msg.workers || msg.workers.some((n) => n === w.id || n === w.name));
+    const id = this.nextRun++;
+    const run: PendingRun = { runId: id, clientId, id: msg.id, waiting: new Set(workers.map((w) => w.id)), results: {} };
+    this.runs.set(id, run);
+    for (const w of workers) {
+      this.emit.worker(w.id, { type: 'run-function', id, fn: msg.fn.id, fnName: msg.fn.name, source: msg.fn.source, module: msg.fn.module, args: msg.args });
+    }
+    if (run.waiting.size === 0) this.finishRun(run);
+  }
+
+  runResult(workerId: string, msg: WorkerMessage<'run-result'>): void {
+    const run = this.runs.get(msg.id);
+    if (!run?.waiting.has(workerId)) return;
+    const result: { value?: Uint8Array; error?: WireError } = {};
+    if (msg.value) result.value = msg.value.slice();
+    if (msg.error) result.error = { ...msg.error, workerId };
+    this.runAnswered(run, workerId, result);
+  }
+
+  private runAnswered(run: PendingRun, workerId: string, result: { value?: Uint8Array; error?: WireError }): void {
+    run.results[workerId] = result;
+    run.waiting.delete(workerId);
+    if (run.waiting.size === 0) this.finishRun(run);
+  }
+
+  private finishRun(run: PendingRun): void {
+    this.runs.delete(run.runId);
+    this.emit.client(run.clientId, { type: 'run-reply', id: run.id, results: run.results });
+  }
+
   // ---- worker events ---------------------------------------------------------------------
 
-  taskFinished(workerId: string, msg: TaskFinishedMessage): void {
+  taskFinished(workerId: string, msg: WorkerMessage<'task-finished'>): void {
     const w = this.workers.get(workerId);
     const t = this.tasks.get(msg.key);
     if (!w) return;
@@ -244,7 +333,7 @@ export class SchedulerState {
       return;
     }
     if (t.processingOn) this.unassign(t);
-    else if (t.status === 'queued' || t.status === 'waiting') this.unwait(t);
+    else if (t.status === 'waiting') this.releaseInputs(t);
     this.recordDuration(t.fnName, msg.stoppedAt - msg.startedAt);
     w.tasksDone++;
     this.totals.tasksFinished++;
@@ -252,7 +341,7 @@ export class SchedulerState {
     this.dispatch();
   }
 
-  taskErred(workerId: string, msg: TaskErredMessage): void {
+  taskErred(workerId: string, msg: WorkerMessage<'task-erred'>): void {
     const w = this.workers.get(workerId);
     const t = this.tasks.get(msg.key);
     if (!w || !t || t.processingOn !== w) {
@@ -289,323 +378,24 @@ export class SchedulerState {
     this.dispatch();
   }
 
-  // ---- transitions ---------------------------------------------------------------------------
-
-  private newTask(spec: UpdateGraphMessage['tasks'][number], deps: TaskState[]): TaskState {
-    const restricted = spec.workers !== undefined || spec.resources !== undefined;
-    const t: TaskState = {
-      key: spec.key,
-      fn: spec.fn,
-      fnName: this.fns.get(spec.fn)?.name ?? 'lambda',
-      args: spec.args,
-      deps,
-      dependents: new Set(),
-      waiters: new Set(),
-      waitingOn: 0,
-      status: 'released',
-      processingOn: null,
-      whoHas: new Set(),
-      nbytes: 0,
-      inline: null,
-      error: null,
-      wants: new Map(),
-      priority: spec.priority,
-      order: this.order++,
-      retriesLeft: spec.retries,
-      suspicious: 0,
-      restrictions: restricted
-        ? { workers: spec.workers, allowOtherWorkers: spec.allowOtherWorkers ?? false, resources: spec.resources }
-        : null,
-      timeoutMs: spec.timeoutMs,
-      gathers: new Set(),
-      queueEpoch: 0,
-    };
-    for (const d of deps) d.dependents.add(t);
-    this.tasks.set(t.key, t);
-    this.counts.released++;
-    return t;
+  /** The running task waits on other tasks: its thread is free for them. */
+  taskSeceded(workerId: string, key: string): void {
+    const t = this.tasks.get(key);
+    const w = t?.processingOn;
+    if (!t || !w || w.id !== workerId || !w.processing.has(t)) return;
+    w.processing.delete(t);
+    w.seceded.add(t);
+    this.updateRoom(w);
+    this.dispatch();
   }
 
-  private setStatus(t: TaskState, status: TaskStatus): void {
-    this.counts[t.status]--;
-    this.counts[status]++;
-    t.status = status;
-  }
-
-  private isNeeded(t: TaskState): boolean {
-    return t.wants.size > 0 || t.waiters.size > 0;
-  }
-
-  /** Makes sure a needed task is (being) computed, and its inputs before it. */
-  private need(root: TaskState): void {
-    const stack = [root];
-    while (stack.length > 0) {
-      const t = stack.pop() as TaskState;
-      if (t.status !== 'released') continue;
-      const erredDep = t.deps.find((d) => d.status === 'erred');
-      if (erredDep) {
-        this.fail(t, erredDep.error as WireError);
-        continue;
-      }
-      t.waitingOn = 0;
-      for (const d of t.deps) {
-        d.waiters.add(t);
-        if (d.status !== 'memory') {
-          t.waitingOn++;
-          if (d.status === 'released') stack.push(d);
-        }
-      }
-      if (t.waitingOn === 0) this.enqueue(t);
-      else this.setStatus(t, 'waiting');
-    }
-  }
-
-  private enqueue(t: TaskState): void {
-    this.setStatus(t, 'queued');
-    t.queueEpoch++;
-    this.ready.push({ task: t, epoch: t.queueEpoch });
-  }
-
-  /** A task that must run again (retry, dead worker, missing input): queued or waiting on its inputs. */
-  private reschedule(t: TaskState): void {
-    this.setStatus(t, 'released');
-    if (this.isNeeded(t)) {
-      this.need(t);
-    } else {
-      this.releaseInputs(t);
-      this.maybeForget(t);
-    }
-  }
-
-  private assign(t: TaskState, w: WorkerState): void {
-    this.setStatus(t, 'processing');
-    t.processingOn = w;
+  taskRejoined(workerId: string, key: string): void {
+    const t = this.tasks.get(key);
+    const w = t?.processingOn;
+    if (!t || !w || w.id !== workerId || !w.seceded.has(t)) return;
+    w.seceded.delete(t);
     w.processing.add(t);
     this.updateRoom(w);
-    const fn = this.fns.get(t.fn);
-    const msg: ComputeTaskMessage = {
-      type: 'compute-task',
-      key: t.key,
-      fn: t.fn,
-      fnName: t.fnName,
-      args: t.args,
-      deps: t.deps.map((d) => ({
-        key: d.key,
-        holders: [...d.whoHas].filter((h) => h !== w && h.dataAddress !== null).map((h) => ({ id: h.id, address: h.dataAddress as string })),
-      })),
-    };
-    if (!w.fnsSent.has(t.fn) && fn) {
-      msg.source = fn.source;
-      w.fnsSent.add(t.fn);
-    }
-    if (t.timeoutMs !== undefined) msg.timeoutMs = t.timeoutMs;
-    this.emit.worker(w.id, msg);
-  }
-
-  private unassign(t: TaskState): void {
-    const w = t.processingOn;
-    if (!w) return;
-    w.processing.delete(t);
-    t.processingOn = null;
-    this.updateRoom(w);
-  }
-
-  /** Takes a waiting or queued task out of the running (it was computed anyway, or is no longer needed). */
-  private unwait(t: TaskState): void {
-    if (t.status === 'queued') t.queueEpoch++;
-  }
-
-  private store(t: TaskState, w: WorkerState, nbytes: number, value: Uint8Array | undefined): void {
-    this.setStatus(t, 'memory');
-    t.nbytes = nbytes;
-    t.whoHas.add(w);
-    w.hasWhat.add(t);
-    w.bytesStored += nbytes;
-    if (value && value.byteLength <= INLINE_VALUE_MAX_BYTES && this.inlineBytes + value.byteLength <= this.inlineCacheBytes) {
-      t.inline = value.slice(); // a copy: the message's bytes are a view into a whole frame
-      this.inlineBytes += value.byteLength;
-    }
-    for (const [clientId] of t.wants) this.emit.client(clientId, { type: 'key-finished', key: t.key });
-    this.settleGathers(t);
-    for (const d of t.waiters) {
-      if (d.status === 'waiting' && --d.waitingOn === 0) this.enqueue(d);
-    }
-    for (const dep of t.deps) {
-      dep.waiters.delete(t);
-      this.maybeRelease(dep);
-    }
-    this.maybeRelease(t);
-  }
-
-  /** Fails a task and every task downstream of it that was waiting for it. */
-  private fail(root: TaskState, error: WireError): void {
-    const stack = [root];
-    while (stack.length > 0) {
-      const t = stack.pop() as TaskState;
-      if (t.status === 'erred' || t.status === 'memory') continue;
-      if (t.status === 'queued') t.queueEpoch++;
-      this.unassign(t);
-      this.setStatus(t, 'erred');
-      t.error = error;
-      for (const [clientId] of t.wants) this.emit.client(clientId, { type: 'key-erred', key: t.key, error });
-      this.settleGathers(t);
-      for (const d of t.deps) {
-        d.waiters.delete(t);
-        this.maybeRelease(d);
-      }
-      for (const d of t.dependents) if (d.status !== 'released') stack.push(d);
-      this.maybeRelease(t);
-    }
-  }
-
-  /** The last copy of a result is gone. Recompute it if needed; its dependents wait again. */
-  private lose(t: TaskState): void {
-    this.dropInline(t);
-    this.setStatus(t, 'released');
-    for (const d of t.waiters) {
-      if (d.status === 'queued') {
-        d.queueEpoch++;
-        this.setStatus(d, 'waiting');
-        d.waitingOn = 1;
-      } else if (d.status === 'waiting') {
-        d.waitingOn++;
-      } else if (d.status === 'processing') {
-        const on = d.processingOn as WorkerState;
-        this.unassign(d);
-        this.emit.worker(on.id, { type: 'free-keys', keys: [d.key] });
-        this.setStatus(d, 'waiting');
-        d.waitingOn = d.deps.filter((x) => x.status !== 'memory').length;
-      }
-    }
-    if (this.isNeeded(t)) this.need(t);
-    else this.maybeForget(t);
-  }
-
-  /** Frees what no one needs: the data of a finished task, or the work of an unfinished one. */
-  private maybeRelease(t: TaskState): void {
-    if (this.isNeeded(t)) return;
-    switch (t.status) {
-      case 'memory': {
-        const holders = [...t.whoHas];
-        for (const h of holders) {
-          h.hasWhat.delete(t);
-          h.bytesStored -= t.nbytes;
-          this.emit.worker(h.id, { type: 'free-keys', keys: [t.key] });
-        }
-        t.whoHas.clear();
-        this.dropInline(t);
-        this.setStatus(t, 'released');
-        break;
-      }
-      case 'processing': {
-        const on = t.processingOn as WorkerState;
-        this.unassign(t);
-        this.emit.worker(on.id, { type: 'free-keys', keys: [t.key] });
-        this.setStatus(t, 'released');
-        this.releaseInputs(t);
-        break;
-      }
-      case 'queued':
-      case 'waiting':
-        t.queueEpoch++;
-        this.setStatus(t, 'released');
-        this.releaseInputs(t);
-        break;
-      case 'erred':
-      case 'released':
-        break;
-    }
-    this.maybeForget(t);
-  }
-
-  private releaseInputs(t: TaskState): void {
-    for (const d of t.deps) {
-      d.waiters.delete(t);
-      this.maybeRelease(d);
-    }
-  }
-
-  /** Drops a task no one needs and no existing task takes as input. */
-  private maybeForget(root: TaskState): void {
-    const stack = [root];
-    while (stack.length > 0) {
-      const t = stack.pop() as TaskState;
-      if (this.isNeeded(t) || t.dependents.size > 0 || !this.tasks.has(t.key)) continue;
-      if (t.status !== 'released' && t.status !== 'erred') continue;
-      this.tasks.delete(t.key);
-      this.counts[t.status]--;
-      for (const d of t.deps) {
-        d.dependents.delete(t);
-        stack.push(d);
-      }
-    }
-  }
-
-  private dropInline(t: TaskState): void {
-    if (t.inline) this.inlineBytes -= t.inline.byteLength;
-    t.inline = null;
-  }
-
-  private settleGathers(t: TaskState): void {
-    for (const g of t.gathers) {
-      if (--g.remaining === 0) this.answerGather(g);
-    }
-    t.gathers.clear();
-  }
-
-  private answerGather(g: PendingGather): void {
-    const items: ClientChannel.GatherItem[] = g.keys.map((key) => {
-      const t = this.tasks.get(key);
-      if (!t) return { key, error: { code: ErrorCode.LOST, name: 'LostError', message: `no task ${key}: it was released or never submitted`, key } };
-      if (t.status === 'erred') return { key, error: t.error as WireError };
-      if (t.status !== 'memory') return { key, error: { code: ErrorCode.LOST, name: 'LostError', message: `${key} was released`, key } };
-      if (t.inline) return { key, value: t.inline };
-      const holders = [...t.whoHas].filter((w) => w.dataAddress !== null).map((w) => ({ id: w.id, address: w.dataAddress as string }));
-      if (holders.length === 0) return { key, error: { code: ErrorCode.LOST, name: 'LostError', message: `no worker holds ${key}`, key } };
-      return { key, holders };
-    });
-    this.emit.client(g.clientId, { type: 'gather-reply', id: g.id, items });
-  }
-
-  private recordDuration(fnName: string, ms: number): void {
-    const old = this.durations.get(fnName);
-    this.durations.set(fnName, old === undefined ? ms : old * 0.9 + ms * 0.1);
-  }
-
-  // ---- dispatch -----------------------------------------------------------------------------
-
-  private capacity(w: WorkerState): number {
-    return w.threads + this.queueExtra;
-  }
-
-  private updateRoom(w: WorkerState): void {
-    if (!w.paused && w.processing.size < this.capacity(w) && this.workers.has(w.id)) this.roomy.add(w);
-    else this.roomy.delete(w);
-  }
-
-  private unpark(): void {
-    for (const e of this.parked) this.ready.push(e);
-    this.parked = [];
-  }
-
-  /** Hands queued tasks, highest priority first, to workers with room. */
-  private dispatch(): void {
-    while (this.ready.size > 0 && this.roomy.size > 0) {
-      const entry = this.ready.pop() as QueueEntry;
-      const t = entry.task;
-      if (t.status !== 'queued' || t.queueEpoch !== entry.epoch) continue;
-      const w = this.placement.choose(t, this.roomy);
-      if (w) this.assign(t, w);
-      else this.parked.push(entry);
-    }
-    if (this.ready.size === 0 && this.parked.length > 0 && this.roomy.size > 0 && this.anyRoomyRuns()) {
-      this.unpark();
-      this.dispatch();
-    }
-  }
-
-  private anyRoomyRuns(): boolean {
-    return this.parked.some((e) => e.task.status === 'queued' && [...this.roomy].some((w) => allowed(e.task, w)));
   }
 
   /** Tasks by status, for /api/state. */
@@ -616,11 +406,4 @@ export class SchedulerState {
   }
 }
 
-type UpdateGraphMessage = Extract<ClientChannel.ClientToServer, { type: 'update-graph' }>;
-type TaskFinishedMessage = Extract<WorkerChannel.WorkerToServer, { type: 'task-finished' }>;
-type ComputeTaskMessage = Extract<WorkerChannel.ServerToWorker, { type: 'compute-task' }>;
-type TaskErredMessage = Extract<WorkerChannel.WorkerToServer, { type: 'task-erred' }>;
-
-function isSettled(t: TaskState): boolean {
-  return t.status === 'memory' || t.status === 'erred';
-}
+export type { ClientState };

@@ -13,6 +13,7 @@ export type TaskStatus = 'waiting' | 'queued' | 'processing' | 'memory' | 'erred
 
 export interface TaskState {
   readonly key: string;
+  /** Function id; '' for scattered data, which has no lineage. */
   readonly fn: string;
   readonly fnName: string;
   readonly args: Uint8Array;
@@ -43,6 +44,10 @@ export interface TaskState {
   readonly gathers: Set<PendingGather>;
   /** Position in the ready queue's lazy deletion scheme: bumped whenever it leaves the queue. */
   queueEpoch: number;
+  /** Data put on workers by a client: cannot be recomputed. */
+  readonly scattered: boolean;
+  /** A steal-request for it is out. */
+  stealing: boolean;
 }
 
 export interface Restrictions {
@@ -62,7 +67,12 @@ export interface WorkerState {
   readonly memoryLimit: number | null;
   memoryUsed: number;
   paused: boolean;
+  /** Tasks sent to it that count against its threads. */
   readonly processing: Set<TaskState>;
+  /** Tasks sent to it that wait on other tasks (seceded): they do not count against its threads. */
+  readonly seceded: Set<TaskState>;
+  /** Resources held by its processing tasks. */
+  readonly resourcesUsed: Record<string, number>;
   readonly hasWhat: Set<TaskState>;
   bytesStored: number;
   tasksDone: number;

@@ -1,7 +1,7 @@
 /** The HTTP face of a scheduler: JSON state, Prometheus metrics, and the pages. */
 import express, { type Express } from 'express';
 import type { SchedulerServer } from './scheduler-server.js';
-import { clusterState, prometheusText } from './views.js';
+import { DUMP_DEFAULT_TASK_LIMIT, clusterDump, clusterState, prometheusText } from './views.js';
 
 export function createHttpApp(server: SchedulerServer): Express {
   const app = express();
@@ -11,6 +11,19 @@ export function createHttpApp(server: SchedulerServer): Express {
   });
   app.get('/metrics', (_req, res) => {
     res.type('text/plain; version=0.0.4').send(prometheusText(server.state, server.relayedBytes));
+  });
+  app.get('/api/dump', (req, res) => {
+    const limit = Number(req.query['limit'] ?? DUMP_DEFAULT_TASK_LIMIT);
+    res.json(clusterDump(server.state, Number.isFinite(limit) && limit >= 0 ? limit : DUMP_DEFAULT_TASK_LIMIT));
+  });
+  app.get('/modules/:file', (req, res) => {
+    const name = req.params.file.replace(/\.mjs$/, '');
+    const mod = server.modules.get(name);
+    if (!mod) {
+      res.status(404).type('text/plain').send(`no module ${name}`);
+      return;
+    }
+    res.type('text/javascript').set('cache-control', 'no-cache').set('etag', `"${mod.hash}"`).send(mod.source);
   });
   app.get('/', (_req, res) => {
     res.type('html').send(dashboardPlaceholder());

@@ -24,6 +24,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import { Connection } from './connection.js';
 import { parseHello } from './hello.js';
 import { createHttpApp } from './http.js';
+import { ModuleStore } from './modules.js';
 
 /** How often worker liveness is checked, in milliseconds. */
 export const LIVENESS_CHECK_INTERVAL_MS = 1_000;
@@ -45,6 +46,8 @@ type ToWorker = WorkerChannel.ServerToWorker;
 
 export class SchedulerServer {
   readonly state: SchedulerState;
+  /** Modules uploaded by clients, served to workers at /modules/<name>.mjs. */
+  readonly modules = new ModuleStore();
   private readonly clients = new Map<string, Connection<ToClient>>();
   private readonly workers = new Map<string, { conn: Connection<ToWorker>; lastSeen: number }>();
   private readonly http: Server;
@@ -215,6 +218,20 @@ export class SchedulerServer {
         return this.state.releaseKeys(id, m.keys);
       case 'gather':
         return this.state.gather(id, m.id, m.keys);
+      case 'cancel':
+        return this.state.cancel(m.keys);
+      case 'scatter-plan':
+        return this.state.scatterPlan(id, m);
+      case 'scattered':
+        return this.state.scattered(id, m);
+      case 'who-has':
+        return this.state.whoHas(id, m.id, m.keys);
+      case 'run':
+        return this.state.run(id, m);
+      case 'upload': {
+        const hash = this.modules.put(m.name, m.source);
+        return conn.send({ type: 'upload-reply', id: m.id, name: m.name, hash });
+      }
     }
   }
 
@@ -240,6 +257,14 @@ export class SchedulerServer {
         return this.state.heartbeat(id, m.memoryUsed);
       case 'dep-missing':
         return this.state.depMissing(id, m);
+      case 'task-seceded':
+        return this.state.taskSeceded(id, m.key);
+      case 'task-rejoined':
+        return this.state.taskRejoined(id, m.key);
+      case 'run-result':
+        return this.state.runResult(id, m);
+      case 'steal-response':
+        return this.state.stealResponse(id, m.key, m.ok);
     }
   }
 

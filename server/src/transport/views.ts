@@ -1,5 +1,6 @@
 /** Read-only views of the scheduler state: the /api/state JSON and the /metrics text. */
 import type { SchedulerState } from '../state/scheduler-state.js';
+import { checkInvariants } from '../state/invariants.js';
 
 export interface WorkerInfo {
   id: string;
@@ -68,4 +69,54 @@ export function prometheusText(s: SchedulerState, relayedBytes: number): string 
   ]);
   metric('meshwork_relayed_bytes_total', 'counter', 'Bytes of task data relayed through the scheduler.', [['', relayedBytes]]);
   return lines.join('\n') + '\n';
+}
+
+/** Tasks listed by /api/dump unless `?limit=` says otherwise. */
+export const DUMP_DEFAULT_TASK_LIMIT = 10_000;
+
+/** The whole state, for debugging stuck work: every task's status, inputs, holders and wanters. */
+export function clusterDump(s: SchedulerState, taskLimit: number): unknown {
+  const tasks = [];
+  for (const t of s.tasks.values()) {
+    if (tasks.length >= taskLimit) break;
+    tasks.push({
+      key: t.key,
+      status: t.status,
+      function: t.fnName,
+      deps: t.deps.map((d) => d.key),
+      dependents: t.dependents.size,
+      waitingOn: t.status === 'waiting' ? t.deps.filter((d) => d.status !== 'memory').map((d) => d.key) : [],
+      processingOn: t.processingOn?.id ?? null,
+      whoHas: [...t.whoHas].map((w) => w.id),
+      wantedBy: Object.fromEntries(t.wants),
+      waiters: [...t.waiters].map((d) => d.key),
+      nbytes: t.nbytes,
+      priority: t.priority,
+      retriesLeft: t.retriesLeft,
+      suspicious: t.suspicious,
+      scattered: t.scattered,
+      restrictions: t.restrictions,
+      error: t.error ? { code: t.error.code, name: t.error.name, message: t.error.message } : null,
+    });
+  }
+  const summary = clusterState(s);
+  const info = new Map(summary.workers.map((w) => [w.id, w]));
+  return {
+    ...summary,
+    counts: s.statusCounts(),
+    totals: s.totals,
+    taskCount: s.tasks.size,
+    tasksListed: tasks.length,
+    tasks,
+    workers: [...s.workers.values()].map((w) => ({
+      ...info.get(w.id),
+      dataAddress: w.dataAddress,
+      processing: [...w.processing].map((t) => t.key),
+      seceded: [...w.seceded].map((t) => t.key),
+      resourcesUsed: w.resourcesUsed,
+      holds: w.hasWhat.size,
+    })),
+    clients: [...s.clients.values()].map((c) => ({ id: c.id, name: c.name, wants: c.wants.size })),
+    invariants: checkInvariants(s),
+  };
 }

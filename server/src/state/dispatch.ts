@@ -1,0 +1,96 @@
+/**
+ * Handing ready tasks to workers: admission (a worker holds at most threads + a small buffer;
+ * the rest wait here, so new and idle workers can take them), placement, and work stealing of
+ * tasks that wait in a busy worker's buffer while another worker idles.
+ */
+import { ASSUMED_BANDWIDTH_BYTES_PER_MS, FETCH_LATENCY_MS, allowed } from './placement.js';
+import { Lifecycle, type QueueEntry } from './lifecycle.js';
+import type { TaskState, WorkerState } from './types.js';
+
+export abstract class Dispatcher extends Lifecycle {
+  /** Ready tasks that no worker with room may run now (restrictions, resources); retried when that may change. */
+  private parked: QueueEntry[] = [];
+
+  protected unpark(): void {
+    for (const e of this.parked) this.ready.push(e);
+    this.parked = [];
+  }
+
+  /** Hands queued tasks, highest priority first, to workers with room; then balances by stealing. */
+  protected dispatch(): void {
+    while (this.ready.size > 0 && this.roomy.size > 0) {
+      const entry = this.ready.pop() as QueueEntry;
+      const t = entry.task;
+      if (t.status !== 'queued' || t.queueEpoch !== entry.epoch) continue;
+      const w = this.placement.choose(t, this.roomy);
+      if (w) this.assign(t, w);
+      else this.parked.push(entry);
+    }
+    if (this.ready.size === 0 && this.parked.length > 0 && this.roomy.size > 0 && this.anyParkedRuns()) {
+      this.unpark();
+      this.dispatch();
+      return;
+    }
+    if (this.ready.size === 0) this.steal();
+  }
+
+  private anyParkedRuns(): boolean {
+    this.parked = this.parked.filter((e) => e.task.status === 'queued' && e.task.queueEpoch === e.epoch);
+    return this.parked.some((e) => [...this.roomy].some((w) => allowed(e.task, w)));
+  }
+
+  /**
+   * A worker with an idle thread while another holds tasks beyond its threads: ask the busy one
+   * to give back its most recently sent task, if moving that task's inputs costs less than
+   * waiting for it there.
+   */
+  private steal(): void {
+    let idle: WorkerState | undefined;
+    for (const w of this.roomy) {
+      if (w.processing.size < w.threads) {
+        idle = w;
+        break;
+      }
+    }
+    if (!idle) return;
+    let victim: WorkerState | undefined;
+    let most = 0;
+    for (const w of this.workers.values()) {
+      const excess = w.processing.size - w.threads;
+      if (excess > most) {
+        most = excess;
+        victim = w;
+      }
+    }
+    if (!victim) return;
+    const queued = [...victim.processing].slice(victim.threads).reverse();
+    for (const t of queued) {
+      if (t.stealing || !allowed(t, idle)) continue;
+      if (this.moveCost(t, idle) >= this.waitCost(t, victim)) continue;
+      t.stealing = true;
+      this.emit.worker(victim.id, { type: 'steal-request', key: t.key });
+      return;
+    }
+  }
+
+  private moveCost(t: TaskState, to: WorkerState): number {
+    let ms = 0;
+    for (const d of t.deps) if (!d.whoHas.has(to)) ms += FETCH_LATENCY_MS + d.nbytes / ASSUMED_BANDWIDTH_BYTES_PER_MS;
+    return ms;
+  }
+
+  private waitCost(t: TaskState, on: WorkerState): number {
+    return (on.processing.size / on.threads) * this.durationOf(t.fnName);
+  }
+
+  /** The worker answered a steal-request: a task it gave back goes to the ready queue again. */
+  stealResponse(workerId: string, key: string, ok: boolean): void {
+    const t = this.tasks.get(key);
+    if (!t || t.processingOn?.id !== workerId || !t.stealing) return;
+    t.stealing = false;
+    if (!ok) return;
+    this.unassign(t);
+    this.reschedule(t);
+    this.dispatch();
+  }
+}

@@ -1,0 +1,379 @@
+/**
+ * The transitions of a task's life, shared by every event of the state machine.
+ *
+ * A task is *needed* while some client wants it or some dependent still waits for it. What is
+ * needed gets computed (again, from lineage, if its result was lost); what is not needed has its
+ * data freed; a task neither needed nor the input of an existing task is forgotten.
+ */
+import {
+  DEFAULT_ALLOWED_FAILURES,
+  ErrorCode,
+  INLINE_VALUE_MAX_BYTES,
+  SCHEDULER_INLINE_CACHE_BYTES,
+  WORKER_QUEUE_EXTRA,
+  type ClientChannel,
+  type WireError,
+  type WorkerChannel,
+} from '@meshwork/protocol';
+import type { Emit } from './emit.js';
+import { Heap } from './heap.js';
+import { DEFAULT_TASK_DURATION_MS, LocalityPlacement, type PlacementPolicy } from './placement.js';
+import type { ClientState, PendingGather, TaskState, TaskStatus, WorkerState } from './types.js';
+
+export interface SchedulerOptions {
+  allowedFailures?: number;
+  inlineCacheBytes?: number;
+  /** Tasks a worker may hold beyond its threads. */
+  workerQueueExtra?: number;
+  placement?: PlacementPolicy;
+}
+
+export interface QueueEntry {
+  task: TaskState;
+  epoch: number;
+}
+
+export type TaskSpecMessage = Extract<ClientChannel.ClientToServer, { type: 'update-graph' }>['tasks'][number];
+type ComputeTaskMessage = Extract<WorkerChannel.ServerToWorker, { type: 'compute-task' }>;
+
+export abstract class Lifecycle {
+  readonly tasks = new Map<string, TaskState>();
+  readonly workers = new Map<string, WorkerState>();
+  readonly clients = new Map<string, ClientState>();
+  readonly fns = new Map<string, { name: string; source: string; module: { name: string; hash: string } | undefined }>();
+  readonly counts: Record<TaskStatus, number> = { waiting: 0, queued: 0, processing: 0, memory: 0, erred: 0, released: 0 };
+  /** Totals since start, for metrics. */
+  readonly totals = { tasksFinished: 0, tasksErred: 0, workersJoined: 0, workersLost: 0 };
+
+  protected readonly ready = new Heap<QueueEntry>(
+    (a, b) => a.task.priority > b.task.priority || (a.task.priority === b.task.priority && a.task.order < b.task.order),
+  );
+  /** Workers that may take another task now. */
+  protected readonly roomy = new Set<WorkerState>();
+  protected readonly durations = new Map<string, number>();
+  protected readonly placement: PlacementPolicy;
+  protected readonly allowedFailures: number;
+  private readonly inlineCacheBytes: number;
+  private readonly queueExtra: number;
+  private inlineBytes = 0;
+  private order = 0;
+
+  constructor(
+    protected readonly emit: Emit,
+    options: SchedulerOptions = {},
+  ) {
+    this.allowedFailures = options.allowedFailures ?? DEFAULT_ALLOWED_FAILURES;
+    this.inlineCacheBytes = options.inlineCacheBytes ?? SCHEDULER_INLINE_CACHE_BYTES;
+    this.queueExtra = options.workerQueueExtra ?? WORKER_QUEUE_EXTRA;
+    this.placement = options.placement ?? new LocalityPlacement((fn) => this.durationOf(fn));
+  }
+
+  durationOf(fnName: string): number {
+    return this.durations.get(fnName) ?? DEFAULT_TASK_DURATION_MS;
+  }
+
+  protected newTask(spec: TaskSpecMessage | { key: string; scattered: true }, deps: TaskState[]): TaskState {
+    const task = 'scattered' in spec ? null : spec;
+    const restricted = task !== null && (task.workers !== undefined || task.resources !== undefined);
+    const t: TaskState = {
+      key: spec.key,
+      fn: task?.fn ?? '',
+      fnName: task ? (this.fns.get(task.fn)?.name ?? 'lambda') : 'scatter',
+      args: task?.args ?? new Uint8Array(0),
+      deps,
+      dependents: new Set(),
+      waiters: new Set(),
+      waitingOn: 0,
+      status: 'released',
+      processingOn: null,
+      whoHas: new Set(),
+      nbytes: 0,
+      inline: null,
+      error: null,
+      wants: new Map(),
+      priority: task?.priority ?? 0,
+      order: this.order++,
+      retriesLeft: task?.retries ?? 0,
+      suspicious: 0,
+      restrictions:
+        task && restricted ? { workers: task.workers, allowOtherWorkers: task.allowOtherWorkers ?? false, resources: task.resources } : null,
+      timeoutMs: task?.timeoutMs,
+      gathers: new Set(),
+      queueEpoch: 0,
+      scattered: task === null,
+      stealing: false,
+    };
+    for (const d of deps) d.dependents.add(t);
+    this.tasks.set(t.key, t);
+    this.counts.released++;
+    return t;
+  }
+
+  protected setStatus(t: TaskState, status: TaskStatus): void {
+    this.counts[t.status]--;
+    this.counts[status]++;
+    t.status = status;
+  }
+
+  protected isNeeded(t: TaskState): boolean {
+    return t.wants.size > 0 || t.waiters.size > 0;
+  }
+
+  /** Makes sure a needed task is (being) computed, and its inputs before it. */
+  protected need(root: TaskState): void {
+    const stack = [root];
+    while (stack.length > 0) {
+      const t = stack.pop() as TaskState;
+      if (t.status !== 'released') continue;
+      if (t.scattered) {
+        this.fail(t, { code: ErrorCode.LOST, name: 'LostError', message: `scattered data ${t.key} is gone: every worker that held it left`, key: t.key });
+        continue;
+      }
+      const erredDep = t.deps.find((d) => d.status === 'erred');
+      if (erredDep) {
+        this.fail(t, erredDep.error as WireError);
+        continue;
+      }
+      t.waitingOn = 0;
+      for (const d of t.deps) {
+        d.waiters.add(t);
+        if (d.status !== 'memory') {
+          t.waitingOn++;
+          if (d.status === 'released') stack.push(d);
+        }
+      }
+      if (t.waitingOn === 0) this.enqueue(t);
+      else this.setStatus(t, 'waiting');
+    }
+  }
+
+  protected enqueue(t: TaskState): void {
+    this.setStatus(t, 'queued');
+    t.queueEpoch++;
+    this.ready.push({ task: t, epoch: t.queueEpoch });
+  }
+
+  /** A task that must run again (retry, dead worker, missing input): queued or waiting on its inputs. */
+  protected reschedule(t: TaskState): void {
+    this.setStatus(t, 'released');
+    if (this.isNeeded(t)) {
+      this.need(t);
+    } else {
+      this.releaseInputs(t);
+      this.maybeForget(t);
+    }
+  }
+
+  protected assign(t: TaskState, w: WorkerState): void {
+    this.setStatus(t, 'processing');
+    t.processingOn = w;
+    w.processing.add(t);
+    for (const [r, n] of Object.entries(t.restrictions?.resources ?? {})) w.resourcesUsed[r] = (w.resourcesUsed[r] ?? 0) + n;
+    this.updateRoom(w);
+    const fn = this.fns.get(t.fn);
+    const msg: ComputeTaskMessage = {
+      type: 'compute-task',
+      key: t.key,
+      fn: t.fn,
+      fnName: t.fnName,
+      args: t.args,
+      deps: t.deps.map((d) => ({
+        key: d.key,
+        holders: [...d.whoHas].filter((h) => h !== w && h.dataAddress !== null).map((h) => ({ id: h.id, address: h.dataAddress as string })),
+      })),
+    };
+    if (fn?.module) msg.module = fn.module;
+    if (!w.fnsSent.has(t.fn) && fn) {
+      msg.source = fn.source;
+      w.fnsSent.add(t.fn);
+    }
+    if (t.timeoutMs !== undefined) msg.timeoutMs = t.timeoutMs;
+    this.emit.worker(w.id, msg);
+  }
+
+  protected unassign(t: TaskState): void {
+    const w = t.processingOn;
+    if (!w) return;
+    w.processing.delete(t);
+    w.seceded.delete(t);
+    for (const [r, n] of Object.entries(t.restrictions?.resources ?? {})) w.resourcesUsed[r] = (w.resourcesUsed[r] ?? 0) - n;
+    t.processingOn = null;
+    t.stealing = false;
+    this.updateRoom(w);
+  }
+
+  /** Puts a result (computed or scattered) in memory on `w`. */
+  protected store(t: TaskState, w: WorkerState, nbytes: number, value: Uint8Array | undefined): void {
+    if (t.status === 'queued') t.queueEpoch++;
+    this.setStatus(t, 'memory');
+    t.nbytes = nbytes;
+    this.addHolder(t, w);
+    if (value && value.byteLength <= INLINE_VALUE_MAX_BYTES && this.inlineBytes + value.byteLength <= this.inlineCacheBytes) {
+      t.inline = value.slice(); // a copy: the message's bytes are a view into a whole frame
+      this.inlineBytes += value.byteLength;
+    }
+    for (const [clientId] of t.wants) this.emit.client(clientId, { type: 'key-finished', key: t.key });
+    this.settleGathers(t);
+    for (const d of t.waiters) {
+      if (d.status === 'waiting' && --d.waitingOn === 0) this.enqueue(d);
+    }
+    for (const dep of t.deps) {
+      dep.waiters.delete(t);
+      this.maybeRelease(dep);
+    }
+    this.maybeRelease(t);
+  }
+
+  protected addHolder(t: TaskState, w: WorkerState): void {
+    if (t.whoHas.has(w)) return;
+    t.whoHas.add(w);
+    w.hasWhat.add(t);
+    w.bytesStored += t.nbytes;
+  }
+
+  /** Fails a task and every task downstream of it that was waiting for it. */
+  protected fail(root: TaskState, error: WireError): void {
+    const stack = [root];
+    while (stack.length > 0) {
+      const t = stack.pop() as TaskState;
+      if (t.status === 'erred' || t.status === 'memory') continue;
+      if (t.status === 'queued') t.queueEpoch++;
+      const on = t.processingOn;
+      this.unassign(t);
+      if (on) this.emit.worker(on.id, { type: 'free-keys', keys: [t.key] });
+      this.setStatus(t, 'erred');
+      t.error = error;
+      for (const [clientId] of t.wants) this.emit.client(clientId, { type: 'key-erred', key: t.key, error });
+      this.settleGathers(t);
+      for (const d of t.deps) {
+        d.waiters.delete(t);
+        this.maybeRelease(d);
+      }
+      for (const d of t.dependents) if (d.status !== 'released') stack.push(d);
+      this.maybeRelease(t);
+    }
+  }
+
+  /** The last copy of a result is gone. Recompute it if needed; its dependents wait again. */
+  protected lose(t: TaskState): void {
+    this.dropInline(t);
+    this.setStatus(t, 'released');
+    for (const d of t.waiters) {
+      if (d.status === 'queued') {
+        d.queueEpoch++;
+        this.setStatus(d, 'waiting');
+        d.waitingOn = 1;
+      } else if (d.status === 'waiting') {
+        d.waitingOn++;
+      } else if (d.status === 'processing') {
+        const on = d.processingOn as WorkerState;
+        this.unassign(d);
+        this.emit.worker(on.id, { type: 'free-keys', keys: [d.key] });
+        this.setStatus(d, 'waiting');
+        d.waitingOn = d.deps.filter((x) => x.status !== 'memory').length;
+      }
+    }
+    if (this.isNeeded(t)) this.need(t);
+    else this.maybeForget(t);
+  }
+
+  /** Frees what no one needs: the data of a finished task, or the work of an unfinished one. */
+  protected maybeRelease(t: TaskState): void {
+    if (this.isNeeded(t)) return;
+    switch (t.status) {
+      case 'memory': {
+        for (const h of t.whoHas) {
+          h.hasWhat.delete(t);
+          h.bytesStored -= t.nbytes;
+          this.emit.worker(h.id, { type: 'free-keys', keys: [t.key] });
+        }
+        t.whoHas.clear();
+        this.dropInline(t);
+        this.setStatus(t, 'released');
+        break;
+      }
+      case 'processing': {
+        const on = t.processingOn as WorkerState;
+        this.unassign(t);
+        this.emit.worker(on.id, { type: 'free-keys', keys: [t.key] });
+        this.setStatus(t, 'released');
+        this.releaseInputs(t);
+        break;
+      }
+      case 'queued':
+      case 'waiting':
+        t.queueEpoch++;
+        this.setStatus(t, 'released');
+        this.releaseInputs(t);
+        break;
+      case 'erred':
+      case 'released':
+        break;
+    }
+    this.maybeForget(t);
+  }
+
+  protected releaseInputs(t: TaskState): void {
+    for (const d of t.deps) {
+      d.waiters.delete(t);
+      this.maybeRelease(d);
+    }
+  }
+
+  /** Drops a task no one needs and no existing task takes as input. */
+  protected maybeForget(root: TaskState): void {
+    const stack = [root];
+    while (stack.length > 0) {
+      const t = stack.pop() as TaskState;
+      if (this.isNeeded(t) || t.dependents.size > 0 || this.tasks.get(t.key) !== t) continue;
+      if (t.status !== 'released' && t.status !== 'erred') continue;
+      this.tasks.delete(t.key);
+      this.counts[t.status]--;
+      for (const d of t.deps) {
+        d.dependents.delete(t);
+        stack.push(d);
+      }
+    }
+  }
+
+  private dropInline(t: TaskState): void {
+    if (t.inline) this.inlineBytes -= t.inline.byteLength;
+    t.inline = null;
+  }
+
+  private settleGathers(t: TaskState): void {
+    for (const g of t.gathers) {
+      if (--g.remaining === 0) this.answerGather(g);
+    }
+    t.gathers.clear();
+  }
+
+  protected answerGather(g: PendingGather): void {
+    const items: ClientChannel.GatherItem[] = g.keys.map((key) => {
+      const t = this.tasks.get(key);
+      const lost = (message: string): ClientChannel.GatherItem => ({ key, error: { code: ErrorCode.LOST, name: 'LostError', message, key } });
+      if (!t) return lost(`no task ${key}: it was released or never submitted`);
+      if (t.status === 'erred') return { key, error: t.error as WireError };
+      if (t.status !== 'memory') return lost(`${key} was released`);
+      if (t.inline) return { key, value: t.inline };
+      const holders = [...t.whoHas].filter((w) => w.dataAddress !== null).map((w) => ({ id: w.id, address: w.dataAddress as string }));
+      if (holders.length === 0) return lost(`no worker holds ${key}`);
+      return { key, holders };
+    });
+    this.emit.client(g.clientId, { type: 'gather-reply', id: g.id, items });
+  }
+
+  protected recordDuration(fnName: string, ms: number): void {
+    const old = this.durations.get(fnName);
+    this.durations.set(fnName, old === undefined ? ms : old * 0.9 + ms * 0.1);
+  }
+
+  protected capacity(w: WorkerState): number {
+    return w.threads + this.queueExtra;
+  }
+
+  protected updateRoom(w: WorkerState): void {
+    if (!w.paused && w.processing.size < this.capacity(w) && this.workers.get(w.id) === w) this.roomy.add(w);
+    else this.roomy.delete(w);
+  }
+}
