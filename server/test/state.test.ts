@@ -196,8 +196,9 @@ test('random events never break the invariants, and every wanted key settles', (
         h.s.removeWorker(w as string);
         h.check();
       } else if (op === 8) {
-        if (rand(2) === 0) addWorker();
-        else if (rand(2) === 0) {
+        const pick = rand(4);
+        if (pick < 2) addWorker();
+        else if (pick === 2) {
           const key = `s${keys++}`;
           const w = live[rand(live.length)] as string;
           h.s.scattered('c', { type: 'scattered', items: [{ key, nbytes: 10, workers: [w] }], wants: [key] });

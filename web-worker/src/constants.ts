@@ -24,3 +24,19 @@ export const CLOSE_TIMEOUT_MS = 5_000;
 
 /** Host the data link binds to when none is given. */
 export const DEFAULT_DATA_HOST = '127.0.0.1';
+
+/** A `run-function` (client.run) gives up after this long, in milliseconds; its thread is replaced. */
+export const RUN_FUNCTION_TIMEOUT_MS = 10 * 60_000;
+
+/** Fetching an uploaded module's source gives up after this long, in milliseconds. */
+export const MODULE_FETCH_TIMEOUT_MS = 30_000;
+
+/**
+ * A heartbeat leaves at once (in the current turn's batch) when the memory in use has moved by
+ * more than this fraction of the memory limit since the last report; otherwise every
+ * HEARTBEAT_INTERVAL_MS. The scheduler pauses a worker above MEMORY_PAUSE_FRACTION of its limit.
+ */
+export const MEMORY_REPORT_FRACTION = 0.05;
+
+/** Threads beyond `threads` started for tasks of tasks (seceded tasks give their slot away). */
+export const MAX_EXTRA_THREADS = 1_024;

@@ -3,7 +3,10 @@
  * dependencies arrive from peers (PeerFetcher). Node implements them with worker_threads and
  * TCP; the browser host will implement them with Web Workers and WebRTC.
  */
-import type { Holder, WireError } from '@meshwork/protocol';
+import type { Holder, WireError, WorkerChannel } from '@meshwork/protocol';
+
+/** An uploaded module, by name and content hash. */
+export type ModuleRef = NonNullable<WorkerChannel.ComputeTask['module']>;
 
 /** One task, ready to run: every dependency's encoded bytes are at hand. */
 export interface Job {
@@ -11,8 +14,13 @@ export interface Job {
   /** Function id; threads cache the rebuilt function under it. */
   fn: string;
   fnName: string;
-  /** The function's source text (the executor sends it only to threads that lack it). */
+  /**
+   * The function's source text (the executor sends it only to threads that lack it); with
+   * `module`, the name of the module's export that is the function.
+   */
   source: string;
+  /** Set when the function is an export of an uploaded module. */
+  module?: ModuleRef | undefined;
   /** The encoded argument array; FutureRefs inside stand for `deps`. */
   args: Uint8Array;
   /** Dependency key → encoded value. The executor must not mutate or transfer these. */
@@ -29,14 +37,24 @@ interface Timing {
 
 export type Outcome = (Timing & { ok: true; bytes: Uint8Array }) | (Timing & { ok: false; error: WireError });
 
+/** What a running job may tell its caller before it ends. */
+export interface RunHooks {
+  /**
+   * The job started (true) or stopped (false) waiting on other tasks through a client inside the
+   * task (dask's secede/rejoin). Called only on changes, and never after the job's outcome.
+   */
+  onWait?(waiting: boolean): void;
+}
+
 export interface Executor {
   readonly threads: number;
   /**
    * Runs a job on a free thread. Never rejects: a thrown task, a dead thread and an abort all
    * come back as `ok: false` (an abort as `errorToWire(signal.reason)`). At most `threads` jobs
-   * are given at once.
+   * are given at once, plus one more for each job that is waiting (`onWait(true)`): the executor
+   * starts an extra thread for it when none is idle, and stops extra threads as they come free.
    */
-  run(job: Job, signal: AbortSignal): Promise<Outcome>;
+  run(job: Job, signal: AbortSignal, hooks?: RunHooks): Promise<Outcome>;
   close(): Promise<void>;
 }
 

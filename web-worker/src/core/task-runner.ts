@@ -1,17 +1,22 @@
 /**
  * What a thread does with a task, runtime-free (a Node worker_thread and a browser Web Worker
- * both run it): rebuild the function from its source text, decode the dependencies and the
- * argument array, call, check and encode the result. Errors come back as WireError with code
- * REMOTE_ERROR and the thrown error's own name, message and stack.
+ * both run it): rebuild the function from its source text (or take an uploaded module's export),
+ * decode the dependencies and the argument array, call, check and encode the result. Errors come
+ * back as WireError with code REMOTE_ERROR and the thrown error's own name, message and stack.
  */
 import { ErrorCode, SerializationError, checkSerialisable, decodeValue, encodeValue, errorToWire, type WireError } from '@meshwork/protocol';
 import { MAX_CACHED_FUNCTIONS_PER_THREAD } from '../constants.js';
+import type { ModuleRef } from './interfaces.js';
+import { ModuleError, type ModuleCache } from './modules.js';
+import { TaskGlobal } from './task-global.js';
 
 export interface TaskRequest {
   fn: string;
   fnName: string;
-  /** Present when the host believes this thread has not seen the function. */
+  /** Present when the host believes this thread has not seen the function (with `module`: the export's name). */
   source?: string | undefined;
+  /** Set when the function is an export of an uploaded module. */
+  module?: ModuleRef | undefined;
   /** The encoded argument array (owned by the thread: a copy). */
   args: Uint8Array;
   /** Dependency key → encoded value (copies). */
@@ -26,11 +31,24 @@ export type TaskReply =
 
 type TaskFunction = (...args: unknown[]) => unknown;
 
+export interface TaskRunnerOptions {
+  /** Where uploaded modules come from; without it, module functions fail with a ModuleError. */
+  modules?: ModuleCache;
+  /** `globalThis.meshwork` (tasks of tasks); without it, tasks find no such global. */
+  taskGlobal?: TaskGlobal;
+}
+
+interface CachedFunction {
+  fn: TaskFunction;
+  /** Its source names the task global: load the client before calling it. */
+  namesGlobal: boolean;
+}
+
 export class TaskRunner {
   /** fn id → rebuilt function, least recently used first. */
-  private readonly fns = new Map<string, TaskFunction>();
+  private readonly fns = new Map<string, CachedFunction>();
 
-  constructor() {
+  constructor(private readonly o: TaskRunnerOptions = {}) {
     // esbuild's keepNames (tsx, Vite) rewrites nested functions as `__name(fn, "name")`, so task
     // sources from such projects call a helper their own module defined: provide it here.
     const g = globalThis as { __name?: unknown };
@@ -47,9 +65,10 @@ export class TaskRunner {
     });
     let fn: TaskFunction;
     try {
-      const found = this.lookup(req);
+      const found = await this.lookup(req);
       if (!found) return { ok: false, needSource: true };
-      fn = found;
+      if (found.namesGlobal && this.o.taskGlobal) await this.o.taskGlobal.ensure();
+      fn = found.fn;
     } catch (e) {
       return fail(e);
     }
@@ -86,7 +105,7 @@ export class TaskRunner {
     }
   }
 
-  private lookup(req: TaskRequest): TaskFunction | undefined {
+  private async lookup(req: TaskRequest): Promise<CachedFunction | undefined> {
     const cached = this.fns.get(req.fn);
     if (cached) {
       this.fns.delete(req.fn);
@@ -94,13 +113,20 @@ export class TaskRunner {
       return cached;
     }
     if (req.source === undefined) return undefined;
-    const fn = rebuild(req.source, req.fnName);
-    this.fns.set(req.fn, fn);
+    let entry: CachedFunction;
+    if (req.module) {
+      if (!this.o.modules) throw new ModuleError(`module '${req.module.name}': this thread cannot load uploaded modules`);
+      // Module code is not scanned: a module's own use of the global goes through the stub.
+      entry = { fn: await this.o.modules.exportOf(req.module, req.source), namesGlobal: false };
+    } else {
+      entry = { fn: rebuild(req.source, req.fnName), namesGlobal: TaskGlobal.namedIn(req.source) };
+    }
+    this.fns.set(req.fn, entry);
     if (this.fns.size > MAX_CACHED_FUNCTIONS_PER_THREAD) {
       const oldest = this.fns.keys().next();
       if (!oldest.done) this.fns.delete(oldest.value);
     }
-    return fn;
+    return entry;
   }
 }
 
