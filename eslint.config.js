@@ -56,7 +56,9 @@ const restrict = (...parts) => [
 
 const noWorkerHostImports = {
   patterns: [
-    { regex: '^@meshwork/(client|server)(/|$)', message: 'web-worker never imports the client or the server.' },
+    { regex: '^@meshwork/server(/|$)', message: 'web-worker never imports the server.' },
+    // A task thread loads the client's public entry (globalThis.meshwork.client()); never its internals.
+    { regex: '^@meshwork/client/.', message: 'web-worker may import only the public entry of @meshwork/client.' },
   ],
 };
 

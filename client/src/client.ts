@@ -1,85 +1,42 @@
 /**
- * The public client: `Client.connect`, `submit`, `map`, `gather`, `with`, `close`.
- * Everything that can be refused (a function or value that cannot travel, a bad option) is
- * refused synchronously, before anything is queued.
+ * The public client: connecting, and every call that is not tied to task options
+ * (`gather`, `asCompleted`, `wait`, `cancel`, `whoHas`, `run`, `get`, `getExecutor`, `upload`,
+ * `scatter`, `close`). `submit`, `map` and `with` come from Submitter. Each call lives in its
+ * own module; this file only checks arguments and delegates.
  */
+import { ConnectionError, type MeshworkError } from '@meshwork/protocol';
+import { AsCompleted } from './as-completed.js';
 import { toWebSocketUrl } from './connection.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS } from './constants.js';
-import { ClientCore, type PreparedTask } from './core.js';
-import type { Future } from './future.js';
+import { ClientCore } from './core.js';
+import type { WaitOptions } from './deadline.js';
+import { Executor } from './executor.js';
+import { Future } from './future.js';
 import { collectFutures, replaceFutures } from './gather-tree.js';
-import type { Platform } from './platform.js';
-import {
-  defaultOptions,
-  encodeArgs,
-  functionSpec,
-  keyName,
-  pureKey,
-  randomKey,
-  resolveOptions,
-  taskSpec,
-  type ResolvedOptions,
-} from './tasks.js';
-import type { ConnectOptions, Gathered, Logger, ResultOptions, TaskArgs, TaskOptions } from './types.js';
+import { compileGraph, type Graph, type KeySpec } from './graph.js';
+import { upload, type ModuleHandle } from './modules.js';
+import { deferredPlatform, type Platform } from './platform.js';
+import { run, whoHas, type RunOptions } from './remote.js';
+import { scatter, type ScatterOptions } from './scatter.js';
+import { Submitter } from './submitter.js';
+import { defaultOptions, resolveOptions } from './tasks.js';
+import type { ConnectOptions, Gathered, Logger, ResultOptions, TaskOptions } from './types.js';
+import { waitFor, type DoneAndNotDone, type WaitForOptions } from './wait.js';
 
-/** Submits with fixed task options: what `client.with(...)` returns. */
-export class Submitter {
-  /** @internal */
-  constructor(
-    protected readonly core: ClientCore,
-    protected readonly options: ResolvedOptions,
-  ) {}
-
-  /** Runs `fn(...args)` on the cluster; returns at once. Futures may stand anywhere inside `args`. */
-  submit<A extends readonly unknown[], R>(fn: (...args: A) => R, ...args: TaskArgs<A>): Future<Awaited<R>> {
-    const spec = functionSpec(fn);
-    const encoded = encodeArgs(args);
-    const o = this.options;
-    const key = o.key ?? (o.pure ? pureKey(keyName(spec), spec, encoded.bytes) : randomKey(keyName(spec)));
-    return this.core.queue([{ fn: spec, task: taskSpec(key, spec, encoded, o) }])[0] as Future<Awaited<R>>;
-  }
-
-  /**
-   * One task per item: `fn(a[i], b[i], …)` over the iterables zipped (to the shortest).
-   * With the `key` option, each key is `<key>-<hash>`. All or nothing: one bad item refuses the whole map.
-   */
-  map<A extends readonly unknown[], R>(
-    fn: (...args: A) => R,
-    ...iterables: { [I in keyof A]: Iterable<MaybeFutureItem<A[I]>> }
-  ): Future<Awaited<R>>[] {
-    const spec = functionSpec(fn);
-    const o = this.options;
-    const prefix = o.key ?? keyName(spec);
-    const prepared: PreparedTask[] = [];
-    for (const args of zip(iterables as readonly Iterable<unknown>[])) {
-      const encoded = encodeArgs(args);
-      const key = o.pure ? pureKey(prefix, spec, encoded.bytes) : randomKey(prefix);
-      prepared.push({ fn: spec, task: taskSpec(key, spec, encoded, o) });
-    }
-    return this.core.queue(prepared) as Future<Awaited<R>>[];
-  }
-
-  /** The same calls with these options layered over the current ones. */
-  with(options: TaskOptions): Submitter {
-    return new Submitter(this.core, resolveOptions(this.options, options));
-  }
+export interface GetOptions extends ResultOptions {
+  /** false: return the futures (in the shape of `keys`) instead of their values. Default true. */
+  sync?: boolean;
 }
 
-type MaybeFutureItem<T> = TaskArgs<[T]>[0];
+/** Futures in the shape of a nested list of keys (arrays of futures, to any depth). */
+export type FutureTree = Future<unknown> | readonly unknown[];
 
-function* zip(iterables: readonly Iterable<unknown>[]): Generator<unknown[]> {
-  if (iterables.length === 0) return;
-  const iterators = iterables.map((it) => it[Symbol.iterator]());
-  for (;;) {
-    const row: unknown[] = [];
-    for (const it of iterators) {
-      const next = it.next();
-      if (next.done) return;
-      row.push(next.value);
-    }
-    yield row;
-  }
+type OneOrMany<T> = T | Iterable<T>;
+
+function many<T>(value: OneOrMany<T>, isOne: (v: unknown) => v is T): T[] {
+  return isOne(value) ? [value] : [...value];
 }
+const isFuture = (v: unknown): v is Future<unknown> => v instanceof Future;
 
 export class Client extends Submitter {
   /** The address this client connected to. */
@@ -90,14 +47,7 @@ export class Client extends Submitter {
     this.address = address;
   }
 
-  /**
-   * Connects to a scheduler (`ws://host:port`). Rejects with ConnectionError if the socket cannot
-   * open, AuthError if the token is refused, ProtocolError on a version mismatch, TimeoutError
-   * after `timeoutMs` (default DEFAULT_CONNECT_TIMEOUT_MS).
-   */
-  static async connect(address: string, options: ConnectOptions = {}): Promise<Client> {
-    const url = toWebSocketUrl(address);
-    const platform: Platform = options.platform ?? (await import('#platform')).platform;
+  private static core(address: string, options: ConnectOptions, platform: Platform): ClientCore {
     const logger: Logger = options.logger ?? { warn() {} };
     const callbackLogger: Logger = options.logger ?? {
       warn(_message, error) {
@@ -107,7 +57,18 @@ export class Client extends Submitter {
         }, 0);
       },
     };
-    const core = new ClientCore(platform, url, logger, callbackLogger);
+    return new ClientCore(platform, toWebSocketUrl(address), logger, callbackLogger, options.onWait);
+  }
+
+  /**
+   * Connects to a scheduler (`ws://host:port`). Rejects with ConnectionError if the socket cannot
+   * open, AuthError if the token is refused, ProtocolError on a version mismatch, TimeoutError
+   * after `timeoutMs` (default DEFAULT_CONNECT_TIMEOUT_MS).
+   */
+  static async connect(address: string, options: ConnectOptions = {}): Promise<Client> {
+    toWebSocketUrl(address); // a bad address throws before the adapter loads
+    const platform: Platform = options.platform ?? (await import('#platform')).platform;
+    const core = Client.core(address, options, platform);
     await core.conn.open({
       name: options.name,
       token: options.token,
@@ -116,7 +77,26 @@ export class Client extends Submitter {
     return new Client(core, address);
   }
 
-  /** The id the scheduler gave this client. */
+  /**
+   * A client usable at once, connecting in the background: calls made before the scheduler has
+   * answered are queued and sent once it has. If connecting fails, pending and later waits fail
+   * with ConnectionError (its `cause` says why: AuthError, TimeoutError…). Used inside tasks.
+   */
+  static connectInBackground(address: string, options: ConnectOptions = {}): Client {
+    const platform = options.platform ?? deferredPlatform(import('#platform').then((m) => m.platform));
+    const core = Client.core(address, options, platform);
+    core.conn
+      .open({
+        name: options.name,
+        token: options.token,
+        timeoutMs: options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        queueEarly: true,
+      })
+      .catch((e: Error) => core.onLost(new ConnectionError(`could not connect to ${address}: ${e.message}`, { cause: e })));
+    return new Client(core, address);
+  }
+
+  /** The id the scheduler gave this client ('' until it has answered). */
   get id(): string {
     return this.core.conn.id;
   }
@@ -138,6 +118,114 @@ export class Client extends Submitter {
     const values = new Map<Future<unknown>, unknown>();
     for (const [i, f] of futures.entries()) values.set(f, await pending[i]);
     return replaceFutures(value, (f) => values.get(f)) as Gathered<T>;
+  }
+
+  /**
+   * The futures as they settle (finished, error, cancelled or lost), in that order:
+   * `for await (const f of client.asCompleted(fs)) …`; `add(f)` adds more while iterating.
+   * `timeoutMs` bounds the whole iteration (TimeoutError).
+   */
+  asCompleted<T>(futures: Iterable<Future<T>> = [], options: WaitOptions = {}): AsCompleted<T> {
+    return new AsCompleted<T>(this.core, futures, options);
+  }
+
+  /** Waits until `returnWhen` holds (default 'ALL_COMPLETED'); TimeoutError if `timeoutMs` passes first. */
+  wait<T>(futures: OneOrMany<Future<T>>, options: WaitForOptions = {}): Promise<DoneAndNotDone<T>> {
+    return waitFor(this.core, many(futures, isFuture) as Future<T>[], options);
+  }
+
+  /**
+   * Cancels the futures' keys on the cluster, for every client (and the tasks that depend on
+   * them). Resolves once the request is sent; these futures are 'cancelled' at once (their
+   * `result()` throws CancelledError), dependents as the scheduler reports them.
+   */
+  cancel(futures: OneOrMany<Future<unknown>>): Promise<void> {
+    return this.core.cancel(many(futures, isFuture));
+  }
+
+  /** `{ [key]: workerIds }` for these futures (default: every key this client holds). */
+  whoHas(futures?: OneOrMany<Future<unknown> | string>, options: WaitOptions = {}): Promise<Record<string, string[]>> {
+    const isOne = (v: unknown): v is Future<unknown> | string => typeof v === 'string' || v instanceof Future;
+    return whoHas(this.core, futures === undefined ? undefined : many(futures, isOne), options);
+  }
+
+  /**
+   * `fn(...args)` once on every worker, outside the task machinery: `{ [workerId]: result }`.
+   * A worker's error is thrown (RemoteError). For options (`workers`, `onError`, `timeoutMs`)
+   * use `runWith`.
+   */
+  run<A extends readonly unknown[], R>(fn: (...args: A) => R, ...args: A): Promise<Record<string, Awaited<R>>> {
+    return this.runWith({}, fn, ...args);
+  }
+
+  /**
+   * `run` with options: `client.runWith({ workers: ['w1'] }, fn, ...args)`. With
+   * `onError: 'return'`, a worker's error is its entry instead of being thrown.
+   */
+  runWith<A extends readonly unknown[], R>(
+    options: RunOptions & { onError: 'return' },
+    fn: (...args: A) => R,
+    ...args: A
+  ): Promise<Record<string, Awaited<R> | MeshworkError>>;
+  runWith<A extends readonly unknown[], R>(
+    options: RunOptions,
+    fn: (...args: A) => R,
+    ...args: A
+  ): Promise<Record<string, Awaited<R>>>;
+  runWith(options: RunOptions, fn: (...args: unknown[]) => unknown, ...args: unknown[]): Promise<Record<string, unknown>> {
+    return run(this.core, fn, args, options);
+  }
+
+  /**
+   * Computes keys of a dask-style graph (`{ a: 1, b: [inc, 'a'], c: [add, 'a', 'b'] }`; see
+   * graph.ts): one key gives its value, a (nested) list of keys gives values in that shape.
+   * A bad graph throws synchronously (GraphError, SerializationError), before anything is sent.
+   * The graph's tasks go in one `update-graph`; only the requested keys are held, and released
+   * once gathered. With `sync: false`, returns the futures instead (nothing is released).
+   */
+  get<T = unknown>(graph: Graph, keys: string, options?: GetOptions & { sync?: true }): Promise<T>;
+  get(graph: Graph, keys: readonly KeySpec[], options?: GetOptions & { sync?: true }): Promise<unknown[]>;
+  get(graph: Graph, keys: string, options: GetOptions & { sync: false }): Future<unknown>;
+  get(graph: Graph, keys: readonly string[], options: GetOptions & { sync: false }): Future<unknown>[];
+  get(graph: Graph, keys: readonly KeySpec[], options: GetOptions & { sync: false }): FutureTree[];
+  get(graph: Graph, keys: KeySpec, options: GetOptions = {}): unknown {
+    const compiled = compileGraph(graph, keys, this.options);
+    const futures = this.core.submitGraph(compiled.tasks, compiled.wanted);
+    const tree = compiled.shape(futures);
+    if (options.sync === false) return tree;
+    return this.gather(tree, options).finally(() => {
+      for (const f of futures) f.release();
+    });
+  }
+
+  /** Plain promises instead of futures (concurrent.futures' Executor); `options` as in `with`. */
+  getExecutor(options: TaskOptions = {}): Executor {
+    return new Executor(this.core, new Submitter(this.core, resolveOptions(this.options, options)));
+  }
+
+  /**
+   * Stores an ES module on the scheduler, served to every worker; `mod.fn('name')` then stands
+   * for its export `name` in `submit`, `map`, `run` and `get`.
+   */
+  upload(name: string, source: string, options: WaitOptions = {}): Promise<ModuleHandle> {
+    return upload(this.core, name, source, options);
+  }
+
+  /**
+   * Puts values on workers: an array gives an array of futures, a plain object `{ name: value }`
+   * an object of futures (keyed by those names), any other value one future. Keys hash the
+   * encoded values (`float64array-…`), so the same value scattered twice has one key.
+   * Throws SerializationError (nothing sent) for a value that cannot travel; TimeoutError if no
+   * worker can take the data within `timeoutMs` (default SCATTER_WORKER_WAIT_MS).
+   */
+  scatter<T>(values: readonly T[], options?: ScatterOptions): Promise<Future<T>[]>;
+  scatter<T extends Record<string, unknown>>(
+    values: T,
+    options?: ScatterOptions,
+  ): Promise<{ [K in keyof T]: Future<T[K]> }>;
+  scatter<T>(value: T, options?: ScatterOptions): Promise<Future<T>>;
+  scatter(values: unknown, options: ScatterOptions = {}): Promise<unknown> {
+    return scatter(this.core, values, options);
   }
 
   /** Releases every key this client holds, closes the connection, fails pending waits. Idempotent. */

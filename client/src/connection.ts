@@ -5,6 +5,9 @@
  * Messages of the same type queued back to back in one turn are merged into one (a `map` is one
  * `update-graph`, a burst of `result()` calls is one `gather`). Only the last queued message is
  * ever extended, so the order the scheduler sees is exactly the order of the calls.
+ *
+ * Opened with `queueEarly`, messages may be queued while the handshake is still going on: they
+ * leave, in order, right after `welcome` (a client usable at once, e.g. inside a task).
  */
 import {
   AuthError,
@@ -41,6 +44,8 @@ export interface HandshakeOptions {
   name?: string | undefined;
   token?: string | undefined;
   timeoutMs: number;
+  /** Accept messages before `welcome` (sent once it comes). */
+  queueEarly?: boolean;
 }
 
 /** `ws://host:port` as given; `http(s)://` becomes `ws(s)://`; a bare `host:port` gets `ws://`. */
@@ -69,6 +74,14 @@ export class Connection {
   private phase: 'connecting' | 'open' | 'closing' | 'closed' = 'connecting';
   private closed: Promise<void> | undefined;
   private onClosed: (() => void) | undefined;
+  private queueEarly = false;
+  /** Frames flushed before `welcome` (with `queueEarly`). */
+  private early: Outgoing[][] = [];
+  /** Resolved when the next frame goes out (rejected if the connection ends first). */
+  private flushWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  private requestIds = 1;
+  /** Something was queued since the last flush. */
+  private unflushed = false;
 
   constructor(
     private readonly platform: Platform,
@@ -79,6 +92,7 @@ export class Connection {
 
   /** Opens the socket and completes the handshake; rejects with ConnectionError, AuthError, ProtocolError or TimeoutError. */
   open(options: HandshakeOptions): Promise<void> {
+    this.queueEarly = options.queueEarly === true;
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       const fail = (error: MeshworkError): void => {
@@ -86,6 +100,7 @@ export class Connection {
         settled = true;
         clearTimeout(timer);
         this.phase = 'closed';
+        this.dropQueued(new ConnectionError(`not connected to the scheduler at ${this.url}: ${error.message}`));
         this.socket?.close();
         reject(error);
       };
@@ -106,6 +121,10 @@ export class Connection {
           clearTimeout(timer);
           this.id = message.id;
           this.phase = 'open';
+          const early = this.early;
+          this.early = [];
+          for (const batch of early) this.transmit(batch);
+          this.settleFlushWaiters();
           return resolve();
         }
         if (message.type !== 'error')
@@ -136,7 +155,7 @@ export class Connection {
         onClose: (reason) => {
           const wasOpen = this.phase === 'open';
           this.phase = 'closed';
-          this.batcher.clear();
+          this.dropQueued(new ConnectionError(`the connection to the scheduler at ${this.url} closed: ${reason}`));
           this.onClosed?.();
           if (!settled) fail(new ConnectionError(`cannot connect to the scheduler at ${this.url}: ${reason}`));
           else if (wasOpen)
@@ -148,6 +167,32 @@ export class Connection {
 
   get isOpen(): boolean {
     return this.phase === 'open';
+  }
+
+  /** May messages be queued now? (Open, or still connecting with `queueEarly`.) */
+  get accepting(): boolean {
+    return this.phase === 'open' || (this.phase === 'connecting' && this.queueEarly);
+  }
+
+  /** A fresh id for a request (`gather`, `who-has`, `run`…): unique on this connection, so error replies find it. */
+  nextRequestId(): number {
+    return this.requestIds++;
+  }
+
+  /** Queues a message that is never merged with others. */
+  send(message: Outgoing): void {
+    this.check();
+    this.last = message;
+    this.unflushed = true;
+    this.batcher.send(message);
+  }
+
+  /** Resolves once what is queued now has been handed to the socket; rejects if the connection ends first. */
+  flushed(): Promise<void> {
+    if (!this.accepting) return Promise.reject(new ConnectionError(`the client is not connected to ${this.url}`));
+    const done = new Promise<void>((resolve, reject) => this.flushWaiters.push({ resolve, reject }));
+    this.settleFlushWaiters();
+    return done;
   }
 
   /** The `update-graph` queued last in this turn, or a new one. */
@@ -165,19 +210,49 @@ export class Connection {
     return this.appendable('gather', () => ({ type: 'gather', id: nextId(), keys: [] }));
   }
 
+  private check(): void {
+    if (!this.accepting) throw new ConnectionError(`the client is not connected to ${this.url}`);
+  }
+
   private appendable<T extends Outgoing['type']>(type: T, create: () => OfType<T>): OfType<T> {
-    if (this.phase !== 'open') throw new ConnectionError(`the client is not connected to ${this.url}`);
+    this.check();
     const last = this.last;
     if (last !== null && last.type === type) return last as OfType<T>;
     const message = create();
     this.last = message;
+    this.unflushed = true;
     this.batcher.send(message);
     return message;
   }
 
   private flush(batch: Outgoing[]): void {
     this.last = null;
+    this.unflushed = false;
+    if (this.phase === 'connecting') this.early.push(batch);
+    else this.transmit(batch);
+    this.settleFlushWaiters();
+  }
+
+  private transmit(batch: Outgoing[]): void {
     this.socket?.send(encodeFrame(batch));
+  }
+
+  /** Everything queued so far is on the socket: wake `flushed()` waiters. */
+  private settleFlushWaiters(): void {
+    if (this.unflushed || this.phase !== 'open' || this.flushWaiters.length === 0) return;
+    const waiters = this.flushWaiters;
+    this.flushWaiters = [];
+    for (const w of waiters) w.resolve();
+  }
+
+  private dropQueued(error: ConnectionError): void {
+    this.batcher.clear();
+    this.unflushed = false;
+    this.early = [];
+    this.last = null;
+    const waiters = this.flushWaiters;
+    this.flushWaiters = [];
+    for (const w of waiters) w.reject(error);
   }
 
   /** Sends what is queued, then closes; resolves once closed (or after CLOSE_TIMEOUT_MS). Idempotent. */
@@ -185,6 +260,11 @@ export class Connection {
     if (this.closed) return this.closed;
     const wasOpen = this.phase === 'open';
     if (wasOpen) this.batcher.flushNow();
+    else if (this.phase === 'connecting') {
+      // A background client closed before `welcome`: what it queued is dropped, the socket closed.
+      this.dropQueued(new ConnectionError(`the client was closed before it connected to ${this.url}`));
+      this.socket?.close();
+    }
     this.phase = wasOpen ? 'closing' : 'closed';
     this.closed = new Promise<void>((resolve) => {
       if (!wasOpen) return resolve();

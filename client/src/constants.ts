@@ -33,3 +33,21 @@ export const MAX_KEY_NAME_LENGTH = 64;
 
 /** Bytes of randomness in the key of an impure task (`pure: false`). */
 export const RANDOM_KEY_BYTES = 8;
+
+/**
+ * `scatter` waits this long for a worker to put data on (none connected, or none of `workers`),
+ * unless `timeoutMs` says otherwise, in milliseconds.
+ */
+export const SCATTER_WORKER_WAIT_MS = CONNECT_TIMEOUT_MS;
+
+/** First pause before asking for a scatter plan again when no worker could take the data, in milliseconds (doubles each time). */
+export const SCATTER_PLAN_RETRY_MS = 50;
+
+/** Longest pause between two scatter plans, in milliseconds. */
+export const SCATTER_PLAN_RETRY_MAX_MS = 1_000;
+
+/** How many times a value that no planned worker stored is planned again before `scatter` fails. */
+export const SCATTER_ATTEMPTS = 3;
+
+/** Putting one batch of values on one worker gives up after this long, in milliseconds. */
+export const PEER_PUT_BATCH_TIMEOUT_MS = PEER_FETCH_TIMEOUT_MS;

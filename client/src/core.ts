@@ -2,13 +2,15 @@
  * The client's state: one KeyState per key it holds futures for, reference counts, the functions
  * already sent on this connection, and the handling of what the scheduler pushes.
  */
-import { ConnectionError, TimeoutError, decodeValue, errorFromWire } from '@meshwork/protocol';
+import { CancelledError, ConnectionError, decodeValue, errorFromWire } from '@meshwork/protocol';
 import { RESULT_CACHE_MAX_BYTES } from './constants.js';
 import { Connection, type Incoming } from './connection.js';
-import { Future, KeyState, type FutureOwner } from './future.js';
+import { withDeadline } from './deadline.js';
+import { Future, KeyState, stateOf, type FutureOwner } from './future.js';
 import type { Platform } from './platform.js';
+import { Requests } from './requests.js';
 import { Results } from './results.js';
-import type { FunctionSpec, TaskSpec } from './tasks.js';
+import type { FunctionSpec, TaskSpec, UpdateGraph } from './tasks.js';
 import type { Logger, ResultOptions } from './types.js';
 
 /** A checked, encoded task ready to be queued. */
@@ -17,22 +19,34 @@ export interface PreparedTask {
   task: TaskSpec;
 }
 
+/** A value put on workers by `scatter`: its encoded bytes and the workers that took it. */
+export interface ScatteredItem {
+  key: string;
+  bytes: Uint8Array;
+  workers: string[];
+}
+
 export class ClientCore implements FutureOwner {
   readonly states = new Map<string, KeyState>();
+  readonly requests: Requests;
+  readonly conn: Connection;
   private readonly sentFns = new Set<string>();
   private readonly results: Results;
   private readonly registry = new FinalizationRegistry<KeyState>((state) => this.unref(state));
+  /** Keys this client cancelled whose own `key-cancelled` has not come back yet (by count). */
+  private readonly cancelEchoes = new Map<string, number>();
   private closing: Promise<void> | undefined;
   private lostWith: ConnectionError | undefined;
+  private waiting = 0;
 
-  readonly conn: Connection;
-
-  /** Call `conn.open(...)` next; the client is usable once it resolves. */
+  /** Call `conn.open(...)` next; the client is usable once it resolves (or at once, with `queueEarly`). */
   constructor(
-    platform: Platform,
+    readonly platform: Platform,
     url: string,
     private readonly logger: Logger,
     private readonly callbackLogger: Logger,
+    /** Told when this client starts (true) and stops (false) waiting on futures; nested waits count once. */
+    private readonly onWait?: (waiting: boolean) => void,
   ) {
     this.conn = new Connection(
       platform,
@@ -41,38 +55,82 @@ export class ClientCore implements FutureOwner {
       logger,
     );
     this.results = new Results(this.conn, platform);
+    this.requests = new Requests(this.conn);
   }
 
   /** Why the client cannot be used, or undefined while it can. */
   get unusable(): ConnectionError | undefined {
     if (this.lostWith) return this.lostWith;
-    if (this.closing || !this.conn.isOpen) return new ConnectionError('the client is closed');
+    if (this.closing || !this.conn.accepting) return new ConnectionError('the client is closed');
     return undefined;
   }
 
   /** Queues tasks (in one `update-graph` per turn) and returns one new Future per task. */
   queue(prepared: readonly PreparedTask[]): Future<unknown>[] {
+    return this.submitGraph(
+      prepared,
+      prepared.map((p) => p.task.key),
+    );
+  }
+
+  /**
+   * Queues every task (deps before dependents) in this turn's `update-graph`, wanting only
+   * `wanted` (one new Future each, in order): the others are held by their dependents alone.
+   */
+  submitGraph(prepared: readonly PreparedTask[], wanted: readonly string[]): Future<unknown>[] {
     const unusable = this.unusable;
     if (unusable) throw unusable;
-    if (prepared.length === 0) return [];
+    if (prepared.length === 0 && wanted.length === 0) return [];
     const graph = this.conn.graph();
-    return prepared.map(({ fn, task }) => {
+    const queued = new Set<string>();
+    for (const { fn, task } of prepared) {
       if (!this.sentFns.has(fn.id)) {
         this.sentFns.add(fn.id);
         graph.fns.push(fn);
       }
-      let state = this.states.get(task.key);
-      if (!state) {
-        state = new KeyState(task.key, this.callbackLogger);
-        this.states.set(task.key, state);
-        graph.tasks.push(task);
-      }
-      graph.wants.push(task.key);
-      state.refs++;
-      const future = new Future<unknown>(state, this);
-      this.registry.register(future, state, future);
-      return future;
-    });
+      if (this.states.has(task.key) || queued.has(task.key)) continue;
+      queued.add(task.key);
+      graph.tasks.push(task);
+    }
+    return wanted.map((key) => this.want(graph, key));
+  }
+
+  /** Wants `key` once more: a new Future, and a new KeyState if this client held none. */
+  private want(graph: Pick<UpdateGraph, 'wants'>, key: string): Future<unknown> {
+    let state = this.states.get(key);
+    if (!state) {
+      state = new KeyState(key, this.callbackLogger);
+      this.states.set(key, state);
+    }
+    graph.wants.push(key);
+    state.refs++;
+    const future = new Future<unknown>(state, this);
+    this.registry.register(future, state, future);
+    return future;
+  }
+
+  /**
+   * Tells the scheduler where scattered values now are (`scattered`) and returns one future per
+   * entry of `keys` (which may repeat a key; each is a key of `items`), finished at once: the
+   * workers hold the data.
+   */
+  adoptScattered(items: readonly ScatteredItem[], keys: readonly string[]): Future<unknown>[] {
+    const unusable = this.unusable;
+    if (unusable) throw unusable;
+    const message = {
+      type: 'scattered' as const,
+      items: items.map((i) => ({ key: i.key, nbytes: i.bytes.byteLength, workers: i.workers })),
+      wants: [] as string[],
+    };
+    const futures = keys.map((key) => this.want(message, key));
+    this.conn.send(message);
+    for (const item of items) {
+      const state = this.states.get(item.key);
+      if (!state || state.settled) continue;
+      if (item.bytes.byteLength <= RESULT_CACHE_MAX_BYTES) state.cached = new Uint8Array(item.bytes);
+      state.finish();
+    }
+    return futures;
   }
 
   dropRef(future: Future<unknown>, state: KeyState): void {
@@ -84,7 +142,25 @@ export class ClientCore implements FutureOwner {
     if (state.refs === 0) return;
     state.refs--;
     if (state.refs === 0 && this.states.get(state.key) === state) this.states.delete(state.key);
-    if (!this.unusable) this.conn.release(state.key);
+    if (!this.unusable && !state.forgotten) this.conn.release(state.key);
+  }
+
+  /** Counts a wait on futures (for `onWait`): the first to start and the last to end are reported. */
+  track<T>(promise: Promise<T>): Promise<T> {
+    const onWait = this.onWait;
+    if (!onWait) return promise;
+    if (this.waiting++ === 0) this.report(onWait, true);
+    return promise.finally(() => {
+      if (--this.waiting === 0) this.report(onWait, false);
+    });
+  }
+
+  private report(onWait: (waiting: boolean) => void, waiting: boolean): void {
+    try {
+      onWait(waiting);
+    } catch (e) {
+      this.logger.warn('meshwork client: onWait threw', e);
+    }
   }
 
   async result(state: KeyState, options: ResultOptions): Promise<unknown> {
@@ -93,10 +169,10 @@ export class ClientCore implements FutureOwner {
     if (state.error) throw state.error;
     const unusable = this.unusable;
     if (unusable) throw unusable;
-    const outcome = await this.withTimeout(this.results.get(state.key), options, `the result of '${state.key}'`);
+    const outcome = await this.track(withDeadline(this.results.get(state.key), options, `the result of '${state.key}'`));
     if ('error' in outcome) {
       state.fail(outcome.error);
-      throw outcome.error;
+      throw state.error ?? outcome.error;
     }
     if (!state.cached && outcome.value.byteLength <= RESULT_CACHE_MAX_BYTES)
       state.cached = new Uint8Array(outcome.value); // a copy: `value` may view a whole frame
@@ -104,53 +180,102 @@ export class ClientCore implements FutureOwner {
     return decodeValue(outcome.value);
   }
 
+  /** Resolves once settled (a counted wait); rejects with ConnectionError if the client goes first. */
   settled(state: KeyState, options: ResultOptions): Promise<void> {
     if (state.settled) return Promise.resolve();
-    const unusable = this.unusable;
-    if (unusable) return Promise.reject(unusable);
-    const wait = new Promise<void>((resolve, reject) => state.waiters.add({ resolve, reject }));
-    return this.withTimeout(wait, options, `'${state.key}' to settle`);
+    return this.track(withDeadline(this.whenSettled(state), options, `'${state.key}' to settle`));
   }
 
-  private withTimeout<T>(promise: Promise<T>, options: ResultOptions, what: string): Promise<T> {
-    const { timeoutMs: ms, signal } = options;
-    if ((ms === undefined || ms === Infinity) && !signal) return promise;
-    if (signal?.aborted) return Promise.reject(signal.reason as Error);
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => finish(() => reject(signal?.reason as Error));
-      const timer =
-        ms === undefined || ms === Infinity
-          ? undefined
-          : setTimeout(
-              () => finish(() => reject(new TimeoutError(`timed out after ${ms} ms waiting for ${what}`))),
-              Math.max(0, ms),
-            );
-      const finish = (settle: () => void): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        settle();
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      promise.then(
-        (value) => finish(() => resolve(value)),
-        (error: Error) => finish(() => reject(error)),
-      );
-    });
+  /** As `settled`, unbounded and not counted as a wait. */
+  whenSettled(state: KeyState): Promise<void> {
+    return new Promise<void>((resolve, reject) => this.watch(state, resolve, reject));
+  }
+
+  /** Calls `onSettled` once `state` settles, or `onLost` if the client goes first; returns an unsubscribe. */
+  watch(state: KeyState, onSettled: () => void, onLost: (error: Error) => void): () => void {
+    const unusable = state.settled ? undefined : this.unusable;
+    if (state.settled || unusable) {
+      queueMicrotask(() => (unusable ? onLost(unusable) : onSettled()));
+      return () => {};
+    }
+    const waiter = { resolve: onSettled, reject: onLost };
+    state.waiters.add(waiter);
+    return () => state.waiters.delete(waiter);
+  }
+
+  /**
+   * Sends `cancel` for the keys of `futures` that this client still holds, and cancels them here
+   * at once: their futures are 'cancelled' and forgotten (the scheduler drops this client's wants
+   * itself, so no release-keys follows). Resolves once the message is on the socket.
+   */
+  async cancel(futures: readonly Future<unknown>[]): Promise<void> {
+    const keys: string[] = [];
+    for (const future of futures) {
+      const state = stateOf(future);
+      if (this.states.get(state.key) === state && !keys.includes(state.key)) keys.push(state.key);
+    }
+    if (keys.length === 0) return;
+    const unusable = this.unusable;
+    if (unusable) throw unusable;
+    this.conn.send({ type: 'cancel', keys });
+    for (const key of keys) {
+      this.cancelEchoes.set(key, (this.cancelEchoes.get(key) ?? 0) + 1);
+      this.forget(key, 'was cancelled by this client');
+    }
+    await this.conn.flushed();
+  }
+
+  private forget(key: string, why: string): void {
+    const state = this.states.get(key);
+    if (!state) return;
+    this.states.delete(key);
+    state.forgotten = true;
+    const error = new CancelledError(`'${key}' ${why}`);
+    state.cancel(error);
+    this.results.forget(key, error);
+  }
+
+  private onCancelled(key: string): void {
+    const echoes = this.cancelEchoes.get(key);
+    if (echoes !== undefined) {
+      // Our own cancel coming back: the key was forgotten then; a future made since is a new one.
+      if (echoes <= 1) this.cancelEchoes.delete(key);
+      else this.cancelEchoes.set(key, echoes - 1);
+      return;
+    }
+    this.forget(key, 'was cancelled');
   }
 
   onMessage(message: Incoming): void {
     switch (message.type) {
       case 'key-finished':
+        this.cancelEchoes.delete(message.key);
         this.states.get(message.key)?.finish();
         return;
-      case 'key-erred':
-        this.states.get(message.key)?.fail(errorFromWire({ ...message.error, key: message.error.key ?? message.key }));
+      case 'key-erred': {
+        this.cancelEchoes.delete(message.key);
+        const state = this.states.get(message.key);
+        if (!state) return;
+        state.fail(errorFromWire({ ...message.error, key: message.error.key ?? message.key }));
+        // A result() waiting on a gather settles now, whenever the scheduler answers that.
+        if (state.error) this.results.forget(message.key, state.error);
+        return;
+      }
+      case 'key-cancelled':
+        this.onCancelled(message.key);
         return;
       case 'gather-reply':
         this.results.onReply(message);
         return;
+      case 'scatter-plan-reply':
+      case 'who-has-reply':
+      case 'run-reply':
+      case 'upload-reply':
+        if (!this.requests.onReply(message))
+          this.logger.warn(`meshwork client: '${message.type}' ${message.id} answers no request (late?)`);
+        return;
       case 'error':
-        if (!this.results.onErrorReply(message))
+        if (!this.results.onErrorReply(message) && !this.requests.onErrorReply(message))
           this.logger.warn(`meshwork client: scheduler error ${message.code}: ${message.message}`);
         return;
       case 'welcome':
@@ -161,12 +286,14 @@ export class ClientCore implements FutureOwner {
 
   /** The connection is gone: every pending wait fails with `error`. */
   onLost(error: ConnectionError): void {
+    if (this.lostWith) return;
     this.lostWith = error;
     this.abandon(error);
   }
 
   private abandon(error: ConnectionError): void {
     this.results.failAll(error);
+    this.requests.failAll(error);
     for (const state of this.states.values()) state.abandon(error);
   }
 

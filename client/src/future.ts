@@ -3,7 +3,7 @@
  * cached result, done callbacks); each object is one reference that the scheduler counts, dropped
  * by `release()` or by garbage collection. Releasing one Future never affects another.
  */
-import { ConnectionError, ErrorCode, FutureRef, type MeshworkError } from '@meshwork/protocol';
+import { ConnectionError, ErrorCode, FutureRef, type CancelledError, type MeshworkError } from '@meshwork/protocol';
 import type { FutureStatus, Logger, ResultOptions } from './types.js';
 
 type Waiter = { resolve: () => void; reject: (error: Error) => void };
@@ -16,6 +16,11 @@ export class KeyState {
   cached: Uint8Array | undefined;
   /** Live Future objects for this key on this client. */
   refs = 0;
+  /**
+   * The scheduler no longer counts this client's futures for the key (it was cancelled): releasing
+   * them sends nothing, and a new future for the key is a new submission.
+   */
+  forgotten = false;
   readonly waiters = new Set<Waiter>();
   callbacks: { future: Future<unknown>; cb: (future: Future<unknown>) => void }[] = [];
 
@@ -34,11 +39,27 @@ export class KeyState {
     this.wake();
   }
 
+  /**
+   * Settles with `error`. A finished key may still fail later (its data was lost and could not be
+   * recomputed): the status and error change, done callbacks (already called) are not called again.
+   */
   fail(error: MeshworkError): void {
-    if (this.settled) return;
+    if (this.settled && this.status !== 'finished') return;
+    const first = !this.settled;
     this.status = error.code === ErrorCode.CANCELLED ? 'cancelled' : error.code === ErrorCode.LOST ? 'lost' : 'error';
     this.error = error;
-    this.wake();
+    this.cached = undefined;
+    if (first) this.wake();
+  }
+
+  /** Cancelled, whatever the status was (dask: a finished future can be cancelled too). */
+  cancel(error: CancelledError): void {
+    if (this.status === 'cancelled') return;
+    const first = !this.settled;
+    this.status = 'cancelled';
+    this.error = error;
+    this.cached = undefined;
+    if (first) this.wake();
   }
 
   /** Rejects every wait (the connection is gone); the status stays as it is. */
@@ -74,13 +95,21 @@ export interface FutureOwner {
   result(state: KeyState, options: ResultOptions): Promise<unknown>;
   settled(state: KeyState, options: ResultOptions): Promise<void>;
   dropRef(future: Future<unknown>, state: KeyState): void;
+  cancel(futures: readonly Future<unknown>[]): Promise<void>;
 }
+
+/** The shared state behind a future (for this package's own modules). */
+export let stateOf: (future: Future<unknown>) => KeyState;
 
 /** The eventual result of a task: `key`, `status`, `result()`, `exception()`, `onDone()`, `release()`. */
 export class Future<T = unknown> extends FutureRef {
   readonly #state: KeyState;
   readonly #owner: FutureOwner;
   #released = false;
+
+  static {
+    stateOf = (future) => future.#state;
+  }
 
   /** @internal Made by the client (`submit`, `map`); not by users. */
   constructor(state: KeyState, owner: FutureOwner) {
@@ -91,6 +120,15 @@ export class Future<T = unknown> extends FutureRef {
 
   get status(): FutureStatus {
     return this.#state.status;
+  }
+
+  /** Settled: finished, error, cancelled or lost. */
+  done(): boolean {
+    return this.#state.settled;
+  }
+
+  cancelled(): boolean {
+    return this.#state.status === 'cancelled';
   }
 
   /** Has `release()` been called on this object? */
@@ -115,6 +153,14 @@ export class Future<T = unknown> extends FutureRef {
   /** Calls `cb(this)` once, when settled (on a later microtask if already settled). */
   onDone(cb: (future: Future<T>) => void): void {
     this.#state.addCallback(this, cb as (future: Future<unknown>) => void);
+  }
+
+  /**
+   * Cancels the key for every client (as `client.cancel([this])`): resolves once the request is
+   * sent; this future is 'cancelled' at once, its dependents as the scheduler reports them.
+   */
+  cancel(): Promise<void> {
+    return this.#owner.cancel([this]);
   }
 
   /** Drops this reference; the cluster frees the data once no future anywhere holds it. Idempotent. */

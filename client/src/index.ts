@@ -2,8 +2,18 @@
  * @meshwork/client: submit work to a meshwork cluster and get futures back.
  * The same code runs in Node ≥ 20 and in browsers; the runtime adapter is chosen by `#platform`.
  */
-export { Client, Submitter } from './client.js';
+export { Client, type GetOptions, type FutureTree } from './client.js';
+export { Submitter } from './submitter.js';
 export { Future } from './future.js';
+export { AsCompleted } from './as-completed.js';
+export { Executor, type ShutdownOptions } from './executor.js';
+export type { Graph, KeySpec } from './graph.js';
+export type { ModuleFunction, ModuleHandle } from './modules.js';
+export type { RunOptions } from './remote.js';
+export type { ScatterOptions } from './scatter.js';
+export type { DoneAndNotDone, ReturnWhen, WaitForOptions } from './wait.js';
+export type { WaitOptions } from './deadline.js';
+export { installTaskGlobal, type TaskGlobal, type TaskGlobalOptions } from './task-global.js';
 export type {
   ConnectOptions,
   FutureStatus,
@@ -21,7 +31,12 @@ export {
   GATHER_ATTEMPTS,
   PEER_CONNECT_TIMEOUT_MS,
   PEER_FETCH_BATCH_TIMEOUT_MS,
+  PEER_PUT_BATCH_TIMEOUT_MS,
   RESULT_CACHE_MAX_BYTES,
+  SCATTER_ATTEMPTS,
+  SCATTER_PLAN_RETRY_MAX_MS,
+  SCATTER_PLAN_RETRY_MS,
+  SCATTER_WORKER_WAIT_MS,
 } from './constants.js';
 export {
   AuthError,

@@ -3,6 +3,7 @@
  * `platform.node.ts` and `platform.browser.ts` implement this, chosen by the package.json
  * `imports` map (`#platform`), or injected through `ConnectOptions.platform`.
  */
+import { ConnectionError } from '@meshwork/protocol';
 
 /** Callbacks of a control socket; each is called on the platform's event loop. */
 export interface ControlSocketHandlers {
@@ -49,4 +50,58 @@ export interface Platform {
    * Throws ConnectionError at once where this runtime has no direct link.
    */
   openPeerStream(address: string, handlers: PeerStreamHandlers): PeerStream;
+}
+
+/**
+ * A platform usable at once whose implementation is still loading (`import('#platform')`): a
+ * control socket opened before it has loaded opens once it has. Data links need it loaded (they
+ * are opened only after the scheduler has answered, by then it has).
+ */
+export function deferredPlatform(load: Promise<Platform>): Platform {
+  let loaded: Platform | undefined;
+  let failed: Error | undefined;
+  const ready = load.then(
+    (p) => {
+      loaded = p;
+      return p;
+    },
+    (e: unknown) => {
+      failed = e instanceof Error ? e : new Error(String(e));
+      throw failed;
+    },
+  );
+  ready.catch(() => {}); // reported to each socket that waited for it
+  return {
+    get name() {
+      return loaded?.name ?? 'loading';
+    },
+    get directLinks() {
+      return loaded?.directLinks ?? true;
+    },
+    openControlSocket(url, handlers) {
+      if (loaded) return loaded.openControlSocket(url, handlers);
+      let socket: ControlSocket | undefined;
+      let closed = false;
+      ready.then(
+        (p) => {
+          if (closed) handlers.onClose('closed before it opened');
+          else socket = p.openControlSocket(url, handlers);
+        },
+        (e: Error) => handlers.onClose(`no runtime adapter: ${e.message}`),
+      );
+      return {
+        send(bytes) {
+          socket?.send(bytes);
+        },
+        close() {
+          closed = true;
+          socket?.close();
+        },
+      };
+    },
+    openPeerStream(address, handlers) {
+      if (loaded) return loaded.openPeerStream(address, handlers);
+      throw new ConnectionError(`data link to ${address}: the runtime adapter ${failed ? `failed to load: ${failed.message}` : 'has not loaded yet'}`);
+    },
+  };
 }

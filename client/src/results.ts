@@ -6,6 +6,7 @@
  */
 import {
   ConnectionError,
+  ErrorCode,
   ProtocolError,
   errorFromWire,
   type ClientChannel,
@@ -34,7 +35,6 @@ interface Inflight {
 export class Results {
   private readonly inflight = new Map<string, Inflight>();
   private readonly requests = new Map<number, Set<string>>();
-  private nextId = 1;
 
   constructor(
     private readonly conn: Connection,
@@ -64,7 +64,7 @@ export class Results {
 
   private request(key: string, entry: Inflight): void {
     const message = this.conn.gather(() => {
-      const id = this.nextId++;
+      const id = this.conn.nextRequestId();
       this.requests.set(id, new Set());
       return id;
     });
@@ -82,7 +82,10 @@ export class Results {
     for (const item of reply.items) {
       const entry = this.inflight.get(item.key);
       if (!asked.delete(item.key) || !entry || entry.requestId !== reply.id) continue;
-      if (item.error) entry.resolve({ error: errorFromWire({ ...item.error, key: item.error.key ?? item.key }) });
+      // A key really cancelled was forgotten on `key-cancelled`, which comes first: a CANCELLED
+      // item for a key still asked for belongs to another key of the same gather. Ask again.
+      if (item.error?.code === ErrorCode.CANCELLED && entry.attempts < GATHER_ATTEMPTS) this.request(item.key, entry);
+      else if (item.error) entry.resolve({ error: errorFromWire({ ...item.error, key: item.error.key ?? item.key }) });
       else if (item.value) entry.resolve({ value: item.value });
       else if (item.holders && item.holders.length > 0) remote.push({ key: item.key, entry, holders: item.holders });
       else entry.reject(new ProtocolError(`gather-reply for '${item.key}' has neither a value, holders nor an error`));
@@ -155,6 +158,14 @@ export class Results {
       return;
     }
     this.request(key, entry);
+  }
+
+  /**
+   * The key was cancelled: a wait in flight settles with `error` now, and a later `get` asks anew
+   * (a reply to the old request is ignored).
+   */
+  forget(key: string, error: MeshworkError): void {
+    this.inflight.get(key)?.resolve({ error });
   }
 
   /** The connection is gone: every wait fails with `error`. */

@@ -23,6 +23,11 @@ export type TaskSpec = ClientChannel.TaskSpec;
 
 const fnSpecs = new WeakMap<object, FunctionSpec>();
 
+/** Makes `functionSpec(fn)` return `spec` (stand-ins for exports of uploaded modules). */
+export function registerFunctionSpec(fn: object, spec: FunctionSpec): void {
+  fnSpecs.set(fn, spec);
+}
+
 /** The spec of a task function: its source, rebuilt on the worker, and an id that hashes it. */
 export function functionSpec(fn: unknown): FunctionSpec {
   if (typeof fn !== 'function') {

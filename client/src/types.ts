@@ -20,6 +20,13 @@ export interface ConnectOptions {
   logger?: Logger;
   /** The runtime adapter; defaults to the one for this runtime (`#platform`). For tests and custom transports. */
   platform?: Platform;
+  /**
+   * Told when this client starts waiting on futures (`true`: a `result`, `gather`, `wait`,
+   * `exception` or `asCompleted` step is pending) and when it no longer waits (`false`).
+   * Overlapping waits count as one. A worker uses this to give a task's thread back while the
+   * task waits on its own sub-tasks.
+   */
+  onWait?: (waiting: boolean) => void;
 }
 
 /** Options of `client.with(...)`: how tasks are keyed and where they may run. */

@@ -11,11 +11,13 @@ import {
   encodeFrame,
   encodeValue,
   errorToWire,
+  hashString,
   parseFrame,
   typesOf,
   type Holder,
   type WireError,
 } from '@meshwork/protocol';
+import type { FunctionSpec } from '../src/tasks.js';
 
 type In = ClientChannel.ClientToServer;
 type Out = ClientChannel.ServerToClient;
@@ -27,6 +29,12 @@ export interface FakeOptions {
   holdersFor?: (key: string) => Holder[] | undefined;
   /** Tasks of functions with these names wait for `runHeld()`. */
   hold?: readonly string[];
+  /** Where `scatter-plan` puts a value (default: nowhere, as with no workers). */
+  scatterTargets?: (key: string) => Holder[];
+  /** Where scattered values are (the fake workers' stores), so tasks can use them. */
+  stores?: () => Map<string, Uint8Array>[];
+  /** The workers `run` runs on. Default ['worker-a', 'worker-b']. */
+  workers?: readonly string[];
 }
 
 export class FakeScheduler {
@@ -39,6 +47,8 @@ export class FakeScheduler {
   private readonly wanted = new Map<string, number>();
   private readonly gathers: { ws: WebSocket; id: number; keys: string[] }[] = [];
   private readonly held: { ws: WebSocket; task: ClientChannel.TaskSpec; name: string }[] = [];
+  private readonly tasks = new Map<string, ClientChannel.TaskSpec>();
+  readonly cancelled = new Set<string>();
   private constructor(
     readonly server: WebSocketServer,
     readonly options: FakeOptions,
@@ -132,12 +142,11 @@ export class FakeScheduler {
     switch (m.type) {
       case 'update-graph':
         for (const fn of m.fns) {
-          // Rebuilt from source, as a worker does.
-          // eslint-disable-next-line @typescript-eslint/no-implied-eval
-          this.fns.set(fn.id, new Function(`return (${fn.source})`)() as (...a: unknown[]) => unknown);
+          this.fns.set(fn.id, rebuild(fn));
           this.names.set(fn.id, fn.name);
         }
         for (const t of m.tasks) {
+          this.tasks.set(t.key, t);
           const name = this.names.get(t.fn) ?? '';
           if (this.options.hold?.includes(name)) this.held.push({ ws, task: t, name });
           else this.run(t);
@@ -157,6 +166,70 @@ export class FakeScheduler {
         break;
       case 'hello':
         break;
+      case 'cancel':
+        this.cancel(ws, m.keys);
+        break;
+      case 'scatter-plan':
+        this.send(ws, [
+          { type: 'scatter-plan-reply', id: m.id, targets: m.items.map((i) => this.options.scatterTargets?.(i.key) ?? []) },
+        ]);
+        break;
+      case 'scattered':
+        for (const item of m.items) {
+          const value = this.options.stores?.().find((s) => s.has(item.key))?.get(item.key);
+          this.results.set(item.key, { value: value ?? new Uint8Array() });
+        }
+        for (const key of m.wants) {
+          this.wanted.set(key, this.refcount(key) + 1);
+          this.send(ws, [{ type: 'key-finished', key }]);
+        }
+        break;
+      case 'who-has': {
+        const holders: Record<string, string[]> = {};
+        for (const key of m.keys) holders[key] = this.results.has(key) ? ['worker-a'] : [];
+        this.send(ws, [{ type: 'who-has-reply', id: m.id, holders }]);
+        break;
+      }
+      case 'run': {
+        const fn = rebuild(m.fn);
+        const results: Record<string, { value?: Uint8Array; error?: WireError }> = {};
+        for (const w of this.options.workers ?? ['worker-a', 'worker-b']) {
+          if (m.workers && !m.workers.includes(w)) continue;
+          try {
+            results[w] = { value: encodeValue(fn(...(decodeValue(m.args) as unknown[]))).bytes };
+          } catch (e) {
+            results[w] = { error: errorToWire(e, { workerId: w }) };
+          }
+        }
+        this.send(ws, [{ type: 'run-reply', id: m.id, results }]);
+        break;
+      }
+      case 'upload':
+        this.send(ws, [{ type: 'upload-reply', id: m.id, name: m.name, hash: hashString(m.source) }]);
+        break;
+    }
+  }
+
+  /** Cancels the keys and every task depending on them; tells the client about those it wants. */
+  private cancel(ws: WebSocket, keys: readonly string[]): void {
+    const doomed = new Set(keys);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const t of this.tasks.values()) {
+        if (!doomed.has(t.key) && t.deps.some((d) => doomed.has(d))) {
+          doomed.add(t.key);
+          grew = true;
+        }
+      }
+    }
+    for (const key of doomed) {
+      this.cancelled.add(key);
+      this.tasks.delete(key);
+      this.results.delete(key);
+      const at = this.held.findIndex((h) => h.task.key === key);
+      if (at >= 0) this.held.splice(at, 1);
+      if (this.refcount(key) > 0) this.send(ws, [{ type: 'key-cancelled', key }]);
+      this.wanted.delete(key);
     }
   }
 
@@ -188,4 +261,14 @@ export class FakeScheduler {
       this.send(g.ws, [{ type: 'gather-reply', id: g.id, items }]);
     }
   }
+}
+
+/** A task function rebuilt from its spec, as a worker does; a module export echoes its call. */
+function rebuild(fn: FunctionSpec): (...a: unknown[]) => unknown {
+  if (fn.module) {
+    const { name, hash } = fn.module;
+    return (...args: unknown[]) => ({ module: name, hash, export: fn.source, args });
+  }
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  return new Function(`return (${fn.source})`)() as (...a: unknown[]) => unknown;
 }

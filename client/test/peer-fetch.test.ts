@@ -1,48 +1,17 @@
 /** Values that are not inline: fetched directly from the workers that hold them (fake TCP workers). */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { PeerChannel, PeerFrameReader, encodePeerFrame, parseMessage, typesOf } from '@meshwork/protocol';
 import { Client, ConnectionError } from '../src/index.js';
 import { platform as browserPlatform } from '../src/platform.browser.js';
 import { platform } from '../src/platform.node.js';
 import { FakeScheduler } from './fake-scheduler.js';
-
-const requestTypes = typesOf(PeerChannel.PeerRequest);
-
-/** A worker's data link that holds `store`; records the requests it got. */
-async function fakeWorker(
-  store: Map<string, Uint8Array>,
-): Promise<{ server: Server; address: string; requests: PeerChannel.PeerRequest[] }> {
-  const requests: PeerChannel.PeerRequest[] = [];
-  const server = createServer((socket) => {
-    const reader = new PeerFrameReader();
-    socket.on('data', (chunk) => {
-      for (const { header } of reader.push(chunk)) {
-        const parsed = parseMessage(header, PeerChannel.PeerRequest, requestTypes);
-        if (!parsed.ok) throw new Error(parsed.error.message);
-        requests.push(parsed.message);
-        if (parsed.message.type !== 'get-data') continue;
-        const { id, keys } = parsed.message;
-        for (const key of keys) {
-          const bytes = store.get(key);
-          const parts = bytes
-            ? encodePeerFrame({ type: 'data', id, key, nbytes: bytes.byteLength }, bytes)
-            : encodePeerFrame({ type: 'data-missing', id, key });
-          for (const p of parts) socket.write(p);
-        }
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, address: `tcp://127.0.0.1:${(server.address() as { port: number }).port}`, requests };
-}
+import { fakeWorker, type FakeWorker } from './fake-worker.js';
 
 describe('direct fetch from holders', () => {
   let fake: FakeScheduler;
   let client: Client;
-  let empty: Awaited<ReturnType<typeof fakeWorker>>;
-  let full: Awaited<ReturnType<typeof fakeWorker>>;
+  let empty: FakeWorker;
+  let full: FakeWorker;
   const store = new Map<string, Uint8Array>();
   let holders: { id: string; address: string }[] = [];
   const big = (n: number): Float64Array => new Float64Array(n).fill(1.5);

@@ -62,3 +62,9 @@ export const MEMORY_PAUSE_FRACTION = 0.8;
 
 /** The global a task finds its handles under: `globalThis.meshwork.client()`. */
 export const TASK_GLOBAL = 'meshwork';
+
+/** Longest SDP accepted in a WebRTC signal, in characters. */
+export const MAX_SDP_CHARS = 64 * 1024;
+
+/** Longest ICE candidate (or mid) accepted in a WebRTC signal, in characters. */
+export const MAX_CANDIDATE_CHARS = 1024;

@@ -5,3 +5,4 @@ export { checkInvariants } from './state/invariants.js';
 export type { ClusterState, WorkerInfo } from './transport/views.js';
 export { lineLogger, silentLogger, type Logger } from './logger.js';
 export { treeReduction, type TreeReductionResult } from './examples/tree-reduction.js';
+export { startStunServer, type StunServer, type StunServerOptions } from './transport/stun.js';

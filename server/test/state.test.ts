@@ -369,3 +369,19 @@ test('run: one answer per worker; a worker that leaves answers with an error', (
   assert.ok(reply.results['a']?.value);
   assert.equal(reply.results['b']?.error?.code, 'CONNECTION');
 });
+
+test('cancelling one key of a pending gather answers that key as cancelled and the rest as they settle', () => {
+  const h = new Harness();
+  h.worker('a');
+  h.client('c');
+  h.submit('c', [['x', []], ['y', []]]);
+  h.s.gather('c', 1, ['x', 'y']);
+  h.s.cancel(['x']);
+  h.check();
+  assert.ok(!h.clientMessages('c').some((m) => m.type === 'gather-reply'), 'still waiting for y');
+  h.finish('a', 'y');
+  const reply = h.clientMessages('c').find((m) => m.type === 'gather-reply');
+  assert.ok(reply?.type === 'gather-reply');
+  assert.equal(reply.items[0]?.error?.code, 'CANCELLED');
+  assert.ok(reply.items[1]?.value);
+});

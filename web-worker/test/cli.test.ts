@@ -30,6 +30,24 @@ test('parseWorkerArgs reads every option', () => {
   }
 });
 
+test('--memory-limit accepts plain bytes, exponents and unit suffixes', () => {
+  const limit = (text: string) => parseWorkerArgs(['ws://x', '--memory-limit', text])?.memoryLimit;
+  const cases: [string, number][] = [
+    ['4000000000', 4e9],
+    ['1e9', 1e9],
+    ['1.5E9', 1.5e9],
+    ['512MB', 512e6],
+    ['512 mb', 512e6],
+    ['2GiB', 2 * 2 ** 30],
+    ['100KiB', 102_400],
+    ['4g', 4e9],
+    ['1TB', 1e12],
+    ['10b', 10],
+  ];
+  for (const [text, bytes] of cases) assert.equal(limit(text), bytes, text);
+  for (const bad of ['', 'lots', '5-', '1e', '5 parsecs', '1e400']) assert.throws(() => limit(bad), /--memory-limit: .* is not a number of bytes/, bad);
+});
+
 test('--help explains every option; a bad option exits 2 with a clear message', async () => {
   const help = await cli(['worker', '--help']);
   assert.equal(help.code, 0);

@@ -183,3 +183,47 @@ test('data server: get-data before hello is refused; a wrong protocol version is
     await server.close();
   }
 });
+
+test('data server: put-data before hello is refused; without a put handler it is refused; the connection stays', async () => {
+  const { server } = await serverWith({ a: 1 });
+  try {
+    const c = rawClient(server.address);
+    const put = (id: number, key: string, body: Uint8Array): void => {
+      for (const p of encodePeerFrame({ type: 'put-data', id, key }, body)) c.socket.write(p);
+    };
+    put(1, 'k', encodeValue(5).bytes);
+    c.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, from: 'raw' });
+    put(2, 'k', encodeValue(5).bytes);
+    c.send({ type: 'get-data', id: 3, keys: ['a'] });
+    const [early, refused, data] = await c.next(3);
+    assert.deepEqual(early?.header, { type: 'error', code: 'BAD_REQUEST', message: 'send hello first', replyTo: 1 });
+    assert.deepEqual(refused?.header, { type: 'error', code: 'BAD_REQUEST', message: 'this data server does not accept put-data', replyTo: 2 });
+    assert.equal((data?.header as { type: string }).type, 'data');
+    c.socket.destroy();
+  } finally {
+    await server.close();
+  }
+});
+
+test('data server: put-data stores through the handler, in order with get-data', async () => {
+  const store = new Store();
+  const server = await startDataServer({
+    host: '127.0.0.1',
+    lookup: (k) => store.get(k),
+    put: (k, bytes) => (k === 'no' ? { ok: false, message: 'not that one' } : (store.put(k, bytes), { ok: true })),
+  });
+  try {
+    const c = rawClient(server.address);
+    c.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, from: 'raw' });
+    for (const p of encodePeerFrame({ type: 'put-data', id: 1, key: 'v' }, encodeValue('hello').bytes)) c.socket.write(p);
+    c.send({ type: 'get-data', id: 2, keys: ['v'] });
+    for (const p of encodePeerFrame({ type: 'put-data', id: 3, key: 'no' }, encodeValue(1).bytes)) c.socket.write(p);
+    const [ok, data, no] = await c.next(3);
+    assert.deepEqual(ok?.header, { type: 'put-ok', id: 1, key: 'v' });
+    assert.equal(decodeValue(data?.body as Uint8Array), 'hello');
+    assert.deepEqual(no?.header, { type: 'error', code: 'BAD_REQUEST', message: 'not that one', replyTo: 3 });
+    c.socket.destroy();
+  } finally {
+    await server.close();
+  }
+});

@@ -1,6 +1,10 @@
-/** A tiny scheduler stand-in for tests: speaks the worker-server channel over `ws` on port 0. */
+/**
+ * A tiny scheduler stand-in for tests: speaks the worker-server channel over `ws` on port 0, and
+ * serves uploaded modules over HTTP on the same port (`/modules/<name>.mjs`, ETag = hash).
+ */
+import { createServer, type Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { PROTOCOL_VERSION, decode, encodeFrame } from '@meshwork/protocol';
+import { PROTOCOL_VERSION, decode, encodeFrame, hashString } from '@meshwork/protocol';
 
 export type Msg = Record<string, unknown> & { type: string };
 
@@ -54,8 +58,24 @@ export class FakeScheduler {
   private n = 0;
   /** Replaces the welcome: return an error reply to refuse the hello. */
   refuse: ((hello: Msg) => Msg | null) | null = null;
+  /** Modules served at /modules/<name>.mjs, and how often each was fetched. */
+  readonly modules = new Map<string, string>();
+  readonly moduleHits = new Map<string, number>();
 
-  private constructor(readonly wss: WebSocketServer) {
+  private constructor(
+    readonly wss: WebSocketServer,
+    readonly http: Server,
+  ) {
+    http.on('request', (req, res) => {
+      const m = /^\/modules\/([^/?]+)\.mjs(\?.*)?$/.exec(req.url ?? '');
+      const source = m ? this.modules.get(decodeURIComponent(m[1] as string)) : undefined;
+      if (!m || source === undefined) {
+        res.writeHead(404).end('no such module');
+        return;
+      }
+      this.moduleHits.set(m[1] as string, (this.moduleHits.get(m[1] as string) ?? 0) + 1);
+      res.writeHead(200, { 'content-type': 'text/javascript', etag: `"${hashString(source)}"` }).end(source);
+    });
     wss.on('connection', (ws) => {
       ws.once('message', (data: Buffer) => {
         const [hello] = decode(data) as Msg[];
@@ -75,13 +95,28 @@ export class FakeScheduler {
   }
 
   static async start(): Promise<FakeScheduler> {
-    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-    await new Promise<void>((r) => wss.once('listening', () => r()));
-    return new FakeScheduler(wss);
+    const http = createServer();
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    return new FakeScheduler(new WebSocketServer({ server: http }), http);
   }
 
   get address(): string {
-    return `ws://127.0.0.1:${(this.wss.address() as { port: number }).port}`;
+    return `ws://127.0.0.1:${(this.http.address() as { port: number }).port}`;
+  }
+
+  /** Serves a module; returns its hash (what `upload` would answer). */
+  upload(name: string, source: string): string {
+    this.modules.set(name, source);
+    return hashString(source);
+  }
+
+  /** The first connection whose hello matches (e.g. a client made inside a task). */
+  async connWhere(match: (hello: Msg) => boolean): Promise<FakeWorkerConn> {
+    for (;;) {
+      const c = this.conns.find((x) => match(x.hello));
+      if (c) return c;
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
   }
 
   async conn(id: string): Promise<FakeWorkerConn> {
@@ -95,5 +130,7 @@ export class FakeScheduler {
   async close(): Promise<void> {
     for (const c of this.wss.clients) c.terminate();
     await new Promise<void>((r) => this.wss.close(() => r()));
+    this.http.closeAllConnections();
+    await new Promise<void>((r) => this.http.close(() => r()));
   }
 }

@@ -1,6 +1,6 @@
 /** Schema pieces shared by every channel. */
 import * as v from 'valibot';
-import { MAX_KEY_LENGTH } from '../constants.js';
+import { MAX_CANDIDATE_CHARS, MAX_KEY_LENGTH, MAX_SDP_CHARS } from '../constants.js';
 
 export const Key = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_KEY_LENGTH));
 export const Keys = v.array(Key);
@@ -53,9 +53,32 @@ export const ErrorReply = v.object({
 });
 export type ErrorReply = v.InferOutput<typeof ErrorReply>;
 
+/** ICE servers for WebRTC, as RTCPeerConnection takes them (the scheduler answers STUN itself). */
+export const IceServers = v.array(v.object({ urls: v.union([v.string(), v.array(v.string())]) }));
+
 export const Welcome = v.object({
   type: v.literal('welcome'),
   protocolVersion: v.number(),
   /** The id the scheduler gave this connection. */
   id: v.string(),
+  /** For peers that open WebRTC connections. */
+  iceServers: v.optional(IceServers),
 });
+
+/**
+ * What two peers say to each other, through the scheduler, to open a WebRTC connection. The
+ * peer with the lower id offers; the other asks it to with `request-offer`. Never renegotiated.
+ */
+export const SignalPayload = v.variant('kind', [
+  v.object({ kind: v.literal('offer'), sdp: v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_SDP_CHARS)) }),
+  v.object({ kind: v.literal('answer'), sdp: v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_SDP_CHARS)) }),
+  v.object({
+    kind: v.literal('candidate'),
+    candidate: v.pipe(v.string(), v.maxLength(MAX_CANDIDATE_CHARS)),
+    sdpMid: v.nullable(v.pipe(v.string(), v.maxLength(MAX_CANDIDATE_CHARS))),
+    sdpMLineIndex: v.nullable(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  }),
+  v.object({ kind: v.literal('end-of-candidates') }),
+  v.object({ kind: v.literal('request-offer') }),
+]);
+export type SignalPayload = v.InferOutput<typeof SignalPayload>;

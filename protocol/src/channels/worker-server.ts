@@ -1,6 +1,6 @@
 /** The channel between a worker and the scheduler (one WebSocket, control only: no bulk data). */
 import * as v from 'valibot';
-import { Bytes, Count, ErrorReply, Holder, Key, Keys, Millis, ModuleRef, RequestId, Welcome, WireErrorSchema } from './common.js';
+import { Bytes, Count, ErrorReply, Holder, Key, Keys, Millis, ModuleRef, RequestId, SignalPayload, Welcome, WireErrorSchema } from './common.js';
 
 export const WorkerHello = v.object({
   type: v.literal('hello'),
@@ -64,7 +64,11 @@ export const RunResult = v.object({
 /** Answer to `steal-request`: `ok` when the task had not started and was dropped here. */
 export const StealResponse = v.object({ type: v.literal('steal-response'), key: Key, ok: v.boolean() });
 
+/** A WebRTC signal for worker `to`; the scheduler relays it as `signal {from}`. */
+export const SignalTo = v.object({ type: v.literal('signal'), to: v.string(), payload: SignalPayload });
+
 export const WorkerToServer = v.variant('type', [
+  SignalTo,
   WorkerHello,
   TaskFinished,
   TaskErred,
@@ -112,5 +116,8 @@ export const RunFunction = v.object({
 /** Give back `key` if it has not started (answer with `steal-response`). */
 export const StealRequest = v.object({ type: v.literal('steal-request'), key: Key });
 
-export const ServerToWorker = v.variant('type', [Welcome, ComputeTask, FreeKeys, RunFunction, StealRequest, ErrorReply]);
+/** A WebRTC signal from worker `from`. */
+export const SignalFrom = v.object({ type: v.literal('signal'), from: v.string(), payload: SignalPayload });
+
+export const ServerToWorker = v.variant('type', [Welcome, ComputeTask, FreeKeys, RunFunction, StealRequest, SignalFrom, ErrorReply]);
 export type ServerToWorker = v.InferOutput<typeof ServerToWorker>;

@@ -352,6 +352,7 @@ export abstract class Lifecycle {
     const items: ClientChannel.GatherItem[] = g.keys.map((key) => {
       const t = this.tasks.get(key);
       const lost = (message: string): ClientChannel.GatherItem => ({ key, error: { code: ErrorCode.LOST, name: 'LostError', message, key } });
+      if (g.cancelled?.has(key)) return { key, error: { code: ErrorCode.CANCELLED, name: 'CancelledError', message: `${key} was cancelled`, key } };
       if (!t) return lost(`no task ${key}: it was released or never submitted`);
       if (t.status === 'erred') return { key, error: t.error as WireError };
       if (t.status !== 'memory') return lost(`${key} was released`);

@@ -219,8 +219,8 @@ export class SchedulerState extends Dispatcher {
       }
       t.wants.clear();
       for (const g of t.gathers) {
-        const error = { code: ErrorCode.CANCELLED, name: 'CancelledError', message: `${t.key} was cancelled`, key: t.key };
-        this.emit.client(g.clientId, { type: 'gather-reply', id: g.id, items: g.keys.map((key) => ({ key, error })) });
+        (g.cancelled ??= new Set()).add(t.key);
+        if (--g.remaining === 0) this.answerGather(g);
       }
       t.gathers.clear();
     }

@@ -92,4 +92,6 @@ export interface PendingGather {
   readonly id: number;
   readonly keys: string[];
   remaining: number;
+  /** Keys cancelled while the gather waited: answered with CancelledError. */
+  cancelled?: Set<string>;
 }

@@ -25,6 +25,7 @@ import { Connection } from './connection.js';
 import { parseHello } from './hello.js';
 import { createHttpApp } from './http.js';
 import { ModuleStore } from './modules.js';
+import { startStunServer, type StunServer } from './stun.js';
 
 /** How often worker liveness is checked, in milliseconds. */
 export const LIVENESS_CHECK_INTERVAL_MS = 1_000;
@@ -34,6 +35,8 @@ export interface SchedulerServerOptions extends SchedulerOptions {
   port?: number;
   /** Required in every hello when set. */
   token?: string;
+  /** UDP port of the STUN responder that WebRTC peers learn their addresses from (0: any free port). */
+  stunPort?: number;
   heartbeatTimeoutMs?: number;
   logger?: Logger;
 }
@@ -54,6 +57,7 @@ export class SchedulerServer {
   private readonly wss: WebSocketServer;
   private readonly logger: Logger;
   private liveness: NodeJS.Timeout | undefined;
+  private stun: StunServer | undefined;
   private nextId = 0;
   private readonly idPrefix = randomBytes(3).toString('hex');
   /** Bytes of task data the scheduler carried because no direct path existed. */
@@ -70,7 +74,9 @@ export class SchedulerServer {
     );
     this.http = createServer(createHttpApp(this));
     this.wss = new WebSocketServer({ server: this.http, maxPayload: MAX_CONTROL_FRAME_BYTES });
-    this.wss.on('connection', (socket, req) => this.accept(socket, `${req.socket.remoteAddress}:${req.socket.remotePort}`));
+    this.wss.on('connection', (socket, req) =>
+      this.accept(socket, `${req.socket.remoteAddress}:${req.socket.remotePort}`, req.socket.localAddress),
+    );
   }
 
   static async start(options: SchedulerServerOptions = {}): Promise<SchedulerServer> {
@@ -84,6 +90,11 @@ export class SchedulerServer {
     });
     s.liveness = setInterval(() => s.checkLiveness(), LIVENESS_CHECK_INTERVAL_MS);
     s.liveness.unref();
+    try {
+      s.stun = await startStunServer({ host: options.host ?? '127.0.0.1', port: options.stunPort ?? 0 });
+    } catch (e) {
+      s.logger.warn(`no STUN responder (${(e as Error).message}): browser peers may not find each other`);
+    }
     return s;
   }
 
@@ -104,8 +115,16 @@ export class SchedulerServer {
     return `http://${this.host}:${this.port}`;
   }
 
+  /** ICE servers for a peer that reached us at `localAddress` (our address as it sees it). */
+  private iceServers(localAddress: string | undefined): { urls: string }[] {
+    if (!this.stun) return [];
+    const host = localAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1';
+    return [{ urls: `stun:${host.includes(':') ? `[${host}]` : host}:${this.stun.port}` }];
+  }
+
   async close(): Promise<void> {
     clearInterval(this.liveness);
+    await this.stun?.close();
     for (const c of this.clients.values()) c.close(1001, 'scheduler closing');
     for (const w of this.workers.values()) w.conn.close(1001, 'scheduler closing');
     for (const s of this.wss.clients) s.terminate();
@@ -118,7 +137,7 @@ export class SchedulerServer {
     return `${kind}-${this.idPrefix}-${(this.nextId++).toString(36)}`;
   }
 
-  private accept(socket: WebSocket, remote: string): void {
+  private accept(socket: WebSocket, remote: string, localAddress: string | undefined): void {
     const timer = setTimeout(() => {
       this.logger.warn(`${remote}: no hello within ${HELLO_TIMEOUT_MS} ms; closing`);
       socket.close(1008, 'no hello');
@@ -159,7 +178,7 @@ export class SchedulerServer {
         const id = this.newId('worker');
         const c = conn as Connection<ToWorker>;
         this.workers.set(id, { conn: c, lastSeen: Date.now() });
-        c.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, id });
+        c.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, id, iceServers: this.iceServers(localAddress) });
         this.state.addWorker({
           id,
           name: m.name ?? id,
@@ -265,6 +284,11 @@ export class SchedulerServer {
         return this.state.runResult(id, m);
       case 'steal-response':
         return this.state.stealResponse(id, m.key, m.ok);
+      case 'signal': {
+        const target = this.workers.get(m.to);
+        if (!target) return conn.reply(ReplyCode.BAD_REQUEST, `no worker ${m.to.slice(0, 64)} to signal`);
+        return target.conn.send({ type: 'signal', from: id, payload: m.payload });
+      }
     }
   }
 

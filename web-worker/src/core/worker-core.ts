@@ -1,90 +1,113 @@
 /**
  * The worker core, runtime-free: tasks from `compute-task` wait for their dependencies (fetched
  * through the injected PeerFetcher), queue, and run on the injected Executor; results go into the
- * store and are reported; `free-keys` drops data and cancels tasks. Outgoing messages leave
- * batched once per event-loop turn. The host feeds in every frame after `welcome`.
+ * store and are reported; `free-keys` drops data and abandons tasks; `steal-request` gives back
+ * a task that has not started; `run-function` runs once on a separate executor. The host feeds
+ * in every frame after `welcome`.
  *
  * Task states: fetching (deps on their way) → ready (queued, FIFO: the scheduler orders) →
- * running (on a thread) → gone (reported, freed or dropped).
+ * running (on a thread; `seceded` while it waits on tasks of its own) → gone (reported, freed,
+ * stolen or dropped). At most `threads` tasks run that have not seceded.
+ *
+ * Memory in use (heartbeat `memoryUsed`) is the bytes of values held: the store plus fetched
+ * dependencies. Not the process RSS: that moves with the garbage collector and V8's heap sizing,
+ * is shared with the threads, and cannot be freed by anything the scheduler decides.
  */
 import {
-  Batcher,
   CancelledError,
-  HEARTBEAT_INTERVAL_MS,
   INLINE_VALUE_MAX_BYTES,
   ProtocolError,
   TimeoutError,
   WorkerChannel,
-  encodeFrame,
   errorToWire,
   parseFrame,
+  type SignalPayload,
   type TurnScheduler,
   type WireError,
 } from '@meshwork/protocol';
-import { MAX_QUEUED_TASKS } from '../constants.js';
+import { MAX_QUEUED_TASKS, RUN_FUNCTION_TIMEOUT_MS } from '../constants.js';
+import { DepGatherer } from './dep-gatherer.js';
 import { serverToWorkerTypes } from './handshake.js';
-import type { Executor, FetchResult, PeerFetcher } from './interfaces.js';
+import type { Executor, Job, ModuleRef, PeerFetcher } from './interfaces.js';
 import { silentLogger, type Logger } from './logger.js';
+import { Outbox, type Ticker } from './outbox.js';
 import { DepCache, Store } from './store.js';
 
 type ComputeTask = WorkerChannel.ComputeTask;
-type Outgoing = WorkerChannel.WorkerToServer;
+type RunFunction = Extract<WorkerChannel.ServerToWorker, { type: 'run-function' }>;
+type Timing = { startedAt: number; stoppedAt: number; thread: number };
 
 export interface WorkerCoreOptions {
   workerId: string;
   /** Sends one encoded control frame to the scheduler. */
   send(frame: Uint8Array): void;
   executor: Executor;
+  /** Runs `run-function` (client.run) apart from tasks; without it those are answered with an error. */
+  runExecutor?: Executor;
   fetcher: PeerFetcher;
   store?: Store;
+  /** Bytes this worker should hold at most; null or absent for no limit. */
+  memoryLimit?: number | null;
   logger?: Logger;
-  /** Memory the host uses beyond the stored bytes (e.g. its JS heap), in bytes. */
-  hostMemory?: () => number;
   heartbeatIntervalMs?: number;
+  /** What drives interval heartbeats (default setInterval; a browser tab drives them from a Web Worker). */
+  heartbeatTicker?: Ticker;
+  /** How messages are batched per turn (default: setImmediate, or setTimeout 0). */
   schedule?: TurnScheduler;
+  /** Receives WebRTC signals relayed from other workers (the host's WebRTC transport). */
+  onSignal?: (from: string, payload: SignalPayload) => void;
+}
+
+/** A function as the scheduler sent it: source text, or (with `module`) an export's name. */
+interface FunctionSpec {
+  source: string;
+  module: ModuleRef | undefined;
 }
 
 interface Task {
   msg: ComputeTask;
-  source: string;
+  fn: FunctionSpec;
   state: 'fetching' | 'ready' | 'running';
   abort: AbortController;
-  /** Dependency bytes gathered so far; fetched ones are held in the DepCache. */
+  /** Dependency bytes, once gathered; `fetched` ones are held in the DepCache. */
   deps: Map<string, Uint8Array>;
   fetched: string[];
+  seceded: boolean;
 }
-
-type DepResult = { bytes: Uint8Array } | { missingAt: string };
 
 export class WorkerCore {
   readonly store: Store;
-  private readonly deps = new DepCache();
-  private readonly sources = new Map<string, string>();
+  private readonly cache = new DepCache();
+  private readonly gatherer: DepGatherer;
+  private readonly outbox: Outbox;
+  private readonly fns = new Map<string, FunctionSpec>();
   private readonly tasks = new Map<string, Task>();
   private readonly ready: Task[] = [];
-  private readonly inflight = new Map<string, Promise<DepResult>>();
-  private readonly batcher: Batcher<Outgoing>;
   private readonly closing = new AbortController();
-  private readonly heartbeat: ReturnType<typeof setInterval>;
   private readonly log: Logger;
   private running = 0;
+  private seceded = 0;
   private done = 0;
 
   constructor(private readonly o: WorkerCoreOptions) {
     this.store = o.store ?? new Store();
     this.log = o.logger ?? silentLogger;
-    this.batcher = new Batcher((batch) => o.send(encodeFrame(batch)), o.schedule);
-    this.heartbeat = setInterval(() => this.sendHeartbeat(), o.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS);
-    this.sendHeartbeat();
+    this.gatherer = new DepGatherer(this.store, this.cache, o.fetcher, () => this.outbox.memoryChanged());
+    const outbox: ConstructorParameters<typeof Outbox>[0] = { send: (frame) => o.send(frame), memoryUsed: () => this.memoryUsed, memoryLimit: o.memoryLimit ?? null };
+    if (o.heartbeatIntervalMs !== undefined) outbox.intervalMs = o.heartbeatIntervalMs;
+    if (o.heartbeatTicker !== undefined) outbox.ticker = o.heartbeatTicker;
+    if (o.schedule !== undefined) outbox.schedule = o.schedule;
+    this.outbox = new Outbox(outbox);
   }
 
-  /** Tasks held (fetching, ready or running), tasks finished, and threads busy. */
-  get stats(): { tasks: number; done: number; running: number; bytesStored: number } {
-    return { tasks: this.tasks.size, done: this.done, running: this.running, bytesStored: this.store.bytes };
+  /** Tasks held (fetching, ready or running), tasks finished, tasks on threads, and of those the seceded. */
+  get stats(): { tasks: number; done: number; running: number; seceded: number; bytesStored: number } {
+    return { tasks: this.tasks.size, done: this.done, running: this.running, seceded: this.seceded, bytesStored: this.store.bytes };
   }
 
+  /** Bytes of values held: stored plus fetched dependencies (see the file comment). */
   get memoryUsed(): number {
-    return this.store.bytes + this.deps.bytes + (this.o.hostMemory?.() ?? 0);
+    return this.store.bytes + this.cache.bytes;
   }
 
   /** Parses one frame from the scheduler (untrusted bytes) and acts on each valid message. */
@@ -104,6 +127,16 @@ export class WorkerCore {
         case 'free-keys':
           this.freeKeys(msg.keys);
           break;
+        case 'steal-request':
+          this.steal(msg.key);
+          break;
+        case 'run-function':
+          void this.runFunction(msg);
+          break;
+        case 'signal':
+          if (this.o.onSignal) this.o.onSignal(msg.from, msg.payload);
+          else this.log.debug('ignored a WebRTC signal: this worker has no WebRTC transport', { from: msg.from });
+          break;
         case 'welcome':
           this.log.debug('ignored a repeated welcome');
           break;
@@ -116,32 +149,43 @@ export class WorkerCore {
     }
   }
 
-  /** Stops heartbeats, cancels every task and drops queued messages (the link is going away). */
+  /**
+   * Stores a value a client put here (scatter). Refused when it would take this worker past its
+   * memory limit; the scheduler learns of the key from the client, not from this worker.
+   */
+  putData(key: string, bytes: Uint8Array): { ok: true } | { ok: false; message: string } {
+    if (this.closing.signal.aborted) return { ok: false, message: 'the worker is closing' };
+    const limit = this.o.memoryLimit;
+    if (limit != null) {
+      const remaining = limit - (this.memoryUsed - (this.store.get(key)?.byteLength ?? 0));
+      if (bytes.byteLength > remaining) {
+        return { ok: false, message: `a value of ${bytes.byteLength} bytes is over this worker's remaining memory (${Math.max(0, remaining)} of ${limit} bytes)` };
+      }
+    }
+    this.store.put(key, bytes);
+    this.outbox.memoryChanged();
+    return { ok: true };
+  }
+
+  /** Stops heartbeats, abandons every task and run, and drops queued messages (the link is going away). */
   close(): void {
     if (this.closing.signal.aborted) return;
-    clearInterval(this.heartbeat);
-    this.closing.abort(new CancelledError('worker closing'));
-    for (const task of this.tasks.values()) task.abort.abort(new CancelledError('worker closing'));
+    const reason = new CancelledError('worker closing');
+    this.closing.abort(reason);
+    this.outbox.close();
+    for (const task of this.tasks.values()) task.abort.abort(reason);
     this.tasks.clear();
     this.ready.length = 0;
-    this.batcher.clear();
+    this.gatherer.close(reason);
   }
 
   /** Sends what is queued now (e.g. before a clean close). */
   flush(): void {
-    this.batcher.flushNow();
-  }
-
-  private send(msg: Outgoing): void {
-    if (!this.closing.signal.aborted) this.batcher.send(msg);
-  }
-
-  private sendHeartbeat(): void {
-    this.send({ type: 'heartbeat', memoryUsed: Math.max(0, Math.round(this.memoryUsed)) });
+    this.outbox.flush();
   }
 
   private computeTask(msg: ComputeTask): void {
-    if (msg.source !== undefined) this.sources.set(msg.fn, msg.source);
+    if (msg.source !== undefined) this.fns.set(msg.fn, { source: msg.source, module: msg.module });
     if (this.tasks.has(msg.key)) {
       this.log.debug('ignored a repeated compute-task', { key: msg.key });
       return;
@@ -152,91 +196,44 @@ export class WorkerCore {
       this.reportFinished(msg.key, stored, { startedAt: now, stoppedAt: now, thread: 0 });
       return;
     }
-    const source = this.sources.get(msg.fn);
-    if (source === undefined) {
+    const fn = this.fns.get(msg.fn);
+    if (fn === undefined) {
       return this.reportErred(msg.key, errorToWire(new ProtocolError(`no source for function '${msg.fnName}' (${msg.fn}) was sent to this worker`)));
     }
     if (this.tasks.size >= MAX_QUEUED_TASKS) {
       return this.reportErred(msg.key, errorToWire(new ProtocolError(`worker holds ${MAX_QUEUED_TASKS} tasks already`)));
     }
-    const task: Task = { msg, source, state: 'fetching', abort: new AbortController(), deps: new Map(), fetched: [] };
+    const task: Task = { msg, fn, state: 'fetching', abort: new AbortController(), deps: new Map(), fetched: [], seceded: false };
     this.tasks.set(msg.key, task);
     void this.gatherDeps(task);
   }
 
   private async gatherDeps(task: Task): Promise<void> {
-    const waits: [string, Promise<DepResult>][] = [];
-    const groups = new Map<string, { holders: ComputeTask['deps'][number]['holders']; keys: string[] }>();
-    for (const dep of task.msg.deps) {
-      const local = this.store.get(dep.key);
-      if (local) {
-        task.deps.set(dep.key, local);
-        continue;
-      }
-      const cached = this.deps.peek(dep.key);
-      if (cached) {
-        this.deps.acquire(dep.key, cached);
-        task.fetched.push(dep.key);
-        task.deps.set(dep.key, cached);
-        continue;
-      }
-      const pending = this.inflight.get(dep.key);
-      if (pending) {
-        waits.push([dep.key, pending]);
-        continue;
-      }
-      const signature = dep.holders.map((h) => h.address).join('\n');
-      const group = groups.get(signature) ?? { holders: dep.holders, keys: [] };
-      group.keys.push(dep.key);
-      groups.set(signature, group);
+    let gathered;
+    try {
+      gathered = await this.gatherer.gather(task.msg.deps, task.abort.signal);
+    } catch {
+      return; // the task was abandoned (stolen, freed, or the worker is closing)
     }
-    for (const { holders, keys } of groups.values()) {
-      // The fetcher rejects only when the worker closes; every waiter then finds its task gone.
-      const fetched = this.o.fetcher
-        .fetch(holders, keys, { signal: this.closing.signal })
-        .catch((): FetchResult => ({ values: new Map(), missing: keys.map((key) => ({ key, holder: holders[0]?.id ?? '' })) }));
-      for (const key of keys) {
-        const one = fetched.then((r): DepResult => {
-          const bytes = r.values.get(key);
-          return bytes ? { bytes } : { missingAt: r.missing.find((m) => m.key === key)?.holder ?? '' };
-        });
-        this.inflight.set(key, one);
-        void one.then(() => this.inflight.delete(key));
-        waits.push([key, one]);
-      }
-    }
-    const results = await Promise.all(waits.map(async ([key, p]) => [key, await p] as const));
-    let missing: { dep: string; holder: string } | undefined;
-    for (const [key, r] of results) {
-      if ('bytes' in r) {
-        this.deps.acquire(key, r.bytes);
-        task.fetched.push(key);
-        task.deps.set(key, r.bytes);
-      } else {
-        missing ??= { dep: key, holder: r.missingAt };
-      }
-    }
-    if (this.tasks.get(task.msg.key) !== task) return this.releaseDeps(task);
-    if (missing) {
-      this.log.info('dependency unavailable: dropping the task for the scheduler to re-plan', { key: task.msg.key, ...missing });
-      this.tasks.delete(task.msg.key);
-      this.releaseDeps(task);
-      this.send({ type: 'dep-missing', key: task.msg.key, dep: missing.dep, holder: missing.holder });
+    if (this.tasks.get(task.msg.key) !== task) {
+      if (gathered.ok) this.gatherer.release(gathered.fetched);
       return;
     }
+    if (!gathered.ok) {
+      this.log.info('dependency unavailable: dropping the task for the scheduler to re-plan', { key: task.msg.key, dep: gathered.dep, holder: gathered.holder });
+      this.tasks.delete(task.msg.key);
+      this.outbox.send({ type: 'dep-missing', key: task.msg.key, dep: gathered.dep, holder: gathered.holder });
+      return;
+    }
+    task.deps = gathered.deps;
+    task.fetched = gathered.fetched;
     task.state = 'ready';
     this.ready.push(task);
     this.pump();
   }
 
-  private releaseDeps(task: Task): void {
-    for (const key of task.fetched) this.deps.release(key);
-    task.fetched = [];
-    task.deps.clear();
-  }
-
   private pump(): void {
-    while (this.running < this.o.executor.threads && this.ready.length > 0) {
+    while (this.running - this.seceded < this.o.executor.threads && this.ready.length > 0) {
       const task = this.ready.shift() as Task;
       if (this.tasks.get(task.msg.key) !== task) continue;
       void this.run(task);
@@ -251,16 +248,24 @@ export class WorkerCore {
     if (msg.timeoutMs !== undefined) {
       timer = setTimeout(() => task.abort.abort(new TimeoutError(`task '${msg.key}' ran past its timeout of ${msg.timeoutMs} ms`)), msg.timeoutMs);
     }
-    const job = { key: msg.key, fn: msg.fn, fnName: msg.fnName, source: task.source, args: msg.args, deps: task.deps };
-    const outcome = await this.o.executor.run(job, task.abort.signal);
+    const job: Job = { key: msg.key, fn: msg.fn, fnName: msg.fnName, source: task.fn.source, module: task.fn.module, args: msg.args, deps: task.deps };
+    const outcome = await this.o.executor.run(job, task.abort.signal, { onWait: (waiting) => this.onWait(task, waiting) });
     clearTimeout(timer);
     this.running--;
-    this.releaseDeps(task);
+    if (task.seceded) {
+      // It ended while seceded: its task-finished/erred stands for the rejoin.
+      task.seceded = false;
+      this.seceded--;
+    }
+    this.gatherer.release(task.fetched);
+    task.fetched = [];
+    task.deps = new Map();
     if (this.tasks.get(msg.key) === task) {
       this.tasks.delete(msg.key);
       this.done++;
       if (outcome.ok) {
         this.store.put(msg.key, outcome.bytes);
+        this.outbox.memoryChanged();
         this.reportFinished(msg.key, outcome.bytes, outcome);
       } else {
         this.reportErred(msg.key, outcome.error, outcome);
@@ -269,27 +274,73 @@ export class WorkerCore {
     this.pump();
   }
 
+  /** A running task started or stopped waiting on tasks of its own (secede / rejoin). */
+  private onWait(task: Task, waiting: boolean): void {
+    if (this.tasks.get(task.msg.key) !== task || task.state !== 'running' || task.seceded === waiting) return;
+    task.seceded = waiting;
+    this.seceded += waiting ? 1 : -1;
+    this.outbox.send({ type: waiting ? 'task-seceded' : 'task-rejoined', key: task.msg.key });
+    if (waiting) this.pump();
+  }
+
   private freeKeys(keys: readonly string[]): void {
     for (const key of keys) {
       this.store.delete(key);
       const task = this.tasks.get(key);
-      if (!task) continue;
-      this.tasks.delete(key);
-      task.abort.abort(new CancelledError(`task '${key}' was freed by the scheduler`));
+      if (task) this.abandon(task, new CancelledError(`task '${key}' was freed by the scheduler`));
+    }
+    this.outbox.memoryChanged();
+  }
+
+  /** Gives a task back if it has not started (fetching or queued); a running one stays. */
+  private steal(key: string): void {
+    const task = this.tasks.get(key);
+    const ok = task !== undefined && task.state !== 'running';
+    if (ok) this.abandon(task, new CancelledError(`task '${key}' was stolen by another worker`));
+    this.outbox.send({ type: 'steal-response', key, ok });
+  }
+
+  /** Forgets a task and aborts whatever it is doing (its dependency fetch, or its thread). */
+  private abandon(task: Task, reason: Error): void {
+    this.tasks.delete(task.msg.key);
+    task.abort.abort(reason);
+  }
+
+  private async runFunction(msg: RunFunction): Promise<void> {
+    const executor = this.o.runExecutor;
+    const wire = (error: WireError): WireError => {
+      const w: WireError = { ...error, workerId: this.o.workerId };
+      if (w.stack === undefined) delete w.stack;
+      return w;
+    };
+    if (!executor) {
+      this.outbox.send({ type: 'run-result', id: msg.id, error: wire(errorToWire(new ProtocolError('this worker does not run functions'))) });
+      return;
+    }
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new TimeoutError(`run of '${msg.fnName}' took over ${RUN_FUNCTION_TIMEOUT_MS} ms`)), RUN_FUNCTION_TIMEOUT_MS);
+    const onClose = (): void => abort.abort(this.closing.signal.reason);
+    this.closing.signal.addEventListener('abort', onClose, { once: true });
+    const job: Job = { key: `run-${msg.id}`, fn: msg.fn, fnName: msg.fnName, source: msg.source, module: msg.module, args: msg.args, deps: new Map() };
+    try {
+      const outcome = await executor.run(job, abort.signal);
+      this.outbox.send(outcome.ok ? { type: 'run-result', id: msg.id, value: outcome.bytes } : { type: 'run-result', id: msg.id, error: wire(outcome.error) });
+    } finally {
+      clearTimeout(timer);
+      this.closing.signal.removeEventListener('abort', onClose);
     }
   }
 
-  private reportFinished(key: string, bytes: Uint8Array, t: { startedAt: number; stoppedAt: number; thread: number }): void {
-    const msg: Outgoing = { type: 'task-finished', key, nbytes: bytes.byteLength, startedAt: t.startedAt, stoppedAt: t.stoppedAt, thread: t.thread };
+  private reportFinished(key: string, bytes: Uint8Array, t: Timing): void {
+    const msg: WorkerChannel.WorkerToServer = { type: 'task-finished', key, nbytes: bytes.byteLength, startedAt: t.startedAt, stoppedAt: t.stoppedAt, thread: t.thread };
     if (bytes.byteLength <= INLINE_VALUE_MAX_BYTES) msg.value = bytes;
-    this.send(msg);
+    this.outbox.send(msg);
   }
 
-  private reportErred(key: string, error: WireError, t?: { startedAt: number; stoppedAt: number; thread: number }): void {
+  private reportErred(key: string, error: WireError, t?: Timing): void {
     const now = Date.now();
     const wire: WireError = { ...error, key, workerId: this.o.workerId };
     if (wire.stack === undefined) delete wire.stack;
-    this.send({ type: 'task-erred', key, error: wire, startedAt: t?.startedAt ?? now, stoppedAt: t?.stoppedAt ?? now, thread: t?.thread ?? 0 });
+    this.outbox.send({ type: 'task-erred', key, error: wire, startedAt: t?.startedAt ?? now, stoppedAt: t?.stoppedAt ?? now, thread: t?.thread ?? 0 });
   }
 }
-

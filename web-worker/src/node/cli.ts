@@ -17,8 +17,10 @@ runs its tasks until the scheduler goes away or the process gets SIGINT/SIGTERM.
 Options:
   --threads N              worker threads running tasks (default: the number of CPUs)
   --name NAME              a name shown on the dashboard (default: none; the scheduler assigns an id)
-  --memory-limit BYTES     memory this worker should use at most, in bytes (suffixes k, M, G,
-                           KiB, MiB, GiB accepted); reported to the scheduler (default: no limit)
+  --memory-limit BYTES     memory this worker should hold at most, in bytes (1e9, 512MB, 2GiB:
+                           suffixes kB MB GB TB, KiB MiB GiB TiB); the scheduler stops giving it
+                           tasks above 80% and scattered data over the limit is refused
+                           (default: no limit)
   --resources LIST         abstract resources this worker offers, e.g. gpu=1,tpu=2; tasks that ask
                            for resources only run where enough are free (default: none)
   --token T                the scheduler's token (default: $MESHWORK_TOKEN)
@@ -30,13 +32,30 @@ Environment: MESHWORK_LOG_LEVEL = debug | info | warn | error (default: info), l
 
 class UsageError extends Error {}
 
-const units: Record<string, number> = { '': 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 };
+const units: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  m: 1e6,
+  mb: 1e6,
+  g: 1e9,
+  gb: 1e9,
+  t: 1e12,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
 
+/** A number of bytes: `4000000000`, `1e9`, `1.5e9`, `512MB`, `512 MiB`, `2GiB`, `4g` (case-insensitive). */
 export function parseBytes(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
+  const m = /^(\d+(?:\.\d+)?(?:e\+?\d+)?)\s*([a-z]*)$/i.exec(text.trim());
   const unit = m ? units[(m[2] as string).toLowerCase()] : undefined;
-  if (!m || unit === undefined) throw new UsageError(`--memory-limit: '${text}' is not a number of bytes (e.g. 4000000000 or 4GiB)`);
-  return Math.floor(Number(m[1]) * unit);
+  const bytes = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
+  if (!Number.isSafeInteger(bytes)) throw new UsageError(`--memory-limit: '${text}' is not a number of bytes (e.g. 4000000000, 1e9, 512MB or 4GiB)`);
+  return bytes;
 }
 
 export function parseResources(text: string): Record<string, number> {

@@ -1,9 +1,11 @@
 /**
  * The worker's data link server (TCP): peers and clients fetch stored values directly. After
  * `hello`, each `get-data {id, keys}` is answered, per key, by a `data {id, key, nbytes}` frame
- * whose body is the stored bytes as they are, or by `data-missing`. Requests on a connection are
- * served in order, with backpressure. A bad header gets an `error` reply and the connection
- * stays; broken framing gets an `error` reply and the connection closes.
+ * whose body is the stored bytes as they are, or by `data-missing`; each `put-data {id, key}`
+ * (a client scattering: the body is the encoded value) is stored through `put` and answered by
+ * `put-ok {id, key}` or an `error`. Requests on a connection are served in order, with
+ * backpressure. A bad header gets an `error` reply and the connection stays; broken framing gets
+ * an `error` reply and the connection closes.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import {
@@ -23,6 +25,10 @@ import { silentLogger, type Logger } from '../core/logger.js';
 import { advertisedHost, formatTcpAddress } from './address.js';
 
 type GetData = Extract<PeerChannel.PeerRequest, { type: 'get-data' }>;
+type PutData = Extract<PeerChannel.PeerRequest, { type: 'put-data' }> & { body: Uint8Array };
+
+/** Stores a value a client put; refuses (e.g. over the memory limit) with a message. */
+export type PutHandler = (key: string, bytes: Uint8Array) => { ok: true } | { ok: false; message: string };
 
 export interface DataServerOptions {
   host: string;
@@ -30,6 +36,8 @@ export interface DataServerOptions {
   port?: number;
   /** The stored bytes of a key, or undefined. */
   lookup(key: string): Uint8Array | undefined;
+  /** Stores put-data; without it, put-data is refused. */
+  put?: PutHandler;
   logger?: Logger;
 }
 
@@ -48,7 +56,7 @@ export async function startDataServer(o: DataServerOptions): Promise<DataServer>
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    serveConnection(socket, (key) => o.lookup(key), log);
+    serveConnection(socket, o, log);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -73,9 +81,9 @@ export async function startDataServer(o: DataServerOptions): Promise<DataServer>
   };
 }
 
-function serveConnection(socket: Socket, lookup: (key: string) => Uint8Array | undefined, log: Logger): void {
+function serveConnection(socket: Socket, o: Pick<DataServerOptions, 'lookup' | 'put'>, log: Logger): void {
   const reader = new PeerFrameReader();
-  const queue: GetData[] = [];
+  const queue: (GetData | PutData)[] = [];
   let helloed = false;
   let serving = false;
   let broken = false;
@@ -120,9 +128,13 @@ function serveConnection(socket: Socket, lookup: (key: string) => Uint8Array | u
     serving = true;
     try {
       while (queue.length > 0 && !socket.destroyed) {
-        const req = queue.shift() as GetData;
+        const req = queue.shift() as GetData | PutData;
+        if (req.type === 'put-data') {
+          store(req);
+          continue;
+        }
         for (const key of req.keys) {
-          const bytes = lookup(key);
+          const bytes = o.lookup(key);
           const ok = bytes ? write({ type: 'data', id: req.id, key, nbytes: bytes.byteLength }, bytes) : write({ type: 'data-missing', id: req.id, key });
           if (!ok) await drained();
           if (socket.destroyed) return;
@@ -133,7 +145,25 @@ function serveConnection(socket: Socket, lookup: (key: string) => Uint8Array | u
     }
   }
 
-  function onFrame(header: unknown): void {
+  function store(req: PutData): void {
+    if (!o.put) return reply(ReplyCode.BAD_REQUEST, 'this data server does not accept put-data', req.id);
+    if (req.body.byteLength === 0) return reply(ReplyCode.BAD_REQUEST, `put-data of '${req.key}' has no value (an empty body)`, req.id);
+    const stored = o.put(req.key, req.body);
+    if (!stored.ok) {
+      log.info('refused put-data', { peer, key: req.key, bytes: req.body.byteLength, message: stored.message });
+      return reply(ReplyCode.BAD_REQUEST, stored.message, req.id);
+    }
+    write({ type: 'put-ok', id: req.id, key: req.key });
+  }
+
+  function enqueue(req: GetData | PutData): void {
+    if (!helloed) return reply(ReplyCode.BAD_REQUEST, 'send hello first', req.id);
+    if (queue.length >= MAX_QUEUED_PEER_REQUESTS) return reply(ReplyCode.BAD_REQUEST, `over ${MAX_QUEUED_PEER_REQUESTS} requests queued`, req.id);
+    queue.push(req);
+    if (!serving) void serve();
+  }
+
+  function onFrame(header: unknown, body: Uint8Array): void {
     const parsed = parseMessage(header, PeerChannel.PeerRequest, requestTypes);
     if (!parsed.ok) {
       log.warn('refused a data-link request', { peer, message: parsed.error.message });
@@ -151,11 +181,9 @@ function serveConnection(socket: Socket, lookup: (key: string) => Uint8Array | u
         clearTimeout(helloTimer);
         return;
       case 'get-data':
-        if (!helloed) return reply(ReplyCode.BAD_REQUEST, 'send hello first', msg.id);
-        if (queue.length >= MAX_QUEUED_PEER_REQUESTS) return reply(ReplyCode.BAD_REQUEST, `over ${MAX_QUEUED_PEER_REQUESTS} requests queued`, msg.id);
-        queue.push(msg);
-        if (!serving) void serve();
-        return;
+        return enqueue(msg);
+      case 'put-data':
+        return enqueue({ ...msg, body });
       default:
         msg satisfies never;
     }
@@ -170,7 +198,7 @@ function serveConnection(socket: Socket, lookup: (key: string) => Uint8Array | u
       // PeerFrameError, or a RangeError when a prefix announces a body too big to allocate.
       return fail(ReplyCode.PROTOCOL_ERROR, e instanceof PeerFrameError ? e.message : `unreadable frame: ${(e as Error).message}`);
     }
-    for (const f of frames) if (!broken) onFrame(f.header);
+    for (const f of frames) if (!broken) onFrame(f.header, f.body);
   });
   socket.on('error', (e) => log.debug('data-link connection error', { peer, error: e }));
   socket.on('close', () => {

@@ -1,7 +1,8 @@
 /**
  * One outgoing data-link connection (TCP) to a peer's data server, with requests multiplexed by
- * id. Replies are validated with the PeerChannel schemas; a peer that breaks the framing or the
- * schema is disconnected and every request on it fails (the fetcher then tries another holder).
+ * id: `get-data` (request) and `put-data` (put). Replies are validated with the PeerChannel
+ * schemas; a peer that breaks the framing or the schema is disconnected and every request on it
+ * fails (the fetcher then tries another holder).
  */
 import { connect, type Socket } from 'node:net';
 import {
@@ -33,11 +34,19 @@ interface Pending {
   reject(e: Error): void;
 }
 
+interface PendingPut {
+  key: string;
+  timer: ReturnType<typeof setTimeout>;
+  resolve(): void;
+  reject(e: Error): void;
+}
+
 const replyTypes = typesOf(PeerChannel.PeerReply);
 
 export class PeerConnection {
   private readonly reader = new PeerFrameReader();
   private readonly pending = new Map<number, Pending>();
+  private readonly puts = new Map<number, PendingPut>();
   private nextId = 0;
   private closedBy: Error | null = null;
   /** Called once when the connection ends, whatever the cause. */
@@ -81,7 +90,41 @@ export class PeerConnection {
   }
 
   get busy(): boolean {
-    return this.pending.size > 0;
+    return this.pending.size > 0 || this.puts.size > 0;
+  }
+
+  /**
+   * Stores `bytes` (an encoded value) under `key` on the peer; resolves on `put-ok`. Rejects when
+   * the peer refuses (e.g. over its memory limit), the connection fails, `signal` aborts, or no
+   * answer comes within `timeoutMs` of the last byte written.
+   */
+  put(key: string, bytes: Uint8Array, options: { signal: AbortSignal; timeoutMs: number }): Promise<void> {
+    if (this.closedBy) return Promise.reject(this.closedBy);
+    const { signal, timeoutMs } = options;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => settle(() => reject(signal.reason));
+      const settle = (fn: () => void): void => {
+        if (!this.puts.delete(id)) return;
+        clearTimeout(p.timer);
+        signal.removeEventListener('abort', onAbort);
+        fn();
+      };
+      const p: PendingPut = {
+        key,
+        timer: setTimeout(() => settle(() => reject(new TimeoutError(`${this.address} did not acknowledge '${key}' within ${timeoutMs} ms`))), timeoutMs),
+        resolve: () => settle(resolve),
+        reject: (e) => settle(() => reject(e)),
+      };
+      this.puts.set(id, p);
+      signal.addEventListener('abort', onAbort, { once: true });
+      const parts = encodePeerFrame({ type: 'put-data', id, key }, bytes);
+      let flushed = true;
+      for (const part of parts) flushed = this.socket.write(part);
+      // The timer counts from the last byte leaving, not from the call: a big value takes a while.
+      if (!flushed) this.socket.once('drain', () => p.timer.refresh());
+    });
   }
 
   /**
@@ -126,6 +169,7 @@ export class PeerConnection {
     this.closedBy = reason;
     this.socket.destroy();
     for (const p of [...this.pending.values()]) p.reject(reason);
+    for (const p of [...this.puts.values()]) p.reject(reason);
     this.onClose?.();
   }
 
@@ -166,8 +210,13 @@ export class PeerConnection {
         if (p.remaining.size === 0) p.resolve(p.delivery);
         return;
       }
+      case 'put-ok': {
+        const p = this.puts.get(msg.id);
+        if (!p || p.key !== msg.key) return this.log.debug('ignored a put-ok for no pending put', { address: this.address, id: msg.id, key: msg.key });
+        return p.resolve();
+      }
       case 'error': {
-        const p = msg.replyTo !== undefined ? this.pending.get(msg.replyTo) : undefined;
+        const p = msg.replyTo !== undefined ? (this.pending.get(msg.replyTo) ?? this.puts.get(msg.replyTo)) : undefined;
         this.log.warn('a peer refused a request', { address: this.address, code: msg.code, message: msg.message });
         if (p) return p.reject(new ProtocolError(`${this.address} refused the request (${msg.code}): ${msg.message}`));
         return this.close(new ProtocolError(`${this.address} refused the connection (${msg.code}): ${msg.message}`));

@@ -6,6 +6,7 @@
  */
 import { PEER_FETCH_TIMEOUT_MS, type Holder } from '@meshwork/protocol';
 import { MAX_PEER_CONNECTIONS } from '../constants.js';
+import { abortable } from '../core/abortable.js';
 import type { FetchResult, PeerFetcher } from '../core/interfaces.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { PeerConnection } from './peer-connection.js';
@@ -103,23 +104,4 @@ export class TcpPeerFetcher implements PeerFetcher {
       }
     }
   }
-}
-
-/** Races a promise against a signal (the promise itself keeps running; shared work is not cut). */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }

@@ -3,22 +3,29 @@
  * thread with copies of its inputs (transferred, so copied once); the function's source goes
  * only to threads that have not seen it. An abort (timeout, free-keys) or a dying thread ends
  * that thread and a fresh one takes its index.
+ *
+ * A job whose thread reports that it waits on tasks of its own (secede) stops counting: the pool
+ * may then hold one more job, and starts an extra thread for it when none is idle. When the job
+ * rejoins or ends, the pool is one over, and the next thread to come free is stopped.
  */
 import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink/dist/esm/comlink.mjs';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { CancelledError, ErrorCode, TimeoutError, errorToWire } from '@meshwork/protocol';
-import { CLOSE_TIMEOUT_MS, THREAD_START_TIMEOUT_MS } from '../constants.js';
-import type { Executor, Job, Outcome } from '../core/interfaces.js';
+import { CancelledError, ErrorCode, TimeoutError, errorToWire, type WireError } from '@meshwork/protocol';
+import { CLOSE_TIMEOUT_MS, MAX_EXTRA_THREADS, THREAD_START_TIMEOUT_MS } from '../constants.js';
+import type { Executor, Job, Outcome, RunHooks } from '../core/interfaces.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { TaskReply, TaskRequest } from '../core/task-runner.js';
 import type { ThreadApi } from './thread.js';
+import { isWaitEvent, type ThreadData } from './thread-data.js';
 
 export interface ThreadPoolOptions {
   threads: number;
   logger?: Logger;
   /** The thread script; defaults to thread.js beside this module (thread.ts when run from source). */
   script?: URL;
+  /** Given to every thread as its `workerData`. */
+  threadData?: ThreadData;
 }
 
 interface Slot {
@@ -29,6 +36,10 @@ interface Slot {
   seen: Set<string>;
   /** Resolves with the reason when the thread exits or crashes. */
   died: Promise<Error>;
+  /** The hooks of the job it runs, while it runs one. */
+  current: RunHooks | undefined;
+  /** Its job waits on tasks of its own. */
+  seceded: boolean;
 }
 
 function defaultScript(): URL {
@@ -41,6 +52,8 @@ function copy(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
+type Raced = TaskReply | { died: Error } | { aborted: unknown };
+
 export class ThreadPool implements Executor {
   readonly threads: number;
   private readonly slots: Slot[] = [];
@@ -48,12 +61,15 @@ export class ThreadPool implements Executor {
   private readonly waiters: ((slot: Slot | null) => void)[] = [];
   private readonly log: Logger;
   private readonly script: URL;
+  private readonly threadData: ThreadData | undefined;
+  private seceded = 0;
   private closed = false;
 
   private constructor(o: ThreadPoolOptions) {
     this.threads = o.threads;
     this.log = o.logger ?? silentLogger;
     this.script = o.script ?? defaultScript();
+    this.threadData = o.threadData;
   }
 
   /** Starts every thread and waits until each answers (bounded by THREAD_START_TIMEOUT_MS). */
@@ -71,42 +87,49 @@ export class ThreadPool implements Executor {
     return pool;
   }
 
-  async run(job: Job, signal: AbortSignal): Promise<Outcome> {
+  /** Threads alive or starting (more than `threads` while jobs are seceded). */
+  get size(): number {
+    return this.slots.length;
+  }
+
+  async run(job: Job, signal: AbortSignal, hooks: RunHooks = {}): Promise<Outcome> {
     const startedAt = Date.now();
-    if (signal.aborted) return { ok: false, error: errorToWire(signal.reason), startedAt, stoppedAt: startedAt, thread: 0 };
+    const fail = (error: WireError, thread: number): Outcome => ({ ok: false, error, startedAt, stoppedAt: Date.now(), thread });
+    if (signal.aborted) return fail(errorToWire(signal.reason), 0);
     const slot = await this.acquire();
-    if (!slot) return { ok: false, error: errorToWire(new CancelledError('the thread pool closed')), startedAt, stoppedAt: Date.now(), thread: 0 };
+    if (!slot) return fail(errorToWire(new CancelledError('the thread pool closed')), 0);
     if (signal.aborted) {
       this.release(slot);
-      return { ok: false, error: errorToWire(signal.reason), startedAt, stoppedAt: Date.now(), thread: slot.index };
+      return fail(errorToWire(signal.reason), slot.index);
     }
+    slot.current = hooks;
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<{ aborted: unknown }>((resolve) => {
       onAbort = () => resolve({ aborted: signal.reason });
       signal.addEventListener('abort', onAbort, { once: true });
     });
+    let r: Raced;
     try {
-      const r = await Promise.race([this.call(slot, job), slot.died.then((died) => ({ died })), aborted]);
-      if ('died' in r) {
-        this.replace(slot);
-        const error = { code: ErrorCode.REMOTE_ERROR, name: 'ThreadDiedError', message: `the thread running task '${job.key}' died: ${r.died.message}` };
-        return { ok: false, error, startedAt, stoppedAt: Date.now(), thread: slot.index };
-      }
-      if ('aborted' in r) {
-        this.replace(slot);
-        return { ok: false, error: errorToWire(r.aborted), startedAt, stoppedAt: Date.now(), thread: slot.index };
-      }
-      this.release(slot);
-      if (r.ok) return { ok: true, bytes: r.bytes, startedAt: r.startedAt, stoppedAt: r.stoppedAt, thread: slot.index };
-      if ('needSource' in r) throw new Error('thread asked twice for a source');
-      return { ok: false, error: r.error, startedAt: r.startedAt, stoppedAt: r.stoppedAt, thread: slot.index };
+      r = await Promise.race([this.call(slot, job), slot.died.then((died) => ({ died })), aborted]);
     } catch (e) {
       // comlink itself failed (e.g. a message could not be cloned): the thread is in an unknown state.
-      this.replace(slot);
-      return { ok: false, error: errorToWire(e, { code: ErrorCode.REMOTE_ERROR }), startedAt, stoppedAt: Date.now(), thread: slot.index };
+      r = { aborted: e };
     } finally {
       if (onAbort) signal.removeEventListener('abort', onAbort);
+      this.endJob(slot);
     }
+    if ('died' in r) {
+      this.replace(slot);
+      return fail({ code: ErrorCode.REMOTE_ERROR, name: 'ThreadDiedError', message: `the thread running task '${job.key}' died: ${r.died.message}` }, slot.index);
+    }
+    if ('aborted' in r) {
+      this.replace(slot);
+      return fail(errorToWire(r.aborted, signal.aborted ? {} : { code: ErrorCode.REMOTE_ERROR }), slot.index);
+    }
+    this.release(slot);
+    if (r.ok) return { ok: true, bytes: r.bytes, startedAt: r.startedAt, stoppedAt: r.stoppedAt, thread: slot.index };
+    if ('needSource' in r) return fail(errorToWire(new Error('thread asked twice for a source')), slot.index);
+    return { ok: false, error: r.error, startedAt: r.startedAt, stoppedAt: r.stoppedAt, thread: slot.index };
   }
 
   async close(): Promise<void> {
@@ -122,6 +145,7 @@ export class ThreadPool implements Executor {
       fn: job.fn,
       fnName: job.fnName,
       source: withSource ? job.source : undefined,
+      module: withSource ? job.module : undefined,
       args: copy(job.args),
       deps: [...job.deps].map(([key, bytes]) => [key, copy(bytes)]),
     });
@@ -133,16 +157,64 @@ export class ThreadPool implements Executor {
     return reply;
   }
 
+  /** The thread's job started or stopped waiting on tasks of its own. */
+  private onWait(slot: Slot, waiting: boolean): void {
+    if (!slot.current || slot.seceded === waiting || !this.slots.includes(slot)) return;
+    slot.seceded = waiting;
+    this.seceded += waiting ? 1 : -1;
+    slot.current.onWait?.(waiting);
+    if (waiting) this.grow();
+  }
+
+  private endJob(slot: Slot): void {
+    slot.current = undefined;
+    if (slot.seceded) {
+      slot.seceded = false;
+      this.seceded--;
+    }
+  }
+
+  /** Threads the pool may hold now. */
+  private get capacity(): number {
+    return this.threads + Math.min(this.seceded, MAX_EXTRA_THREADS);
+  }
+
+  /** Starts an extra thread when a job waits for one and the pool is under capacity. */
+  private grow(): void {
+    if (this.closed || this.waiters.length === 0 || this.slots.length >= this.capacity) return;
+    const slot = this.spawn(this.freeIndex());
+    this.slots.push(slot);
+    this.log.debug('starting an extra thread for a seceded task', { thread: slot.index });
+    this.ready(slot).then(
+      () => this.release(slot),
+      (e: unknown) => {
+        this.log.error('an extra thread failed to start', { thread: slot.index, error: e });
+        this.remove(slot);
+      },
+    );
+  }
+
+  private freeIndex(): number {
+    const used = new Set(this.slots.map((s) => s.index));
+    let i = 0;
+    while (used.has(i)) i++;
+    return i;
+  }
+
   private spawn(index: number): Slot {
+    const options = { workerData: this.threadData ?? {} };
     const worker = this.script.pathname.endsWith('.ts')
       ? // Run from source under tsx (tests): threads do not inherit its loader, so register it first.
-        new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(this.script.href)}); })`, { eval: true })
-      : new Worker(this.script);
+        new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(this.script.href)}); })`, { ...options, eval: true })
+      : new Worker(this.script, options);
     const died = new Promise<Error>((resolve) => {
       worker.once('error', (e) => resolve(e instanceof Error ? e : new Error(String(e))));
       worker.once('exit', (code) => resolve(new Error(`thread exited with code ${code}`)));
     });
-    const slot: Slot = { index, worker, api: Comlink.wrap<ThreadApi>(nodeEndpoint(worker)), seen: new Set(), died };
+    const slot: Slot = { index, worker, api: Comlink.wrap<ThreadApi>(nodeEndpoint(worker)), seen: new Set(), died, current: undefined, seceded: false };
+    worker.on('message', (m: unknown) => {
+      if (isWaitEvent(m)) this.onWait(slot, m.waiting);
+    });
     void died.then((e) => {
       if (!this.closed) this.log.debug('thread ended', { thread: index, reason: e.message });
     });
@@ -167,16 +239,25 @@ export class ThreadPool implements Executor {
     }
   }
 
-  /** Ends a thread that is busy with an abandoned job and puts a fresh one in its place. */
+  /** Ends a thread that is busy with an abandoned job and, unless the pool is over capacity, starts a fresh one in its place. */
   private replace(slot: Slot): void {
+    if (this.closed || this.slots.length > this.capacity) return this.remove(slot);
     void this.stop(slot);
-    if (this.closed) return;
     const fresh = this.spawn(slot.index);
     this.slots[this.slots.indexOf(slot)] = fresh;
     this.ready(fresh).then(
       () => this.release(fresh),
-      (e: unknown) => this.log.error('a replacement thread failed to start', { thread: slot.index, error: e }),
+      (e: unknown) => {
+        this.log.error('a replacement thread failed to start', { thread: slot.index, error: e });
+        this.remove(fresh);
+      },
     );
+  }
+
+  private remove(slot: Slot): void {
+    const i = this.slots.indexOf(slot);
+    if (i >= 0) this.slots.splice(i, 1);
+    void this.stop(slot);
   }
 
   private async stop(slot: Slot): Promise<void> {
@@ -191,13 +272,20 @@ export class ThreadPool implements Executor {
   private acquire(): Promise<Slot | null> {
     const slot = this.idle.pop();
     if (slot) return Promise.resolve(slot);
-    return new Promise((resolve) => this.waiters.push(resolve));
+    const waiting = new Promise<Slot | null>((resolve) => this.waiters.push(resolve));
+    this.grow();
+    return waiting;
   }
 
+  /** A thread came free: to a waiting job, else stopped if the pool is over capacity, else idle. */
   private release(slot: Slot): void {
     if (this.closed || !this.slots.includes(slot)) return;
     const waiter = this.waiters.shift();
-    if (waiter) waiter(slot);
-    else this.idle.push(slot);
+    if (waiter) return waiter(slot);
+    if (this.slots.length > this.capacity) {
+      this.log.debug('stopping an extra thread', { thread: slot.index });
+      return this.remove(slot);
+    }
+    this.idle.push(slot);
   }
 }

@@ -1,11 +1,17 @@
 /**
  * The script each worker_thread runs: the runtime-free TaskRunner, exposed to the host through
- * comlink over its Node adapter. A result's bytes are transferred back, not copied.
+ * comlink over its Node adapter. A result's bytes are transferred back, not copied. Uploaded
+ * modules are fetched from the scheduler; `globalThis.meshwork` loads the client package only
+ * when a task first needs it, and reports the task's waits to the host (WAIT_EVENT).
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink/dist/esm/comlink.mjs';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { ModuleCache } from '../core/modules.js';
+import { TaskGlobal } from '../core/task-global.js';
 import { TaskRunner, type TaskReply, type TaskRequest } from '../core/task-runner.js';
+import { httpModuleImporter } from './module-import.js';
+import { WAIT_EVENT, type ThreadData, type WaitEvent } from './thread-data.js';
 
 /** What the host calls on a thread. */
 export interface ThreadApi {
@@ -13,8 +19,35 @@ export interface ThreadApi {
   ping(): true;
 }
 
+/** `installTaskGlobal` of `@meshwork/client`. */
+type InstallTaskGlobal = (options: { address: string; token?: string; onWait?: (waiting: boolean) => void }) => void;
+
+/** The default client package; a variable, so nothing loads it until a task needs it. */
+const CLIENT_PACKAGE = '@meshwork/client';
+
+function clientLoader(port: NonNullable<typeof parentPort>, data: ThreadData & { scheduler: string }): () => Promise<void> {
+  return async () => {
+    const specifier = data.clientModule ?? CLIENT_PACKAGE;
+    const mod = (await import(specifier)) as { installTaskGlobal?: unknown };
+    if (typeof mod.installTaskGlobal !== 'function') throw new Error(`${specifier} does not export installTaskGlobal: is it the same meshwork version as this worker?`);
+    const options: Parameters<InstallTaskGlobal>[0] = {
+      address: data.scheduler,
+      // Every call goes to the host, which acts on changes only (a task may end while waiting).
+      onWait: (waiting) => port.postMessage({ type: WAIT_EVENT, waiting } satisfies WaitEvent),
+    };
+    if (data.token !== undefined) options.token = data.token;
+    (mod.installTaskGlobal as InstallTaskGlobal)(options);
+  };
+}
+
 if (parentPort) {
-  const runner = new TaskRunner();
+  const port = parentPort;
+  const data = (workerData ?? {}) as ThreadData;
+  const { scheduler } = data;
+  const runner = new TaskRunner({
+    modules: new ModuleCache(data.moduleBase, httpModuleImporter(data.token)),
+    ...(scheduler !== undefined ? { taskGlobal: new TaskGlobal(clientLoader(port, { ...data, scheduler })) } : {}),
+  });
   const api: ThreadApi = {
     async run(req) {
       const reply = await runner.run(req);
@@ -22,5 +55,5 @@ if (parentPort) {
     },
     ping: () => true,
   };
-  Comlink.expose(api, nodeEndpoint(parentPort));
+  Comlink.expose(api, nodeEndpoint(port));
 }

@@ -1,17 +1,21 @@
 /**
  * `startWorker`: a Node worker process joining a scheduler. It starts its thread pool and data
  * server first (so it is ready when it says hello), connects, and runs the core until `close()`
- * or until the scheduler connection drops (reconnecting is a later step).
+ * or until the scheduler connection drops (reconnecting is a later step). `run-function` gets a
+ * one-thread pool of its own, started on first use.
  */
 import { availableParallelism } from 'node:os';
 import { DEFAULT_DATA_HOST } from '../constants.js';
 import { helloMessage } from '../core/handshake.js';
 import { silentLogger, type Logger } from '../core/logger.js';
+import { httpBaseOf } from '../core/modules.js';
 import { Store } from '../core/store.js';
 import { WorkerCore } from '../core/worker-core.js';
 import { startDataServer, type DataServer } from './data-server.js';
+import { LazyExecutor } from './lazy-executor.js';
 import { TcpPeerFetcher } from './peer-fetcher.js';
 import { connectScheduler, type SchedulerLink } from './scheduler-link.js';
+import type { ThreadData } from './thread-data.js';
 import { ThreadPool } from './thread-pool.js';
 
 export interface WorkerOptions {
@@ -30,6 +34,11 @@ export interface WorkerOptions {
   logger?: Logger;
   /** Aborts startup (connecting, handshake); after startup use `close()`. */
   signal?: AbortSignal;
+  /**
+   * The module whose `installTaskGlobal` gives tasks `globalThis.meshwork` (default
+   * `@meshwork/client`); a specifier or URL the threads can import. For tests and embedders.
+   */
+  clientModule?: string;
 }
 
 export interface WorkerHandle {
@@ -60,12 +69,21 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const log = options.logger ?? silentLogger;
   const threads = options.threads ?? availableParallelism();
   const store = new Store();
+  /** Set once joined: the data server stores put-data through it. */
+  const joined: { core?: WorkerCore } = {};
   let dataServer: DataServer | undefined;
   let pool: ThreadPool | undefined;
   let link: SchedulerLink;
+  const threadData: ThreadData = { scheduler: options.scheduler, token: options.token, clientModule: options.clientModule };
   try {
-    dataServer = await startDataServer({ host: options.host ?? DEFAULT_DATA_HOST, lookup: (key) => store.get(key), logger: log });
-    pool = await ThreadPool.start({ threads, logger: log });
+    threadData.moduleBase = httpBaseOf(options.scheduler);
+    dataServer = await startDataServer({
+      host: options.host ?? DEFAULT_DATA_HOST,
+      lookup: (key) => store.get(key),
+      put: (key, bytes) => joined.core?.putData(key, bytes) ?? { ok: false, message: 'the worker has not joined its scheduler yet' },
+      logger: log,
+    });
+    pool = await ThreadPool.start({ threads, logger: log, threadData });
     const hello = helloMessage({
       kind: 'node',
       threads,
@@ -88,28 +106,31 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const threadPool: ThreadPool = pool;
   const server: DataServer = dataServer;
   const fetcher = new TcpPeerFetcher({ from: id, logger: log });
-  const core = new WorkerCore({
+  const runExecutor = new LazyExecutor(1, () => ThreadPool.start({ threads: 1, logger: log, threadData }));
+  const workerCore = new WorkerCore({
     workerId: id,
     send: (frame) => link.send(frame),
     executor: pool,
+    runExecutor,
     fetcher,
     store,
+    memoryLimit: options.memoryLimit ?? null,
     logger: log,
-    hostMemory: () => process.memoryUsage().heapUsed,
   });
-  core.handleMessages(link.rest);
-  link.onFrame((bytes) => core.handleFrame(bytes));
+  joined.core = workerCore;
+  workerCore.handleMessages(link.rest);
+  link.onFrame((bytes) => workerCore.handleFrame(bytes));
   log.info('joined the scheduler', { id, scheduler: options.scheduler, threads, dataAddress: dataServer.address });
 
   let stopping: Promise<void> | undefined;
   const stop = (why: string): Promise<void> =>
     (stopping ??= (async () => {
       log.info('worker stopping', { id, why });
-      core.flush();
-      // The pool closes first (synchronously marked closed), so tasks aborted by the core do
+      workerCore.flush();
+      // The pools close first (synchronously marked closed), so tasks aborted by the core do
       // not get replacement threads.
-      const threadsClosed = threadPool.close();
-      core.close();
+      const threadsClosed = Promise.all([threadPool.close(), runExecutor.close()]);
+      workerCore.close();
       fetcher.close();
       await Promise.all([link.close(), threadsClosed, server.close()]);
     })());

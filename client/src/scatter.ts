@@ -1,0 +1,217 @@
+/**
+ * `client.scatter(values)`: put values on workers and get futures for them.
+ *
+ * 1. Each value is checked (`values[i]`: SerializationError, nothing sent) and encoded. Its key is
+ *    `<type>-<hash of the encoded bytes>` (`float64array-…`; dask's tokenize), so scattering the
+ *    same value twice gives the same key; a plain object `{ name: value }` uses its names as keys.
+ * 2. `scatter-plan` asks the scheduler which workers should take each value; an empty answer (no
+ *    worker yet, or none of `workers`) is asked again until SCATTER_WORKER_WAIT_MS (`timeoutMs`).
+ * 3. The values go straight to those workers over their data links (`put-data`).
+ * 4. `scattered` tells the scheduler which workers took what; the futures are finished at once.
+ *
+ * A runtime without direct links (a browser) sends each value as an identity task instead.
+ */
+import {
+  ConnectionError,
+  ProtocolError,
+  SerializationError,
+  TimeoutError,
+  checkSerialisable,
+  encodeValue,
+  hashBytes,
+  type Holder,
+} from '@meshwork/protocol';
+import {
+  MAX_KEY_NAME_LENGTH,
+  PEER_PUT_BATCH_TIMEOUT_MS,
+  SCATTER_ATTEMPTS,
+  SCATTER_PLAN_RETRY_MAX_MS,
+  SCATTER_PLAN_RETRY_MS,
+  SCATTER_WORKER_WAIT_MS,
+} from './constants.js';
+import type { ClientCore, ScatteredItem } from './core.js';
+import { remaining, sleep, type WaitOptions } from './deadline.js';
+import type { Future } from './future.js';
+import { putToPeer } from './peer-fetch.js';
+import { checkKey, defaultOptions, functionSpec, randomKey, resolveOptions, taskSpec } from './tasks.js';
+
+export interface ScatterOptions extends WaitOptions {
+  /** Only these workers (ids or names). */
+  workers?: string | readonly string[];
+  /** Every value to every worker. */
+  broadcast?: boolean;
+  /** Key each value by its content (default true); false gives random keys. */
+  hash?: boolean;
+}
+
+interface Item {
+  key: string;
+  bytes: Uint8Array;
+  value: unknown;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** `float64array`, `number`, `array`, `object`, `map`…: the key prefix of a scattered value. */
+export function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value !== 'object') return typeof value;
+  const proto = Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null;
+  const name = typeof proto?.constructor?.name === 'string' ? proto.constructor.name : '';
+  const clean = name.toLowerCase().replace(/[^\w$.]+/g, '_').slice(0, MAX_KEY_NAME_LENGTH);
+  return clean.length > 0 ? clean : 'object';
+}
+
+/** The content key of encoded bytes (the length seeds the hash). */
+export function scatterKey(value: unknown, bytes: Uint8Array): string {
+  return checkKey(`${typeName(value)}-${hashBytes(bytes, bytes.byteLength)}`);
+}
+
+/** Checks and encodes one value; throws SerializationError naming `path`. */
+export function prepareItem(value: unknown, path: string, name: string | undefined, hash: boolean): Item {
+  checkSerialisable(value, path);
+  const { bytes, refs } = encodeValue(value);
+  if (refs.length > 0)
+    throw new SerializationError(`${path}: holds a future; pass futures to tasks instead of scattering them`, path);
+  const own = new Uint8Array(bytes); // the codec may reuse its buffer
+  const key = name !== undefined ? checkKey(name) : hash ? scatterKey(value, own) : randomKey(typeName(value));
+  return { key, bytes: own, value };
+}
+
+/** Futures in the shape of the input: an array, an object of names, or one future. */
+export async function scatter(core: ClientCore, values: unknown, options: ScatterOptions): Promise<unknown> {
+  const hash = options.hash ?? true;
+  let items: Item[];
+  let shape: (futures: Future<unknown>[]) => unknown;
+  if (Array.isArray(values)) {
+    items = values.map((v, i) => prepareItem(v, `values[${i}]`, undefined, hash));
+    shape = (fs) => fs;
+  } else if (isPlainObject(values)) {
+    const names = Object.keys(values);
+    items = names.map((n) => prepareItem(values[n], `values.${n}`, n, hash));
+    shape = (fs) => Object.fromEntries(names.map((n, i) => [n, fs[i]]));
+  } else {
+    items = [prepareItem(values, 'values', undefined, hash)];
+    shape = (fs) => fs[0];
+  }
+  const unusable = core.unusable;
+  if (unusable) throw unusable;
+  const keys = items.map((i) => i.key);
+  const unique = [...new Map(items.map((i) => [i.key, i])).values()];
+  if (unique.length === 0) return shape([]);
+  if (!core.platform.directLinks) return shape(await scatterAsTasks(core, unique, keys, options));
+  const placed = await place(core, unique, options);
+  return shape(core.adoptScattered(placed, keys));
+}
+
+/** Plans and puts until every item is on at least one worker. */
+async function place(core: ClientCore, items: readonly Item[], options: ScatterOptions): Promise<ScatteredItem[]> {
+  const waitMs = options.timeoutMs ?? SCATTER_WORKER_WAIT_MS;
+  const deadline = Date.now() + waitMs;
+  const workers = options.workers === undefined ? undefined : typeof options.workers === 'string' ? [options.workers] : [...options.workers];
+  const placed: ScatteredItem[] = [];
+  let pending = items;
+  let pause = SCATTER_PLAN_RETRY_MS;
+  for (let attempt = 1; pending.length > 0; ) {
+    const reply = await core.requests.ask(
+      (id) => ({
+        type: 'scatter-plan',
+        id,
+        items: pending.map((i) => ({ key: i.key, nbytes: i.bytes.byteLength })),
+        ...(workers ? { workers } : {}),
+        ...(options.broadcast ? { broadcast: true } : {}),
+      }),
+      'scatter-plan-reply',
+      'a scatter plan',
+      { timeoutMs: waitMs, signal: options.signal },
+    );
+    if (reply.targets.length !== pending.length)
+      throw new ProtocolError(`scatter-plan-reply has ${reply.targets.length} targets for ${pending.length} values`);
+    if (reply.targets.some((t) => t.length === 0)) {
+      const left = remaining(deadline) ?? 0;
+      if (left <= 0) {
+        const where = workers ? ` among workers ${workers.join(', ')}` : '';
+        throw new TimeoutError(`scatter: no worker${where} to put ${pending.length} value(s) on within ${waitMs} ms`);
+      }
+      await sleep(Math.min(pause, left), options.signal);
+      pause = Math.min(pause * 2, SCATTER_PLAN_RETRY_MAX_MS);
+      continue;
+    }
+    const { done, failed } = await put(core, pending, reply.targets);
+    placed.push(...done);
+    if (failed.length === 0) break;
+    if (++attempt > SCATTER_ATTEMPTS) {
+      const why = failed.map((f) => `'${f.item.key}': ${f.reasons.join('; ')}`).join(', ');
+      throw new ConnectionError(`scatter: no worker stored ${failed.length} value(s) after ${SCATTER_ATTEMPTS} attempts: ${why}`);
+    }
+    pending = failed.map((f) => f.item);
+  }
+  return placed;
+}
+
+/** One put round: each item to its targets, one link per worker. */
+async function put(
+  core: ClientCore,
+  items: readonly Item[],
+  targets: readonly (readonly Holder[])[],
+): Promise<{ done: ScatteredItem[]; failed: { item: Item; reasons: string[] }[] }> {
+  const byAddress = new Map<string, { holder: Holder; items: Item[] }>();
+  items.forEach((item, i) => {
+    for (const holder of targets[i] ?? []) {
+      const group = byAddress.get(holder.address) ?? { holder, items: [] };
+      group.items.push(item);
+      byAddress.set(holder.address, group);
+    }
+  });
+  const stored = new Map<string, string[]>();
+  const reasons = new Map<string, string[]>();
+  const note = (map: Map<string, string[]>, key: string, value: string): void => {
+    map.set(key, [...(map.get(key) ?? []), value]);
+  };
+  await Promise.all(
+    [...byAddress.values()].map(async ({ holder, items: group }) => {
+      try {
+        const r = await putToPeer(core.platform, holder.address, core.conn.id, group, PEER_PUT_BATCH_TIMEOUT_MS);
+        for (const key of r.stored) note(stored, key, holder.id);
+        for (const [key, why] of r.refused) note(reasons, key, `${holder.id} refused: ${why}`);
+      } catch (e) {
+        for (const item of group) note(reasons, item.key, `${holder.id}: ${(e as Error).message}`);
+      }
+    }),
+  );
+  const done: ScatteredItem[] = [];
+  const failed: { item: Item; reasons: string[] }[] = [];
+  for (const item of items) {
+    const workers = stored.get(item.key);
+    if (workers && workers.length > 0) done.push({ key: item.key, bytes: item.bytes, workers });
+    else failed.push({ item, reasons: reasons.get(item.key) ?? ['no answer'] });
+  }
+  return { done, failed };
+}
+
+function identity(value: unknown): unknown {
+  return value;
+}
+
+/** Without direct links: each value rides an identity task under its scatter key. */
+async function scatterAsTasks(
+  core: ClientCore,
+  items: readonly Item[],
+  keys: readonly string[],
+  options: ScatterOptions,
+): Promise<Future<unknown>[]> {
+  const spec = functionSpec(identity);
+  const o = options.workers === undefined ? defaultOptions : resolveOptions(defaultOptions, { workers: options.workers });
+  const prepared = items.map((item) => {
+    const { bytes, refs } = encodeValue([item.value]);
+    return { fn: spec, task: taskSpec(item.key, spec, { bytes, deps: refs }, o) };
+  });
+  const futures = core.submitGraph(prepared, keys);
+  const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
+  for (const f of futures) await f.exception({ timeoutMs: remaining(deadline), signal: options.signal });
+  return futures;
+}

@@ -1,0 +1,77 @@
+/**
+ * `submit`, `map` and `with`: the calls that depend on task options. Everything that can be
+ * refused (a function or value that cannot travel, a bad option) is refused synchronously,
+ * before anything is queued.
+ */
+import type { ClientCore, PreparedTask } from './core.js';
+import type { Future } from './future.js';
+import {
+  encodeArgs,
+  functionSpec,
+  keyName,
+  pureKey,
+  randomKey,
+  resolveOptions,
+  taskSpec,
+  type ResolvedOptions,
+} from './tasks.js';
+import type { TaskArgs, TaskOptions } from './types.js';
+
+/** Submits with fixed task options: what `client.with(...)` returns. */
+export class Submitter {
+  /** @internal */
+  constructor(
+    protected readonly core: ClientCore,
+    protected readonly options: ResolvedOptions,
+  ) {}
+
+  /** Runs `fn(...args)` on the cluster; returns at once. Futures may stand anywhere inside `args`. */
+  submit<A extends readonly unknown[], R>(fn: (...args: A) => R, ...args: TaskArgs<A>): Future<Awaited<R>> {
+    const spec = functionSpec(fn);
+    const encoded = encodeArgs(args);
+    const o = this.options;
+    const key = o.key ?? (o.pure ? pureKey(keyName(spec), spec, encoded.bytes) : randomKey(keyName(spec)));
+    return this.core.queue([{ fn: spec, task: taskSpec(key, spec, encoded, o) }])[0] as Future<Awaited<R>>;
+  }
+
+  /**
+   * One task per item: `fn(a[i], b[i], …)` over the iterables zipped (to the shortest).
+   * With the `key` option, each key is `<key>-<hash>`. All or nothing: one bad item refuses the whole map.
+   */
+  map<A extends readonly unknown[], R>(
+    fn: (...args: A) => R,
+    ...iterables: { [I in keyof A]: Iterable<MaybeFutureItem<A[I]>> }
+  ): Future<Awaited<R>>[] {
+    const spec = functionSpec(fn);
+    const o = this.options;
+    const prefix = o.key ?? keyName(spec);
+    const prepared: PreparedTask[] = [];
+    for (const args of zip(iterables as readonly Iterable<unknown>[])) {
+      const encoded = encodeArgs(args);
+      const key = o.pure ? pureKey(prefix, spec, encoded.bytes) : randomKey(prefix);
+      prepared.push({ fn: spec, task: taskSpec(key, spec, encoded, o) });
+    }
+    return this.core.queue(prepared) as Future<Awaited<R>>[];
+  }
+
+  /** The same calls with these options layered over the current ones. */
+  with(options: TaskOptions): Submitter {
+    return new Submitter(this.core, resolveOptions(this.options, options));
+  }
+}
+
+export type MaybeFutureItem<T> = TaskArgs<[T]>[0];
+
+function* zip(iterables: readonly Iterable<unknown>[]): Generator<unknown[]> {
+  if (iterables.length === 0) return;
+  const iterators = iterables.map((it) => it[Symbol.iterator]());
+  for (;;) {
+    const row: unknown[] = [];
+    for (const it of iterators) {
+      const next = it.next();
+      if (next.done) return;
+      row.push(next.value);
+    }
+    yield row;
+  }
+}
