@@ -26,13 +26,20 @@ async function raw() {
   });
   ws.on('close', (code) => deliver({ closed: code }));
   await new Promise((resolve, reject) => {
-    ws.once('open', resolve);
-    ws.once('error', reject);
+    const timer = setTimeout(() => reject(new Error('the socket did not open within 10 s')), 10_000);
+    ws.once('open', () => (clearTimeout(timer), resolve()));
+    ws.once('error', (e) => (clearTimeout(timer), reject(e)));
   });
   return {
     ws,
     send: (messages) => ws.send(encode(messages)),
-    next: () => (inbox.length ? Promise.resolve(inbox.shift()) : new Promise((r) => waiting.push(r))),
+    next: () =>
+      inbox.length
+        ? Promise.resolve(inbox.shift())
+        : new Promise((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error('no message within 10 s')), 10_000);
+            waiting.push((item) => (clearTimeout(timer), resolve(item)));
+          }),
   };
 }
 
@@ -41,7 +48,12 @@ const hello = { type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'client'
 async function worksStill() {
   const c = await Client.connect(cluster.address);
   try {
-    assert.equal(await c.submit((x) => x + 1, 1).result(), 2);
+    const f = c.submit((x) => x + 1, 1);
+    const value = await f.result({ timeoutMs: 15_000 }).catch(async (e) => {
+      const dump = await (await fetch(`${cluster.httpUrl}/api/dump`)).json();
+      throw new Error(`${e.message}; cluster: ${JSON.stringify({ counts: dump.counts, clients: dump.clients, workers: dump.workers })}`);
+    });
+    assert.equal(value, 2);
   } finally {
     await c.close();
   }
