@@ -33,6 +33,8 @@ addExtension({
 
 const packr = new Packr(options);
 const unpackr = new Unpackr(options);
+/** Values decode into memory of their own: never views into the bytes (which may be shared). */
+const valueUnpackr = new Unpackr({ ...options, copyBuffers: true });
 
 /** Encodes a message or value. The result is a fresh buffer owned by the caller. */
 export function encode(value: unknown): Uint8Array {
@@ -59,7 +61,7 @@ export function encodeValue(value: unknown): { bytes: Uint8Array; refs: string[]
 export function decodeValue(bytes: Uint8Array, resolve?: (key: string) => unknown): unknown {
   resolving = resolve ?? null;
   try {
-    return unpackr.unpack(bytes);
+    return valueUnpackr.unpack(bytes);
   } finally {
     resolving = null;
   }

@@ -27,12 +27,21 @@ export class PeerFrameError extends Error {
   readonly code = 'PROTOCOL_ERROR';
 }
 
+export interface PeerFrameReaderOptions {
+  /** Where a body is assembled (default: a fresh ArrayBuffer; a Node host passes shared memory). */
+  allocate?: (bytes: number) => Uint8Array;
+  /** Largest body accepted, in bytes (default MAX_VALUE_BYTES); a larger one is a PeerFrameError. */
+  maxBodyBytes?: number;
+}
+
 export class PeerFrameReader {
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   private header: unknown = undefined;
   private body: Uint8Array | null = null;
   private bodyFilled = 0;
+
+  constructor(private readonly options: PeerFrameReaderOptions = {}) {}
 
   /** Feeds a chunk; returns every frame it completed. Throws PeerFrameError on a bad prefix. */
   push(chunk: Uint8Array): PeerFrame[] {
@@ -71,7 +80,8 @@ export class PeerFrameReader {
       const headLength = view.getUint32(0);
       const bodyLength = view.getUint32(4);
       if (headLength === 0 || headLength > MAX_PEER_HEADER_BYTES) throw new PeerFrameError(`peer header of ${headLength} bytes`);
-      if (bodyLength > MAX_VALUE_BYTES) throw new PeerFrameError(`peer body of ${bodyLength} bytes`);
+      const maxBody = this.options.maxBodyBytes ?? MAX_VALUE_BYTES;
+      if (bodyLength > maxBody) throw new PeerFrameError(`peer body of ${bodyLength} bytes is over the limit of ${maxBody}`);
       if (joined.byteLength < PEER_FRAME_PREFIX_BYTES + headLength) {
         this.pending = [joined];
         this.pendingBytes = joined.byteLength;
@@ -88,7 +98,7 @@ export class PeerFrameReader {
         frames.push({ header, body: new Uint8Array(0) });
       } else {
         this.header = header;
-        this.body = new Uint8Array(bodyLength);
+        this.body = this.options.allocate ? this.options.allocate(bodyLength) : new Uint8Array(bodyLength);
         this.bodyFilled = 0;
       }
       this.pending = rest.byteLength > 0 ? [rest] : [];

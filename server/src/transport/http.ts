@@ -1,5 +1,9 @@
 /** The HTTP face of a scheduler: JSON state, Prometheus metrics, and the pages. */
-import express, { type Express } from 'express';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import express, { type Express, type RequestHandler } from 'express';
 import type { SchedulerServer } from './scheduler-server.js';
 import { DUMP_DEFAULT_TASK_LIMIT, clusterDump, clusterState, prometheusText } from './views.js';
 
@@ -28,7 +32,52 @@ export function createHttpApp(server: SchedulerServer): Express {
   app.get('/', (_req, res) => {
     res.type('html').send(dashboardPlaceholder());
   });
+  servePages(app);
   return app;
+}
+
+/** How long browsers may cache the site's hashed assets, in milliseconds (their names change with their content). */
+export const SITE_ASSET_MAX_AGE_MS = 365 * 24 * 3600 * 1000;
+
+/**
+ * The built demo site (demo-site/dist, made by the root `npm run build`): found through the
+ * workspace package, else beside this package in the repository (server/{src,dist}/transport →
+ * demo-site/dist). Looked up on each request, so a site built after the scheduler started is served.
+ */
+function siteDir(): string | undefined {
+  const candidates: string[] = [];
+  try {
+    candidates.push(join(dirname(createRequire(import.meta.url).resolve('@meshwork/demo-site/package.json')), 'dist'));
+  } catch {
+    // not installed as a package: the repository layout below
+  }
+  candidates.push(fileURLToPath(new URL('../../../demo-site/dist', import.meta.url)));
+  return candidates.find((dir) => existsSync(join(dir, 'join.html')));
+}
+
+/** `/join` (the worker page) and the site's assets; 503 with a clear message while the site is not built. */
+function servePages(app: Express): void {
+  let assets: { dir: string; handler: RequestHandler } | undefined;
+  app.get(['/join', '/join.html', '/join/'], (req, res) => {
+    if (req.path.endsWith('/')) {
+      // The page's URLs are relative to `<base>/join`: `<base>/join/` would break them.
+      const q = req.originalUrl.indexOf('?');
+      res.redirect(301, `../join${q >= 0 ? req.originalUrl.slice(q) : ''}`);
+      return;
+    }
+    const dir = siteDir();
+    if (!dir) {
+      res.status(503).type('text/plain').send('The join page is not built: run `npm run build` at the repository root (it builds demo-site/dist with Vite), then reload.\n');
+      return;
+    }
+    res.sendFile('join.html', { root: dir, headers: { 'cache-control': 'no-cache' } });
+  });
+  app.use('/assets', (req, res, next) => {
+    const dir = siteDir();
+    if (!dir) return next();
+    if (assets?.dir !== dir) assets = { dir, handler: express.static(join(dir, 'assets'), { index: false, immutable: true, maxAge: SITE_ASSET_MAX_AGE_MS }) };
+    return assets.handler(req, res, next);
+  });
 }
 
 function dashboardPlaceholder(): string {

@@ -36,6 +36,12 @@ export interface TaskRunnerOptions {
   modules?: ModuleCache;
   /** `globalThis.meshwork` (tasks of tasks); without it, tasks find no such global. */
   taskGlobal?: TaskGlobal;
+  /**
+   * Where an encoded result is written (default: a fresh ArrayBuffer, transferred to the host).
+   * The Node host passes shared memory, so its store can hand the same bytes to later tasks'
+   * threads without a copy (decoding copies them into the task's own values).
+   */
+  allocate?: (bytes: number) => Uint8Array;
 }
 
 interface CachedFunction {
@@ -95,8 +101,8 @@ export class TaskRunner {
       checkSerialisable(result, 'result');
       const encoded = encodeValue(result).bytes;
       // The codec's output shares its buffer with later encodings: copy it into one of its own
-      // so the host can take (transfer) it.
-      const bytes = new Uint8Array(encoded.byteLength);
+      // so the host can take (transfer or share) it.
+      const bytes = this.o.allocate ? this.o.allocate(encoded.byteLength) : new Uint8Array(encoded.byteLength);
       bytes.set(encoded);
       return { ok: true, bytes, startedAt, stoppedAt };
     } catch (e) {

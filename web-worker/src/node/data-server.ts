@@ -7,6 +7,7 @@
  * backpressure. A bad header gets an `error` reply and the connection stays; broken framing gets
  * an `error` reply and the connection closes.
  */
+import { sharedBytes } from './shared-memory.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import {
   HELLO_TIMEOUT_MS,
@@ -82,7 +83,7 @@ export async function startDataServer(o: DataServerOptions): Promise<DataServer>
 }
 
 function serveConnection(socket: Socket, o: Pick<DataServerOptions, 'lookup' | 'put'>, log: Logger): void {
-  const reader = new PeerFrameReader();
+  const reader = new PeerFrameReader({ allocate: sharedBytes });
   const queue: (GetData | PutData)[] = [];
   let helloed = false;
   let serving = false;

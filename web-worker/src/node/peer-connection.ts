@@ -4,6 +4,7 @@
  * schemas; a peer that breaks the framing or the schema is disconnected and every request on it
  * fails (the fetcher then tries another holder).
  */
+import { sharedBytes } from './shared-memory.js';
 import { connect, type Socket } from 'node:net';
 import {
   CONNECT_TIMEOUT_MS,
@@ -44,7 +45,7 @@ interface PendingPut {
 const replyTypes = typesOf(PeerChannel.PeerReply);
 
 export class PeerConnection {
-  private readonly reader = new PeerFrameReader();
+  private readonly reader = new PeerFrameReader({ allocate: sharedBytes });
   private readonly pending = new Map<number, Pending>();
   private readonly puts = new Map<number, PendingPut>();
   private nextId = 0;

@@ -52,6 +52,15 @@ function copy(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
+/** Bytes in shared memory go to a thread as they are; others as a copy the thread owns. */
+function forThread(bytes: Uint8Array): Uint8Array {
+  return bytes.buffer instanceof SharedArrayBuffer ? bytes : copy(bytes);
+}
+
+function transferable(bytes: Uint8Array): ArrayBuffer[] {
+  return bytes.buffer instanceof SharedArrayBuffer ? [] : [bytes.buffer];
+}
+
 type Raced = TaskReply | { died: Error } | { aborted: unknown };
 
 export class ThreadPool implements Executor {
@@ -147,10 +156,10 @@ export class ThreadPool implements Executor {
       source: withSource ? job.source : undefined,
       module: withSource ? job.module : undefined,
       args: copy(job.args),
-      deps: [...job.deps].map(([key, bytes]) => [key, copy(bytes)]),
+      deps: [...job.deps].map(([key, bytes]) => [key, forThread(bytes)]),
     });
     const send = (req: TaskRequest): Promise<TaskReply> =>
-      slot.api.run(Comlink.transfer(req, [req.args.buffer, ...req.deps.map(([, b]) => b.buffer)]));
+      slot.api.run(Comlink.transfer(req, [req.args.buffer as ArrayBuffer, ...req.deps.flatMap(([, b]) => transferable(b))]));
     let reply = await send(request(!slot.seen.has(job.fn)));
     if (!reply.ok && 'needSource' in reply) reply = await send(request(true));
     slot.seen.add(job.fn);

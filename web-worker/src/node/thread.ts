@@ -1,6 +1,7 @@
 /**
  * The script each worker_thread runs: the runtime-free TaskRunner, exposed to the host through
- * comlink over its Node adapter. A result's bytes are transferred back, not copied. Uploaded
+ * comlink over its Node adapter. A result is written into shared memory: the host stores those
+ * very bytes and hands them to later tasks' threads without copying. Uploaded
  * modules are fetched from the scheduler; `globalThis.meshwork` loads the client package only
  * when a task first needs it, and reports the task's waits to the host (WAIT_EVENT).
  */
@@ -11,6 +12,7 @@ import { ModuleCache } from '../core/modules.js';
 import { TaskGlobal } from '../core/task-global.js';
 import { TaskRunner, type TaskReply, type TaskRequest } from '../core/task-runner.js';
 import { httpModuleImporter } from './module-import.js';
+import { sharedBytes } from './shared-memory.js';
 import { WAIT_EVENT, type ThreadData, type WaitEvent } from './thread-data.js';
 
 /** What the host calls on a thread. */
@@ -45,13 +47,15 @@ if (parentPort) {
   const data = (workerData ?? {}) as ThreadData;
   const { scheduler } = data;
   const runner = new TaskRunner({
+    allocate: sharedBytes,
     modules: new ModuleCache(data.moduleBase, httpModuleImporter(data.token)),
     ...(scheduler !== undefined ? { taskGlobal: new TaskGlobal(clientLoader(port, { ...data, scheduler })) } : {}),
   });
   const api: ThreadApi = {
     async run(req) {
       const reply = await runner.run(req);
-      return reply.ok ? Comlink.transfer(reply, [reply.bytes.buffer]) : reply;
+      // Shared memory travels to the host without a copy or a transfer.
+      return reply.ok && !(reply.bytes.buffer instanceof SharedArrayBuffer) ? Comlink.transfer(reply, [reply.bytes.buffer]) : reply;
     },
     ping: () => true,
   };

@@ -1,0 +1,30 @@
+// The demo site (dashboard, /join page) and the browser worker bundle: `vite build` → demo-site/dist.
+// The scheduler serves that folder (server/src/transport/http.ts): /join → join.html, assets under
+// their paths. Every URL in the output is relative (`base: './'`), so the pages work behind a
+// reverse proxy that mounts the scheduler on a sub-path.
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
+
+const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
+
+export default defineConfig({
+  root: here('./demo-site'),
+  base: './',
+  publicDir: false,
+  resolve: {
+    // The browser host is bundled from source (it is not part of the package's Node build).
+    alias: { '@meshwork/web-worker/browser': here('./web-worker/src/browser/index.ts') },
+  },
+  // Task and heartbeat Web Workers are ES modules: tasks import uploaded modules and the client lazily.
+  worker: { format: 'es' },
+  build: {
+    outDir: here('./demo-site/dist'),
+    emptyOutDir: true,
+    target: 'es2022',
+    sourcemap: true,
+    rollupOptions: {
+      input: { index: here('./demo-site/index.html'), join: here('./demo-site/join.html') },
+    },
+  },
+  logLevel: 'warn',
+});

@@ -1,0 +1,38 @@
+/**
+ * What the page and its task Web Workers share besides the comlink API: the start data and the
+ * one event a thread posts on its own. A leaf module (types and constants only).
+ */
+import type { TaskReply, TaskRequest } from '../core/task-runner.js';
+
+/** Given to every thread once, by `init`, before any task. */
+export interface ThreadInit {
+  /** The scheduler's HTTP base, where uploaded modules are served (`<base>/modules/<name>.mjs`). */
+  moduleBase: string;
+  /** The scheduler's WebSocket address, for clients made inside tasks (`globalThis.meshwork.client()`). */
+  scheduler: string;
+  token?: string | undefined;
+}
+
+/** What the page calls on a thread (through comlink). */
+export interface ThreadApi {
+  /** Sets the thread up; answers true (the page's readiness check). */
+  init(data: ThreadInit): true;
+  run(req: TaskRequest): Promise<TaskReply>;
+}
+
+/** Posted by a thread when its task starts or stops waiting on tasks of its own (secede / rejoin). */
+export interface WaitEvent {
+  type: typeof WAIT_EVENT;
+  waiting: boolean;
+}
+
+export const WAIT_EVENT = 'meshwork:task-wait';
+
+export function isWaitEvent(value: unknown): value is WaitEvent {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { type?: unknown }).type === WAIT_EVENT &&
+    typeof (value as { waiting?: unknown }).waiting === 'boolean'
+  );
+}

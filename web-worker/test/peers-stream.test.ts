@@ -1,0 +1,159 @@
+// ChannelStream against a fake data channel whose buffer drains only when the test says so:
+// chunk sizes, the high-water mark, resume on `bufferedamountlow`, the bound on queued frames,
+// abort, the stall timeout, and reassembly on the other end.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { PeerFrameReader } from '@meshwork/protocol';
+import { ChannelStream } from '../src/peers/channel-stream.js';
+import {
+  CHANNEL_HIGH_WATER_BYTES,
+  CHANNEL_LOW_WATER_BYTES,
+  MAX_QUEUED_SEND_BYTES,
+  PEER_CHUNK_BYTES,
+} from '../src/peers/constants.js';
+import type { RtcDataChannelLike, RtcDataChannelState, RtcEventLike } from '../src/peers/rtc-types.js';
+
+type Listener = (e: RtcEventLike & { data: unknown }) => void;
+
+class FakeChannel implements RtcDataChannelLike {
+  readonly label = 'fake';
+  readyState: RtcDataChannelState = 'open';
+  bufferedAmount = 0;
+  bufferedAmountLowThreshold = 0;
+  binaryType = 'blob';
+  readonly sent: Uint8Array[] = [];
+  /** Largest bufferedAmount seen right after a send. */
+  peak = 0;
+  private readonly listeners = new Map<string, Listener[]>();
+  send(data: Uint8Array): void {
+    this.sent.push(data.slice());
+    this.bufferedAmount += data.byteLength;
+    this.peak = Math.max(this.peak, this.bufferedAmount);
+  }
+  close(): void {
+    this.readyState = 'closed';
+  }
+  addEventListener(type: string, listener: Listener): void {
+    this.listeners.set(type, [...(this.listeners.get(type) ?? []), listener]);
+  }
+  emit(type: string, data?: unknown): void {
+    for (const l of this.listeners.get(type) ?? []) l({ type, data });
+  }
+  /** The network takes bytes: bufferedAmount falls, firing bufferedamountlow when it crosses the threshold. */
+  drain(bytes = Infinity): void {
+    const before = this.bufferedAmount;
+    this.bufferedAmount = Math.max(0, this.bufferedAmount - bytes);
+    if (before > this.bufferedAmountLowThreshold && this.bufferedAmount <= this.bufferedAmountLowThreshold) {
+      this.emit('bufferedamountlow');
+    }
+  }
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+test('frames go out in chunks under the high-water mark and resume on bufferedamountlow', async () => {
+  const dc = new FakeChannel();
+  const stream = new ChannelStream(dc, { name: 'fake' });
+  assert.equal(dc.binaryType, 'arraybuffer');
+  assert.equal(dc.bufferedAmountLowThreshold, CHANNEL_LOW_WATER_BYTES);
+  const body = randomBytes(5 * 1024 * 1024 + 123);
+  let done = false;
+  const sending = stream
+    .send({ type: 'data', id: 1, key: 'k', nbytes: body.byteLength }, body)
+    .then(() => (done = true));
+  await tick();
+  assert.equal(done, false, 'not all handed over: the channel is above high water');
+  assert.ok(dc.bufferedAmount > CHANNEL_HIGH_WATER_BYTES);
+  let rounds = 0;
+  while (!done && rounds++ < 1000) {
+    dc.drain(CHANNEL_HIGH_WATER_BYTES);
+    await tick();
+  }
+  await sending;
+  assert.ok(dc.peak <= CHANNEL_HIGH_WATER_BYTES + PEER_CHUNK_BYTES, `peak ${dc.peak}`);
+  assert.ok(dc.sent.every((m) => m.byteLength <= PEER_CHUNK_BYTES));
+  const reader = new PeerFrameReader();
+  const frames = dc.sent.flatMap((m) => reader.push(m));
+  assert.equal(frames.length, 1);
+  assert.deepEqual(frames[0]!.header, { type: 'data', id: 1, key: 'k', nbytes: body.byteLength });
+  assert.ok(Buffer.from(frames[0]!.body).equals(body));
+  stream.close();
+});
+
+test('small frames are coalesced into few messages, and a smaller maxMessageBytes is honoured', async () => {
+  const dc = new FakeChannel();
+  dc.bufferedAmount = CHANNEL_HIGH_WATER_BYTES + 1; // hold everything until drained
+  const stream = new ChannelStream(dc, { maxMessageBytes: 16 * 1024 });
+  const sends = [];
+  for (let i = 0; i < 50; i++) sends.push(stream.send({ type: 'get-data', id: i, keys: [`k${i}`] }));
+  sends.push(stream.send({ type: 'x' }, new Uint8Array(40_000).fill(7)));
+  dc.drain();
+  await Promise.all(sends);
+  assert.ok(dc.sent.length < 10, `${dc.sent.length} messages for 50 small frames and one 40 kB body`);
+  assert.ok(dc.sent.every((m) => m.byteLength <= 16 * 1024));
+  const reader = new PeerFrameReader();
+  const frames = dc.sent.flatMap((m) => reader.push(m));
+  assert.equal(frames.length, 51);
+  assert.deepEqual(
+    frames.slice(0, 50).map((f) => (f.header as { id: number }).id),
+    [...Array(50).keys()],
+  );
+  assert.equal(frames[50]!.body.byteLength, 40_000);
+});
+
+test('the queue is bounded: senders wait for room, abort leaves the queue, close rejects the rest', async () => {
+  const dc = new FakeChannel();
+  dc.bufferedAmount = CHANNEL_HIGH_WATER_BYTES + 1; // the channel takes nothing
+  const stream = new ChannelStream(dc);
+  const big = new Uint8Array(MAX_QUEUED_SEND_BYTES / 2);
+  const first = stream.send({ type: 'a' }, big);
+  const second = stream.send({ type: 'b' }, big.subarray(0, big.byteLength - 1024));
+  const ac = new AbortController();
+  const third = stream.send({ type: 'c' }, big, { signal: ac.signal });
+  await tick();
+  assert.ok(stream.queuedBytes <= MAX_QUEUED_SEND_BYTES, `${stream.queuedBytes} bytes queued`);
+  ac.abort(new Error('changed my mind'));
+  await assert.rejects(third, /changed my mind/);
+  const fourth = stream.send({ type: 'd' });
+  stream.close(new Error('gone'));
+  await assert.rejects(first, /gone/);
+  await assert.rejects(second, /gone/);
+  await assert.rejects(fourth, /gone/);
+  await assert.rejects(stream.send({ type: 'e' }), /gone/);
+});
+
+test('a channel that accepts nothing for the stall timeout closes the stream', async () => {
+  const dc = new FakeChannel();
+  dc.bufferedAmount = CHANNEL_HIGH_WATER_BYTES + 1;
+  const stream = new ChannelStream(dc, { stallTimeoutMs: 50 });
+  let closedWith: Error | undefined;
+  stream.receive({ frame: () => {}, closed: (e) => (closedWith = e) });
+  await assert.rejects(
+    stream.send({ type: 'a' }, new Uint8Array(10)),
+    (e: Error & { code?: string }) => e.code === 'TIMEOUT',
+  );
+  assert.equal(closedWith?.message.includes('accepted nothing'), true);
+  assert.equal(dc.readyState, 'closed');
+});
+
+test('incoming chunks are reassembled; a broken frame or a text message closes the stream', () => {
+  const dc = new FakeChannel();
+  const stream = new ChannelStream(dc);
+  const got: unknown[] = [];
+  let closedWith: Error | undefined;
+  stream.receive({ frame: (h, b) => got.push([h, b.byteLength]), closed: (e) => (closedWith = e) });
+  const src = new FakeChannel();
+  const sender = new ChannelStream(src);
+  void sender.send({ type: 'x' }, new Uint8Array(200_000));
+  for (const m of src.sent) dc.emit('message', m.buffer.slice(m.byteOffset, m.byteOffset + m.byteLength));
+  assert.deepEqual(got, [[{ type: 'x' }, 200_000]]);
+  dc.emit('message', 'text');
+  assert.equal((closedWith as { code?: string } | undefined)?.code, 'PROTOCOL');
+  const dc2 = new FakeChannel();
+  const s2 = new ChannelStream(dc2);
+  let closed2: Error | undefined;
+  s2.receive({ frame: () => {}, closed: (e) => (closed2 = e) });
+  dc2.emit('message', new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0]).buffer); // header length 0
+  assert.match(closed2?.message ?? '', /bad frame/);
+});
