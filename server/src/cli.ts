@@ -27,6 +27,9 @@ Options:
   --port P     port to listen on (default ${DEFAULT_SCHEDULER_PORT}; 0 picks a free port)
   --token T    a secret every client and worker must present (default: none;
                also read from the MESHWORK_TOKEN environment variable)
+  --turn URL   a TURN server handed to WebRTC peers (browser tabs) for networks where direct
+               paths fail, e.g. turn:turn.example.org:3478 (see the README: Debian's coturn)
+  --turn-username U, --turn-credential C   the TURN server's long-term credentials
   --log-level  debug, info, warn or error (default info)
   -h, --help   show this help`;
 
@@ -38,6 +41,9 @@ async function scheduler(argv: string[]): Promise<void> {
       port: { type: 'string', default: String(DEFAULT_SCHEDULER_PORT) },
       token: { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
+      turn: { type: 'string' },
+      'turn-username': { type: 'string' },
+      'turn-credential': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -54,6 +60,9 @@ async function scheduler(argv: string[]): Promise<void> {
     host: values.host,
     port,
     token: values.token ?? process.env['MESHWORK_TOKEN'],
+    extraIceServers: values.turn
+      ? [{ urls: values.turn, username: values['turn-username'], credential: values['turn-credential'] }]
+      : [],
     logger: lineLogger((line) => process.stderr.write(line), level),
   });
   console.log(`scheduler at ${server.address}`);

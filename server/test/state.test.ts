@@ -385,3 +385,28 @@ test('cancelling one key of a pending gather answers that key as cancelled and t
   assert.equal(reply.items[0]?.error?.code, 'CANCELLED');
   assert.ok(reply.items[1]?.value);
 });
+
+test('gathering a large value only a tab holds: a Node worker acquires it first, then the client fetches from it', () => {
+  const h = new Harness();
+  h.worker('tab', 1, { kind: 'browser', dataAddress: null });
+  h.worker('node', 1);
+  h.client('c');
+  h.s.updateGraph('c', {
+    type: 'update-graph',
+    fns: [{ id: 'f', name: 'f', source: '(x) => x' }],
+    tasks: [{ key: 'big', fn: 'f', args: new Uint8Array(0), deps: [], priority: 0, retries: 0, workers: ['tab'] }],
+    wants: ['big'],
+  });
+  h.s.taskFinished('tab', { type: 'task-finished', key: 'big', nbytes: 1e6, startedAt: 0, stoppedAt: 1, thread: 0 });
+  h.check();
+  h.s.gather('c', 1, ['big']);
+  const acquire = h.toWorkers.get('node')?.find((m) => m.type === 'acquire');
+  assert.ok(acquire?.type === 'acquire');
+  assert.deepEqual(acquire.items[0]?.holders, [{ id: 'tab', address: 'webrtc' }]);
+  assert.ok(!h.clientMessages('c').some((m) => m.type === 'gather-reply'), 'waits for the copy');
+  h.s.acquired('node', { type: 'acquired', id: acquire.id, items: [{ key: 'big', nbytes: 1e6 }], missing: [] });
+  h.check();
+  const reply = h.clientMessages('c').find((m) => m.type === 'gather-reply');
+  assert.ok(reply?.type === 'gather-reply');
+  assert.ok(reply.items[0]?.holders?.some((x) => x.address === 'tcp://node'));
+});

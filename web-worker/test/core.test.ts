@@ -126,3 +126,68 @@ test('messages of one turn leave in one frame', async () => {
   assert.deepEqual(frames[0]?.map((m) => m.type), ['heartbeat', 'task-erred', 'task-erred']);
   core.close();
 });
+
+test('acquire fetches what is not here, stores it (counted in memory) and answers with sizes and what is missing', async () => {
+  const { fetcher, core, feed, settle, sent } = setup();
+  core.store.put('here', new Uint8Array(10));
+  const tab = [{ id: 'tab-1', address: 'webrtc' }];
+  const other = [{ id: 'tab-2', address: 'webrtc' }];
+  feed({
+    type: 'acquire',
+    id: 7,
+    items: [
+      { key: 'here', holders: tab },
+      { key: 'a', holders: tab },
+      { key: 'b', holders: tab },
+      { key: 'c', holders: other },
+    ],
+  });
+  await settle();
+  // One fetch per distinct holder list: tabs share an address, so ids tell them apart.
+  assert.deepEqual(
+    fetcher.calls.map((c) => [c.holders.map((h) => h.id), c.keys]),
+    [
+      [['tab-1'], ['a', 'b']],
+      [['tab-2'], ['c']],
+    ],
+  );
+  fetcher.calls[0]?.resolve({ values: new Map([['a', new Uint8Array(100)]]), missing: [{ key: 'b', holder: 'tab-1' }] });
+  fetcher.calls[1]?.resolve({ values: new Map([['c', new Uint8Array(1000)]]), missing: [] });
+  await settle();
+  const reply = sent.find((m) => m.type === 'acquired');
+  assert.deepEqual(reply, {
+    type: 'acquired',
+    id: 7,
+    items: [
+      { key: 'here', nbytes: 10 },
+      { key: 'a', nbytes: 100 },
+      { key: 'c', nbytes: 1000 },
+    ],
+    missing: ['b'],
+  });
+  assert.ok(core.store.has('a') && core.store.has('c') && !core.store.has('b'));
+  assert.equal(core.memoryUsed, 1110);
+  core.close();
+});
+
+test('a dependency fetch groups holders by id, not by address (every tab is "webrtc")', async () => {
+  const { fetcher, core, feed, settle } = setup();
+  const dep = (key: string, id: string) => ({ key, holders: [{ id, address: 'webrtc' }] });
+  feed(task('t', [], { deps: [dep('x', 'tab-1'), dep('y', 'tab-2')], args: encodeValue([new FutureRef('x'), new FutureRef('y')]).bytes }));
+  await settle();
+  assert.deepEqual(
+    fetcher.calls.map((c) => c.holders[0]?.id),
+    ['tab-1', 'tab-2'],
+  );
+  core.close();
+});
+
+test('an acquire still fetching when the worker closes is not answered', async () => {
+  const { fetcher, core, feed, settle, sent } = setup();
+  feed({ type: 'acquire', id: 1, items: [{ key: 'k', holders: [{ id: 'tab', address: 'webrtc' }] }] });
+  await settle();
+  core.close();
+  fetcher.calls[0]?.resolve({ values: new Map([['k', new Uint8Array(4)]]), missing: [] });
+  await settle();
+  assert.ok(!sent.some((m) => m.type === 'acquired'));
+});

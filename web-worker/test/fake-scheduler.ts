@@ -10,6 +10,8 @@ export type Msg = Record<string, unknown> & { type: string };
 
 export class FakeWorkerConn {
   readonly inbox: Msg[] = [];
+  /** Where `signal {to, payload}` goes instead of the inbox (the scheduler's relay), when set. */
+  relay: ((m: Msg) => void) | undefined;
   private waiters: (() => void)[] = [];
   closed = false;
   constructor(
@@ -18,7 +20,10 @@ export class FakeWorkerConn {
     readonly id: string,
   ) {
     ws.on('message', (data: Buffer) => {
-      for (const m of decode(data) as Msg[]) this.inbox.push(m);
+      for (const m of decode(data) as Msg[]) {
+        if (m.type === 'signal' && this.relay) this.relay(m);
+        else this.inbox.push(m);
+      }
       this.waiters.splice(0).forEach((w) => w());
     });
     ws.on('close', () => {
@@ -56,6 +61,8 @@ export class FakeScheduler {
   readonly conns: FakeWorkerConn[] = [];
   private waiters: (() => void)[] = [];
   private n = 0;
+  /** WebRTC signals relayed between workers. */
+  signalsRelayed = 0;
   /** Replaces the welcome: return an error reply to refuse the hello. */
   refuse: ((hello: Msg) => Msg | null) | null = null;
   /** Modules served at /modules/<name>.mjs, and how often each was fetched. */
@@ -87,6 +94,10 @@ export class FakeScheduler {
         }
         const id = `w${++this.n}`;
         const conn = new FakeWorkerConn(ws, hello as Msg, id);
+        conn.relay = (m) => {
+          this.signalsRelayed++;
+          this.conns.find((c) => c.id === m.to)?.send({ type: 'signal', from: id, payload: m.payload });
+        };
         ws.send(encodeFrame([{ type: 'welcome', protocolVersion: PROTOCOL_VERSION, id }]));
         this.conns.push(conn);
         this.waiters.splice(0).forEach((w) => w());

@@ -23,8 +23,14 @@ export const WireErrorSchema = v.object({
 export const ModuleRef = v.object({ name: v.string(), hash: v.string() });
 export type ModuleRef = v.InferOutput<typeof ModuleRef>;
 
-/** Where a value can be fetched: a worker and the address of its data link. */
+/**
+ * Where a value can be fetched: a worker and the address of its data link: `tcp://host:port`
+ * for a Node worker, WEBRTC_ADDRESS for a worker reached over WebRTC by its id (a browser tab).
+ */
 export const Holder = v.object({ id: v.string(), address: v.string() });
+
+/** The address of a holder that is reached over WebRTC, by id (signalled through the scheduler). */
+export const WEBRTC_ADDRESS = 'webrtc';
 export type Holder = v.InferOutput<typeof Holder>;
 
 /** Codes of the `error` reply any end may send; the connection stays open unless it says otherwise. */
@@ -54,7 +60,15 @@ export const ErrorReply = v.object({
 export type ErrorReply = v.InferOutput<typeof ErrorReply>;
 
 /** ICE servers for WebRTC, as RTCPeerConnection takes them (the scheduler answers STUN itself). */
-export const IceServers = v.array(v.object({ urls: v.union([v.string(), v.array(v.string())]) }));
+export const IceServers = v.array(
+  v.object({
+    urls: v.union([v.string(), v.array(v.string())]),
+    /** For TURN servers. */
+    username: v.optional(v.string()),
+    credential: v.optional(v.string()),
+  }),
+);
+export type IceServers = v.InferOutput<typeof IceServers>;
 
 export const Welcome = v.object({
   type: v.literal('welcome'),

@@ -61,6 +61,14 @@ export const RunResult = v.object({
   error: v.optional(WireErrorSchema),
 });
 
+/** Answer to `acquire`: the keys now stored here, and those no holder delivered. */
+export const Acquired = v.object({
+  type: v.literal('acquired'),
+  id: RequestId,
+  items: v.array(v.object({ key: Key, nbytes: Count })),
+  missing: Keys,
+});
+
 /** Answer to `steal-request`: `ok` when the task had not started and was dropped here. */
 export const StealResponse = v.object({ type: v.literal('steal-response'), key: Key, ok: v.boolean() });
 
@@ -78,6 +86,7 @@ export const WorkerToServer = v.variant('type', [
   TaskRejoined,
   RunResult,
   StealResponse,
+  Acquired,
 ]);
 export type WorkerToServer = v.InferOutput<typeof WorkerToServer>;
 
@@ -113,11 +122,26 @@ export const RunFunction = v.object({
   args: Bytes,
 });
 
+/**
+ * Fetch these values from their holders and keep them in the store (answer with `acquired`): a
+ * Node worker copies a value held only by browser tabs so that a Node client can fetch it directly.
+ */
+export const Acquire = v.object({ type: v.literal('acquire'), id: RequestId, items: v.array(DepSpec) });
+
 /** Give back `key` if it has not started (answer with `steal-response`). */
 export const StealRequest = v.object({ type: v.literal('steal-request'), key: Key });
 
 /** A WebRTC signal from worker `from`. */
 export const SignalFrom = v.object({ type: v.literal('signal'), from: v.string(), payload: SignalPayload });
 
-export const ServerToWorker = v.variant('type', [Welcome, ComputeTask, FreeKeys, RunFunction, StealRequest, SignalFrom, ErrorReply]);
+export const ServerToWorker = v.variant('type', [
+  Welcome,
+  ComputeTask,
+  FreeKeys,
+  RunFunction,
+  StealRequest,
+  SignalFrom,
+  Acquire,
+  ErrorReply,
+]);
 export type ServerToWorker = v.InferOutput<typeof ServerToWorker>;

@@ -10,6 +10,7 @@ import {
   ErrorCode,
   INLINE_VALUE_MAX_BYTES,
   SCHEDULER_INLINE_CACHE_BYTES,
+  WEBRTC_ADDRESS,
   WORKER_QUEUE_EXTRA,
   type ClientChannel,
   type WireError,
@@ -35,6 +36,11 @@ export interface QueueEntry {
 
 export type TaskSpecMessage = Extract<ClientChannel.ClientToServer, { type: 'update-graph' }>['tasks'][number];
 type ComputeTaskMessage = Extract<WorkerChannel.ServerToWorker, { type: 'compute-task' }>;
+
+/** How peers reach a worker: its TCP data link, or WebRTC by id (a browser tab). */
+export function holderOf(w: WorkerState): { id: string; address: string } {
+  return { id: w.id, address: w.dataAddress ?? WEBRTC_ADDRESS };
+}
 
 export abstract class Lifecycle {
   readonly tasks = new Map<string, TaskState>();
@@ -179,7 +185,7 @@ export abstract class Lifecycle {
       args: t.args,
       deps: t.deps.map((d) => ({
         key: d.key,
-        holders: [...d.whoHas].filter((h) => h !== w && h.dataAddress !== null).map((h) => ({ id: h.id, address: h.dataAddress as string })),
+        holders: [...d.whoHas].filter((h) => h !== w).map(holderOf),
       })),
     };
     if (fn?.module) msg.module = fn.module;
@@ -348,7 +354,35 @@ export abstract class Lifecycle {
     t.gathers.clear();
   }
 
+  /** Keys being copied onto a Node worker (acquire request id → keys and the gathers waiting). */
+  protected readonly acquiring = new Map<number, { workerId: string; keys: string[]; gathers: Set<PendingGather> }>();
+  private nextAcquire = 0;
+
+  /**
+   * Before answering a gather: a value only browser tabs hold (and too big to ride inline) is
+   * first copied onto a Node worker, which a Node client reaches directly; the gather waits.
+   */
+  private acquireForGather(g: PendingGather): boolean {
+    const node = [...this.workers.values()].find((w) => w.dataAddress !== null && !w.paused);
+    if (!node) return false;
+    const needed = g.keys.flatMap((key) => {
+      const t = this.tasks.get(key);
+      if (!t || t.status !== 'memory' || t.inline || t.whoHas.size === 0) return [];
+      return [...t.whoHas].some((w) => w.dataAddress !== null) ? [] : [t];
+    });
+    if (needed.length === 0) return false;
+    const id = this.nextAcquire++;
+    this.acquiring.set(id, { workerId: node.id, keys: needed.map((t) => t.key), gathers: new Set([g]) });
+    g.remaining++;
+    this.emit.worker(node.id, { type: 'acquire', id, items: needed.map((t) => ({ key: t.key, holders: [...t.whoHas].map(holderOf) })) });
+    return true;
+  }
+
   protected answerGather(g: PendingGather): void {
+    if (!g.acquired && this.acquireForGather(g)) {
+      g.acquired = true;
+      return;
+    }
     const items: ClientChannel.GatherItem[] = g.keys.map((key) => {
       const t = this.tasks.get(key);
       const lost = (message: string): ClientChannel.GatherItem => ({ key, error: { code: ErrorCode.LOST, name: 'LostError', message, key } });
@@ -357,7 +391,7 @@ export abstract class Lifecycle {
       if (t.status === 'erred') return { key, error: t.error as WireError };
       if (t.status !== 'memory') return lost(`${key} was released`);
       if (t.inline) return { key, value: t.inline };
-      const holders = [...t.whoHas].filter((w) => w.dataAddress !== null).map((w) => ({ id: w.id, address: w.dataAddress as string }));
+      const holders = [...t.whoHas].map(holderOf);
       if (holders.length === 0) return lost(`no worker holds ${key}`);
       return { key, holders };
     });

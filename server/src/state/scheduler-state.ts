@@ -5,6 +5,7 @@
  */
 import { ErrorCode, MEMORY_PAUSE_FRACTION, type ClientChannel, type WireError, type WorkerChannel } from '@meshwork/protocol';
 import { Dispatcher } from './dispatch.js';
+import { holderOf } from './lifecycle.js';
 import type { ClientState, PendingGather, TaskState, TaskStatus, WorkerState } from './types.js';
 
 export type { SchedulerOptions } from './lifecycle.js';
@@ -83,6 +84,12 @@ export class SchedulerState extends Dispatcher {
       } else {
         this.reschedule(t);
       }
+    }
+    // Acquisitions it was doing will never answer: their gathers go on without them.
+    for (const [acquireId, pending] of this.acquiring) {
+      if (pending.workerId !== id) continue;
+      this.acquiring.delete(acquireId);
+      for (const g of pending.gathers) if (--g.remaining === 0) this.answerGather(g);
     }
     for (const run of this.runs.values()) {
       if (run.waiting.has(id)) this.runAnswered(run, id, { error: { code: ErrorCode.CONNECTION, name: 'ConnectionError', message: `worker ${w.name} left` } });
@@ -252,8 +259,9 @@ export class SchedulerState extends Dispatcher {
     const candidates = [...this.workers.values()].filter(
       (w) => w.dataAddress !== null && (!named || named.some((n) => n === w.id || n === w.name)),
     );
+    // Only workers with a direct link take scattered data (a tab takes none: it has no data server).
     const load = new Map(candidates.map((w) => [w, w.bytesStored]));
-    const holder = (w: WorkerState): { id: string; address: string } => ({ id: w.id, address: w.dataAddress as string });
+    const holder = holderOf;
     const targets = msg.items.map((item) => {
       if (msg.broadcast) return candidates.map(holder);
       let best: WorkerState | undefined;
@@ -376,6 +384,20 @@ export class SchedulerState extends Dispatcher {
       this.reschedule(t);
     }
     this.dispatch();
+  }
+
+  /** A worker copied values for a gather (`acquire`): it holds them now. */
+  acquired(workerId: string, msg: WorkerMessage<'acquired'>): void {
+    const w = this.workers.get(workerId);
+    const pending = this.acquiring.get(msg.id);
+    if (pending?.workerId !== workerId) return;
+    this.acquiring.delete(msg.id);
+    for (const item of msg.items) {
+      const t = this.tasks.get(item.key);
+      if (w && t?.status === 'memory') this.addHolder(t, w);
+      else if (w) this.emit.worker(w.id, { type: 'free-keys', keys: [item.key] });
+    }
+    for (const g of pending.gathers) if (--g.remaining === 0) this.answerGather(g);
   }
 
   /** The running task waits on other tasks: its thread is free for them. */

@@ -94,4 +94,6 @@ export interface PendingGather {
   remaining: number;
   /** Keys cancelled while the gather waited: answered with CancelledError. */
   cancelled?: Set<string>;
+  /** Values held only by tabs were copied to a Node worker for it (once). */
+  acquired?: boolean;
 }

@@ -11,6 +11,7 @@ import {
   DEFAULT_SCHEDULER_PORT,
   HEARTBEAT_TIMEOUT_MS,
   HELLO_TIMEOUT_MS,
+  type IceServers,
   MAX_CONTROL_FRAME_BYTES,
   PROTOCOL_VERSION,
   ReplyCode,
@@ -37,6 +38,8 @@ export interface SchedulerServerOptions extends SchedulerOptions {
   token?: string;
   /** UDP port of the STUN responder that WebRTC peers learn their addresses from (0: any free port). */
   stunPort?: number;
+  /** More ICE servers handed to WebRTC peers, e.g. a TURN server for networks where direct paths fail. */
+  extraIceServers?: IceServers;
   heartbeatTimeoutMs?: number;
   logger?: Logger;
 }
@@ -116,10 +119,11 @@ export class SchedulerServer {
   }
 
   /** ICE servers for a peer that reached us at `localAddress` (our address as it sees it). */
-  private iceServers(localAddress: string | undefined): { urls: string }[] {
-    if (!this.stun) return [];
+  private iceServers(localAddress: string | undefined): IceServers {
+    const extra = this.options.extraIceServers ?? [];
+    if (!this.stun) return extra;
     const host = localAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1';
-    return [{ urls: `stun:${host.includes(':') ? `[${host}]` : host}:${this.stun.port}` }];
+    return [{ urls: `stun:${host.includes(':') ? `[${host}]` : host}:${this.stun.port}` }, ...extra];
   }
 
   async close(): Promise<void> {
@@ -284,6 +288,8 @@ export class SchedulerServer {
         return this.state.runResult(id, m);
       case 'steal-response':
         return this.state.stealResponse(id, m.key, m.ok);
+      case 'acquired':
+        return this.state.acquired(id, m);
       case 'signal': {
         const target = this.workers.get(m.to);
         if (!target) return conn.reply(ReplyCode.BAD_REQUEST, `no worker ${m.to.slice(0, 64)} to signal`);

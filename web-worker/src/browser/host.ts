@@ -104,7 +104,10 @@ export async function startTab(o: TabOptions): Promise<TabWorker> {
   const store = new Store();
   const book = new PeerBook();
   const signals = new Batcher<WorkerChannel.WorkerToServer>((batch) => link.send(encodeFrame(batch)), turns);
-  const signaller = new SchedulerSignaller((msg) => signals.send(msg), book);
+  const signaller = new SchedulerSignaller(
+    (msg) => signals.send(msg),
+    (from, deliver) => book.attributeTo(from, deliver),
+  );
   let peers: TabPeers;
   try {
     peers = new TabPeers({

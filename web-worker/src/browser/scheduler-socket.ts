@@ -9,11 +9,10 @@ import {
   ConnectionError,
   HELLO_TIMEOUT_MS,
   TimeoutError,
-  WorkerChannel,
   encodeFrame,
-  parseFrame,
+  type WorkerChannel,
 } from '@meshwork/protocol';
-import { readHandshakeReply, serverToWorkerTypes } from '../core/handshake.js';
+import { readHandshakeReply } from '../core/handshake.js';
 import type { RtcIceServer } from '../peers/index.js';
 import { LEAVE_CLOSE_CODE, MAX_CLOSE_REASON_CHARS } from './constants.js';
 
@@ -30,11 +29,6 @@ export interface TabLink {
   readonly closed: Promise<{ code: number; reason: string }>;
   /** Closes at once (a tab that leaves does not wait for the closing handshake). */
   close(reason: string): void;
-}
-
-function iceServersOf(welcomeFrame: Uint8Array): RtcIceServer[] {
-  const first = parseFrame(welcomeFrame, WorkerChannel.ServerToWorker, serverToWorkerTypes).messages[0];
-  return first?.type === 'welcome' ? (first.iceServers ?? []) : [];
 }
 
 export function connectTab(
@@ -109,7 +103,7 @@ export function connectTab(
       signal?.removeEventListener('abort', onAbort);
       resolve({
         id: reply.id,
-        iceServers: iceServersOf(bytes),
+        iceServers: reply.iceServers,
         rest: reply.rest,
         closed,
         send: (frame) => {

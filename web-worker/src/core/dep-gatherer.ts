@@ -5,6 +5,7 @@
  * aborted.
  */
 import type { WorkerChannel } from '@meshwork/protocol';
+import { holdersSignature } from './acquire.js';
 import type { FetchResult, PeerFetcher } from './interfaces.js';
 import type { DepCache, Store } from './store.js';
 
@@ -66,7 +67,7 @@ export class DepGatherer {
         joined.add(pending.fetch);
         continue;
       }
-      const signature = dep.holders.map((h) => h.address).join('\n');
+      const signature = holdersSignature(dep.holders);
       const group = groups.get(signature) ?? { holders: dep.holders, keys: [] };
       group.keys.push(dep.key);
       groups.set(signature, group);

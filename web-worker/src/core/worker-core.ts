@@ -7,7 +7,8 @@
  *
  * Task states: fetching (deps on their way) → ready (queued, FIFO: the scheduler orders) →
  * running (on a thread; `seceded` while it waits on tasks of its own) → gone (reported, freed,
- * stolen or dropped). At most `threads` tasks run that have not seceded.
+ * stolen or dropped). At most `threads` tasks run that have not seceded. `acquire` copies values
+ * from their holders into the store and answers `acquired` (acquire.ts).
  *
  * Memory in use (heartbeat `memoryUsed`) is the bytes of values held: the store plus fetched
  * dependencies. Not the process RSS: that moves with the garbage collector and V8's heap sizing,
@@ -25,16 +26,18 @@ import {
   type TurnScheduler,
   type WireError,
 } from '@meshwork/protocol';
-import { MAX_QUEUED_TASKS, RUN_FUNCTION_TIMEOUT_MS } from '../constants.js';
+import { MAX_QUEUED_TASKS } from '../constants.js';
+import { acquireValues } from './acquire.js';
 import { DepGatherer } from './dep-gatherer.js';
 import { serverToWorkerTypes } from './handshake.js';
 import type { Executor, Job, ModuleRef, PeerFetcher } from './interfaces.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Outbox, type Ticker } from './outbox.js';
+import { runFunction } from './run-function.js';
 import { DepCache, Store } from './store.js';
 
 type ComputeTask = WorkerChannel.ComputeTask;
-type RunFunction = Extract<WorkerChannel.ServerToWorker, { type: 'run-function' }>;
+type Acquire = Extract<WorkerChannel.ServerToWorker, { type: 'acquire' }>;
 type Timing = { startedAt: number; stoppedAt: number; thread: number };
 
 export interface WorkerCoreOptions {
@@ -130,8 +133,11 @@ export class WorkerCore {
         case 'steal-request':
           this.steal(msg.key);
           break;
+        case 'acquire':
+          void this.acquire(msg);
+          break;
         case 'run-function':
-          void this.runFunction(msg);
+          void runFunction(msg, { executor: this.o.runExecutor, workerId: this.o.workerId, closing: this.closing.signal, send: (m) => this.outbox.send(m) });
           break;
         case 'signal':
           if (this.o.onSignal) this.o.onSignal(msg.from, msg.payload);
@@ -306,28 +312,16 @@ export class WorkerCore {
     task.abort.abort(reason);
   }
 
-  private async runFunction(msg: RunFunction): Promise<void> {
-    const executor = this.o.runExecutor;
-    const wire = (error: WireError): WireError => {
-      const w: WireError = { ...error, workerId: this.o.workerId };
-      if (w.stack === undefined) delete w.stack;
-      return w;
-    };
-    if (!executor) {
-      this.outbox.send({ type: 'run-result', id: msg.id, error: wire(errorToWire(new ProtocolError('this worker does not run functions'))) });
-      return;
-    }
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(new TimeoutError(`run of '${msg.fnName}' took over ${RUN_FUNCTION_TIMEOUT_MS} ms`)), RUN_FUNCTION_TIMEOUT_MS);
-    const onClose = (): void => abort.abort(this.closing.signal.reason);
-    this.closing.signal.addEventListener('abort', onClose, { once: true });
-    const job: Job = { key: `run-${msg.id}`, fn: msg.fn, fnName: msg.fnName, source: msg.source, module: msg.module, args: msg.args, deps: new Map() };
+  /** Copies values into the store for the scheduler (see acquire.ts) and says what arrived. */
+  private async acquire({ id, items }: Acquire): Promise<void> {
+    const { store, cache } = this;
     try {
-      const outcome = await executor.run(job, abort.signal);
-      this.outbox.send(outcome.ok ? { type: 'run-result', id: msg.id, value: outcome.bytes } : { type: 'run-result', id: msg.id, error: wire(outcome.error) });
-    } finally {
-      clearTimeout(timer);
-      this.closing.signal.removeEventListener('abort', onClose);
+      const got = await acquireValues(items, { store, cache, fetcher: this.o.fetcher, signal: this.closing.signal });
+      this.log.debug('acquired values for the scheduler', { id, stored: got.items.length, missing: got.missing });
+      this.outbox.memoryChanged();
+      this.outbox.send({ type: 'acquired', id, ...got });
+    } catch {
+      // The worker is closing: no answer (the scheduler learns from the closed connection).
     }
   }
 

@@ -1,8 +1,11 @@
 /** Data-link addresses: `tcp://HOST:PORT` (IPv6 hosts in brackets). */
 import { networkInterfaces } from 'node:os';
 
+/** How a holder's address starts when it is reached over the direct TCP data link. */
+export const TCP_SCHEME = 'tcp://';
+
 export function formatTcpAddress(host: string, port: number): string {
-  return `tcp://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return `${TCP_SCHEME}${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 export function parseTcpAddress(address: string): { host: string; port: number } {

@@ -25,7 +25,8 @@ Options:
                            for resources only run where enough are free (default: none)
   --token T                the scheduler's token (default: $MESHWORK_TOKEN)
   --host H                 interface the data link (peer-to-peer transfers) listens on
-                           (default: 127.0.0.1; use 0.0.0.0 so other machines can fetch from it)
+                           (default: 127.0.0.1; use 0.0.0.0 so other machines can fetch from it);
+                           on a loopback address WebRTC (to browser tabs) stays on 127.0.0.1 too
   -h, --help               show this help
 
 Environment: MESHWORK_LOG_LEVEL = debug | info | warn | error (default: info), logs go to stderr.`;

@@ -35,8 +35,8 @@ export interface DataServerOptions {
   host: string;
   /** 0 (the default) for any free port. */
   port?: number;
-  /** The stored bytes of a key, or undefined. */
-  lookup(key: string): Uint8Array | undefined;
+  /** The stored bytes of a key, or undefined; `peer` is who asks (its hello's `from`). */
+  lookup(key: string, peer: string): Uint8Array | undefined;
   /** Stores put-data; without it, put-data is refused. */
   put?: PutHandler;
   logger?: Logger;
@@ -89,6 +89,8 @@ function serveConnection(socket: Socket, o: Pick<DataServerOptions, 'lookup' | '
   let serving = false;
   let broken = false;
   const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+  /** Who asks, as its hello says (the socket address until then). */
+  let from = peer;
   socket.setNoDelay(true);
   const helloTimer = setTimeout(() => fail(ReplyCode.PROTOCOL_ERROR, `no hello within ${HELLO_TIMEOUT_MS} ms`), HELLO_TIMEOUT_MS);
 
@@ -135,7 +137,7 @@ function serveConnection(socket: Socket, o: Pick<DataServerOptions, 'lookup' | '
           continue;
         }
         for (const key of req.keys) {
-          const bytes = o.lookup(key);
+          const bytes = o.lookup(key, from);
           const ok = bytes ? write({ type: 'data', id: req.id, key, nbytes: bytes.byteLength }, bytes) : write({ type: 'data-missing', id: req.id, key });
           if (!ok) await drained();
           if (socket.destroyed) return;
@@ -179,6 +181,7 @@ function serveConnection(socket: Socket, o: Pick<DataServerOptions, 'lookup' | '
           return fail(ReplyCode.VERSION_MISMATCH, `this worker speaks protocol version ${PROTOCOL_VERSION}, the peer ${msg.protocolVersion}`);
         }
         helloed = true;
+        from = msg.from;
         clearTimeout(helloTimer);
         return;
       case 'get-data':

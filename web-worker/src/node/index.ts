@@ -7,3 +7,6 @@ export { ThreadPool, type ThreadPoolOptions } from './thread-pool.js';
 export { formatTcpAddress, parseTcpAddress } from './address.js';
 export { lineLogger, silentLogger, type Logger, type LogLevel } from '../core/logger.js';
 export type { Executor, FetchResult, Job, Outcome, PeerFetcher } from '../core/interfaces.js';
+export { RoutingPeerFetcher, fetchWithFailover, type HolderFetcher, type HolderDelivery } from '../core/holder-fetch.js';
+export { TransferStats, type PeerTraffic, type TransferPath } from '../core/transfer-stats.js';
+export { NodeRtcPeers, isLoopbackHost, type NodeRtcPeersOptions } from './rtc-peers.js';

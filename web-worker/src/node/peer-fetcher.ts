@@ -1,12 +1,14 @@
 /**
- * The Node PeerFetcher: one pooled data-link connection per address (at most
+ * The direct TCP fetcher of Node workers: one pooled data-link connection per address (at most
  * MAX_PEER_CONNECTIONS, least recently used idle ones closed first); each fetch tries the holders
  * in order, asking each for the keys still missing, and never waits longer than
- * PEER_FETCH_TIMEOUT_MS without progress.
+ * PEER_FETCH_TIMEOUT_MS without progress. A Node worker uses it through a RoutingPeerFetcher
+ * (TCP for `tcp://` holders, WebRTC for the others); alone it reaches `tcp://` holders only.
  */
 import { PEER_FETCH_TIMEOUT_MS, type Holder } from '@meshwork/protocol';
 import { MAX_PEER_CONNECTIONS } from '../constants.js';
 import { abortable } from '../core/abortable.js';
+import { fetchWithFailover, type HolderDelivery, type HolderFetcher } from '../core/holder-fetch.js';
 import type { FetchResult, PeerFetcher } from '../core/interfaces.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { PeerConnection } from './peer-connection.js';
@@ -19,7 +21,7 @@ export interface TcpPeerFetcherOptions {
   timeoutMs?: number;
 }
 
-export class TcpPeerFetcher implements PeerFetcher {
+export class TcpPeerFetcher implements PeerFetcher, HolderFetcher {
   /** address → connection (or its opening), least recently used first. */
   private readonly pool = new Map<string, Promise<PeerConnection>>();
   private readonly live = new Map<string, PeerConnection>();
@@ -32,26 +34,14 @@ export class TcpPeerFetcher implements PeerFetcher {
     this.timeoutMs = o.timeoutMs ?? PEER_FETCH_TIMEOUT_MS;
   }
 
-  async fetch(holders: readonly Holder[], keys: readonly string[], { signal }: { signal: AbortSignal }): Promise<FetchResult> {
-    const values = new Map<string, Uint8Array>();
-    const saidMissing = new Map<string, string>();
-    let remaining = [...new Set(keys)];
-    for (const holder of holders) {
-      if (remaining.length === 0) break;
-      signal.throwIfAborted();
-      try {
-        const conn = await abortable(this.connection(holder.address), signal);
-        const got = await conn.request(remaining, { signal, timeoutMs: this.timeoutMs });
-        for (const [key, bytes] of got.values) values.set(key, bytes);
-        for (const key of got.missing) if (!saidMissing.has(key)) saidMissing.set(key, holder.id);
-      } catch (e) {
-        if (signal.aborted) throw signal.reason;
-        this.log.warn('fetch from a holder failed; trying the next', { holder: holder.id, address: holder.address, error: e });
-      }
-      remaining = remaining.filter((k) => !values.has(k));
-    }
-    const blame = holders[0]?.id ?? '';
-    return { values, missing: remaining.map((key) => ({ key, holder: saidMissing.get(key) ?? blame })) };
+  fetch(holders: readonly Holder[], keys: readonly string[], { signal }: { signal: AbortSignal }): Promise<FetchResult> {
+    return fetchWithFailover(holders, keys, signal, (h, k, o) => this.fetchFrom(h, k, o), { logger: this.log });
+  }
+
+  /** Asks one holder, over the pooled connection to its address. */
+  async fetchFrom(holder: Holder, keys: readonly string[], { signal }: { signal: AbortSignal }): Promise<HolderDelivery> {
+    const conn = await abortable(this.connection(holder.address), signal);
+    return conn.request(keys, { signal, timeoutMs: this.timeoutMs });
   }
 
   close(): void {

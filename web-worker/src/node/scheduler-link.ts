@@ -16,10 +16,13 @@ import {
 import { CLOSE_TIMEOUT_MS } from '../constants.js';
 import { readHandshakeReply } from '../core/handshake.js';
 import { silentLogger, type Logger } from '../core/logger.js';
+import type { RtcIceServer } from '../peers/rtc-types.js';
 
 export interface SchedulerLink {
   /** The id the scheduler gave this worker. */
   readonly id: string;
+  /** ICE servers for WebRTC, from the welcome. */
+  readonly iceServers: RtcIceServer[];
   /** Messages that came in the welcome frame after `welcome`. */
   readonly rest: WorkerChannel.ServerToWorker[];
   send(frame: Uint8Array): void;
@@ -93,6 +96,7 @@ export function connectScheduler(
       signal?.removeEventListener('abort', onAbort);
       resolve({
         id: reply.id,
+        iceServers: reply.iceServers,
         rest: reply.rest,
         closed,
         send: (frame) => {

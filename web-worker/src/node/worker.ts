@@ -3,17 +3,27 @@
  * server first (so it is ready when it says hello), connects, and runs the core until `close()`
  * or until the scheduler connection drops (reconnecting is a later step). `run-function` gets a
  * one-thread pool of its own, started on first use.
+ *
+ * Data plane: other Node workers fetch from its TCP data server; browser tabs reach it over WebRTC
+ * (rtc-peers.ts), which serves the same store. Its own fetches go by holder: TCP to a `tcp://`
+ * address, WebRTC by id otherwise (a RoutingPeerFetcher). Bytes per peer and path are counted
+ * (`transfers()`) and logged at debug.
  */
 import { availableParallelism } from 'node:os';
+import { Batcher, encodeFrame, type WorkerChannel } from '@meshwork/protocol';
 import { DEFAULT_DATA_HOST } from '../constants.js';
+import { RoutingPeerFetcher, type HolderRoute } from '../core/holder-fetch.js';
 import { helloMessage } from '../core/handshake.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { httpBaseOf } from '../core/modules.js';
 import { Store } from '../core/store.js';
+import { TransferStats, type PeerTraffic } from '../core/transfer-stats.js';
 import { WorkerCore } from '../core/worker-core.js';
 import { startDataServer, type DataServer } from './data-server.js';
 import { LazyExecutor } from './lazy-executor.js';
 import { TcpPeerFetcher } from './peer-fetcher.js';
+import { NodeRtcPeers } from './rtc-peers.js';
+import { TCP_SCHEME } from './address.js';
 import { connectScheduler, type SchedulerLink } from './scheduler-link.js';
 import type { ThreadData } from './thread-data.js';
 import { ThreadPool } from './thread-pool.js';
@@ -29,8 +39,13 @@ export interface WorkerOptions {
   /** Abstract resources this worker offers, e.g. `{ gpu: 1 }`. */
   resources?: Record<string, number>;
   token?: string;
-  /** Interface the data link binds to (default 127.0.0.1; 0.0.0.0 to serve other machines). */
+  /**
+   * Interface the data link binds to (default 127.0.0.1; 0.0.0.0 to serve other machines). On a
+   * loopback address, WebRTC (ICE) binds to 127.0.0.1 too.
+   */
   host?: string;
+  /** Trade data with browser tabs over WebRTC (default true); without it, only `tcp://` holders are reached. */
+  webrtc?: boolean;
   logger?: Logger;
   /** Aborts startup (connecting, handshake); after startup use `close()`. */
   signal?: AbortSignal;
@@ -50,6 +65,8 @@ export interface WorkerHandle {
   closed: Promise<void>;
   /** Stops cleanly: sends what is queued, closes the scheduler link, the threads and the data server. */
   close(): Promise<void>;
+  /** Bytes of values traded with each peer, per path (TCP or WebRTC). */
+  transfers(): PeerTraffic[];
 }
 
 function checkOptions(o: WorkerOptions): void {
@@ -69,6 +86,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const log = options.logger ?? silentLogger;
   const threads = options.threads ?? availableParallelism();
   const store = new Store();
+  const stats = new TransferStats();
+  const host = options.host ?? DEFAULT_DATA_HOST;
   /** Set once joined: the data server stores put-data through it. */
   const joined: { core?: WorkerCore } = {};
   let dataServer: DataServer | undefined;
@@ -78,8 +97,15 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   try {
     threadData.moduleBase = httpBaseOf(options.scheduler);
     dataServer = await startDataServer({
-      host: options.host ?? DEFAULT_DATA_HOST,
-      lookup: (key) => store.get(key),
+      host,
+      lookup: (key, peer) => {
+        const bytes = store.get(key);
+        if (bytes) {
+          stats.sent(peer, 'tcp', bytes.byteLength);
+          log.debug('serving a value over TCP', { peer, key, bytes: bytes.byteLength });
+        }
+        return bytes;
+      },
       put: (key, bytes) => joined.core?.putData(key, bytes) ?? { ok: false, message: 'the worker has not joined its scheduler yet' },
       logger: log,
     });
@@ -105,7 +131,15 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const id = link.id;
   const threadPool: ThreadPool = pool;
   const server: DataServer = dataServer;
-  const fetcher = new TcpPeerFetcher({ from: id, logger: log });
+  const tcp = new TcpPeerFetcher({ from: id, logger: log });
+  const signals = new Batcher<WorkerChannel.WorkerToServer>((batch) => link.send(encodeFrame(batch)));
+  const rtc =
+    options.webrtc === false
+      ? undefined
+      : new NodeRtcPeers({ localId: id, iceServers: link.iceServers, sendMessage: (m) => signals.send(m), store, stats, host, logger: log });
+  const route: HolderRoute = (holder) =>
+    holder.address.startsWith(TCP_SCHEME) || !rtc ? { path: 'tcp', fetcher: tcp } : { path: 'webrtc', fetcher: rtc.fetcher };
+  const fetcher = new RoutingPeerFetcher({ route, localId: id, stats, logger: log, onClose: () => (tcp.close(), rtc?.close()) });
   const runExecutor = new LazyExecutor(1, () => ThreadPool.start({ threads: 1, logger: log, threadData }));
   const workerCore = new WorkerCore({
     workerId: id,
@@ -116,6 +150,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     store,
     memoryLimit: options.memoryLimit ?? null,
     logger: log,
+    ...(rtc ? { onSignal: (from: string, payload: unknown) => rtc.deliver(from, payload) } : {}),
   });
   joined.core = workerCore;
   workerCore.handleMessages(link.rest);
@@ -127,16 +162,18 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     (stopping ??= (async () => {
       log.info('worker stopping', { id, why });
       workerCore.flush();
+      signals.clear();
       // The pools close first (synchronously marked closed), so tasks aborted by the core do
       // not get replacement threads.
       const threadsClosed = Promise.all([threadPool.close(), runExecutor.close()]);
       workerCore.close();
       fetcher.close();
+      log.debug('transfers by peer and path', { id, peers: stats.list() });
       await Promise.all([link.close(), threadsClosed, server.close()]);
     })());
   void link.closed.then(({ code, reason }) => {
     if (!stopping) log.warn('the scheduler connection closed', { code, reason });
     return stop('scheduler connection closed');
   });
-  return { id, dataAddress: dataServer.address, closed: link.closed.then(() => stop('scheduler connection closed')), close: () => stop('closed') };
+  return { id, dataAddress: dataServer.address, closed: link.closed.then(() => stop('scheduler connection closed')), close: () => stop('closed'), transfers: () => stats.list() };
 }

@@ -29,6 +29,8 @@ export interface ChannelStreamOptions {
   name?: string;
   /** Default CHANNEL_STALL_TIMEOUT_MS. */
   stallTimeoutMs?: number;
+  /** Allocates each incoming frame's body (a Node worker puts them in shared memory). */
+  allocate?: (bytes: number) => Uint8Array;
 }
 
 interface Outgoing {
@@ -43,7 +45,7 @@ interface Outgoing {
 }
 
 export class ChannelStream implements FrameLink {
-  private readonly reader = new PeerFrameReader();
+  private readonly reader: PeerFrameReader;
   private readonly maxMessage: number;
   private readonly name: string;
   private readonly stallMs: number;
@@ -67,6 +69,7 @@ export class ChannelStream implements FrameLink {
       Math.min(o.maxMessageBytes ?? PEER_CHUNK_BYTES, PEER_CHUNK_BYTES),
     );
     this.name = o.name ?? 'peer';
+    this.reader = new PeerFrameReader(o.allocate ? { allocate: o.allocate } : {});
     this.stallMs = o.stallTimeoutMs ?? CHANNEL_STALL_TIMEOUT_MS;
     dc.binaryType = 'arraybuffer';
     dc.bufferedAmountLowThreshold = CHANNEL_LOW_WATER_BYTES;

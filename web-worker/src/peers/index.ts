@@ -20,3 +20,5 @@ export { PeerConnection, type PeerConnectionOptions, type PeerConnectionState } 
 export { ChannelStream, type ChannelStreamOptions } from './channel-stream.js';
 export { PeerSession, type PeerSessionOptions } from './session.js';
 export { WebRtcTransport, type WebRtcTransportOptions } from './webrtc-transport.js';
+export { SchedulerSignaller, type DeliveryWrapper } from './scheduler-signaller.js';
+export { TransportFetcher, type TransportFetcherOptions } from './transport-fetcher.js';

@@ -69,8 +69,8 @@ export interface PeerLink {
 
 /** How a peer answers the remote's requests (injected: the worker's store). */
 export interface PeerDataHandler {
-  /** The stored bytes of `key`, or undefined. Served as they are, never copied. */
-  lookup(key: string): Uint8Array | undefined;
+  /** The stored bytes of `key` asked for by worker `peer`, or undefined. Served as they are, never copied. */
+  lookup(key: string, peer: string): Uint8Array | undefined;
   /** Stores a value a client sent; when absent, `put-data` is refused with BAD_REQUEST. */
   put?(key: string, bytes: Uint8Array): void;
 }

@@ -33,8 +33,26 @@ export function nodeRtcPeerConnection(o: NodeRtcOptions = {}): RtcPeerConnection
 
 /**
  * Stops libdatachannel's threads so the process can exit; call once every connection is closed
- * (node-datachannel keeps the event loop alive otherwise).
+ * (node-datachannel keeps the event loop alive otherwise). It closes every node-datachannel
+ * connection of the process: code that shares the process with others uses `retainNodeRtc`.
  */
 export function shutdownNodeRtc(): void {
   nodeDataChannel.cleanup();
+}
+
+let users = 0;
+
+/**
+ * Counts one more user of node-datachannel in this process (e.g. a worker); the returned release
+ * (idempotent) calls `shutdownNodeRtc()` when the last user lets go, so several workers in one
+ * process do not cut each other's connections.
+ */
+export function retainNodeRtc(): () => void {
+  users++;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    if (--users === 0) shutdownNodeRtc();
+  };
 }

@@ -106,7 +106,7 @@ export class PeerResponder {
           continue;
         }
         for (const key of msg.keys) {
-          const bytes = handler?.lookup(key);
+          const bytes = handler?.lookup(key, this.name);
           if (bytes) await this.link.send({ type: 'data', id: msg.id, key, nbytes: bytes.byteLength }, bytes);
           else await this.link.send({ type: 'data-missing', id: msg.id, key });
           if (this.stopped || this.link.closed) return;

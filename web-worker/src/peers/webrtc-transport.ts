@@ -31,6 +31,8 @@ export interface WebRtcTransportOptions {
   idleTimeoutMs?: number;
   /** Default PEER_CONNECT_TIMEOUT_MS. */
   connectTimeoutMs?: number;
+  /** Allocates incoming frame bodies (default: plain Uint8Arrays; a Node worker uses shared memory). */
+  allocate?: (bytes: number) => Uint8Array;
   logger?: Logger;
 }
 
@@ -162,7 +164,11 @@ export class WebRtcTransport implements PeerTransport {
     pc.on('open', () => {
       const channel = pc.channel;
       if (!channel) return pc.close(new ProtocolError(`no data channel to ${remote}`));
-      entry.stream = new ChannelStream(channel, { maxMessageBytes: pc.maxMessageBytes, name: remote });
+      entry.stream = new ChannelStream(channel, {
+        maxMessageBytes: pc.maxMessageBytes,
+        name: remote,
+        ...(this.o.allocate ? { allocate: this.o.allocate } : {}),
+      });
       entry.session = new PeerSession(entry.stream, {
         localId: this.o.localId,
         peerId: remote,

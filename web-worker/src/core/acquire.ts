@@ -1,0 +1,56 @@
+/**
+ * `acquire`, runtime-free: copy values from their holders into this worker's store, so the
+ * scheduler can name this worker as a holder (a Node worker copies a value only browser tabs
+ * hold, for a Node client to fetch it directly). Values already here are reported at once; a
+ * value some task of this worker has fetched already is taken from the DepCache; the rest are
+ * fetched through the PeerFetcher, one fetch per distinct holder list. The memory limit is not
+ * checked: the scheduler asks only workers it has not paused, and it needs the copy.
+ */
+import type { WorkerChannel } from '@meshwork/protocol';
+import type { PeerFetcher } from './interfaces.js';
+import type { DepCache, Store } from './store.js';
+
+type DepSpec = WorkerChannel.DepSpec;
+
+export interface Acquisition {
+  /** The keys now in the store, with their sizes in bytes. */
+  items: { key: string; nbytes: number }[];
+  /** Keys no holder delivered. */
+  missing: string[];
+}
+
+/** Resolves with what is stored now and what is not; rejects only when `signal` aborts. */
+export async function acquireValues(
+  specs: readonly DepSpec[],
+  o: { store: Store; cache: DepCache; fetcher: PeerFetcher; signal: AbortSignal },
+): Promise<Acquisition> {
+  const groups = new Map<string, { holders: DepSpec['holders']; keys: string[] }>();
+  for (const spec of specs) {
+    if (o.store.has(spec.key)) continue;
+    const cached = o.cache.peek(spec.key);
+    if (cached) {
+      o.store.put(spec.key, cached);
+      continue;
+    }
+    const signature = holdersSignature(spec.holders);
+    const group = groups.get(signature) ?? { holders: spec.holders, keys: [] };
+    group.keys.push(spec.key);
+    groups.set(signature, group);
+  }
+  const fetched = await Promise.all([...groups.values()].map((g) => o.fetcher.fetch(g.holders, g.keys, { signal: o.signal })));
+  o.signal.throwIfAborted();
+  for (const r of fetched) for (const [key, bytes] of r.values) o.store.put(key, bytes);
+  const items: Acquisition['items'] = [];
+  const missing: string[] = [];
+  for (const key of new Set(specs.map((s) => s.key))) {
+    const bytes = o.store.get(key);
+    if (bytes) items.push({ key, nbytes: bytes.byteLength });
+    else missing.push(key);
+  }
+  return { items, missing };
+}
+
+/** Identifies a list of holders (id and address: every tab has the same address, 'webrtc'). */
+export function holdersSignature(holders: DepSpec['holders']): string {
+  return holders.map((h) => `${h.id} ${h.address}`).join('\n');
+}

@@ -1,0 +1,86 @@
+/**
+ * A Node worker's WebRTC side, so that browser tabs can trade data with it: a WebRtcTransport on
+ * node-datachannel (bound to 127.0.0.1 when the worker's data link is on loopback), signalling
+ * through the scheduler (`signal {to, payload}` out on the control link, `signal {from, payload}`
+ * in through WorkerCore's `onSignal`, handed to `deliver`), ICE servers from the welcome. It
+ * answers `get-data` from the worker's store and fetches from holders by id (`fetcher`).
+ * Incoming values land in shared memory, like everything else the worker holds.
+ */
+import type { WorkerChannel } from '@meshwork/protocol';
+import { silentLogger, type Logger } from '../core/logger.js';
+import type { Store } from '../core/store.js';
+import type { TransferStats } from '../core/transfer-stats.js';
+import { SchedulerSignaller } from '../peers/scheduler-signaller.js';
+import { TransportFetcher } from '../peers/transport-fetcher.js';
+import { WebRtcTransport } from '../peers/webrtc-transport.js';
+import { nodeRtcPeerConnection, retainNodeRtc } from '../peers/node-rtc.js';
+import type { RtcIceServer, RtcPeerConnectionConstructor } from '../peers/rtc-types.js';
+import { sharedBytes } from './shared-memory.js';
+
+/** What node-datachannel binds to when the worker's data link is on a loopback address. */
+export const LOOPBACK_RTC_BIND = '127.0.0.1';
+
+/** True for 127.0.0.0/8, ::1 and `localhost`. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+export interface NodeRtcPeersOptions {
+  localId: string;
+  iceServers: RtcIceServer[];
+  /** Queues one message to the scheduler on the control link. */
+  sendMessage(msg: WorkerChannel.WorkerToServer): void;
+  /** Where other workers' `get-data` is answered from. */
+  store: Store;
+  stats?: TransferStats;
+  /** The worker's data-link host: a loopback one keeps ICE on 127.0.0.1. */
+  host: string;
+  /** Default: node-datachannel's, with the bind address above. */
+  RTCPeerConnection?: RtcPeerConnectionConstructor;
+  logger?: Logger;
+}
+
+export class NodeRtcPeers {
+  readonly transport: WebRtcTransport;
+  readonly fetcher: TransportFetcher;
+  private readonly signaller: SchedulerSignaller;
+  private readonly release: () => void;
+
+  constructor(o: NodeRtcPeersOptions) {
+    const log = o.logger ?? silentLogger;
+    this.signaller = new SchedulerSignaller((msg) => o.sendMessage(msg));
+    const RTC = o.RTCPeerConnection ?? nodeRtcPeerConnection(isLoopbackHost(o.host) ? { bindAddress: LOOPBACK_RTC_BIND } : {});
+    this.release = retainNodeRtc();
+    this.transport = new WebRtcTransport({
+      localId: o.localId,
+      signaller: this.signaller,
+      RTCPeerConnection: RTC,
+      iceServers: o.iceServers,
+      allocate: sharedBytes,
+      logger: log,
+    });
+    this.transport.serve({
+      lookup: (key, peer) => {
+        const bytes = o.store.get(key);
+        if (bytes) {
+          o.stats?.sent(peer, 'webrtc', bytes.byteLength);
+          log.debug('serving a value over WebRTC', { peer, key, bytes: bytes.byteLength });
+        }
+        return bytes;
+      },
+    });
+    this.fetcher = new TransportFetcher({ transport: this.transport });
+  }
+
+  /** A signal the scheduler relayed from worker `from`. */
+  deliver(from: string, payload: unknown): void {
+    this.signaller.deliver(from, payload);
+  }
+
+  /** Closes every connection, then lets node-datachannel stop if no one else in the process uses it. */
+  close(): void {
+    this.transport.close();
+    this.release();
+  }
+}

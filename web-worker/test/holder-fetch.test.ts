@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Holder } from '@meshwork/protocol';
+import { RoutingPeerFetcher, type HolderDelivery, type HolderFetcher } from '../src/core/holder-fetch.js';
+import { TransferStats } from '../src/core/transfer-stats.js';
+
+/** A fake link: each holder id answers from its own map, says missing for the rest, or fails. */
+class FakeLink implements HolderFetcher {
+  asked: string[] = [];
+  constructor(
+    private readonly data: Record<string, Record<string, number>>,
+    private readonly failing = new Set<string>(),
+  ) {}
+  async fetchFrom(holder: Holder, keys: readonly string[]): Promise<HolderDelivery> {
+    this.asked.push(`${holder.id}:${keys.join(',')}`);
+    if (this.failing.has(holder.id)) throw new Error(`${holder.id} unreachable`);
+    const values = new Map<string, Uint8Array>();
+    const missing: string[] = [];
+    for (const key of keys) {
+      const n = this.data[holder.id]?.[key];
+      if (n === undefined) missing.push(key);
+      else values.set(key, new Uint8Array(n));
+    }
+    return { values, missing };
+  }
+}
+
+const signal = () => new AbortController().signal;
+
+test('each holder is reached over the link its address calls for, with failover and counters', async () => {
+  const tcp = new FakeLink({ n1: { a: 10 } });
+  const rtc = new FakeLink({ tab1: { a: 5, b: 20 }, tab2: { c: 30 } }, new Set(['tab3']));
+  const stats = new TransferStats();
+  let closed = 0;
+  const f = new RoutingPeerFetcher({
+    localId: 'me',
+    stats,
+    route: (h) => (h.address.startsWith('tcp://') ? { path: 'tcp', fetcher: tcp } : { path: 'webrtc', fetcher: rtc }),
+    onClose: () => closed++,
+  });
+  const holders: Holder[] = [
+    { id: 'me', address: 'webrtc' }, // this worker itself: skipped
+    { id: 'n1', address: 'tcp://127.0.0.1:9' },
+    { id: 'tab3', address: 'webrtc' }, // fails: the next holder is tried
+    { id: 'tab1', address: 'webrtc' },
+  ];
+  const r = await f.fetch(holders, ['a', 'b', 'z'], { signal: signal() });
+  assert.deepEqual([...r.values.keys()].sort(), ['a', 'b']);
+  assert.equal(r.values.get('a')?.byteLength, 10, 'the first holder that has it wins');
+  // 'z': n1 said missing first, so n1 is blamed.
+  assert.deepEqual(r.missing, [{ key: 'z', holder: 'n1' }]);
+  assert.deepEqual(tcp.asked, ['n1:a,b,z']);
+  assert.deepEqual(rtc.asked, ['tab3:b,z', 'tab1:b,z']);
+  assert.deepEqual(
+    stats.list().map((e) => [e.peer, e.path, e.bytesReceived, e.valuesReceived]),
+    [
+      ['n1', 'tcp', 10, 1],
+      ['tab1', 'webrtc', 20, 1],
+    ],
+  );
+  assert.deepEqual(stats.totals, { tcp: { bytesSent: 0, bytesReceived: 10 }, webrtc: { bytesSent: 0, bytesReceived: 20 } });
+  f.close();
+  assert.equal(closed, 1);
+});
+
+test('when every holder fails, the first holder is blamed; an abort rejects', async () => {
+  const rtc = new FakeLink({}, new Set(['t1', 't2']));
+  const f = new RoutingPeerFetcher({ localId: 'me', route: () => ({ path: 'webrtc', fetcher: rtc }) });
+  const holders = [
+    { id: 't1', address: 'webrtc' },
+    { id: 't2', address: 'webrtc' },
+  ];
+  assert.deepEqual((await f.fetch(holders, ['k'], { signal: signal() })).missing, [{ key: 'k', holder: 't1' }]);
+  const ac = new AbortController();
+  ac.abort(new Error('stop'));
+  await assert.rejects(f.fetch(holders, ['k'], { signal: ac.signal }), /stop/);
+});
