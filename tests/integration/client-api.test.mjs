@@ -96,6 +96,14 @@ test('upload a module; mod.fn stands for its export in submit, map and run', asy
   assert.deepEqual(Object.values(await client.run(mod.fn('name'))), ['kernels', 'kernels']);
 });
 
+test('an uploaded module is there for workers that join later too', async () => {
+  await withCluster({ workers: 1 }, async (c2, cl) => {
+    const mod = await cl.upload('late', 'export function triple(x) { return 3 * x; }');
+    await c2.addWorker(['--name', 'late-joiner']);
+    assert.equal(await cl.with({ workers: ['late-joiner'] }).submit(mod.fn('triple'), 7).result(), 21);
+  });
+});
+
 test('asCompleted yields every future as it settles, errors included', async () => {
   const fast = client.submit(sleepy, 10, 'fast');
   const slow = client.submit(sleepy, 600, 'slow');
