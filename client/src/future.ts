@@ -98,6 +98,23 @@ export interface FutureOwner {
   cancel(futures: readonly Future<unknown>[]): Promise<void>;
 }
 
+/**
+ * Futures with a pending `result()`/`exception()`: held here so that garbage collection cannot
+ * release a future (and so the cluster drop its task) while someone awaits it.
+ */
+const awaited = new Map<Future<unknown>, number>();
+
+function holdWhile<P>(future: Future<unknown>, promise: Promise<P>): Promise<P> {
+  awaited.set(future, (awaited.get(future) ?? 0) + 1);
+  const done = (): void => {
+    const n = (awaited.get(future) ?? 1) - 1;
+    if (n > 0) awaited.set(future, n);
+    else awaited.delete(future);
+  };
+  promise.then(done, done);
+  return promise;
+}
+
 /** The shared state behind a future (for this package's own modules). */
 export let stateOf: (future: Future<unknown>) => KeyState;
 
@@ -141,12 +158,12 @@ export class Future<T = unknown> extends FutureRef {
    * TimeoutError after `timeoutMs` (the future stays usable), ConnectionError if the client is gone.
    */
   result(options: ResultOptions = {}): Promise<T> {
-    return this.#owner.result(this.#state, options) as Promise<T>;
+    return holdWhile(this, this.#owner.result(this.#state, options)) as Promise<T>;
   }
 
   /** Once settled: the error it settled with, or null if it finished. */
   async exception(options: ResultOptions = {}): Promise<MeshworkError | null> {
-    await this.#owner.settled(this.#state, options);
+    await holdWhile(this, this.#owner.settled(this.#state, options));
     return this.#state.error ?? null;
   }
 

@@ -139,3 +139,20 @@ test('/api/dump shows every task with its status, inputs and holders', async () 
     assert.equal(dump.workers.length, 2);
   });
 });
+
+test('a future awaited but not referenced is not collected while its result is pending', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc');
+  await withCluster({}, async (_cluster, client) => {
+    const slow = async (ms) => {
+      await new Promise((r) => setTimeout(r, ms));
+      return 'ok';
+    };
+    const pending = client.with({ pure: false }).submit(slow, 500).result({ timeoutMs: 10_000 });
+    for (let i = 0; i < 5; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(await pending, 'ok');
+  });
+});
