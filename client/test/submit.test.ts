@@ -129,7 +129,9 @@ describe('submit', () => {
           return true;
         });
         await turn();
-        assert.equal(fake.frames.length, before, 'nothing was sent');
+        // Frames from earlier tests may still arrive (releases); none may carry new work.
+        const sent = fake.frames.slice(before).flat();
+        assert.deepEqual(sent.filter((m) => m.type === 'update-graph'), [], 'nothing was sent');
       });
     }
   });
