@@ -12,7 +12,7 @@ import {
   encodeFrame,
   type WorkerChannel,
 } from '@meshwork/protocol';
-import { readHandshakeReply } from '../core/handshake.js';
+import { FrameGate } from '../core/handshake.js';
 import type { RtcIceServer } from '../peers/index.js';
 import { LEAVE_CLOSE_CODE, MAX_CLOSE_REASON_CHARS } from './constants.js';
 
@@ -46,15 +46,14 @@ export function connectTab(
       return reject(new ConnectionError(`could not open a WebSocket to ${url}: ${(e as Error).message}`));
     }
     ws.binaryType = 'arraybuffer';
-    let settled = false;
-    let welcomed = false;
+    const gate = new FrameGate();
     let timer = setTimeout(
       () => fail(new TimeoutError(`no connection to the scheduler at ${url} within ${CONNECT_TIMEOUT_MS} ms`)),
       CONNECT_TIMEOUT_MS,
     );
     const fail = (error: Error): void => {
-      if (settled) return;
-      settled = true;
+      if (gate.settled) return;
+      gate.settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       ws.close();
@@ -63,14 +62,12 @@ export function connectTab(
     const onAbort = (): void => fail(signal?.reason instanceof Error ? signal.reason : new ConnectionError('aborted'));
     signal?.addEventListener('abort', onAbort, { once: true });
 
-    const buffered: Uint8Array[] = [];
-    let handler: ((bytes: Uint8Array) => void) | undefined;
     let resolveClosed: (v: { code: number; reason: string }) => void = () => {};
     const closed = new Promise<{ code: number; reason: string }>((r) => (resolveClosed = r));
 
     ws.addEventListener('close', (e) => {
       // A browser says nothing about why a WebSocket failed to open: 1006 is all it gives.
-      if (!settled)
+      if (!gate.settled)
         fail(
           new ConnectionError(
             `the scheduler at ${url} closed the connection before welcoming this tab (${e.code}${e.reason ? ` ${e.reason}` : ''})`,
@@ -89,16 +86,9 @@ export function connectTab(
     ws.addEventListener('message', (e: MessageEvent<unknown>) => {
       if (!(e.data instanceof ArrayBuffer)) return; // text frames are not part of the protocol
       const bytes = new Uint8Array(e.data);
-      if (settled && !welcomed) return;
-      if (welcomed) {
-        if (handler) handler(bytes);
-        else buffered.push(bytes);
-        return;
-      }
-      const reply = readHandshakeReply(bytes);
+      const reply = gate.push(bytes);
+      if (!reply) return;
       if (!reply.ok) return fail(reply.error);
-      settled = true;
-      welcomed = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       resolve({
@@ -109,10 +99,7 @@ export function connectTab(
         send: (frame) => {
           if (ws.readyState === WebSocket.OPEN) ws.send(frame);
         },
-        onFrame: (h) => {
-          handler = h;
-          for (const b of buffered.splice(0)) h(b);
-        },
+        onFrame: (h) => gate.onFrame(h),
         close: (reason) => {
           if (ws.readyState === WebSocket.CLOSING || ws.readyState === WebSocket.CLOSED) return;
           // Cut by characters, then to ASCII, so the reason stays within the protocol's 123 bytes.

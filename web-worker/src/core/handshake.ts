@@ -71,3 +71,38 @@ export function readHandshakeReply(bytes: Uint8Array): HandshakeReply {
   const why = errors[0]?.message ?? (first ? `got '${first.type}'` : 'empty frame');
   return { ok: false, error: new ConnectionError(`expected 'welcome' from the scheduler: ${why}`) };
 }
+
+/**
+ * The scheduler's frames on one connection, in order: the first answers `hello` (welcome or a
+ * refusal); those after a welcome go to the frame handler, buffered until one is set. The Node and
+ * browser hosts share it and differ only in their sockets.
+ */
+export class FrameGate {
+  /** Welcomed, or given up on (refused, timed out, aborted, closed): nothing more to answer. */
+  settled = false;
+  private welcomed = false;
+  private handler: ((bytes: Uint8Array) => void) | undefined;
+  private readonly buffered: Uint8Array[] = [];
+
+  /**
+   * Feeds one frame. Returns the handshake reply when this frame was it; a welcome settles the gate,
+   * a refusal is left for the host to settle (it closes its socket and rejects).
+   */
+  push(bytes: Uint8Array): HandshakeReply | undefined {
+    if (this.welcomed) {
+      if (this.handler) this.handler(bytes);
+      else this.buffered.push(bytes);
+      return undefined;
+    }
+    if (this.settled) return undefined;
+    const reply = readHandshakeReply(bytes);
+    if (reply.ok) this.settled = this.welcomed = true;
+    return reply;
+  }
+
+  /** Where frames after the welcome go; those that came before are handed over at once. */
+  onFrame(handler: (bytes: Uint8Array) => void): void {
+    this.handler = handler;
+    for (const b of this.buffered.splice(0)) handler(b);
+  }
+}

@@ -14,7 +14,7 @@ import {
   type WorkerChannel,
 } from '@meshwork/protocol';
 import { CLOSE_TIMEOUT_MS } from '../constants.js';
-import { readHandshakeReply } from '../core/handshake.js';
+import { FrameGate } from '../core/handshake.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { RtcIceServer } from '../peers/rtc-types.js';
 
@@ -48,12 +48,11 @@ export function connectScheduler(
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const ws = new WebSocket(url, { maxPayload: MAX_CONTROL_FRAME_BYTES, handshakeTimeout: CONNECT_TIMEOUT_MS });
-    let settled = false;
-    let welcomed = false;
+    const gate = new FrameGate();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const fail = (error: Error): void => {
-      if (settled) return;
-      settled = true;
+      if (gate.settled) return;
+      gate.settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       ws.terminate();
@@ -62,17 +61,15 @@ export function connectScheduler(
     const onAbort = (): void => fail(signal?.reason instanceof Error ? signal.reason : new ConnectionError('aborted'));
     signal?.addEventListener('abort', onAbort, { once: true });
 
-    const buffered: Uint8Array[] = [];
-    let handler: ((bytes: Uint8Array) => void) | undefined;
     let resolveClosed: (v: { code: number; reason: string }) => void = () => {};
     const closed = new Promise<{ code: number; reason: string }>((r) => (resolveClosed = r));
 
     ws.on('error', (e) => {
-      if (!settled) fail(new ConnectionError(`could not connect to the scheduler at ${url}: ${e.message}`));
+      if (!gate.settled) fail(new ConnectionError(`could not connect to the scheduler at ${url}: ${e.message}`));
       else log.warn('scheduler connection error', { error: e });
     });
     ws.on('close', (code, reason) => {
-      if (!settled) fail(new ConnectionError(`the scheduler at ${url} closed the connection before welcoming this worker (${code} ${reason.toString()})`));
+      if (!gate.settled) fail(new ConnectionError(`the scheduler at ${url} closed the connection before welcoming this worker (${code} ${reason.toString()})`));
       resolveClosed({ code, reason: reason.toString() });
     });
     ws.on('open', () => {
@@ -82,16 +79,9 @@ export function connectScheduler(
     ws.on('message', (data, isBinary) => {
       if (!isBinary) return log.warn('ignored a text frame from the scheduler');
       const bytes = toBytes(data);
-      if (settled && !welcomed) return;
-      if (welcomed) {
-        if (handler) handler(bytes);
-        else buffered.push(bytes);
-        return;
-      }
-      const reply = readHandshakeReply(bytes);
+      const reply = gate.push(bytes);
+      if (!reply) return;
       if (!reply.ok) return fail(reply.error);
-      settled = true;
-      welcomed = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       resolve({
@@ -102,10 +92,7 @@ export function connectScheduler(
         send: (frame) => {
           if (ws.readyState === WebSocket.OPEN) ws.send(frame);
         },
-        onFrame: (h) => {
-          handler = h;
-          for (const b of buffered.splice(0)) h(b);
-        },
+        onFrame: (h) => gate.onFrame(h),
         close: async () => {
           if (ws.readyState === WebSocket.CLOSED) return;
           ws.close(1000, 'worker closing');
