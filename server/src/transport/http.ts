@@ -29,9 +29,6 @@ export function createHttpApp(server: SchedulerServer): Express {
     }
     res.type('text/javascript').set('cache-control', 'no-cache').set('etag', `"${mod.hash}"`).send(mod.source);
   });
-  app.get('/', (_req, res) => {
-    res.type('html').send(dashboardPlaceholder());
-  });
   servePages(app);
   return app;
 }
@@ -55,22 +52,31 @@ function siteDir(): string | undefined {
   return candidates.find((dir) => existsSync(join(dir, 'join.html')));
 }
 
-/** `/join` (the worker page) and the site's assets; 503 with a clear message while the site is not built. */
+/** A page's path: `/`, or `/<name>` with an optional `.html` or `/`, the name made of lower-case letters, digits and dashes. */
+const PAGE_PATH = /^\/(?:([a-z][a-z0-9-]*)(\.html|\/)?)?$/;
+
+/**
+ * The site's pages and assets: `/` is the dashboard (index.html), `/<name>` any other built
+ * `<name>.html` (`/join` is the worker page); 503 with a clear message while the site is not built.
+ */
 function servePages(app: Express): void {
   let assets: { dir: string; handler: RequestHandler } | undefined;
-  app.get(['/join', '/join.html', '/join/'], (req, res) => {
-    if (req.path.endsWith('/')) {
-      // The page's URLs are relative to `<base>/join`: `<base>/join/` would break them.
+  app.get(PAGE_PATH, (req, res, next) => {
+    const [, name, suffix] = PAGE_PATH.exec(req.path) ?? [];
+    const page = name ?? 'index';
+    if (suffix === '/') {
+      // The page's URLs are relative to `<base>/<page>`: `<base>/<page>/` would break them.
       const q = req.originalUrl.indexOf('?');
-      res.redirect(301, `../join${q >= 0 ? req.originalUrl.slice(q) : ''}`);
+      res.redirect(301, `../${page}${q >= 0 ? req.originalUrl.slice(q) : ''}`);
       return;
     }
     const dir = siteDir();
     if (!dir) {
-      res.status(503).type('text/plain').send('The join page is not built: run `npm run build` at the repository root (it builds demo-site/dist with Vite), then reload.\n');
+      res.status(503).type('text/plain').send('The site is not built: run `npm run build` at the repository root (it builds demo-site/dist with Vite), then reload.\n');
       return;
     }
-    res.sendFile('join.html', { root: dir, headers: { 'cache-control': 'no-cache' } });
+    if (!existsSync(join(dir, `${page}.html`))) return next();
+    res.sendFile(`${page}.html`, { root: dir, headers: { 'cache-control': 'no-cache' } });
   });
   app.use('/assets', (req, res, next) => {
     const dir = siteDir();
@@ -78,13 +84,4 @@ function servePages(app: Express): void {
     if (assets?.dir !== dir) assets = { dir, handler: express.static(join(dir, 'assets'), { index: false, immutable: true, maxAge: SITE_ASSET_MAX_AGE_MS }) };
     return assets.handler(req, res, next);
   });
-}
-
-function dashboardPlaceholder(): string {
-  return `<!doctype html><meta charset="utf-8"><title>meshwork</title>
-<h1>meshwork scheduler</h1><pre id="s">loading…</pre>
-<script>
-async function tick(){const r=await fetch('api/state');document.getElementById('s').textContent=JSON.stringify(await r.json(),null,2)}
-tick();setInterval(tick,1000);
-</script>`;
 }
