@@ -72,7 +72,12 @@ function servePages(app: Express): void {
     }
     const dir = siteDir();
     if (!dir) {
-      res.status(503).type('text/plain').send('The site is not built: run `npm run build` at the repository root (it builds demo-site/dist with Vite), then reload.\n');
+      res
+        .status(503)
+        .type('text/plain')
+        .send(
+          'The site is not built: run `npm run build` at the repository root (it builds demo-site/dist with Vite), then reload.\n',
+        );
       return;
     }
     if (!existsSync(join(dir, `${page}.html`))) return next();
@@ -81,7 +86,11 @@ function servePages(app: Express): void {
   app.use('/assets', (req, res, next) => {
     const dir = siteDir();
     if (!dir) return next();
-    if (assets?.dir !== dir) assets = { dir, handler: express.static(join(dir, 'assets'), { index: false, immutable: true, maxAge: SITE_ASSET_MAX_AGE_MS }) };
+    if (assets?.dir !== dir)
+      assets = {
+        dir,
+        handler: express.static(join(dir, 'assets'), { index: false, immutable: true, maxAge: SITE_ASSET_MAX_AGE_MS }),
+      };
     return assets.handler(req, res, next);
   });
 }
