@@ -68,3 +68,6 @@ export const MAX_SDP_CHARS = 64 * 1024;
 
 /** Longest ICE candidate (or mid) accepted in a WebRTC signal, in characters. */
 export const MAX_CANDIDATE_CHARS = 1024;
+
+/** Peers whose traffic one heartbeat reports at most (the entries that changed since the last one; the rest wait for the next). */
+export const MAX_TRAFFIC_PER_HEARTBEAT = 256;

@@ -112,6 +112,17 @@ test('large values move worker to worker and reach the client intact', async () 
   assert.equal(after['local-0'], before['local-0']);
   const metrics = await (await fetch(`${cluster.httpUrl}/metrics`)).text();
   assert.match(metrics, /^meshwork_relayed_bytes_total 0$/m, 'nothing went through the scheduler');
+  // Both ends report the transfer on their heartbeats: /api/state shows who traded what, and how.
+  const ids = Object.fromEntries((await getJson(`${cluster.httpUrl}/api/state`)).workers.map((w) => [w.name, w.id]));
+  const peers = async (name) => (await getJson(`${cluster.httpUrl}/api/state`)).workers.find((w) => w.name === name).peers;
+  await eventually(async () => (await peers('local-1')).some((p) => p.peer === ids['local-0'] && p.path === 'tcp' && p.bytesReceived >= 16_000_000), {
+    what: 'local-1 reports what it received from local-0',
+  });
+  await eventually(async () => (await peers('local-0')).some((p) => p.peer === ids['local-1'] && p.path === 'tcp' && p.bytesSent >= 16_000_000), {
+    what: 'local-0 reports what it sent to local-1',
+  });
+  const tcpBytes = Number(/^meshwork_peer_bytes_total\{path="tcp"\} (\d+)$/m.exec(await (await fetch(`${cluster.httpUrl}/metrics`)).text())?.[1]);
+  assert.ok(tcpBytes >= 16_000_000, `meshwork_peer_bytes_total{path="tcp"} is ${tcpBytes}`);
   const back = await big.result();
   assert.equal(back.length, 2_000_000);
   assert.equal(back[1_999_999], 1_999_999);

@@ -58,7 +58,7 @@ test('each holder is reached over the link its address calls for, with failover 
       ['tab1', 'webrtc', 20, 1],
     ],
   );
-  assert.deepEqual(stats.totals, { tcp: { bytesSent: 0, bytesReceived: 10 }, webrtc: { bytesSent: 0, bytesReceived: 20 } });
+  assert.deepEqual(stats.totals, { tcp: { bytesSent: 0, bytesReceived: 10 }, webrtc: { bytesSent: 0, bytesReceived: 20 }, relay: { bytesSent: 0, bytesReceived: 0 } });
   f.close();
   assert.equal(closed, 1);
 });
@@ -74,4 +74,16 @@ test('when every holder fails, the first holder is blamed; an abort rejects', as
   const ac = new AbortController();
   ac.abort(new Error('stop'));
   await assert.rejects(f.fetch(holders, ['k'], { signal: ac.signal }), /stop/);
+});
+
+test('the traffic that changed since the last heartbeat is taken once, bounded, as totals', () => {
+  const stats = new TransferStats();
+  stats.received('a', 'tcp', 10);
+  stats.sent('b', 'webrtc', 3);
+  stats.received('a', 'tcp', 5);
+  assert.deepEqual(stats.takeChanged(1), [{ peer: 'a', path: 'tcp', bytesSent: 0, bytesReceived: 15 }]);
+  assert.deepEqual(stats.takeChanged(10), [{ peer: 'b', path: 'webrtc', bytesSent: 3, bytesReceived: 0 }]);
+  assert.deepEqual(stats.takeChanged(10), [], 'nothing changed since');
+  stats.sent('a', 'relay', 2);
+  assert.deepEqual(stats.takeChanged(10), [{ peer: 'a', path: 'relay', bytesSent: 2, bytesReceived: 0 }]);
 });

@@ -1,5 +1,6 @@
 /** The channel between a worker and the scheduler (one WebSocket, control only: no bulk data). */
 import * as v from 'valibot';
+import { MAX_KEY_LENGTH, MAX_TRAFFIC_PER_HEARTBEAT } from '../constants.js';
 import { Bytes, Count, ErrorReply, Holder, Key, Keys, Millis, ModuleRef, RequestId, SignalPayload, Welcome, WireErrorSchema } from './common.js';
 
 export const WorkerHello = v.object({
@@ -40,7 +41,20 @@ export const TaskErred = v.object({
   thread: Count,
 });
 
-export const Heartbeat = v.object({ type: v.literal('heartbeat'), memoryUsed: Count });
+/** How values reached or left a worker: the direct Node link, a WebRTC data channel, or relayed through the scheduler. */
+export const TransferPath = v.picklist(['tcp', 'webrtc', 'relay']);
+export type TransferPath = v.InferOutput<typeof TransferPath>;
+
+/** Bytes of values traded with one peer over one path since the worker joined (totals, not deltas). */
+export const PeerTraffic = v.object({ peer: v.pipe(v.string(), v.maxLength(MAX_KEY_LENGTH)), path: TransferPath, bytesSent: Count, bytesReceived: Count });
+export type PeerTraffic = v.InferOutput<typeof PeerTraffic>;
+
+export const Heartbeat = v.object({
+  type: v.literal('heartbeat'),
+  memoryUsed: Count,
+  /** The peers whose traffic changed since the last heartbeat. */
+  traffic: v.optional(v.pipe(v.array(PeerTraffic), v.maxLength(MAX_TRAFFIC_PER_HEARTBEAT))),
+});
 
 /** A dependency could not be fetched from the holder the scheduler named. */
 export const DepMissing = v.object({ type: v.literal('dep-missing'), key: Key, dep: Key, holder: v.string() });

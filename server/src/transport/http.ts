@@ -11,10 +11,10 @@ export function createHttpApp(server: SchedulerServer): Express {
   const app = express();
   app.disable('x-powered-by');
   app.get('/api/state', (_req, res) => {
-    res.json(clusterState(server.state));
+    res.json(clusterState(server.state, server.traffic));
   });
   app.get('/metrics', (_req, res) => {
-    res.type('text/plain; version=0.0.4').send(prometheusText(server.state, server.relayedBytes));
+    res.type('text/plain; version=0.0.4').send(prometheusText(server.state, server.traffic));
   });
   app.get('/api/dump', (req, res) => {
     const limit = Number(req.query['limit'] ?? DUMP_DEFAULT_TASK_LIMIT);

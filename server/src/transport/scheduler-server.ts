@@ -25,6 +25,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import { Connection } from './connection.js';
 import { parseHello } from './hello.js';
 import { createHttpApp } from './http.js';
+import { TrafficBook } from './traffic.js';
 import { ModuleStore } from './modules.js';
 import { startStunServer, type StunServer } from './stun.js';
 
@@ -63,8 +64,8 @@ export class SchedulerServer {
   private stun: StunServer | undefined;
   private nextId = 0;
   private readonly idPrefix = randomBytes(3).toString('hex');
-  /** Bytes of task data the scheduler carried because no direct path existed. */
-  relayedBytes = 0;
+  /** Bytes traded between peers, as workers report them, and the bytes relayed here. */
+  readonly traffic = new TrafficBook();
 
   private constructor(private readonly options: SchedulerServerOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -207,6 +208,7 @@ export class SchedulerServer {
     this.workers.delete(id);
     w.conn.close(1001, why);
     this.state.removeWorker(id);
+    this.traffic.forget(id);
     if (why === 'left') this.logger.info(`worker ${id} left`);
     else this.logger.warn(`worker ${id} removed: ${why}`);
   }
@@ -277,6 +279,7 @@ export class SchedulerServer {
       case 'task-erred':
         return this.state.taskErred(id, m);
       case 'heartbeat':
+        if (m.traffic) this.traffic.report(id, m.traffic);
         return this.state.heartbeat(id, m.memoryUsed);
       case 'dep-missing':
         return this.state.depMissing(id, m);

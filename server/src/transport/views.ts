@@ -1,6 +1,7 @@
 /** Read-only views of the scheduler state: the /api/state JSON and the /metrics text. */
 import type { SchedulerState } from '../state/scheduler-state.js';
 import { checkInvariants } from '../state/invariants.js';
+import type { PeerTraffic, TrafficBook } from './traffic.js';
 
 export interface WorkerInfo {
   id: string;
@@ -13,6 +14,8 @@ export interface WorkerInfo {
   memory: { used: number; limit: number | null };
   tasks: { running: number; done: number };
   bytesStored: number;
+  /** Bytes of values traded with each peer, per path, as the worker last reported. */
+  peers: PeerTraffic[];
 }
 
 export interface ClusterState {
@@ -20,7 +23,7 @@ export interface ClusterState {
   tasks: { waiting: number; processing: number; memory: number; erred: number };
 }
 
-export function clusterState(s: SchedulerState): ClusterState {
+export function clusterState(s: SchedulerState, traffic?: TrafficBook): ClusterState {
   return {
     workers: [...s.workers.values()].map((w) => ({
       id: w.id,
@@ -33,6 +36,7 @@ export function clusterState(s: SchedulerState): ClusterState {
       memory: { used: w.memoryUsed, limit: w.memoryLimit },
       tasks: { running: w.processing.size, done: w.tasksDone },
       bytesStored: w.bytesStored,
+      peers: traffic?.peersOf(w.id) ?? [],
     })),
     tasks: {
       waiting: s.counts.waiting + s.counts.queued,
@@ -43,7 +47,7 @@ export function clusterState(s: SchedulerState): ClusterState {
   };
 }
 
-export function prometheusText(s: SchedulerState, relayedBytes: number): string {
+export function prometheusText(s: SchedulerState, traffic: TrafficBook): string {
   const lines: string[] = [];
   const metric = (name: string, type: 'gauge' | 'counter', help: string, samples: [string, number][]): void => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -67,7 +71,13 @@ export function prometheusText(s: SchedulerState, relayedBytes: number): string 
   metric('meshwork_bytes_stored', 'gauge', 'Bytes of results held by workers.', [
     ['', [...s.workers.values()].reduce((n, w) => n + w.bytesStored, 0)],
   ]);
-  metric('meshwork_relayed_bytes_total', 'counter', 'Bytes of task data relayed through the scheduler.', [['', relayedBytes]]);
+  metric('meshwork_relayed_bytes_total', 'counter', 'Bytes of task data relayed through the scheduler.', [['', traffic.relayedBytes]]);
+  metric(
+    'meshwork_peer_bytes_total',
+    'counter',
+    'Bytes of values workers received from peers, by path (tcp: the direct Node link; webrtc; relay: through the scheduler).',
+    (['tcp', 'webrtc', 'relay'] as const).map((path) => [`{path="${path}"}`, traffic.received[path]]),
+  );
   return lines.join('\n') + '\n';
 }
 

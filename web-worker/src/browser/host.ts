@@ -13,6 +13,7 @@ import { helloMessage } from '../core/handshake.js';
 import type { Executor, PeerFetcher } from '../core/interfaces.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { Store } from '../core/store.js';
+import { TransferStats } from '../core/transfer-stats.js';
 import { WorkerCore } from '../core/worker-core.js';
 import { LazyExecutor } from '../node/lazy-executor.js';
 import type { RtcPeerConnectionConstructor } from '../peers/index.js';
@@ -103,6 +104,7 @@ export async function startTab(o: TabOptions): Promise<TabWorker> {
   const turns = messageChannelTurns();
   const store = new Store();
   const book = new PeerBook();
+  const stats = new TransferStats();
   const signals = new Batcher<WorkerChannel.WorkerToServer>((batch) => link.send(encodeFrame(batch)), turns);
   const signaller = new SchedulerSignaller(
     (msg) => signals.send(msg),
@@ -117,6 +119,7 @@ export async function startTab(o: TabOptions): Promise<TabWorker> {
       iceServers: link.iceServers,
       store,
       book,
+      stats,
       logger: log,
     });
   } catch (e) {
@@ -136,6 +139,7 @@ export async function startTab(o: TabOptions): Promise<TabWorker> {
     store,
     memoryLimit: null,
     logger: log,
+    stats,
     onSignal: (from, payload) => signaller.deliver(from, payload),
     heartbeatTicker: webWorkerTicker((e) =>
       log.warn('no Web Worker for heartbeats: using page timers, which a hidden tab slows down', { error: e }),

@@ -5,7 +5,7 @@
  * payload}` in). The same transport answers other workers' `get-data` from this tab's store.
  */
 import type { Holder } from '@meshwork/protocol';
-import { fetchWithFailover } from '../core/holder-fetch.js';
+import { fetchWithFailover, type HolderDelivery } from '../core/holder-fetch.js';
 import type { FetchResult, PeerFetcher } from '../core/interfaces.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { Store } from '../core/store.js';
@@ -16,6 +16,7 @@ import {
   type RtcIceServer,
   type RtcPeerConnectionConstructor,
 } from '../peers/index.js';
+import type { TransferStats } from '../core/transfer-stats.js';
 import type { PeerBook } from './peer-book.js';
 
 export { SchedulerSignaller };
@@ -28,6 +29,8 @@ export interface TabPeersOptions {
   /** Where `get-data` from other workers is answered from. */
   store: Store;
   book?: PeerBook;
+  /** Counts the value bytes traded with each peer. */
+  stats?: TransferStats;
   logger?: Logger;
   /** Gives up on a holder that sends nothing for this long, in milliseconds. */
   timeoutMs?: number;
@@ -52,7 +55,13 @@ export class TabPeers implements PeerFetcher {
     });
     // Values a client puts here (scatter) are not accepted yet: the scheduler plans scatters only
     // onto workers with a data address, and a tab has none.
-    this.transport.serve({ lookup: (key) => o.store.get(key) });
+    this.transport.serve({
+      lookup: (key, peer) => {
+        const bytes = o.store.get(key);
+        if (bytes) o.stats?.sent(peer, 'webrtc', bytes.byteLength);
+        return bytes;
+      },
+    });
     this.fetcher = new TransportFetcher({
       transport: this.transport,
       ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
@@ -61,7 +70,7 @@ export class TabPeers implements PeerFetcher {
   }
 
   fetch(holders: readonly Holder[], keys: readonly string[], { signal }: { signal: AbortSignal }): Promise<FetchResult> {
-    return fetchWithFailover(holders, keys, signal, (h, k, opts) => this.fetcher.fetchFrom(h, k, opts), {
+    return fetchWithFailover(holders, keys, signal, (h, k, opts) => this.fetchFrom(h, k, opts), {
       logger: this.log,
       skip: this.o.localId,
     });
@@ -69,5 +78,11 @@ export class TabPeers implements PeerFetcher {
 
   close(): void {
     this.transport.close();
+  }
+
+  private async fetchFrom(holder: Holder, keys: readonly string[], options: { signal: AbortSignal }): Promise<HolderDelivery> {
+    const got = await this.fetcher.fetchFrom(holder, keys, options);
+    for (const value of got.values.values()) this.o.stats?.received(holder.id, 'webrtc', value.byteLength);
+    return got;
   }
 }

@@ -5,7 +5,7 @@
  * the scheduler can pause a worker before it fills up. A heartbeat's figure is read when its
  * batch leaves, so it is never staler than the batch it rides in.
  */
-import { Batcher, HEARTBEAT_INTERVAL_MS, encodeFrame, type TurnScheduler, type WorkerChannel } from '@meshwork/protocol';
+import { Batcher, HEARTBEAT_INTERVAL_MS, MAX_TRAFFIC_PER_HEARTBEAT, encodeFrame, type TurnScheduler, type WorkerChannel } from '@meshwork/protocol';
 import { MEMORY_REPORT_FRACTION } from '../constants.js';
 
 type Outgoing = WorkerChannel.WorkerToServer;
@@ -28,6 +28,8 @@ export interface OutboxOptions {
   send(frame: Uint8Array): void;
   /** The memory in use, in bytes. */
   memoryUsed(): number;
+  /** Peer traffic that changed since the last heartbeat (at most `limit` entries); none when absent. */
+  traffic?(limit: number): WorkerChannel.PeerTraffic[];
   /** Bytes; null for no limit (then heartbeats leave only on the interval). */
   memoryLimit: number | null;
   intervalMs?: number;
@@ -85,6 +87,8 @@ export class Outbox {
     if (this.queued) {
       this.reported = Math.max(0, Math.round(this.o.memoryUsed()));
       this.queued.memoryUsed = this.reported;
+      const traffic = this.o.traffic?.(MAX_TRAFFIC_PER_HEARTBEAT);
+      if (traffic && traffic.length > 0) this.queued.traffic = traffic;
       this.queued = undefined;
     }
     this.o.send(encodeFrame(batch));

@@ -2,11 +2,12 @@
  * Bytes of values this worker traded with each peer, per path (the direct TCP link between Node
  * workers, or a WebRTC data channel). Counted where values change hands: received when a fetch
  * delivers them, sent when the data server or a WebRTC link hands a stored value to a peer.
- * Value bytes, not wire bytes (framing is not counted). Kept in memory and logged at debug; not
- * reported to the scheduler (yet).
+ * Value bytes, not wire bytes (framing is not counted). The entries that changed since the last
+ * heartbeat ride on it (`takeChanged`), so the scheduler and its dashboard see who traded what.
  */
+import type { WorkerChannel } from '@meshwork/protocol';
 
-export type TransferPath = 'tcp' | 'webrtc';
+export type TransferPath = WorkerChannel.TransferPath;
 
 export interface PeerTraffic {
   /** The peer's worker id (or, for a data-link client that sent none, its socket address). */
@@ -23,9 +24,12 @@ export const MAX_TRAFFIC_ENTRIES = 1_024;
 
 export class TransferStats {
   private readonly entries = new Map<string, PeerTraffic>();
+  /** Entries changed since the last `takeChanged`, in the order they first changed. */
+  private readonly changed = new Set<PeerTraffic>();
   readonly totals: Record<TransferPath, { bytesSent: number; bytesReceived: number }> = {
     tcp: { bytesSent: 0, bytesReceived: 0 },
     webrtc: { bytesSent: 0, bytesReceived: 0 },
+    relay: { bytesSent: 0, bytesReceived: 0 },
   };
 
   sent(peer: string, path: TransferPath, bytes: number): void {
@@ -33,6 +37,7 @@ export class TransferStats {
     e.bytesSent += bytes;
     e.valuesSent++;
     this.totals[path].bytesSent += bytes;
+    this.changed.add(e);
   }
 
   received(peer: string, path: TransferPath, bytes: number): void {
@@ -40,6 +45,18 @@ export class TransferStats {
     e.bytesReceived += bytes;
     e.valuesReceived++;
     this.totals[path].bytesReceived += bytes;
+    this.changed.add(e);
+  }
+
+  /** The totals of up to `limit` entries that changed since the last call (the rest stay for the next). */
+  takeChanged(limit: number): WorkerChannel.PeerTraffic[] {
+    const out: WorkerChannel.PeerTraffic[] = [];
+    for (const e of this.changed) {
+      if (out.length >= limit) break;
+      this.changed.delete(e);
+      out.push({ peer: e.peer, path: e.path, bytesSent: e.bytesSent, bytesReceived: e.bytesReceived });
+    }
+    return out;
   }
 
   /** A copy of every entry, by peer then path. */
@@ -55,7 +72,11 @@ export class TransferStats {
     if (!e) {
       if (this.entries.size >= MAX_TRAFFIC_ENTRIES) {
         const oldest = this.entries.keys().next().value;
-        if (oldest !== undefined) this.entries.delete(oldest);
+        if (oldest !== undefined) {
+          const dropped = this.entries.get(oldest);
+          if (dropped) this.changed.delete(dropped);
+          this.entries.delete(oldest);
+        }
       }
       e = { peer, path, bytesSent: 0, bytesReceived: 0, valuesSent: 0, valuesReceived: 0 };
       this.entries.set(id, e);

@@ -35,6 +35,7 @@ import { silentLogger, type Logger } from './logger.js';
 import { Outbox, type Ticker } from './outbox.js';
 import { runFunction } from './run-function.js';
 import { DepCache, Store } from './store.js';
+import type { TransferStats } from './transfer-stats.js';
 
 type ComputeTask = WorkerChannel.ComputeTask;
 type Acquire = Extract<WorkerChannel.ServerToWorker, { type: 'acquire' }>;
@@ -57,6 +58,8 @@ export interface WorkerCoreOptions {
   heartbeatTicker?: Ticker;
   /** How messages are batched per turn (default: setImmediate, or setTimeout 0). */
   schedule?: TurnScheduler;
+  /** Bytes traded with peers: what changed rides on each heartbeat. */
+  stats?: TransferStats;
   /** Receives WebRTC signals relayed from other workers (the host's WebRTC transport). */
   onSignal?: (from: string, payload: SignalPayload) => void;
 }
@@ -97,6 +100,7 @@ export class WorkerCore {
     this.log = o.logger ?? silentLogger;
     this.gatherer = new DepGatherer(this.store, this.cache, o.fetcher, () => this.outbox.memoryChanged());
     const outbox: ConstructorParameters<typeof Outbox>[0] = { send: (frame) => o.send(frame), memoryUsed: () => this.memoryUsed, memoryLimit: o.memoryLimit ?? null };
+    if (o.stats) outbox.traffic = (limit) => o.stats?.takeChanged(limit) ?? [];
     if (o.heartbeatIntervalMs !== undefined) outbox.intervalMs = o.heartbeatIntervalMs;
     if (o.heartbeatTicker !== undefined) outbox.ticker = o.heartbeatTicker;
     if (o.schedule !== undefined) outbox.schedule = o.schedule;

@@ -150,6 +150,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     store,
     memoryLimit: options.memoryLimit ?? null,
     logger: log,
+    stats,
     ...(rtc ? { onSignal: (from: string, payload: unknown) => rtc.deliver(from, payload) } : {}),
   });
   joined.core = workerCore;
