@@ -2,6 +2,7 @@
 // /usr/bin/chromium (never `npx playwright install`). Run through
 // `npm run test:e2e` or `npm test`; scripts/test.mjs reads the JSON report.
 import { defineConfig } from '@playwright/test';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './tests/e2e/fixtures/chromium.js';
 
 /** Where scripts/test.mjs finds the pass/fail counts (keep the two in sync). */
 const E2E_JSON_REPORT = 'playwright-report/results.json';
@@ -25,20 +26,8 @@ export default defineConfig({
       use: {
         browserName: 'chromium',
         launchOptions: {
-          executablePath: '/usr/bin/chromium',
-          args: [
-            '--headless',
-            '--no-sandbox',
-            '--disable-gpu',
-            '--disable-quic',
-            '--no-first-run',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-            // WebRTC between tabs and Node on loopback (see DESIGN.md "Browser test setup")
-            '--disable-features=WebRtcHideLocalIpsWithMdns',
-            '--allow-loopback-in-peer-connection',
-          ],
+          executablePath: CHROMIUM_PATH,
+          args: CHROMIUM_ARGS,
         },
       },
     },

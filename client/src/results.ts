@@ -9,6 +9,8 @@ import {
   ErrorCode,
   ProtocolError,
   errorFromWire,
+  valueMismatch,
+  type ExpectedValue,
   type ClientChannel,
   type ErrorReply,
   type Holder,
@@ -30,6 +32,14 @@ interface Inflight {
   reject(error: Error): void;
   requestId: number;
   attempts: number;
+}
+
+/** A value to fetch from its holders, and the size and hash its bytes must match. */
+interface RemoteItem {
+  key: string;
+  entry: Inflight;
+  holders: Holder[];
+  expect: ExpectedValue;
 }
 
 export class Results {
@@ -78,7 +88,7 @@ export class Results {
     const asked = this.requests.get(reply.id);
     if (!asked) return;
     this.requests.delete(reply.id);
-    const remote: { key: string; entry: Inflight; holders: Holder[] }[] = [];
+    const remote: RemoteItem[] = [];
     for (const item of reply.items) {
       const entry = this.inflight.get(item.key);
       if (!asked.delete(item.key) || !entry || entry.requestId !== reply.id) continue;
@@ -87,7 +97,8 @@ export class Results {
       if (item.error?.code === ErrorCode.CANCELLED && entry.attempts < GATHER_ATTEMPTS) this.request(item.key, entry);
       else if (item.error) entry.resolve({ error: errorFromWire({ ...item.error, key: item.error.key ?? item.key }) });
       else if (item.value) entry.resolve({ value: item.value });
-      else if (item.holders && item.holders.length > 0) remote.push({ key: item.key, entry, holders: item.holders });
+      else if (item.holders && item.holders.length > 0)
+        remote.push({ key: item.key, entry, holders: item.holders, expect: { nbytes: item.nbytes, hash: item.hash } });
       else entry.reject(new ProtocolError(`gather-reply for '${item.key}' has neither a value, holders nor an error`));
     }
     for (const key of asked) {
@@ -111,10 +122,7 @@ export class Results {
   }
 
   /** Tries holder `index` of each item, grouped by address: one link and one `get-data` per worker. */
-  private async fetchRemote(
-    items: { key: string; entry: Inflight; holders: Holder[] }[],
-    index: number,
-  ): Promise<void> {
+  private async fetchRemote(items: RemoteItem[], index: number): Promise<void> {
     const byAddress = new Map<string, typeof items>();
     const exhausted: typeof items = [];
     for (const item of items) {
@@ -136,8 +144,15 @@ export class Results {
           );
           for (const g of group) {
             const bytes = found.get(g.key);
-            if (bytes) g.entry.resolve({ value: bytes });
-            else retryNext.push(g);
+            if (bytes && (await valueMismatch(bytes, g.expect)) === undefined) {
+              g.entry.resolve({ value: bytes });
+              continue;
+            }
+            // Not there, or bytes that do not match what their producer reported: the scheduler
+            // drops that copy (recomputing the value if it was the last); the next holder is asked.
+            const holder = g.holders[index];
+            if (holder && this.conn.isOpen) this.conn.send({ type: 'missing-data', key: g.key, holder: holder.id });
+            retryNext.push(g);
           }
         } catch (e) {
           if (!this.platform.directLinks) for (const g of group) g.entry.reject(e as Error);
@@ -148,7 +163,7 @@ export class Results {
     if (retryNext.length > 0) await this.fetchRemote(retryNext, index + 1);
   }
 
-  private retry(key: string, entry: Inflight, holders: Holder[]): void {
+  private retry(key: string, entry: Inflight, holders: readonly Holder[]): void {
     if (this.inflight.get(key) !== entry) return;
     if (entry.attempts >= GATHER_ATTEMPTS || !this.conn.isOpen) {
       const where = holders.map((h) => `${h.id} (${h.address})`).join(', ');

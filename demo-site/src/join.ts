@@ -95,6 +95,8 @@ function render(worker: TabWorker): void {
   el('tasks-running').dataset['value'] = String(s.tasksRunning);
   el('bytes-received').dataset['value'] = String(s.bytesReceived);
   el('bytes-sent').dataset['value'] = String(s.bytesSent);
+  setText('bytes-relayed', formatBytes(s.bytesRelayed));
+  el('bytes-relayed').dataset['value'] = String(s.bytesRelayed);
   renderPeers(s.peers);
 }
 

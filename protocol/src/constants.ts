@@ -69,5 +69,8 @@ export const MAX_SDP_CHARS = 64 * 1024;
 /** Longest ICE candidate (or mid) accepted in a WebRTC signal, in characters. */
 export const MAX_CANDIDATE_CHARS = 1024;
 
+/** Largest chunk of peer data one `relay` message carries through the scheduler, in bytes. */
+export const MAX_RELAY_CHUNK_BYTES = 256 * 1024;
+
 /** Peers whose traffic one heartbeat reports at most (the entries that changed since the last one; the rest wait for the next). */
 export const MAX_TRAFFIC_PER_HEARTBEAT = 256;

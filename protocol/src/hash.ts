@@ -19,3 +19,36 @@ export function hashBytes(bytes: Uint8Array, seed = 0): string {
 export function hashString(text: string, seed = 0): string {
   return hashBytes(utf8.encode(text), seed);
 }
+
+/**
+ * SHA-256 of a value's encoded bytes, lower-case hex: what a producer reports with its result and
+ * a receiver checks fetched bytes against (see ValueHash). Web Crypto, so the same code runs in
+ * browsers and Node; views of shared memory are copied first, which Web Crypto refuses. Node hosts
+ * may use `node:crypto` instead (same output, no copy).
+ */
+export async function valueHash(bytes: Uint8Array): Promise<string> {
+  const own = bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : bytes.slice();
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', own));
+  let hex = '';
+  for (const b of digest) hex += b.toString(16).padStart(2, '0');
+  return hex;
+}
+
+/** What a fetched value must match: its producer's size and hash, when known. */
+export interface ExpectedValue {
+  nbytes?: number | undefined;
+  hash?: string | undefined;
+}
+
+/** Why `bytes` do not match `expected` (size first, then hash through `digest`), or undefined when they do. */
+export async function valueMismatch(
+  bytes: Uint8Array,
+  expected: ExpectedValue | undefined,
+  digest: (bytes: Uint8Array) => Promise<string> = valueHash,
+): Promise<string | undefined> {
+  if (expected?.nbytes !== undefined && bytes.byteLength !== expected.nbytes)
+    return `${bytes.byteLength} bytes where the producer reported ${expected.nbytes}`;
+  if (expected?.hash === undefined) return undefined;
+  const hash = await digest(bytes);
+  return hash === expected.hash ? undefined : `SHA-256 ${hash} where the producer reported ${expected.hash}`;
+}

@@ -141,18 +141,28 @@ test('gather waits for keys to settle, and answers inline values or holders', ()
   assert.equal(reply.items[2]?.error?.code, 'LOST');
 });
 
-test('a dependency missing on its holder is recomputed and the task re-planned', () => {
+test('a dependency missing on its holder (or with bytes that fail its hash) is dropped there, recomputed, and the task re-planned', () => {
   const h = new Harness();
   h.worker('a');
   h.worker('b');
   h.client('c');
   h.submit('c', [['x', []]], {});
   const xOn = h.s.tasks.get('x')?.processingOn?.id as string;
-  h.finish(xOn, 'x');
+  const hash = 'ab'.repeat(32);
+  h.s.taskFinished(xOn, { type: 'task-finished', key: 'x', nbytes: 1e6, hash, startedAt: 0, stoppedAt: 1, thread: 0 });
+  h.check();
+  h.drain(xOn);
   h.submit('c', [['y', ['x']]]);
   const yOn = h.s.tasks.get('y')?.processingOn?.id as string;
+  const sent = h.toWorkers.get(yOn)?.find((m) => m.type === 'compute-task' && m.key === 'y');
+  assert.ok(sent?.type === 'compute-task');
+  if (xOn !== yOn) assert.deepEqual(sent.deps, [{ key: 'x', holders: [{ id: xOn, address: `tcp://${xOn}` }], nbytes: 1e6, hash }], 'the fetcher is told the size and hash to check');
   h.s.depMissing(yOn, { key: 'y', dep: 'x', holder: xOn });
   h.check();
+  assert.ok(
+    h.toWorkers.get(xOn)?.some((m) => m.type === 'free-keys' && m.keys.includes('x')),
+    'the holder drops its copy, so a recompute there is not answered from it',
+  );
   if (xOn !== yOn) {
     assert.notEqual(h.status('x'), 'memory');
     assert.equal(h.status('y'), 'waiting');

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Holder } from '@meshwork/protocol';
-import { RoutingPeerFetcher, type HolderDelivery, type HolderFetcher } from '../src/core/holder-fetch.js';
+import { createHash } from 'node:crypto';
+import { valueHash, type Holder } from '@meshwork/protocol';
+import { RoutingPeerFetcher, fetchWithFailover, type HolderDelivery, type HolderFetcher } from '../src/core/holder-fetch.js';
 import { TransferStats } from '../src/core/transfer-stats.js';
 
 /** A fake link: each holder id answers from its own map, says missing for the rest, or fails. */
@@ -86,4 +87,31 @@ test('the traffic that changed since the last heartbeat is taken once, bounded, 
   assert.deepEqual(stats.takeChanged(10), [], 'nothing changed since');
   stats.sent('a', 'relay', 2);
   assert.deepEqual(stats.takeChanged(10), [{ peer: 'a', path: 'relay', bytesSent: 2, bytesReceived: 0 }]);
+});
+
+test('bytes that do not match the producer\'s size or hash are refused: the next holder is asked, else the bad one is blamed', async () => {
+  const good = new Uint8Array([1, 2, 3, 4]);
+  const flipped = new Uint8Array([1, 2, 3, 5]);
+  const hash = createHash('sha256').update(good).digest('hex');
+  const links: Record<string, Uint8Array> = { bad: flipped, short: good.subarray(0, 3), ok: good };
+  const fetchFrom = async (holder: Holder, keys: readonly string[]): Promise<HolderDelivery> => ({
+    values: new Map(keys.map((k) => [k, links[holder.id] as Uint8Array])),
+    missing: [],
+  });
+  const digest = async (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+  const expect = new Map([['k', { nbytes: 4, hash }]]);
+  const at = (...ids: string[]): Holder[] => ids.map((id) => ({ id, address: 'webrtc' }));
+
+  const r1 = await fetchWithFailover(at('bad', 'short', 'ok'), ['k'], { signal: signal(), expect }, fetchFrom, { digest });
+  assert.deepEqual([...(r1.values.get('k') ?? [])], [1, 2, 3, 4], 'the holder with the right bytes wins');
+  assert.deepEqual(r1.missing, []);
+
+  const r2 = await fetchWithFailover(at('short', 'bad'), ['k'], { signal: signal(), expect }, fetchFrom, { digest });
+  assert.equal(r2.values.size, 0);
+  assert.deepEqual(r2.missing, [{ key: 'k', holder: 'short' }], 'the first holder that sent bad bytes is blamed');
+
+  // The same value through Web Crypto (what a tab uses) hashes the same.
+  assert.equal(await valueHash(good), hash);
+  const r3 = await fetchWithFailover(at('bad', 'ok'), ['k'], { signal: signal(), expect }, fetchFrom, { digest: valueHash });
+  assert.equal(r3.values.get('k'), good);
 });

@@ -2,7 +2,7 @@
 import * as v from 'valibot';
 import { MAX_FUNCTION_SOURCE_LENGTH } from '../constants.js';
 import { MAX_MODULE_SOURCE_LENGTH } from '../constants.js';
-import { Bytes, Count, ErrorReply, Holder, Key, Keys, ModuleRef, RequestId, Welcome, WireErrorSchema } from './common.js';
+import { Bytes, Count, ErrorReply, Holder, Key, Keys, ModuleRef, RequestId, ValueHash, Welcome, WireErrorSchema } from './common.js';
 
 export const ClientHello = v.object({
   type: v.literal('hello'),
@@ -77,11 +77,17 @@ export const ScatterPlan = v.object({
  */
 export const Scattered = v.object({
   type: v.literal('scattered'),
-  items: v.array(v.object({ key: Key, nbytes: Count, workers: v.array(v.string()) })),
+  items: v.array(v.object({ key: Key, nbytes: Count, hash: v.optional(ValueHash), workers: v.array(v.string()) })),
   wants: Keys,
 });
 
 export const WhoHas = v.object({ type: v.literal('who-has'), id: RequestId, keys: Keys });
+
+/**
+ * The holder a gather named did not hand over `key`, or sent bytes that do not match its hash:
+ * the scheduler drops that copy (and recomputes the value when it was the last).
+ */
+export const MissingData = v.object({ type: v.literal('missing-data'), key: Key, holder: v.string() });
 
 /** Runs `fn(...args)` once on every connected worker (not as a task); answered by `run-reply`. */
 export const Run = v.object({
@@ -110,6 +116,7 @@ export const ClientToServer = v.variant('type', [
   ScatterPlan,
   Scattered,
   WhoHas,
+  MissingData,
   Run,
   Upload,
 ]);
@@ -123,6 +130,9 @@ export const GatherItem = v.object({
   key: Key,
   value: v.optional(Bytes),
   holders: v.optional(v.array(Holder)),
+  /** With `holders`: the value's size and hash, which the fetched bytes must match. */
+  nbytes: v.optional(Count),
+  hash: v.optional(ValueHash),
   error: v.optional(WireErrorSchema),
 });
 export type GatherItem = v.InferOutput<typeof GatherItem>;

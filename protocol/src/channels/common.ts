@@ -9,6 +9,8 @@ export const Bytes = v.custom<Uint8Array>((x) => x instanceof Uint8Array, 'expec
 export const Count = v.pipe(v.number(), v.integer(), v.minValue(0));
 export const Millis = v.pipe(v.number(), v.minValue(0));
 export const RequestId = v.pipe(v.number(), v.integer(), v.minValue(0));
+/** SHA-256 of a value's encoded bytes, lower-case hex (see `VALUE_HASH`). */
+export const ValueHash = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/));
 
 export const WireErrorSchema = v.object({
   code: v.string(),

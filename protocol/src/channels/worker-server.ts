@@ -1,7 +1,7 @@
 /** The channel between a worker and the scheduler (one WebSocket, control only: no bulk data). */
 import * as v from 'valibot';
-import { MAX_KEY_LENGTH, MAX_TRAFFIC_PER_HEARTBEAT } from '../constants.js';
-import { Bytes, Count, ErrorReply, Holder, Key, Keys, Millis, ModuleRef, RequestId, SignalPayload, Welcome, WireErrorSchema } from './common.js';
+import { MAX_KEY_LENGTH, MAX_RELAY_CHUNK_BYTES, MAX_TRAFFIC_PER_HEARTBEAT } from '../constants.js';
+import { Bytes, Count, ErrorReply, Holder, Key, Keys, Millis, ModuleRef, RequestId, SignalPayload, ValueHash, Welcome, WireErrorSchema } from './common.js';
 
 export const WorkerHello = v.object({
   type: v.literal('hello'),
@@ -25,6 +25,8 @@ export const TaskFinished = v.object({
   key: Key,
   /** Size of the encoded result, in bytes. */
   nbytes: Count,
+  /** SHA-256 of the encoded result: whoever fetches it from a peer checks the bytes against it. */
+  hash: v.optional(ValueHash),
   /** The encoded result, when it is small enough to ride the control channel. */
   value: v.optional(Bytes),
   startedAt: Millis,
@@ -86,11 +88,27 @@ export const Acquired = v.object({
 /** Answer to `steal-request`: `ok` when the task had not started and was dropped here. */
 export const StealResponse = v.object({ type: v.literal('steal-response'), key: Key, ok: v.boolean() });
 
+/**
+ * Peer data through the scheduler, for a pair with no direct path (no WebRTC connection would
+ * open): `data` is the next chunk of the peer byte stream (peer frames, as on a data channel),
+ * `ack` the bytes of `data` the receiver has taken (the sender's flow control), `close` ends the
+ * relay link. The scheduler forwards it to `to` as `relay {from}` and counts `data` as relayed bytes.
+ */
+const RelayFields = {
+  data: v.optional(v.pipe(Bytes, v.check((b) => b.byteLength <= MAX_RELAY_CHUNK_BYTES, 'relay chunk too large'))),
+  ack: v.optional(Count),
+  close: v.optional(v.literal(true)),
+};
+export const RelayTo = v.object({ type: v.literal('relay'), to: v.string(), ...RelayFields });
+export const RelayFrom = v.object({ type: v.literal('relay'), from: v.string(), ...RelayFields });
+export type RelayFrom = v.InferOutput<typeof RelayFrom>;
+
 /** A WebRTC signal for worker `to`; the scheduler relays it as `signal {from}`. */
 export const SignalTo = v.object({ type: v.literal('signal'), to: v.string(), payload: SignalPayload });
 
 export const WorkerToServer = v.variant('type', [
   SignalTo,
+  RelayTo,
   WorkerHello,
   TaskFinished,
   TaskErred,
@@ -104,7 +122,8 @@ export const WorkerToServer = v.variant('type', [
 ]);
 export type WorkerToServer = v.InferOutput<typeof WorkerToServer>;
 
-export const DepSpec = v.object({ key: Key, holders: v.array(Holder) });
+/** A value to fetch: where it is, and (when known) its size and hash, which the fetched bytes must match. */
+export const DepSpec = v.object({ key: Key, holders: v.array(Holder), nbytes: v.optional(Count), hash: v.optional(ValueHash) });
 export type DepSpec = v.InferOutput<typeof DepSpec>;
 
 export const ComputeTask = v.object({
@@ -150,6 +169,7 @@ export const SignalFrom = v.object({ type: v.literal('signal'), from: v.string()
 
 export const ServerToWorker = v.variant('type', [
   Welcome,
+  RelayFrom,
   ComputeTask,
   FreeKeys,
   RunFunction,

@@ -42,6 +42,12 @@ export function holderOf(w: WorkerState): { id: string; address: string } {
   return { id: w.id, address: w.dataAddress ?? WEBRTC_ADDRESS };
 }
 
+/** Where to fetch `t`'s value (its holders but `except`), with the size and hash the bytes must match. */
+export function depSpec(t: TaskState, except?: WorkerState): { key: string; holders: { id: string; address: string }[]; nbytes: number; hash?: string } {
+  const spec = { key: t.key, holders: [...t.whoHas].filter((h) => h !== except).map(holderOf), nbytes: t.nbytes };
+  return t.hash === null ? spec : { ...spec, hash: t.hash };
+}
+
 export abstract class Lifecycle {
   readonly tasks = new Map<string, TaskState>();
   readonly workers = new Map<string, WorkerState>();
@@ -94,6 +100,7 @@ export abstract class Lifecycle {
       processingOn: null,
       whoHas: new Set(),
       nbytes: 0,
+      hash: null,
       inline: null,
       error: null,
       wants: new Map(),
@@ -183,10 +190,7 @@ export abstract class Lifecycle {
       fn: t.fn,
       fnName: t.fnName,
       args: t.args,
-      deps: t.deps.map((d) => ({
-        key: d.key,
-        holders: [...d.whoHas].filter((h) => h !== w).map(holderOf),
-      })),
+      deps: t.deps.map((d) => depSpec(d, w)),
     };
     if (fn?.module) msg.module = fn.module;
     if (!w.fnsSent.has(t.fn) && fn) {
@@ -209,10 +213,11 @@ export abstract class Lifecycle {
   }
 
   /** Puts a result (computed or scattered) in memory on `w`. */
-  protected store(t: TaskState, w: WorkerState, nbytes: number, value: Uint8Array | undefined): void {
+  protected store(t: TaskState, w: WorkerState, nbytes: number, value: Uint8Array | undefined, hash: string | undefined): void {
     if (t.status === 'queued') t.queueEpoch++;
     this.setStatus(t, 'memory');
     t.nbytes = nbytes;
+    t.hash = hash ?? null;
     this.addHolder(t, w);
     if (value && value.byteLength <= INLINE_VALUE_MAX_BYTES && this.inlineBytes + value.byteLength <= this.inlineCacheBytes) {
       t.inline = value.slice(); // a copy: the message's bytes are a view into a whole frame
@@ -374,7 +379,7 @@ export abstract class Lifecycle {
     const id = this.nextAcquire++;
     this.acquiring.set(id, { workerId: node.id, keys: needed.map((t) => t.key), gathers: new Set([g]) });
     g.remaining++;
-    this.emit.worker(node.id, { type: 'acquire', id, items: needed.map((t) => ({ key: t.key, holders: [...t.whoHas].map(holderOf) })) });
+    this.emit.worker(node.id, { type: 'acquire', id, items: needed.map((t) => depSpec(t)) });
     return true;
   }
 
@@ -391,9 +396,9 @@ export abstract class Lifecycle {
       if (t.status === 'erred') return { key, error: t.error as WireError };
       if (t.status !== 'memory') return lost(`${key} was released`);
       if (t.inline) return { key, value: t.inline };
-      const holders = [...t.whoHas].map(holderOf);
-      if (holders.length === 0) return lost(`no worker holds ${key}`);
-      return { key, holders };
+      const spec = depSpec(t);
+      if (spec.holders.length === 0) return lost(`no worker holds ${key}`);
+      return spec;
     });
     this.emit.client(g.clientId, { type: 'gather-reply', id: g.id, items });
   }

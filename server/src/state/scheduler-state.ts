@@ -288,7 +288,7 @@ export class SchedulerState extends Dispatcher {
       } else if (t.status !== 'processing' && t.status !== 'erred') {
         if (t.status !== 'released') this.releaseInputs(t);
         t.nbytes = item.nbytes;
-        this.store(t, first, item.nbytes, undefined);
+        this.store(t, first, item.nbytes, undefined, item.hash);
         for (const w of rest) this.addHolder(t, w);
       }
     }
@@ -345,7 +345,7 @@ export class SchedulerState extends Dispatcher {
     this.recordDuration(t.fnName, msg.stoppedAt - msg.startedAt);
     w.tasksDone++;
     this.totals.tasksFinished++;
-    this.store(t, w, msg.nbytes, msg.value);
+    this.store(t, w, msg.nbytes, msg.value, msg.hash);
     this.dispatch();
   }
 
@@ -369,15 +369,28 @@ export class SchedulerState extends Dispatcher {
   }
 
   /** A worker could not fetch `dep` for `key` from `holder`. */
+  /** A client's gather found `key` missing on `holder`, or its bytes wrong there. */
+  missingData(key: string, holderId: string): void {
+    this.dropCopy(key, holderId);
+    this.dispatch();
+  }
+
+  /** `holderId` does not hold `key` (or its copy is bad): forget that copy; recompute when it was the last. */
+  private dropCopy(key: string, holderId: string): void {
+    const t = this.tasks.get(key);
+    const holder = this.workers.get(holderId);
+    if (!t || !holder || !t.whoHas.has(holder)) return;
+    t.whoHas.delete(holder);
+    holder.hasWhat.delete(t);
+    holder.bytesStored -= t.nbytes;
+    // It may still hold a copy, a bad one (its bytes did not match the hash): a recompute placed
+    // there must not be answered from it.
+    this.emit.worker(holder.id, { type: 'free-keys', keys: [t.key] });
+    if (t.status === 'memory' && t.whoHas.size === 0) this.lose(t);
+  }
+
   depMissing(workerId: string, msg: { key: string; dep: string; holder: string }): void {
-    const dep = this.tasks.get(msg.dep);
-    const holder = this.workers.get(msg.holder);
-    if (dep && holder && dep.whoHas.has(holder)) {
-      dep.whoHas.delete(holder);
-      holder.hasWhat.delete(dep);
-      holder.bytesStored -= dep.nbytes;
-      if (dep.status === 'memory' && dep.whoHas.size === 0) this.lose(dep);
-    }
+    this.dropCopy(msg.dep, msg.holder);
     const t = this.tasks.get(msg.key);
     if (t && t.processingOn?.id === workerId) {
       this.unassign(t);

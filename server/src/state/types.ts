@@ -28,6 +28,8 @@ export interface TaskState {
   processingOn: WorkerState | null;
   readonly whoHas: Set<WorkerState>;
   nbytes: number;
+  /** SHA-256 of the encoded result as its producer reported it (null when not reported): fetched copies must match. */
+  hash: string | null;
   /** The encoded result, kept when small (see SCHEDULER_INLINE_CACHE_BYTES). */
   inline: Uint8Array | null;
   error: WireError | null;

@@ -249,6 +249,8 @@ export class SchedulerServer {
         return this.state.scatterPlan(id, m);
       case 'scattered':
         return this.state.scattered(id, m);
+      case 'missing-data':
+        return this.state.missingData(m.key, m.holder);
       case 'who-has':
         return this.state.whoHas(id, m.id, m.keys);
       case 'run':
@@ -293,6 +295,17 @@ export class SchedulerServer {
         return this.state.stealResponse(id, m.key, m.ok);
       case 'acquired':
         return this.state.acquired(id, m);
+      case 'relay': {
+        const target = this.workers.get(m.to);
+        // No such worker (any more): the relay link ends at once rather than by timeout.
+        if (!target) return conn.send({ type: 'relay', from: m.to, close: true });
+        if (m.data) this.traffic.relayed(m.data.byteLength);
+        const out: WorkerChannel.RelayFrom = { type: 'relay', from: id };
+        if (m.data) out.data = m.data;
+        if (m.ack !== undefined) out.ack = m.ack;
+        if (m.close) out.close = true;
+        return target.conn.send(out);
+      }
       case 'signal': {
         const target = this.workers.get(m.to);
         if (!target) return conn.reply(ReplyCode.BAD_REQUEST, `no worker ${m.to.slice(0, 64)} to signal`);

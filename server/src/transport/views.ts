@@ -101,6 +101,7 @@ export function clusterDump(s: SchedulerState, taskLimit: number): unknown {
       wantedBy: Object.fromEntries(t.wants),
       waiters: [...t.waiters].map((d) => d.key),
       nbytes: t.nbytes,
+      hash: t.hash,
       priority: t.priority,
       retriesLeft: t.retriesLeft,
       suspicious: t.suspicious,

@@ -8,7 +8,7 @@
  * Leaving (`leave()`, or the tab closing) closes the WebSocket: the scheduler reschedules what
  * the tab was running and recomputes what only it held.
  */
-import { PROTOCOL_VERSION, Batcher, encodeFrame, type WorkerChannel } from '@meshwork/protocol';
+import { PROTOCOL_VERSION, Batcher, encodeFrame, valueHash, type WorkerChannel } from '@meshwork/protocol';
 import { helloMessage } from '../core/handshake.js';
 import type { Executor, PeerFetcher } from '../core/interfaces.js';
 import { silentLogger, type Logger } from '../core/logger.js';
@@ -50,6 +50,8 @@ export interface TabStats {
   /** Bytes on the data channels to and from peers. */
   bytesSent: number;
   bytesReceived: number;
+  /** Bytes of values that went to or came from peers through the scheduler (no direct path opened). */
+  bytesRelayed: number;
   peers: PeerInfo[];
 }
 
@@ -115,6 +117,7 @@ export async function startTab(o: TabOptions): Promise<TabWorker> {
     peers = new TabPeers({
       localId: link.id,
       signaller,
+      post: (msg) => signals.send(msg),
       RTCPeerConnection: o.RTCPeerConnection ?? pageRtc(),
       iceServers: link.iceServers,
       store,
@@ -140,7 +143,9 @@ export async function startTab(o: TabOptions): Promise<TabWorker> {
     memoryLimit: null,
     logger: log,
     stats,
+    digest: valueHash,
     onSignal: (from, payload) => signaller.deliver(from, payload),
+    onRelay: (msg) => peers.deliverRelay(msg),
     heartbeatTicker: webWorkerTicker((e) =>
       log.warn('no Web Worker for heartbeats: using page timers, which a hidden tab slows down', { error: e }),
     ),
@@ -191,6 +196,7 @@ export async function startTab(o: TabOptions): Promise<TabWorker> {
         bytesStored: s.bytesStored,
         bytesSent: book.bytesSent,
         bytesReceived: book.bytesReceived,
+        bytesRelayed: stats.totals.relay.bytesSent + stats.totals.relay.bytesReceived,
         peers: book.list(),
       };
     },

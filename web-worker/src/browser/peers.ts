@@ -4,12 +4,14 @@
  * Signals travel through the scheduler's WebSocket (`signal {to, payload}` out, `signal {from,
  * payload}` in). The same transport answers other workers' `get-data` from this tab's store.
  */
-import type { Holder } from '@meshwork/protocol';
+import { valueHash, type Holder, type WorkerChannel } from '@meshwork/protocol';
 import { fetchWithFailover, type HolderDelivery } from '../core/holder-fetch.js';
-import type { FetchResult, PeerFetcher } from '../core/interfaces.js';
+import type { FetchOptions, FetchResult, PeerFetcher } from '../core/interfaces.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { Store } from '../core/store.js';
 import {
+  FallbackTransport,
+  RelayTransport,
   SchedulerSignaller,
   TransportFetcher,
   WebRtcTransport,
@@ -24,6 +26,8 @@ export { SchedulerSignaller };
 export interface TabPeersOptions {
   localId: string;
   signaller: SchedulerSignaller;
+  /** Queues one message to the scheduler (relayed peer data, when no direct path opens). */
+  post(msg: WorkerChannel.WorkerToServer): void;
   RTCPeerConnection: RtcPeerConnectionConstructor;
   iceServers: RtcIceServer[];
   /** Where `get-data` from other workers is answered from. */
@@ -38,7 +42,8 @@ export interface TabPeersOptions {
 
 /** The PeerFetcher of a tab, and the server side of its data plane. */
 export class TabPeers implements PeerFetcher {
-  readonly transport: WebRtcTransport;
+  readonly transport: FallbackTransport;
+  private readonly relay: RelayTransport;
   private readonly fetcher: TransportFetcher;
   private readonly log: Logger;
 
@@ -46,19 +51,21 @@ export class TabPeers implements PeerFetcher {
     this.log = o.logger ?? silentLogger;
     const book = o.book;
     const Ctor = book ? book.instrument(o.RTCPeerConnection) : o.RTCPeerConnection;
-    this.transport = new WebRtcTransport({
+    const direct = new WebRtcTransport({
       localId: o.localId,
       signaller: o.signaller,
       RTCPeerConnection: Ctor,
       iceServers: o.iceServers,
       logger: this.log,
     });
+    this.relay = new RelayTransport({ localId: o.localId, post: (m) => o.post(m), logger: this.log });
+    this.transport = new FallbackTransport(direct, this.relay, { logger: this.log });
     // Values a client puts here (scatter) are not accepted yet: the scheduler plans scatters only
     // onto workers with a data address, and a tab has none.
     this.transport.serve({
-      lookup: (key, peer) => {
+      lookup: (key, peer, path) => {
         const bytes = o.store.get(key);
-        if (bytes) o.stats?.sent(peer, 'webrtc', bytes.byteLength);
+        if (bytes) o.stats?.sent(peer, path, bytes.byteLength);
         return bytes;
       },
     });
@@ -69,11 +76,17 @@ export class TabPeers implements PeerFetcher {
     });
   }
 
-  fetch(holders: readonly Holder[], keys: readonly string[], { signal }: { signal: AbortSignal }): Promise<FetchResult> {
-    return fetchWithFailover(holders, keys, signal, (h, k, opts) => this.fetchFrom(h, k, opts), {
+  fetch(holders: readonly Holder[], keys: readonly string[], options: FetchOptions): Promise<FetchResult> {
+    return fetchWithFailover(holders, keys, options, (h, k, opts) => this.fetchFrom(h, k, opts), {
       logger: this.log,
       skip: this.o.localId,
+      digest: valueHash,
     });
+  }
+
+  /** Peer data the scheduler relayed from another worker. */
+  deliverRelay(msg: WorkerChannel.RelayFrom): void {
+    this.relay.deliver(msg);
   }
 
   close(): void {
@@ -82,7 +95,7 @@ export class TabPeers implements PeerFetcher {
 
   private async fetchFrom(holder: Holder, keys: readonly string[], options: { signal: AbortSignal }): Promise<HolderDelivery> {
     const got = await this.fetcher.fetchFrom(holder, keys, options);
-    for (const value of got.values.values()) this.o.stats?.received(holder.id, 'webrtc', value.byteLength);
+    for (const value of got.values.values()) this.o.stats?.received(holder.id, got.path ?? 'webrtc', value.byteLength);
     return got;
   }
 }

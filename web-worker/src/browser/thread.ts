@@ -6,6 +6,7 @@
  * task first needs it, and the task's waits are reported to the page (WAIT_EVENT).
  */
 import * as Comlink from 'comlink';
+import { valueHash } from '@meshwork/protocol';
 import { ModuleCache, type ModuleImporter } from '../core/modules.js';
 import { TaskGlobal } from '../core/task-global.js';
 import { TaskRunner } from '../core/task-runner.js';
@@ -34,6 +35,7 @@ let runner: TaskRunner | undefined;
 const api: ThreadApi = {
   init(data) {
     runner ??= new TaskRunner({
+      digest: valueHash,
       modules: new ModuleCache(data.moduleBase, importModule),
       taskGlobal: new TaskGlobal(clientLoader(data)),
     });

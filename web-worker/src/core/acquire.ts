@@ -7,7 +7,7 @@
  * checked: the scheduler asks only workers it has not paused, and it needs the copy.
  */
 import type { WorkerChannel } from '@meshwork/protocol';
-import type { PeerFetcher } from './interfaces.js';
+import type { Expected, PeerFetcher } from './interfaces.js';
 import type { DepCache, Store } from './store.js';
 
 type DepSpec = WorkerChannel.DepSpec;
@@ -25,6 +25,7 @@ export async function acquireValues(
   o: { store: Store; cache: DepCache; fetcher: PeerFetcher; signal: AbortSignal },
 ): Promise<Acquisition> {
   const groups = new Map<string, { holders: DepSpec['holders']; keys: string[] }>();
+  const expect = expectations(specs);
   for (const spec of specs) {
     if (o.store.has(spec.key)) continue;
     const cached = o.cache.peek(spec.key);
@@ -37,7 +38,7 @@ export async function acquireValues(
     group.keys.push(spec.key);
     groups.set(signature, group);
   }
-  const fetched = await Promise.all([...groups.values()].map((g) => o.fetcher.fetch(g.holders, g.keys, { signal: o.signal })));
+  const fetched = await Promise.all([...groups.values()].map((g) => o.fetcher.fetch(g.holders, g.keys, { signal: o.signal, expect })));
   o.signal.throwIfAborted();
   for (const r of fetched) for (const [key, bytes] of r.values) o.store.put(key, bytes);
   const items: Acquisition['items'] = [];
@@ -53,4 +54,9 @@ export async function acquireValues(
 /** Identifies a list of holders (id and address: every tab has the same address, 'webrtc'). */
 export function holdersSignature(holders: DepSpec['holders']): string {
   return holders.map((h) => `${h.id} ${h.address}`).join('\n');
+}
+
+/** Key → the size and hash its fetched bytes must match (see PeerFetcher `expect`). */
+export function expectations(specs: readonly DepSpec[]): Map<string, Expected> {
+  return new Map(specs.map((s) => [s.key, { nbytes: s.nbytes, hash: s.hash }]));
 }

@@ -5,8 +5,8 @@
  * aborted.
  */
 import type { WorkerChannel } from '@meshwork/protocol';
-import { holdersSignature } from './acquire.js';
-import type { FetchResult, PeerFetcher } from './interfaces.js';
+import { expectations, holdersSignature } from './acquire.js';
+import type { Expected, FetchResult, PeerFetcher } from './interfaces.js';
 import type { DepCache, Store } from './store.js';
 
 type DepSpec = WorkerChannel.DepSpec;
@@ -48,6 +48,7 @@ export class DepGatherer {
     const waits: [string, Promise<DepResult>][] = [];
     const joined = new Set<Fetch>();
     const groups = new Map<string, { holders: DepSpec['holders']; keys: string[] }>();
+    const expect = expectations(specs);
     for (const dep of specs) {
       const local = this.store.get(dep.key);
       if (local) {
@@ -73,7 +74,7 @@ export class DepGatherer {
       groups.set(signature, group);
     }
     for (const { holders, keys } of groups.values()) {
-      const fetch = this.startFetch(holders, keys);
+      const fetch = this.startFetch(holders, keys, expect);
       joined.add(fetch);
       for (const key of keys) waits.push([key, (this.inflight.get(key) as { result: Promise<DepResult> }).result]);
     }
@@ -120,10 +121,10 @@ export class DepGatherer {
     if (fetched.length > 0) this.onChange();
   }
 
-  private startFetch(holders: DepSpec['holders'], keys: string[]): Fetch {
+  private startFetch(holders: DepSpec['holders'], keys: string[], expect: ReadonlyMap<string, Expected>): Fetch {
     const fetch: Fetch = { controller: new AbortController(), keys, waiters: 0, done: false };
     const all = this.fetcher
-      .fetch(holders, keys, { signal: fetch.controller.signal })
+      .fetch(holders, keys, { signal: fetch.controller.signal, expect })
       .catch((): FetchResult => ({ values: new Map(), missing: keys.map((key) => ({ key, holder: holders[0]?.id ?? '' })) }))
       .finally(() => {
         fetch.done = true;

@@ -4,14 +4,16 @@
  * next one asked only for what is still missing); RoutingPeerFetcher picks the HolderFetcher per
  * holder (by its address) and counts what each peer delivered.
  */
-import type { Holder } from '@meshwork/protocol';
-import type { FetchResult, PeerFetcher } from './interfaces.js';
+import { valueMismatch, type Holder } from '@meshwork/protocol';
+import type { Digest, FetchOptions, FetchResult, PeerFetcher } from './interfaces.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { TransferPath, TransferStats } from './transfer-stats.js';
 
 /** What one holder answered. */
 export interface HolderDelivery {
   values: Map<string, Uint8Array>;
+  /** The path the values came by, when the fetcher chose it (WebRTC, or relayed through the scheduler). */
+  path?: TransferPath;
   /** Keys the holder said it does not hold. */
   missing: string[];
 }
@@ -27,16 +29,18 @@ export interface HolderFetcher {
 
 /**
  * The PeerFetcher contract over `fetchFrom`: tries `holders` in order, asking each for the keys
- * still missing. A missing key is blamed on the first holder that said data-missing, else on the
- * first holder. Rejects only when `signal` aborts; `skip` holders (this worker itself) are passed over.
+ * still missing. A missing key is blamed on the first holder that said data-missing or sent bytes
+ * that do not match `expect` (checked with `digest`), else on the first holder. Rejects only when
+ * `signal` aborts; `skip` holders (this worker itself) are passed over.
  */
 export async function fetchWithFailover(
   holders: readonly Holder[],
   keys: readonly string[],
-  signal: AbortSignal,
+  options: FetchOptions,
   fetchFrom: HolderFetcher['fetchFrom'],
-  o: { logger?: Logger; skip?: string } = {},
+  o: { logger?: Logger; skip?: string; digest?: Digest } = {},
 ): Promise<FetchResult> {
+  const { signal, expect } = options;
   const log = o.logger ?? silentLogger;
   const values = new Map<string, Uint8Array>();
   const saidMissing = new Map<string, string>();
@@ -47,7 +51,15 @@ export async function fetchWithFailover(
     if (holder.id === o.skip) continue;
     try {
       const got = await fetchFrom(holder, remaining, { signal });
-      for (const [key, bytes] of got.values) values.set(key, bytes);
+      for (const [key, bytes] of got.values) {
+        const wrong = await valueMismatch(bytes, expect?.get(key), o.digest);
+        if (wrong === undefined) {
+          values.set(key, bytes);
+          continue;
+        }
+        log.warn('a peer sent bytes that do not match the producer\'s; asking another holder', { holder: holder.id, key, why: wrong });
+        if (!saidMissing.has(key)) saidMissing.set(key, holder.id);
+      }
       for (const key of got.missing) if (!saidMissing.has(key)) saidMissing.set(key, holder.id);
     } catch (e) {
       if (signal.aborted) throw signal.reason;
@@ -67,6 +79,8 @@ export interface RoutingPeerFetcherOptions {
   /** This worker's id: a holder with it is skipped. */
   localId: string;
   stats?: TransferStats;
+  /** Checks fetched bytes against the producer's hash; without it only sizes are checked. */
+  digest?: Digest;
   logger?: Logger;
   /** Closes the links underneath. */
   onClose?: () => void;
@@ -80,8 +94,9 @@ export class RoutingPeerFetcher implements PeerFetcher {
     this.log = o.logger ?? silentLogger;
   }
 
-  fetch(holders: readonly Holder[], keys: readonly string[], { signal }: { signal: AbortSignal }): Promise<FetchResult> {
-    return fetchWithFailover(holders, keys, signal, (h, k, opts) => this.fetchFrom(h, k, opts), { logger: this.log, skip: this.o.localId });
+  fetch(holders: readonly Holder[], keys: readonly string[], options: FetchOptions): Promise<FetchResult> {
+    const o = { logger: this.log, skip: this.o.localId, ...(this.o.digest ? { digest: this.o.digest } : {}) };
+    return fetchWithFailover(holders, keys, options, (h, k, opts) => this.fetchFrom(h, k, opts), o);
   }
 
   close(): void {
@@ -95,7 +110,7 @@ export class RoutingPeerFetcher implements PeerFetcher {
     let bytes = 0;
     for (const value of got.values.values()) {
       bytes += value.byteLength;
-      this.o.stats?.received(holder.id, path, value.byteLength);
+      this.o.stats?.received(holder.id, got.path ?? path, value.byteLength);
     }
     this.log.debug('fetched from a peer', { peer: holder.id, path, values: got.values.size, missing: got.missing.length, bytes, ms: Date.now() - started });
     return got;

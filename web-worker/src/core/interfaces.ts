@@ -3,7 +3,7 @@
  * dependencies arrive from peers (PeerFetcher). Node implements them with worker_threads and
  * TCP; the browser host will implement them with Web Workers and WebRTC.
  */
-import type { Holder, WireError, WorkerChannel } from '@meshwork/protocol';
+import type { ExpectedValue, Holder, WireError, WorkerChannel } from '@meshwork/protocol';
 
 /** An uploaded module, by name and content hash. */
 export type ModuleRef = NonNullable<WorkerChannel.ComputeTask['module']>;
@@ -35,7 +35,10 @@ interface Timing {
   thread: number;
 }
 
-export type Outcome = (Timing & { ok: true; bytes: Uint8Array }) | (Timing & { ok: false; error: WireError });
+/** The SHA-256 of a value's encoded bytes, lower-case hex (protocol `valueHash`; Node hosts use node:crypto). */
+export type Digest = (bytes: Uint8Array) => Promise<string>;
+
+export type Outcome = (Timing & { ok: true; bytes: Uint8Array; hash?: string | undefined }) | (Timing & { ok: false; error: WireError });
 
 /** What a running job may tell its caller before it ends. */
 export interface RunHooks {
@@ -70,6 +73,19 @@ export interface PeerFetcher {
    * lacks or when it fails. Resolves with what it got and what no one had; rejects only when
    * `signal` aborts. Bounded in time by the protocol's PEER_FETCH_TIMEOUT_MS per holder.
    */
-  fetch(holders: readonly Holder[], keys: readonly string[], options: { signal: AbortSignal }): Promise<FetchResult>;
+  fetch(holders: readonly Holder[], keys: readonly string[], options: FetchOptions): Promise<FetchResult>;
   close(): void;
+}
+
+/** What a fetched value must match: its producer's size and hash (see `ValueHash`), when known. */
+export type Expected = ExpectedValue;
+
+export interface FetchOptions {
+  signal: AbortSignal;
+  /**
+   * Key → what its bytes must match. A holder whose bytes do not match is treated as not having
+   * the value (the next holder is asked; if none delivers, that holder is blamed as missing, so
+   * the scheduler drops the copy and fetches elsewhere or recomputes).
+   */
+  expect?: ReadonlyMap<string, Expected> | undefined;
 }

@@ -7,6 +7,7 @@
 import { ErrorCode, SerializationError, checkSerialisable, decodeValue, encodeValue, errorToWire, type WireError } from '@meshwork/protocol';
 import { MAX_CACHED_FUNCTIONS_PER_THREAD } from '../constants.js';
 import type { ModuleRef } from './interfaces.js';
+import type { Digest } from './interfaces.js';
 import { ModuleError, type ModuleCache } from './modules.js';
 import { TaskGlobal } from './task-global.js';
 
@@ -24,7 +25,7 @@ export interface TaskRequest {
 }
 
 export type TaskReply =
-  | { ok: true; bytes: Uint8Array; startedAt: number; stoppedAt: number }
+  | { ok: true; bytes: Uint8Array; hash?: string | undefined; startedAt: number; stoppedAt: number }
   | { ok: false; error: WireError; startedAt: number; stoppedAt: number }
   /** The thread has no function under this id: send the request again with `source`. */
   | { ok: false; needSource: true };
@@ -42,6 +43,8 @@ export interface TaskRunnerOptions {
    * threads without a copy (decoding copies them into the task's own values).
    */
   allocate?: (bytes: number) => Uint8Array;
+  /** Hashes each encoded result here, on the task's thread, for the scheduler to hand to whoever fetches it. */
+  digest?: Digest;
 }
 
 interface CachedFunction {
@@ -104,7 +107,8 @@ export class TaskRunner {
       // so the host can take (transfer or share) it.
       const bytes = this.o.allocate ? this.o.allocate(encoded.byteLength) : new Uint8Array(encoded.byteLength);
       bytes.set(encoded);
-      return { ok: true, bytes, startedAt, stoppedAt };
+      const hash = this.o.digest ? await this.o.digest(bytes) : undefined;
+      return { ok: true, bytes, hash, startedAt, stoppedAt };
     } catch (e) {
       const error = e instanceof SerializationError ? e : new SerializationError(`result: ${(e as Error).message}`, 'result');
       return { ok: false, error: toWire(error, req.fnName), startedAt, stoppedAt };

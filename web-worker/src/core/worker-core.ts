@@ -30,7 +30,7 @@ import { MAX_QUEUED_TASKS } from '../constants.js';
 import { acquireValues } from './acquire.js';
 import { DepGatherer } from './dep-gatherer.js';
 import { serverToWorkerTypes } from './handshake.js';
-import type { Executor, Job, ModuleRef, PeerFetcher } from './interfaces.js';
+import type { Digest, Executor, Job, ModuleRef, PeerFetcher } from './interfaces.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Outbox, type Ticker } from './outbox.js';
 import { runFunction } from './run-function.js';
@@ -58,10 +58,14 @@ export interface WorkerCoreOptions {
   heartbeatTicker?: Ticker;
   /** How messages are batched per turn (default: setImmediate, or setTimeout 0). */
   schedule?: TurnScheduler;
+  /** Hashes values (the host's fastest SHA-256); without it, results are reported without a hash. */
+  digest?: Digest;
   /** Bytes traded with peers: what changed rides on each heartbeat. */
   stats?: TransferStats;
   /** Receives WebRTC signals relayed from other workers (the host's WebRTC transport). */
   onSignal?: (from: string, payload: SignalPayload) => void;
+  /** Receives peer data the scheduler relays (the host's relay transport). */
+  onRelay?: (msg: WorkerChannel.RelayFrom) => void;
 }
 
 /** A function as the scheduler sent it: source text, or (with `module`) an export's name. */
@@ -147,6 +151,10 @@ export class WorkerCore {
           if (this.o.onSignal) this.o.onSignal(msg.from, msg.payload);
           else this.log.debug('ignored a WebRTC signal: this worker has no WebRTC transport', { from: msg.from });
           break;
+        case 'relay':
+          if (this.o.onRelay) this.o.onRelay(msg);
+          else if (!msg.close) this.log.debug('ignored relayed peer data: this worker has no relay transport', { from: msg.from });
+          break;
         case 'welcome':
           this.log.debug('ignored a repeated welcome');
           break;
@@ -203,7 +211,12 @@ export class WorkerCore {
     const stored = this.store.get(msg.key);
     if (stored) {
       const now = Date.now();
-      this.reportFinished(msg.key, stored, { startedAt: now, stoppedAt: now, thread: 0 });
+      const timing = { startedAt: now, stoppedAt: now, thread: 0 };
+      if (!this.o.digest) return this.reportFinished(msg.key, stored, timing);
+      void this.o.digest(stored).then(
+        (hash) => this.reportFinished(msg.key, stored, timing, hash),
+        () => this.reportFinished(msg.key, stored, timing),
+      );
       return;
     }
     const fn = this.fns.get(msg.fn);
@@ -276,7 +289,7 @@ export class WorkerCore {
       if (outcome.ok) {
         this.store.put(msg.key, outcome.bytes);
         this.outbox.memoryChanged();
-        this.reportFinished(msg.key, outcome.bytes, outcome);
+        this.reportFinished(msg.key, outcome.bytes, outcome, outcome.hash);
       } else {
         this.reportErred(msg.key, outcome.error, outcome);
       }
@@ -329,8 +342,9 @@ export class WorkerCore {
     }
   }
 
-  private reportFinished(key: string, bytes: Uint8Array, t: Timing): void {
+  private reportFinished(key: string, bytes: Uint8Array, t: Timing, hash?: string): void {
     const msg: WorkerChannel.WorkerToServer = { type: 'task-finished', key, nbytes: bytes.byteLength, startedAt: t.startedAt, stoppedAt: t.stoppedAt, thread: t.thread };
+    if (hash !== undefined) msg.hash = hash;
     if (bytes.byteLength <= INLINE_VALUE_MAX_BYTES) msg.value = bytes;
     this.outbox.send(msg);
   }

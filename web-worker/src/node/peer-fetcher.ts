@@ -9,7 +9,8 @@ import { PEER_FETCH_TIMEOUT_MS, type Holder } from '@meshwork/protocol';
 import { MAX_PEER_CONNECTIONS } from '../constants.js';
 import { abortable } from '../core/abortable.js';
 import { fetchWithFailover, type HolderDelivery, type HolderFetcher } from '../core/holder-fetch.js';
-import type { FetchResult, PeerFetcher } from '../core/interfaces.js';
+import type { FetchOptions, FetchResult, PeerFetcher } from '../core/interfaces.js';
+import { nodeDigest } from './digest.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { PeerConnection } from './peer-connection.js';
 
@@ -34,8 +35,8 @@ export class TcpPeerFetcher implements PeerFetcher, HolderFetcher {
     this.timeoutMs = o.timeoutMs ?? PEER_FETCH_TIMEOUT_MS;
   }
 
-  fetch(holders: readonly Holder[], keys: readonly string[], { signal }: { signal: AbortSignal }): Promise<FetchResult> {
-    return fetchWithFailover(holders, keys, signal, (h, k, o) => this.fetchFrom(h, k, o), { logger: this.log });
+  fetch(holders: readonly Holder[], keys: readonly string[], options: FetchOptions): Promise<FetchResult> {
+    return fetchWithFailover(holders, keys, options, (h, k, o) => this.fetchFrom(h, k, o), { logger: this.log, digest: nodeDigest });
   }
 
   /** Asks one holder, over the pooled connection to its address. */

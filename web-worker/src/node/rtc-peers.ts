@@ -13,6 +13,8 @@ import type { TransferStats } from '../core/transfer-stats.js';
 import { SchedulerSignaller } from '../peers/scheduler-signaller.js';
 import { TransportFetcher } from '../peers/transport-fetcher.js';
 import { WebRtcTransport } from '../peers/webrtc-transport.js';
+import { FallbackTransport } from '../peers/fallback-transport.js';
+import { RelayTransport } from '../peers/relay.js';
 import { nodeRtcPeerConnection, retainNodeRtc } from '../peers/node-rtc.js';
 import type { RtcIceServer, RtcPeerConnectionConstructor } from '../peers/rtc-types.js';
 import { sharedBytes } from './shared-memory.js';
@@ -42,7 +44,8 @@ export interface NodeRtcPeersOptions {
 }
 
 export class NodeRtcPeers {
-  readonly transport: WebRtcTransport;
+  readonly transport: FallbackTransport;
+  private readonly relay: RelayTransport;
   readonly fetcher: TransportFetcher;
   private readonly signaller: SchedulerSignaller;
   private readonly release: () => void;
@@ -52,7 +55,7 @@ export class NodeRtcPeers {
     this.signaller = new SchedulerSignaller((msg) => o.sendMessage(msg));
     const RTC = o.RTCPeerConnection ?? nodeRtcPeerConnection(isLoopbackHost(o.host) ? { bindAddress: LOOPBACK_RTC_BIND } : {});
     this.release = retainNodeRtc();
-    this.transport = new WebRtcTransport({
+    const direct = new WebRtcTransport({
       localId: o.localId,
       signaller: this.signaller,
       RTCPeerConnection: RTC,
@@ -60,17 +63,24 @@ export class NodeRtcPeers {
       allocate: sharedBytes,
       logger: log,
     });
+    this.relay = new RelayTransport({ localId: o.localId, post: (m) => o.sendMessage(m), allocate: sharedBytes, logger: log });
+    this.transport = new FallbackTransport(direct, this.relay, { logger: log });
     this.transport.serve({
-      lookup: (key, peer) => {
+      lookup: (key, peer, path) => {
         const bytes = o.store.get(key);
         if (bytes) {
-          o.stats?.sent(peer, 'webrtc', bytes.byteLength);
-          log.debug('serving a value over WebRTC', { peer, key, bytes: bytes.byteLength });
+          o.stats?.sent(peer, path, bytes.byteLength);
+          log.debug('serving a value to a peer', { peer, path, key, bytes: bytes.byteLength });
         }
         return bytes;
       },
     });
     this.fetcher = new TransportFetcher({ transport: this.transport });
+  }
+
+  /** Peer data the scheduler relayed from another worker. */
+  deliverRelay(msg: WorkerChannel.RelayFrom): void {
+    this.relay.deliver(msg);
   }
 
   /** A signal the scheduler relayed from worker `from`. */

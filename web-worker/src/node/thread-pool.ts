@@ -136,7 +136,7 @@ export class ThreadPool implements Executor {
       return fail(errorToWire(r.aborted, signal.aborted ? {} : { code: ErrorCode.REMOTE_ERROR }), slot.index);
     }
     this.release(slot);
-    if (r.ok) return { ok: true, bytes: r.bytes, startedAt: r.startedAt, stoppedAt: r.stoppedAt, thread: slot.index };
+    if (r.ok) return { ok: true, bytes: r.bytes, hash: r.hash, startedAt: r.startedAt, stoppedAt: r.stoppedAt, thread: slot.index };
     if ('needSource' in r) return fail(errorToWire(new Error('thread asked twice for a source')), slot.index);
     return { ok: false, error: r.error, startedAt: r.startedAt, stoppedAt: r.stoppedAt, thread: slot.index };
   }

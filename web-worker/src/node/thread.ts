@@ -5,6 +5,7 @@
  * modules are fetched from the scheduler; `globalThis.meshwork` loads the client package only
  * when a task first needs it, and reports the task's waits to the host (WAIT_EVENT).
  */
+import { nodeDigest } from './digest.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink/dist/esm/comlink.mjs';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
@@ -48,6 +49,7 @@ if (parentPort) {
   const { scheduler } = data;
   const runner = new TaskRunner({
     allocate: sharedBytes,
+    digest: nodeDigest,
     modules: new ModuleCache(data.moduleBase, httpModuleImporter(data.token)),
     ...(scheduler !== undefined ? { taskGlobal: new TaskGlobal(clientLoader(port, { ...data, scheduler })) } : {}),
   });

@@ -20,6 +20,7 @@ import { Store } from '../core/store.js';
 import { TransferStats, type PeerTraffic } from '../core/transfer-stats.js';
 import { WorkerCore } from '../core/worker-core.js';
 import { startDataServer, type DataServer } from './data-server.js';
+import { nodeDigest } from './digest.js';
 import { LazyExecutor } from './lazy-executor.js';
 import { TcpPeerFetcher } from './peer-fetcher.js';
 import { NodeRtcPeers } from './rtc-peers.js';
@@ -67,6 +68,8 @@ export interface WorkerHandle {
   close(): Promise<void>;
   /** Bytes of values traded with each peer, per path (TCP or WebRTC). */
   transfers(): PeerTraffic[];
+  /** What this worker holds (encoded values, as peers are served them). For diagnostics and tests. */
+  readonly store: Store;
 }
 
 function checkOptions(o: WorkerOptions): void {
@@ -139,7 +142,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       : new NodeRtcPeers({ localId: id, iceServers: link.iceServers, sendMessage: (m) => signals.send(m), store, stats, host, logger: log });
   const route: HolderRoute = (holder) =>
     holder.address.startsWith(TCP_SCHEME) || !rtc ? { path: 'tcp', fetcher: tcp } : { path: 'webrtc', fetcher: rtc.fetcher };
-  const fetcher = new RoutingPeerFetcher({ route, localId: id, stats, logger: log, onClose: () => (tcp.close(), rtc?.close()) });
+  const fetcher = new RoutingPeerFetcher({ route, localId: id, stats, digest: nodeDigest, logger: log, onClose: () => (tcp.close(), rtc?.close()) });
   const runExecutor = new LazyExecutor(1, () => ThreadPool.start({ threads: 1, logger: log, threadData }));
   const workerCore = new WorkerCore({
     workerId: id,
@@ -151,7 +154,10 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     memoryLimit: options.memoryLimit ?? null,
     logger: log,
     stats,
-    ...(rtc ? { onSignal: (from: string, payload: unknown) => rtc.deliver(from, payload) } : {}),
+    digest: nodeDigest,
+    ...(rtc
+      ? { onSignal: (from: string, payload: unknown) => rtc.deliver(from, payload), onRelay: (m: WorkerChannel.RelayFrom) => rtc.deliverRelay(m) }
+      : {}),
   });
   joined.core = workerCore;
   workerCore.handleMessages(link.rest);
@@ -176,5 +182,5 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     if (!stopping) log.warn('the scheduler connection closed', { code, reason });
     return stop('scheduler connection closed');
   });
-  return { id, dataAddress: dataServer.address, closed: link.closed.then(() => stop('scheduler connection closed')), close: () => stop('closed'), transfers: () => stats.list() };
+  return { id, dataAddress: dataServer.address, closed: link.closed.then(() => stop('scheduler connection closed')), close: () => stop('closed'), transfers: () => stats.list(), store };
 }

@@ -58,3 +58,6 @@ export const DATA_CHANNEL_LABEL = 'meshwork-data';
 
 /** The data channel's SCTP stream id (negotiated out of band: both ends create it). */
 export const DATA_CHANNEL_ID = 0;
+
+/** After a direct connection to a peer failed, its data goes through the scheduler's relay for this long before direct is tried again, in milliseconds. */
+export const RELAY_RETRY_DIRECT_MS = 5 * 60_000;

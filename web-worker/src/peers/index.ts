@@ -22,3 +22,5 @@ export { PeerSession, type PeerSessionOptions } from './session.js';
 export { WebRtcTransport, type WebRtcTransportOptions } from './webrtc-transport.js';
 export { SchedulerSignaller, type DeliveryWrapper } from './scheduler-signaller.js';
 export { TransportFetcher, type TransportFetcherOptions } from './transport-fetcher.js';
+export { RelayChannel, RelayTransport, type RelayTransportOptions } from './relay.js';
+export { FallbackTransport } from './fallback-transport.js';

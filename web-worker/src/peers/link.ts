@@ -53,6 +53,8 @@ export interface RequestOptions {
 export interface PeerLink {
   /** The remote's worker id. */
   readonly peerId: string;
+  /** How it is reached: a WebRTC data channel, or relayed through the scheduler. */
+  readonly path: 'webrtc' | 'relay';
   readonly closed: boolean;
   /** True while a request is in flight: a busy link is never closed for being idle. */
   readonly busy: boolean;
@@ -69,8 +71,8 @@ export interface PeerLink {
 
 /** How a peer answers the remote's requests (injected: the worker's store). */
 export interface PeerDataHandler {
-  /** The stored bytes of `key` asked for by worker `peer`, or undefined. Served as they are, never copied. */
-  lookup(key: string, peer: string): Uint8Array | undefined;
+  /** The stored bytes of `key` asked for by worker `peer` (over `path`), or undefined. Served as they are, never copied. */
+  lookup(key: string, peer: string, path: 'webrtc' | 'relay'): Uint8Array | undefined;
   /** Stores a value a client sent; when absent, `put-data` is refused with BAD_REQUEST. */
   put?(key: string, bytes: Uint8Array): void;
 }

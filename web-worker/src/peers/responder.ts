@@ -25,6 +25,8 @@ export interface ResponderOptions {
   expectFrom?: string;
   /** Read on every request, so a handler set later (`serve`) applies to open links too. */
   handler(): PeerDataHandler | undefined;
+  /** How this link reaches the remote, told to the handler (for the traffic counters). Default 'webrtc'. */
+  path?: 'webrtc' | 'relay';
   logger?: Logger;
 }
 
@@ -106,7 +108,7 @@ export class PeerResponder {
           continue;
         }
         for (const key of msg.keys) {
-          const bytes = handler?.lookup(key, this.name);
+          const bytes = handler?.lookup(key, this.name, this.o.path ?? 'webrtc');
           if (bytes) await this.link.send({ type: 'data', id: msg.id, key, nbytes: bytes.byteLength }, bytes);
           else await this.link.send({ type: 'data-missing', id: msg.id, key });
           if (this.stopped || this.link.closed) return;

@@ -26,10 +26,13 @@ export interface PeerSessionOptions {
   onClose?: (reason: Error) => void;
   /** Called on every frame or chunk received, and on every request made (for idle tracking). */
   onActivity?: () => void;
+  /** How the link reaches the remote. Default 'webrtc'. */
+  path?: 'webrtc' | 'relay';
 }
 
 export class PeerSession implements PeerLink {
   readonly peerId: string;
+  readonly path: 'webrtc' | 'relay';
   private readonly requester: PeerRequester;
   private readonly responder: PeerResponder;
   private readonly log: Logger;
@@ -40,11 +43,13 @@ export class PeerSession implements PeerLink {
     private readonly o: PeerSessionOptions,
   ) {
     this.peerId = o.peerId;
+    this.path = o.path ?? 'webrtc';
     this.log = o.logger ?? silentLogger;
     this.requester = new PeerRequester(link, o.peerId, (e) => link.close(e));
     this.responder = new PeerResponder(link, o.peerId, {
       expectFrom: o.peerId,
       handler: o.handler ?? (() => undefined),
+      path: this.path,
       logger: this.log,
     });
     link.receive({

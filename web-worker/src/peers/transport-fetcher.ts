@@ -25,6 +25,6 @@ export class TransportFetcher implements HolderFetcher {
   async fetchFrom(holder: Holder, keys: readonly string[], { signal }: { signal: AbortSignal }): Promise<HolderDelivery> {
     const open = (): Promise<PeerLink> => this.o.transport.connect({ id: holder.id }, { signal });
     const link = await (this.o.around ? this.o.around(holder.id, open) : open());
-    return link.getData(keys, { signal, timeoutMs: this.timeoutMs });
+    return { ...(await link.getData(keys, { signal, timeoutMs: this.timeoutMs })), path: link.path };
   }
 }

@@ -1,0 +1,69 @@
+// Values fetched from a peer are checked against the hash their producer reported: a holder whose
+// copy went bad (here: one byte flipped in its store, as a faulty machine or a tampering peer
+// would serve it) is not believed; its copy is dropped and the value recomputed from lineage, and
+// the dependent task gets the right bytes.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { LocalCluster } from '@meshwork/server';
+import { Client } from '@meshwork/client';
+import { startWorker } from '@meshwork/web-worker/node';
+import { getJson } from './helpers.mjs';
+
+let cluster;
+let client;
+let a;
+let b;
+
+before(async () => {
+  cluster = await LocalCluster.start({ workers: 0 });
+  a = await startWorker({ scheduler: cluster.address, threads: 1, name: 'a' });
+  b = await startWorker({ scheduler: cluster.address, threads: 1, name: 'b' });
+  client = await Client.connect(cluster.address);
+});
+after(async () => {
+  await client?.close();
+  await Promise.all([a?.close(), b?.close()]);
+  await cluster?.close();
+});
+
+const make = (n) => Float64Array.from({ length: n }, (_, i) => i);
+const sum = (xs) => xs.reduce((s, x) => s + x, 0);
+const N = 100_000;
+
+test("a value is hashed where it is made, and the producer's hash is what the scheduler hands out", async () => {
+  const big = client.with({ workers: ['a'], pure: false }).submit(make, N);
+  await new Promise((resolve) => big.onDone(resolve));
+  const stored = a.store.get(big.key);
+  assert.ok(stored, 'the value stays on the worker that made it');
+  const dump = await getJson(`${cluster.httpUrl}/api/dump`);
+  const task = dump.tasks.find((t) => t.key === big.key);
+  assert.equal(task.hash, createHash('sha256').update(stored).digest('hex'));
+  big.release();
+});
+
+test('bytes that fail the hash are refused: the bad copy is dropped, the value recomputed, the result right', async () => {
+  const big = client.with({ workers: ['a'], pure: false }).submit(make, N);
+  await new Promise((resolve) => big.onDone(resolve));
+  const doneOnA = async () =>
+    (await getJson(`${cluster.httpUrl}/api/state`)).workers.find((w) => w.name === 'a').tasks.done;
+  const madeBefore = await doneOnA();
+  const stored = a.store.get(big.key);
+  stored[stored.length - 1] ^= 0xff; // same length, different bytes
+  const total = client.with({ workers: ['b'] }).submit(sum, big);
+  assert.equal(await total.result(), ((N - 1) * N) / 2);
+  assert.equal(await doneOnA(), madeBefore + 1, 'the value was made again on a');
+  const again = a.store.get(big.key);
+  assert.ok(again && again !== stored, 'a holds a fresh copy');
+  assert.deepEqual(await big.result(), make(N));
+});
+
+test('a client gathering a copy that fails its hash does not believe it: the scheduler drops it and recomputes', async () => {
+  const big = client.with({ workers: ['a'], pure: false }).submit(make, N);
+  await new Promise((resolve) => big.onDone(resolve));
+  const stored = a.store.get(big.key);
+  stored[0] ^= 0xff;
+  const value = await big.result();
+  assert.deepEqual(value, make(N));
+  assert.notEqual(a.store.get(big.key), stored, 'the bad copy was dropped and the value made again');
+});
