@@ -191,3 +191,28 @@ test('an acquire still fetching when the worker closes is not answered', async (
   await settle();
   assert.ok(!sent.some((m) => m.type === 'acquired'));
 });
+
+test('inputs are fetched (and the connection to their holder opened) when a task is assigned, while the threads are still busy', async () => {
+  const { executor, fetcher, feed, settle, of, core } = setup();
+  feed(task('busy'));
+  await settle();
+  assert.equal(executor.jobs.length, 1, 'the only thread is taken');
+  feed(task('next', ['x']));
+  await settle();
+  assert.deepEqual(
+    fetcher.calls.map((c) => c.keys),
+    [['x']],
+    'the fetch started ahead of need: before any thread was free',
+  );
+  fetcher.calls[0]?.resolve({ values: new Map([['x', encodeValue(1).bytes]]), missing: [] });
+  await settle();
+  assert.equal(executor.jobs.length, 1, 'still waiting for the thread');
+  executor.jobs[0]?.finish({});
+  await settle();
+  assert.equal(executor.jobs.length, 2);
+  assert.equal(executor.jobs[1]?.job.deps.size, 1, 'its input was already here');
+  executor.jobs[1]?.finish({});
+  await settle();
+  assert.ok(of('next').some((m) => m.type === 'task-finished'));
+  core.close();
+});
