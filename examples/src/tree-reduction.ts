@@ -16,6 +16,11 @@ export interface TreeReductionResult {
 export interface TreeReductionOptions {
   /** Told how many of the graph's tasks have settled, as they do. */
   onProgress?: (progress: ProgressState) => void;
+  /**
+   * Sum the reduced array on the cluster and fetch only the numbers, instead of fetching the
+   * array (8 MB by default). A browser client fetches only small values, so the demo page sets it.
+   */
+  sumOnCluster?: boolean;
 }
 
 export async function treeReduction(
@@ -56,12 +61,24 @@ export async function treeReduction(
     layer = next;
   }
 
+  const last = layer[0] as Future<Float64Array>;
+  const size = (a: Float64Array): number => a.length;
+  const summary = options.sumOnCluster ? [client.submit(size, last), client.submit(total, last)] : [];
+  made.push(...summary);
+
   const progress = options.onProgress ? client.progress(made).forEach(options.onProgress) : undefined;
   progress?.catch(() => {}); // awaited below; if the result fails first, that error is the one thrown
-  const result = await (layer[0] as Future<Float64Array>).result();
+  let reduced: { length: number; sum: number };
+  if (options.sumOnCluster) {
+    const [n, s] = await client.gather(summary);
+    reduced = { length: n as number, sum: s as number };
+  } else {
+    const result = await last.result();
+    reduced = { length: result.length, sum: total(result) };
+  }
   const seconds = (Date.now() - started) / 1000;
   const sums = await client.gather(inputSums);
   await progress;
   for (const f of made) f.release();
-  return { length: result.length, sum: total(result), inputsSum: sums.reduce((a, b) => a + b, 0), seconds };
+  return { ...reduced, inputsSum: sums.reduce((a, b) => a + b, 0), seconds };
 }

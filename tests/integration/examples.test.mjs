@@ -46,6 +46,9 @@ test('tree reduction: the sum of the reduced array equals the sum of the inputs'
   assert.equal(r.length, 10_000);
   assert.ok(Math.abs(r.sum - r.inputsSum) < 1e-9 * r.inputsSum);
   assert.deepEqual(steps.at(-1), { done: 8 + 8 + 7, total: 8 + 8 + 7, erred: 0 });
+  const onCluster = await treeReduction(client, 8, 10_000, { sumOnCluster: true });
+  assert.equal(onCluster.length, 10_000);
+  assert.ok(Math.abs(onCluster.sum - onCluster.inputsSum) < 1e-9 * onCluster.inputsSum);
 });
 
 test('npm run example -- mandelbrot checks its image against a render in the process', async () => {
