@@ -19,7 +19,7 @@ const TS_TESTS = ['*/test/**/*.ts', 'tests/**/*.ts', 'playwright.config.ts'];
 // Buffer, URL, fetch, ...): the same thing the `globals` package lists.
 const nodeGlobals = Object.fromEntries(Object.getOwnPropertyNames(globalThis).map((name) => [name, 'readonly']));
 
-const WORKSPACES = ['protocol', 'web-worker', 'client', 'server', 'demo-site'];
+const WORKSPACES = ['protocol', 'web-worker', 'client', 'examples', 'server', 'demo-site'];
 
 // --- import restrictions, composed per folder -------------------------------
 const noNode = {
@@ -142,6 +142,17 @@ export default defineConfig(
       'no-restricted-imports': restrict(
         noRelativeIntoPackages,
         noWorkspaces(['protocol'], 'client may import only @meshwork/protocol among workspaces.'),
+      ),
+    },
+  },
+  {
+    // Examples run in Node and on the demo pages alike: runtime-free, and they use only the client.
+    files: ['examples/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': restrict(
+        noNode,
+        noRelativeIntoPackages,
+        noWorkspaces(['client'], 'examples use only the public client, as users do.'),
       ),
     },
   },

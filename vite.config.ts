@@ -23,7 +23,13 @@ export default defineConfig({
     target: 'es2022',
     sourcemap: true,
     rollupOptions: {
-      input: { index: here('./demo-site/index.html'), join: here('./demo-site/join.html') },
+      input: {
+        index: here('./demo-site/index.html'),
+        join: here('./demo-site/join.html'),
+        mandelbrot: here('./demo-site/mandelbrot.html'),
+        montecarlo: here('./demo-site/montecarlo.html'),
+        tree: here('./demo-site/tree.html'),
+      },
     },
   },
   logLevel: 'warn',

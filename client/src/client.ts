@@ -1,7 +1,7 @@
 /**
  * The public client: connecting, and every call that is not tied to task options
- * (`gather`, `asCompleted`, `wait`, `cancel`, `whoHas`, `run`, `get`, `getExecutor`, `upload`,
- * `scatter`, `close`). `submit`, `map` and `with` come from Submitter. Each call lives in its
+ * (`gather`, `asCompleted`, `progress`, `wait`, `cancel`, `whoHas`, `run`, `get`, `getExecutor`,
+ * `upload`, `scatter`, `close`). `submit`, `map` and `with` come from Submitter. Each call lives in its
  * own module; this file only checks arguments and delegates.
  */
 import { ConnectionError, type MeshworkError } from '@meshwork/protocol';
@@ -15,6 +15,7 @@ import { Future } from './future.js';
 import { collectFutures, replaceFutures } from './gather-tree.js';
 import { compileGraph, type Graph, type KeySpec } from './graph.js';
 import { upload, type ModuleHandle } from './modules.js';
+import { Progress } from './progress.js';
 import { deferredPlatform, type Platform } from './platform.js';
 import { run, whoHas, type RunOptions } from './remote.js';
 import { scatter, type ScatterOptions } from './scatter.js';
@@ -127,6 +128,17 @@ export class Client extends Submitter {
    */
   asCompleted<T>(futures: Iterable<Future<T>> = [], options: WaitOptions = {}): AsCompleted<T> {
     return new AsCompleted<T>(this.core, futures, options);
+  }
+
+  /**
+   * How far these futures have got: an async iterable of `{ done, total, erred }`, first the
+   * current counts, then each change, ending once all have settled:
+   * `for await (const p of client.progress(fs)) bar.update(p.done / p.total)`, or
+   * `await client.progress(fs).forEach(draw)`. `timeoutMs` bounds the whole iteration
+   * (TimeoutError); `signal` stops it.
+   */
+  progress(futures: Iterable<Future<unknown>>, options: WaitOptions = {}): Progress {
+    return new Progress(this.core, futures, options);
   }
 
   /** Waits until `returnWhen` holds (default 'ALL_COMPLETED'); TimeoutError if `timeoutMs` passes first. */

@@ -6,6 +6,7 @@ export { Client, type GetOptions, type FutureTree } from './client.js';
 export { Submitter } from './submitter.js';
 export { Future } from './future.js';
 export { AsCompleted } from './as-completed.js';
+export { Progress, type ProgressState } from './progress.js';
 export { Executor, type ShutdownOptions } from './executor.js';
 export type { Graph, KeySpec } from './graph.js';
 export type { ModuleFunction, ModuleHandle } from './modules.js';

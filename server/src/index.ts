@@ -4,5 +4,5 @@ export { SchedulerState, type SchedulerOptions } from './state/scheduler-state.j
 export { checkInvariants } from './state/invariants.js';
 export type { ClusterState, WorkerInfo } from './transport/views.js';
 export { lineLogger, silentLogger, type Logger } from './logger.js';
-export { treeReduction, type TreeReductionResult } from './examples/tree-reduction.js';
+export { treeReduction, type TreeReductionResult } from '@meshwork/examples';
 export { startStunServer, type StunServer, type StunServerOptions } from './transport/stun.js';

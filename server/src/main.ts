@@ -3,10 +3,11 @@
  * runs the tree reduction once, prints its check, then serves until Ctrl-C.
  */
 import { Client } from '@meshwork/client';
+import { treeReduction } from '@meshwork/examples';
 import { DEFAULT_SCHEDULER_PORT } from '@meshwork/protocol';
 import { LocalCluster } from './local-cluster.js';
 import { lineLogger } from './logger.js';
-import { treeReduction } from './examples/tree-reduction.js';
+import { progressBar } from './progress-bar.js';
 
 const port = Number(process.env['MESHWORK_PORT'] ?? DEFAULT_SCHEDULER_PORT);
 const cluster = await LocalCluster.start({
@@ -33,7 +34,8 @@ process.on('SIGTERM', () => void stop());
 
 const client = await Client.connect(cluster.address, { name: 'npm-start' });
 try {
-  const r = await treeReduction(client);
+  const bar = progressBar('tree reduction'); // on stderr, only when it is a terminal
+  const r = await treeReduction(client, undefined, undefined, { onProgress: bar.update }).finally(bar.stop);
   const ok = r.length === 1_000_000 && Math.abs(r.sum - r.inputsSum) < 1e-6 * r.inputsSum;
   console.log(
     `tree reduction: 16 × 1,000,000 float64 → length ${r.length}, sum ${r.sum.toFixed(3)} ` +
