@@ -294,3 +294,23 @@ test('a dashboard says hello over the WebSocket and gets valid updates; no token
   }
   assert.equal(server.dashboards.ticking, false);
 });
+
+test('a group is the name part of the keys clients make: key-safe, `lambda` for an anonymous function', () => {
+  const h = new Harness();
+  h.client('c');
+  h.s.updateGraph('c', {
+    type: 'update-graph',
+    fns: [
+      { id: 'anon', name: '', source: '() => 1' },
+      { id: 'odd', name: 'bound f', source: '() => 2' },
+    ],
+    tasks: [
+      { key: 'lambda-01', fn: 'anon', args: new Uint8Array([1]), deps: [], priority: 0, retries: 0 },
+      { key: 'bound_f-02', fn: 'odd', args: new Uint8Array([1]), deps: [], priority: 0, retries: 0 },
+    ],
+    wants: ['lambda-01', 'bound_f-02'],
+  });
+  h.check();
+  const names = new DashboardFeed(h.s, new TrafficBook()).snapshot().groups.map((g) => g.name);
+  assert.deepEqual(names.sort(), ['bound_f', 'lambda']);
+});

@@ -5,6 +5,18 @@
  */
 import type { TaskGroup, TaskStatus } from './types.js';
 
+/** Longest group name, in characters (as clients cut the name part of keys). */
+export const MAX_GROUP_NAME_CHARS = 64;
+
+/**
+ * The group of a task running function `fnName`: the name part of the keys clients make for it
+ * (`<name>-<hash>`): the name made key-safe, or `lambda` for an anonymous function.
+ */
+export function groupName(fnName: string): string {
+  const name = fnName.replace(/[^\w$.]+/g, '_').slice(0, MAX_GROUP_NAME_CHARS);
+  return name.length > 0 ? name : 'lambda';
+}
+
 export class TaskGroups {
   private readonly byName = new Map<string, TaskGroup>();
 

@@ -17,7 +17,7 @@ import {
   type WorkerChannel,
 } from '@meshwork/protocol';
 import type { Emit } from './emit.js';
-import { TaskGroups } from './groups.js';
+import { TaskGroups, groupName } from './groups.js';
 import { Heap } from './heap.js';
 import { DEFAULT_TASK_DURATION_MS, LocalityPlacement, type PlacementPolicy } from './placement.js';
 import type { ClientState, PendingGather, TaskState, TaskStatus, WorkerState } from './types.js';
@@ -112,7 +112,7 @@ export abstract class Lifecycle {
       queueEpoch: 0,
       scattered: task === null,
       stealing: false,
-      group: this.groups.add(fnName),
+      group: this.groups.add(groupName(fnName)),
     };
     for (const d of deps) d.dependents.add(t);
     this.tasks.set(t.key, t);
