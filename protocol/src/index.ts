@@ -10,3 +10,4 @@ export * as ClientChannel from './channels/client-server.js';
 export * as WorkerChannel from './channels/worker-server.js';
 export * as PeerChannel from './channels/peer.js';
 export { ReplyCode, SignalPayload, IceServers, WEBRTC_ADDRESS, type Holder, type ErrorReply } from './channels/common.js';
+export * as DashboardChannel from './channels/dashboard.js';

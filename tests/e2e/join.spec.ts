@@ -3,13 +3,12 @@
 // Needs `npm run build` (tsc -b, then the Vite build into demo-site/dist).
 // UPDATE_SCREENSHOTS=1 also copies the page's screenshot to docs/screenshots/ for the README.
 import { copyFileSync, mkdirSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test, type Page } from '@playwright/test';
 import { Client } from '@meshwork/client';
 import { LocalCluster, type ClusterState, type WorkerInfo } from '@meshwork/server';
+import { subPathProxy } from './fixtures/proxy.js';
 
 /** How long a tab may take to join (Chromium cold start, Web Workers, handshake), in milliseconds. */
 const JOIN_TIMEOUT_MS = 20_000;
@@ -204,46 +203,6 @@ test('the Leave button hands the work back and says so', async ({ page }) => {
   const x = client.submit((a: number) => a + 1, 41);
   expect(await x.result({ timeoutMs: RESULT_TIMEOUT_MS })).toBe(42);
 });
-
-/**
- * A reverse proxy that mounts the scheduler on `prefix` (HTTP and WebSocket upgrades), as a site
- * would put it behind nginx: the page must find its scheduler under the same sub-path.
- */
-async function subPathProxy(target: URL, prefix: string): Promise<{ url: string; close(): Promise<void> }> {
-  const strip = (path = '/'): string | undefined =>
-    path.startsWith(prefix) ? path.slice(prefix.length - 1) : undefined;
-  const server: Server = createServer((req, res) => {
-    const path = strip(req.url);
-    if (path === undefined) return void res.writeHead(404).end('not under the proxy prefix');
-    const upstream = request(
-      { host: target.hostname, port: target.port, path, method: req.method, headers: req.headers },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.writeHead(502).end());
-    req.pipe(upstream);
-  });
-  server.on('upgrade', (req, socket, head) => {
-    const path = strip(req.url);
-    if (path === undefined) return void socket.destroy();
-    const up = connect(Number(target.port), target.hostname, () => {
-      const headers = Object.entries(req.headers).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : v}`);
-      up.write([`GET ${path} HTTP/1.1`, ...headers, '', ''].join('\r\n'));
-      up.write(head);
-      up.pipe(socket).pipe(up);
-    });
-    up.on('error', () => socket.destroy());
-    socket.on('error', () => up.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}${prefix}`,
-    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
-  };
-}
 
 test('behind a reverse proxy on a sub-path, the page finds its scheduler there', async ({ page }) => {
   const proxy = await subPathProxy(new URL(cluster.httpUrl), '/mesh/');

@@ -66,6 +66,19 @@ export function checkInvariants(s: SchedulerState): string[] {
   for (const st of Object.keys(counted) as TaskStatus[]) {
     if (counted[st] !== s.counts[st]) fail(`count of ${st} is ${s.counts[st]}, actual ${counted[st]}`);
   }
+  const groups = new Map<string, Record<TaskStatus, number>>();
+  for (const t of s.tasks.values()) {
+    const g = groups.get(t.group.name) ?? { waiting: 0, queued: 0, processing: 0, memory: 0, erred: 0, released: 0 };
+    g[t.status]++;
+    groups.set(t.group.name, g);
+  }
+  if (groups.size !== s.groups.size) fail(`${s.groups.size} task groups counted, ${groups.size} actual`);
+  for (const g of s.groups.values()) {
+    const actual = groups.get(g.name);
+    for (const st of Object.keys(counted) as TaskStatus[]) {
+      if (g.counts[st] !== (actual?.[st] ?? 0)) fail(`group ${g.name}: count of ${st} is ${g.counts[st]}, actual ${actual?.[st] ?? 0}`);
+    }
+  }
   for (const [id, w] of s.workers) {
     let bytes = 0;
     for (const t of w.hasWhat) {

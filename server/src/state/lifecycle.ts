@@ -17,6 +17,7 @@ import {
   type WorkerChannel,
 } from '@meshwork/protocol';
 import type { Emit } from './emit.js';
+import { TaskGroups, groupName } from './groups.js';
 import { Heap } from './heap.js';
 import { DEFAULT_TASK_DURATION_MS, LocalityPlacement, type PlacementPolicy } from './placement.js';
 import type { ClientState, PendingGather, TaskState, TaskStatus, WorkerState } from './types.js';
@@ -54,6 +55,8 @@ export abstract class Lifecycle {
   readonly clients = new Map<string, ClientState>();
   readonly fns = new Map<string, { name: string; source: string; module: { name: string; hash: string } | undefined }>();
   readonly counts: Record<TaskStatus, number> = { waiting: 0, queued: 0, processing: 0, memory: 0, erred: 0, released: 0 };
+  /** Tasks per function and status, for the dashboard. */
+  readonly groups = new TaskGroups();
   /** Totals since start, for metrics. */
   readonly totals = { tasksFinished: 0, tasksErred: 0, workersJoined: 0, workersLost: 0 };
 
@@ -87,10 +90,11 @@ export abstract class Lifecycle {
   protected newTask(spec: TaskSpecMessage | { key: string; scattered: true }, deps: TaskState[]): TaskState {
     const task = 'scattered' in spec ? null : spec;
     const restricted = task !== null && (task.workers !== undefined || task.resources !== undefined);
+    const fnName = task ? (this.fns.get(task.fn)?.name ?? 'lambda') : 'scatter';
     const t: TaskState = {
       key: spec.key,
       fn: task?.fn ?? '',
-      fnName: task ? (this.fns.get(task.fn)?.name ?? 'lambda') : 'scatter',
+      fnName,
       args: task?.args ?? new Uint8Array(0),
       deps,
       dependents: new Set(),
@@ -115,6 +119,7 @@ export abstract class Lifecycle {
       queueEpoch: 0,
       scattered: task === null,
       stealing: false,
+      group: this.groups.add(groupName(fnName)),
     };
     for (const d of deps) d.dependents.add(t);
     this.tasks.set(t.key, t);
@@ -125,6 +130,8 @@ export abstract class Lifecycle {
   protected setStatus(t: TaskState, status: TaskStatus): void {
     this.counts[t.status]--;
     this.counts[status]++;
+    t.group.counts[t.status]--;
+    t.group.counts[status]++;
     t.status = status;
   }
 
@@ -340,6 +347,7 @@ export abstract class Lifecycle {
       if (t.status !== 'released' && t.status !== 'erred') continue;
       this.tasks.delete(t.key);
       this.counts[t.status]--;
+      this.groups.remove(t.group, t.status);
       for (const d of t.deps) {
         d.dependents.delete(t);
         stack.push(d);

@@ -50,6 +50,17 @@ export interface TaskState {
   readonly scattered: boolean;
   /** A steal-request for it is out. */
   stealing: boolean;
+  /** Its group's counters (tasks of the same function, by status), moved with its status. */
+  readonly group: TaskGroup;
+}
+
+/** The tasks of one function (the name part of their keys), counted by status; see groups.ts. */
+export interface TaskGroup {
+  /** The function's name; 'scatter' for scattered data. */
+  readonly name: string;
+  readonly counts: Record<TaskStatus, number>;
+  /** Tasks of the group the scheduler knows (the sum of `counts`). */
+  size: number;
 }
 
 export interface Restrictions {

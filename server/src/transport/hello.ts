@@ -1,11 +1,12 @@
 /** The first frame of every connection: a `hello` naming the role, checked for version and token. */
 import { timingSafeEqual } from 'node:crypto';
 import * as v from 'valibot';
-import { ClientChannel, PROTOCOL_VERSION, ReplyCode, WorkerChannel, decode } from '@meshwork/protocol';
+import { ClientChannel, DashboardChannel, PROTOCOL_VERSION, ReplyCode, WorkerChannel, decode } from '@meshwork/protocol';
 
 export type Hello =
   | { role: 'client'; message: v.InferOutput<typeof ClientChannel.ClientHello> }
-  | { role: 'worker'; message: v.InferOutput<typeof WorkerChannel.WorkerHello> };
+  | { role: 'worker'; message: v.InferOutput<typeof WorkerChannel.WorkerHello> }
+  | { role: 'dashboard'; message: v.InferOutput<typeof DashboardChannel.DashboardHello> };
 
 export type HelloResult = { ok: true; hello: Hello; rest: unknown[] } | { ok: false; code: ReplyCode; message: string };
 
@@ -36,7 +37,9 @@ export function parseHello(bytes: Uint8Array, token: string | undefined): HelloR
       ? v.safeParse(ClientChannel.ClientHello, first)
       : role === 'worker'
         ? v.safeParse(WorkerChannel.WorkerHello, first)
-        : null;
+        : role === 'dashboard'
+          ? v.safeParse(DashboardChannel.DashboardHello, first)
+          : null;
   if (!parsed) return { ok: false, code: ReplyCode.PROTOCOL_ERROR, message: `unknown role ${String(role).slice(0, 32)}` };
   if (!parsed.success) {
     const issue = parsed.issues[0];

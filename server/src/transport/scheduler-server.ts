@@ -27,6 +27,7 @@ import { parseHello } from './hello.js';
 import { createHttpApp } from './http.js';
 import { TrafficBook } from './traffic.js';
 import { ModuleStore } from './modules.js';
+import { DashboardFeed } from './dashboard.js';
 import { startStunServer, type StunServer } from './stun.js';
 
 /** How often worker liveness is checked, in milliseconds. */
@@ -66,6 +67,8 @@ export class SchedulerServer {
   private readonly idPrefix = randomBytes(3).toString('hex');
   /** Bytes traded between peers, as workers report them, and the bytes relayed here. */
   readonly traffic = new TrafficBook();
+  /** Live updates for dashboard pages (nothing runs while none is connected). */
+  readonly dashboards: DashboardFeed;
 
   private constructor(private readonly options: SchedulerServerOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -76,6 +79,7 @@ export class SchedulerServer {
       },
       options,
     );
+    this.dashboards = new DashboardFeed(this.state, this.traffic);
     this.http = createServer(createHttpApp(this));
     this.wss = new WebSocketServer({ server: this.http, maxPayload: MAX_CONTROL_FRAME_BYTES });
     this.wss.on('connection', (socket, req) =>
@@ -129,6 +133,7 @@ export class SchedulerServer {
 
   async close(): Promise<void> {
     clearInterval(this.liveness);
+    this.dashboards.close();
     await this.stun?.close();
     for (const c of this.clients.values()) c.close(1001, 'scheduler closing');
     for (const w of this.workers.values()) w.conn.close(1001, 'scheduler closing');
@@ -178,6 +183,8 @@ export class SchedulerServer {
           this.logger.info(`client ${id} left`);
         });
         for (const raw of result.rest) this.onClientMessage(id, c, raw);
+      } else if (hello.role === 'dashboard') {
+        this.dashboards.attach(this.newId('dashboard'), conn, result.rest);
       } else {
         const m = hello.message;
         const id = this.newId('worker');
@@ -269,7 +276,10 @@ export class SchedulerServer {
     if (!bytes) return conn.reply(ReplyCode.PROTOCOL_ERROR, 'frames are binary');
     const { messages, errors } = parseFrame(bytes, WorkerChannel.WorkerToServer, workerTypes);
     for (const e of errors) this.refuse(conn, e);
-    for (const m of messages) this.handleWorker(id, conn, m);
+    for (const m of messages) {
+      if (this.dashboards.active && (m.type === 'task-finished' || m.type === 'task-erred')) this.dashboards.taskEnded(id, m);
+      this.handleWorker(id, conn, m);
+    }
   }
 
   private handleWorker(id: string, conn: Connection<ToWorker>, m: WorkerChannel.WorkerToServer): void {
