@@ -70,10 +70,15 @@ let blobRegion: Uint8Array | null = null;
 
 const align8 = (n: number): number => (n + 7) & ~7;
 
+/** Kind code by exact constructor: a lookup, since every binary field of every control message passes here. */
+const kindByClass = new Map<unknown, number>([
+  ...typedArrayKinds.map((k, i) => [k, i] as const),
+  [ArrayBuffer, ARRAY_BUFFER_KIND],
+  [DataView, DATA_VIEW_KIND],
+]);
+
 function kindOf(value: ArrayBufferView | ArrayBuffer): number {
-  if (value instanceof ArrayBuffer) return ARRAY_BUFFER_KIND;
-  if (value instanceof DataView) return DATA_VIEW_KIND;
-  return typedArrayKinds.findIndex((k) => value.constructor === k);
+  return kindByClass.get(value.constructor) ?? -1;
 }
 
 // Exact instances of the standard binary types only (a Node Buffer keeps msgpackr's own `bin`).
