@@ -102,11 +102,9 @@ export class TaskRunner {
     const stoppedAt = Date.now();
     try {
       checkSerialisable(result, 'result');
-      const encoded = encodeValue(result).bytes;
-      // The codec's output shares its buffer with later encodings: copy it into one of its own
-      // so the host can take (transfer or share) it.
-      const bytes = this.o.allocate ? this.o.allocate(encoded.byteLength) : new Uint8Array(encoded.byteLength);
-      bytes.set(encoded);
+      // Encoded straight into memory of its own, so the host can take (transfer or share) it:
+      // large binaries are copied once, from the task's value into that memory.
+      const { bytes } = encodeValue(result, this.o.allocate ?? ((n) => new Uint8Array(n)));
       const hash = this.o.digest ? await this.o.digest(bytes) : undefined;
       return { ok: true, bytes, hash, startedAt, stoppedAt };
     } catch (e) {

@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FutureRef, OUT_OF_LINE_MIN_BYTES, decodeValue, encodeValue } from '@meshwork/protocol';
+
+const big = OUT_OF_LINE_MIN_BYTES / 8 + 3;
+const shared = (n: number): Uint8Array => new Uint8Array(new SharedArrayBuffer(n));
+
+test('values with large binaries round-trip, small and large, every kind, beside futures', () => {
+  const value = [
+    new Float64Array(big).map((_, i) => i * 1.5),
+    { small: new Uint8Array([1, 2, 3]), i16: new Int16Array(big).fill(-3) },
+    new Map([[1, new BigInt64Array(big).fill(-5n)]]),
+    new ArrayBuffer(OUT_OF_LINE_MIN_BYTES + 1),
+    new DataView(new ArrayBuffer(OUT_OF_LINE_MIN_BYTES)),
+    new Float32Array(new ArrayBuffer(OUT_OF_LINE_MIN_BYTES * 2), 4, big), // a view at an offset
+    new FutureRef('dep-1'),
+    'text',
+  ];
+  const { bytes, refs } = encodeValue(value);
+  assert.deepEqual(refs, ['dep-1']);
+  const out = decodeValue(bytes, (key) => `value of ${key}`) as unknown[];
+  assert.deepEqual(out.slice(0, 6), value.slice(0, 6));
+  assert.equal(out[6], 'value of dep-1');
+  assert.equal(out[7], 'text');
+});
+
+test('encoding into given memory writes there; decoding from shared memory gives values of their own', () => {
+  const a = new Float64Array(big).fill(2.5);
+  const { bytes } = encodeValue({ a }, shared);
+  assert.ok(bytes.buffer instanceof SharedArrayBuffer);
+  const out = decodeValue(bytes) as { a: Float64Array };
+  assert.ok(out.a.buffer instanceof ArrayBuffer);
+  out.a[0] = 99;
+  assert.equal((decodeValue(bytes) as { a: Float64Array }).a[0], 2.5);
+  const small = encodeValue([1, new Uint8Array(4)], shared).bytes;
+  assert.ok(small.buffer instanceof SharedArrayBuffer);
+  assert.deepEqual(decodeValue(small), [1, new Uint8Array(4)]);
+});
+
+test('a truncated value with large binaries fails to decode instead of reading past its end', () => {
+  const { bytes } = encodeValue([new Uint8Array(OUT_OF_LINE_MIN_BYTES)]);
+  assert.throws(() => decodeValue(bytes.subarray(0, bytes.byteLength - 1)));
+  assert.throws(() => decodeValue(bytes.subarray(0, 4)));
+});
