@@ -1,11 +1,19 @@
 // `npm run bench [-- name…]`: the benchmarks, one JSON line each, medians of several runs.
 // Each run uses a real LocalCluster (2 worker processes × 1 thread) on loopback; the workloads
-// themselves are in bench/lib/workloads.mjs (shared with bench/compare).
+// themselves are in bench/lib/workloads.mjs (shared with bench/compare). Last, `peers`: the peer
+// transfers Node↔Node, Node↔tab, tab↔tab beside the raw channel, and the tree reduction on 2 tabs
+// + 1 Node worker (bench/peer-transfer.mjs, in Debian's Chromium; skipped with a line saying so
+// when /usr/bin/chromium is missing).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { LocalCluster } from '@meshwork/server';
 import { Client } from '@meshwork/client';
 import { SIZES, UNITS, coldStartSample, samples } from './lib/workloads.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+/** Debian's Chromium, which the peer benchmarks drive. */
+const CHROMIUM = '/usr/bin/chromium';
 const only = process.argv.slice(2);
 
 const median = (xs) => {
@@ -61,3 +69,11 @@ try {
   await cluster.close();
 }
 if (selected('cold-start')) report('cold-start', await repeat(coldStartSample), extras['cold-start']);
+if (selected('peers')) {
+  if (!existsSync(CHROMIUM)) console.log(JSON.stringify({ bench: 'peers', skipped: `no Chromium at ${CHROMIUM}` }));
+  else {
+    const script = fileURLToPath(new URL('./peer-transfer.mjs', import.meta.url));
+    const r = spawnSync(process.execPath, [script], { stdio: 'inherit' });
+    if (r.status !== 0) process.exitCode = r.status ?? 1;
+  }
+}

@@ -420,3 +420,19 @@ test('gathering a large value only a tab holds: a Node worker acquires it first,
   assert.ok(reply?.type === 'gather-reply');
   assert.ok(reply.items[0]?.holders?.some((x) => x.address === 'tcp://node'));
 });
+
+test('placement prices a move over WebRTC (a tab at either end) above one over the Node workers\' TCP link', () => {
+  const h = new Harness();
+  h.worker('n1');
+  h.client('c');
+  h.submit('c', [['x', []]]);
+  h.s.taskFinished('n1', { type: 'task-finished', key: 'x', nbytes: 8_000_000, startedAt: 0, stoppedAt: 1, thread: 0 });
+  h.submit('c', [['b1', []], ['b2', []], ['b3', []]]); // n1 is full now
+  h.worker('tab', 1, { kind: 'browser', dataAddress: null });
+  h.worker('n2');
+  h.drain('tab');
+  h.drain('n2');
+  h.submit('c', [['z', ['x']]]);
+  assert.equal(h.s.tasks.get('z')?.processingOn?.id, 'n2', 'x moves over TCP to n2 rather than over WebRTC to the tab');
+  h.check();
+});

@@ -3,7 +3,7 @@
  * the rest wait here, so new and idle workers can take them), placement, and work stealing of
  * tasks that wait in a busy worker's buffer while another worker idles.
  */
-import { ASSUMED_BANDWIDTH_BYTES_PER_MS, FETCH_LATENCY_MS, allowed } from './placement.js';
+import { allowed, transferMs } from './placement.js';
 import { Lifecycle, type QueueEntry } from './lifecycle.js';
 import type { TaskState, WorkerState } from './types.js';
 
@@ -123,7 +123,7 @@ export abstract class Dispatcher extends Lifecycle {
 
   private moveCost(t: TaskState, to: WorkerState): number {
     let ms = 0;
-    for (const d of t.deps) if (!d.whoHas.has(to)) ms += FETCH_LATENCY_MS + d.nbytes / ASSUMED_BANDWIDTH_BYTES_PER_MS;
+    for (const d of t.deps) ms += transferMs(d, to);
     return ms;
   }
 

@@ -5,8 +5,26 @@
  */
 import type { TaskState, WorkerState } from './types.js';
 
-/** Bytes per millisecond assumed for moving a dependency between workers. */
+/** Bytes per millisecond assumed for moving a dependency between Node workers (their direct TCP link). */
 export const ASSUMED_BANDWIDTH_BYTES_PER_MS = 200_000;
+/**
+ * Bytes per millisecond assumed when the move needs WebRTC (a browser tab at either end): data
+ * channels ran ~15–50 MB/s here against ~300 MB/s for the TCP link (README, peer transfers).
+ */
+export const ASSUMED_WEBRTC_BANDWIDTH_BYTES_PER_MS = 20_000;
+
+/** Milliseconds to bring `dep`'s value to `to`: 0 when it holds it; over TCP when a Node worker holds it and `to` is one, else over WebRTC. */
+export function transferMs(dep: TaskState, to: WorkerState): number {
+  if (dep.whoHas.has(to)) return 0;
+  let direct = false;
+  if (to.dataAddress !== null)
+    for (const h of dep.whoHas)
+      if (h.dataAddress !== null) {
+        direct = true;
+        break;
+      }
+  return FETCH_LATENCY_MS + dep.nbytes / (direct ? ASSUMED_BANDWIDTH_BYTES_PER_MS : ASSUMED_WEBRTC_BANDWIDTH_BYTES_PER_MS);
+}
 /** Fixed cost of fetching a dependency from another worker (a round trip), in milliseconds. */
 export const FETCH_LATENCY_MS = 0.5;
 /** Duration assumed for a task of a function never seen finishing, in milliseconds. */
@@ -47,9 +65,7 @@ export class LocalityPlacement implements PlacementPolicy {
       if (!allowed(task, w)) continue;
       const isPreferred = preferred ? preferred.some((p) => p === w.id || p === w.name) : false;
       let cost = ((w.processing.size + 1) / w.threads) * duration;
-      for (const dep of task.deps) {
-        if (!dep.whoHas.has(w)) cost += FETCH_LATENCY_MS + dep.nbytes / ASSUMED_BANDWIDTH_BYTES_PER_MS;
-      }
+      for (const dep of task.deps) cost += transferMs(dep, w);
       // Rotate ties so that equal workers share root tasks evenly.
       cost += ((i + start) % 64) * 1e-9;
       if ((isPreferred && !bestPreferred) || (isPreferred === bestPreferred && cost < bestCost)) {
