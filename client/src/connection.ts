@@ -68,6 +68,8 @@ export function toWebSocketUrl(address: string): string {
 export class Connection {
   /** The id the scheduler gave this connection (from `welcome`). */
   id = '';
+  /** What workers' data links ask of this client (a secured scheduler's welcome gives it). */
+  dataToken: string | undefined;
   private socket: ControlSocket | undefined;
   private readonly batcher = new Batcher<Outgoing>((batch) => this.flush(batch));
   private last: Outgoing | null = null;
@@ -120,6 +122,7 @@ export class Connection {
           settled = true;
           clearTimeout(timer);
           this.id = message.id;
+          this.dataToken = message.dataToken;
           this.phase = 'open';
           const early = this.early;
           this.early = [];

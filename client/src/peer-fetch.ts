@@ -17,6 +17,12 @@ import {
 } from '@meshwork/protocol';
 import type { Platform, PeerStream } from './platform.js';
 
+/** Who this client is to a worker's data link: its id, and the scheduler's data token when it gave one. */
+export interface PeerIdentity {
+  id: string;
+  token?: string | undefined;
+}
+
 const replyTypes = typesOf(PeerChannel.PeerReply);
 const REQUEST_ID = 1;
 
@@ -44,7 +50,7 @@ type Step = 'more' | 'done' | Error;
 function exchange(
   platform: Platform,
   address: string,
-  from: string,
+  from: PeerIdentity,
   requests: readonly Uint8Array[][],
   timeoutMs: number,
   what: string,
@@ -76,7 +82,8 @@ function exchange(
     try {
       stream = platform.openPeerStream(address, {
         onOpen() {
-          stream?.write(encodePeerFrame({ type: 'hello', protocolVersion: PROTOCOL_VERSION, from }));
+          const hello = { type: 'hello', protocolVersion: PROTOCOL_VERSION, from: from.id, ...(from.token !== undefined ? { token: from.token } : {}) };
+          stream?.write(encodePeerFrame(hello));
           for (const parts of requests) stream?.write(parts);
         },
         onData(chunk) {
@@ -101,7 +108,7 @@ function exchange(
 export async function fetchFromPeer(
   platform: Platform,
   address: string,
-  from: string,
+  from: PeerIdentity,
   keys: readonly string[],
   timeoutMs: number,
 ): Promise<PeerFetchResult> {
@@ -139,7 +146,7 @@ export async function fetchFromPeer(
 export async function putToPeer(
   platform: Platform,
   address: string,
-  from: string,
+  from: PeerIdentity,
   items: readonly { key: string; bytes: Uint8Array }[],
   timeoutMs: number,
 ): Promise<PeerPutResult> {

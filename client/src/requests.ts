@@ -3,7 +3,7 @@
  * `run`, `upload`): each request carries a fresh id; its reply, or an `error` naming it in
  * `replyTo`, settles it. Waits are bounded by `timeoutMs`/`signal`; a late reply is dropped.
  */
-import { ProtocolError, type ConnectionError, type ErrorReply } from '@meshwork/protocol';
+import { AuthError, ProtocolError, ReplyCode, type ConnectionError, type ErrorReply } from '@meshwork/protocol';
 import type { Connection, Incoming, Outgoing } from './connection.js';
 import { withDeadline, type WaitOptions } from './deadline.js';
 
@@ -52,7 +52,11 @@ export class Requests {
     const p = reply.replyTo === undefined ? undefined : this.pending.get(reply.replyTo);
     if (!p || reply.replyTo === undefined) return false;
     this.pending.delete(reply.replyTo);
-    p.reject(new ProtocolError(`the scheduler refused ${p.what}: ${reply.code}: ${reply.message}`));
+    p.reject(
+      reply.code === ReplyCode.AUTH_FAILED
+        ? new AuthError(`the scheduler refused ${p.what}: ${reply.message}`)
+        : new ProtocolError(`the scheduler refused ${p.what}: ${reply.code}: ${reply.message}`),
+    );
     return true;
   }
 

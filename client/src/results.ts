@@ -138,7 +138,7 @@ export class Results {
           const { found } = await fetchFromPeer(
             this.platform,
             address,
-            this.conn.id,
+            { id: this.conn.id, token: this.conn.dataToken },
             group.map((g) => g.key),
             PEER_FETCH_BATCH_TIMEOUT_MS,
           );

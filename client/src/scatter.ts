@@ -175,7 +175,7 @@ async function put(
   await Promise.all(
     [...byAddress.values()].map(async ({ holder, items: group }) => {
       try {
-        const r = await putToPeer(core.platform, holder.address, core.conn.id, group, PEER_PUT_BATCH_TIMEOUT_MS);
+        const r = await putToPeer(core.platform, holder.address, { id: core.conn.id, token: core.conn.dataToken }, group, PEER_PUT_BATCH_TIMEOUT_MS);
         for (const key of r.stored) note(stored, key, holder.id);
         for (const [key, why] of r.refused) note(reasons, key, `${holder.id} refused: ${why}`);
       } catch (e) {

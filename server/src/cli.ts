@@ -3,6 +3,7 @@
  * `meshwork scheduler …` and `meshwork worker …`. The worker command is the Node host of
  * @meshwork/web-worker; this file only routes to it.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SCHEDULER_PORT } from '@meshwork/protocol';
 import { runWorkerCli } from '@meshwork/web-worker/node';
@@ -17,7 +18,7 @@ Commands:
 
 Run 'meshwork <command> --help' for the options of a command.`;
 
-const schedulerUsage = `Usage: meshwork scheduler [--host H] [--port P] [--token T]
+const schedulerUsage = `Usage: meshwork scheduler [--host H] [--port P] [--token T] [--client-token T] [--worker-token T] [--tls-cert F --tls-key F]
 
 Starts a scheduler. Clients and workers connect to ws://H:P; the dashboard is http://H:P/,
 the worker page http://H:P/join, the state as JSON http://H:P/api/state, metrics http://H:P/metrics.
@@ -25,8 +26,15 @@ the worker page http://H:P/join, the state as JSON http://H:P/api/state, metrics
 Options:
   --host H     address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
   --port P     port to listen on (default ${DEFAULT_SCHEDULER_PORT}; 0 picks a free port)
-  --token T    a secret every client and worker must present (default: none;
-               also read from the MESHWORK_TOKEN environment variable)
+  --token T    the admin token (also MESHWORK_TOKEN): admits clients, workers and dashboards,
+               and alone may run functions on workers (client.run), upload modules and read
+               /api/dump; on a scheduler not bound to loopback also /api/state, /metrics, the
+               dashboard. Alone, it is the one secret of the whole cluster.
+  --client-token T   admits clients: submit, gather, cancel (also MESHWORK_CLIENT_TOKEN)
+  --worker-token T   admits workers: join and compute (also MESHWORK_WORKER_TOKEN)
+  --insecure   listen beyond loopback with no token at all (refused otherwise: anyone who
+               reaches the port could run code on every worker)
+  --tls-cert F, --tls-key F   serve https:// and wss:// with this PEM certificate and key
   --turn URL   a TURN server handed to WebRTC peers (browser tabs) for networks where direct
                paths fail, e.g. turn:turn.example.org:3478 (see the README: Debian's coturn)
   --turn-username U, --turn-credential C   the TURN server's long-term credentials
@@ -40,6 +48,11 @@ async function scheduler(argv: string[]): Promise<void> {
       host: { type: 'string', default: '127.0.0.1' },
       port: { type: 'string', default: String(DEFAULT_SCHEDULER_PORT) },
       token: { type: 'string' },
+      'client-token': { type: 'string' },
+      'worker-token': { type: 'string' },
+      insecure: { type: 'boolean' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       turn: { type: 'string' },
       'turn-username': { type: 'string' },
@@ -56,10 +69,19 @@ async function scheduler(argv: string[]): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, not ${values.port}`);
   const level = values['log-level'];
   if (level !== 'debug' && level !== 'info' && level !== 'warn' && level !== 'error') throw new UsageError(`--log-level must be debug, info, warn or error`);
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  const tls =
+    values['tls-cert'] !== undefined && values['tls-key'] !== undefined
+      ? { cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']) }
+      : undefined;
   const server = await SchedulerServer.start({
     host: values.host,
     port,
     token: values.token ?? process.env['MESHWORK_TOKEN'],
+    clientToken: values['client-token'] ?? process.env['MESHWORK_CLIENT_TOKEN'],
+    workerToken: values['worker-token'] ?? process.env['MESHWORK_WORKER_TOKEN'],
+    insecure: values.insecure === true,
+    tls,
     extraIceServers: values.turn
       ? [{ urls: values.turn, username: values['turn-username'], credential: values['turn-credential'] }]
       : [],

@@ -78,7 +78,8 @@ export class LocalCluster {
       `local-${this.serial++}`,
       '--host',
       this.options.host ?? '127.0.0.1',
-      ...(this.options.token !== undefined ? ['--token', this.options.token] : []),
+      // The token goes in argv, not the environment of a shared shell: these are local processes of this one.
+      ...((this.options.workerToken ?? this.options.token) !== undefined ? ['--token', (this.options.workerToken ?? this.options.token) as string] : []),
       ...(this.options.workerArgs ?? []),
       ...extraArgs,
     ];

@@ -79,6 +79,8 @@ export const Welcome = v.object({
   id: v.string(),
   /** For peers that open WebRTC connections. */
   iceServers: v.optional(IceServers),
+  /** When the scheduler is secured: what a worker's data link asks of those who connect to it. */
+  dataToken: v.optional(v.string()),
 });
 
 /**

@@ -6,7 +6,8 @@
 import * as v from 'valibot';
 import { Count, ErrorReply, Key, Keys, RequestId } from './common.js';
 
-export const PeerHello = v.object({ type: v.literal('hello'), protocolVersion: v.number(), from: v.string() });
+/** `token`: the data token from the scheduler's welcome, when it gave one (the link refuses without it). */
+export const PeerHello = v.object({ type: v.literal('hello'), protocolVersion: v.number(), from: v.string(), token: v.optional(v.string()) });
 export const GetData = v.object({ type: v.literal('get-data'), id: RequestId, keys: Keys });
 /** Store the frame's body under `key` (a client scattering data); answered by `put-ok` or `error`. */
 export const PutData = v.object({ type: v.literal('put-data'), id: RequestId, key: Key });

@@ -1,6 +1,6 @@
 /** The first frame of every connection: a `hello` naming the role, checked for version and token. */
-import { timingSafeEqual } from 'node:crypto';
 import * as v from 'valibot';
+import type { Access, Role } from './access.js';
 import { ClientChannel, DashboardChannel, PROTOCOL_VERSION, ReplyCode, WorkerChannel, decode } from '@meshwork/protocol';
 
 export type Hello =
@@ -8,10 +8,12 @@ export type Hello =
   | { role: 'worker'; message: v.InferOutput<typeof WorkerChannel.WorkerHello> }
   | { role: 'dashboard'; message: v.InferOutput<typeof DashboardChannel.DashboardHello> };
 
-export type HelloResult = { ok: true; hello: Hello; rest: unknown[] } | { ok: false; code: ReplyCode; message: string };
+export type HelloResult =
+  | { ok: true; hello: Hello; rest: unknown[]; /** Came with the admin token (or no token is set). */ admin: boolean }
+  | { ok: false; code: ReplyCode; message: string };
 
 /** Parses the first frame; the messages after `hello` in it are returned raw for the role's parser. */
-export function parseHello(bytes: Uint8Array, token: string | undefined): HelloResult {
+export function parseHello(bytes: Uint8Array, access: Access): HelloResult {
   let raw: unknown;
   try {
     raw = decode(bytes);
@@ -46,16 +48,13 @@ export function parseHello(bytes: Uint8Array, token: string | undefined): HelloR
     const at = issue.path?.map((p) => String(p.key)).join('.') ?? '';
     return { ok: false, code: ReplyCode.PROTOCOL_ERROR, message: `bad hello${at ? ` at ${at}` : ''}: ${issue.message}` };
   }
-  if (token !== undefined && !sameSecret(parsed.output.token, token)) {
-    return { ok: false, code: ReplyCode.AUTH_FAILED, message: 'missing or wrong token' };
+  const given = parsed.output.token;
+  // A dashboard shows what /api/state shows: the same rule.
+  const admitted = role === 'dashboard' ? { ok: access.mayReadState(given), admin: false } : access.admit(role as Role, given);
+  if (!admitted.ok) {
+    const what = role === 'dashboard' ? 'the admin token' : `a ${String(role)} token (or the admin token)`;
+    return { ok: false, code: ReplyCode.AUTH_FAILED, message: `missing or wrong token: a ${String(role)} needs ${what}` };
   }
   const hello = (role === 'client' ? { role, message: parsed.output } : { role, message: parsed.output }) as Hello;
-  return { ok: true, hello, rest };
-}
-
-function sameSecret(given: string | undefined, expected: string): boolean {
-  if (given === undefined) return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+  return { ok: true, hello, rest, admin: admitted.admin };
 }

@@ -3,24 +3,63 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import type { SchedulerServer } from './scheduler-server.js';
 import { DUMP_DEFAULT_TASK_LIMIT, clusterDump, clusterState, prometheusText } from './views.js';
+
+/**
+ * What the pages may do: scripts, styles and connections to this origin only (the scheduler's
+ * WebSocket included), images from here or inline data. No `eval` on a page: task code runs only
+ * inside the task Web Workers, whose scripts are served without this header (a worker takes the
+ * policy of its own script; it rebuilds task functions from source).
+ */
+export const PAGE_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "worker-src 'self'",
+  "connect-src 'self' ws: wss:",
+  "img-src 'self' data:",
+  "style-src 'self'",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** The token a request presents: `Authorization: Bearer <token>`, or `?token=` (for what a browser imports). */
+function bearer(req: Request): string | undefined {
+  const header = req.get('authorization');
+  if (header?.startsWith('Bearer ')) return header.slice('Bearer '.length);
+  const q = req.query['token'];
+  return typeof q === 'string' ? q : undefined;
+}
+
+function refuse(res: Response, what: string): void {
+  res.status(401).set('www-authenticate', 'Bearer').json({ code: 'AUTH_FAILED', message: `${what} needs the admin token (Authorization: Bearer <token>)` });
+}
 
 export function createHttpApp(server: SchedulerServer): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.get('/api/state', (_req, res) => {
+  app.get('/api/state', (req, res) => {
+    if (!server.access.mayReadState(bearer(req))) return refuse(res, '/api/state on a scheduler reachable beyond loopback');
     res.json(clusterState(server.state, server.traffic));
   });
-  app.get('/metrics', (_req, res) => {
+  app.get('/metrics', (req, res) => {
+    if (!server.access.mayReadState(bearer(req))) return refuse(res, '/metrics on a scheduler reachable beyond loopback');
     res.type('text/plain; version=0.0.4').send(prometheusText(server.state, server.traffic));
   });
   app.get('/api/dump', (req, res) => {
+    if (!server.access.mayAdmin(bearer(req))) return refuse(res, '/api/dump');
     const limit = Number(req.query['limit'] ?? DUMP_DEFAULT_TASK_LIMIT);
     res.json(clusterDump(server.state, Number.isFinite(limit) && limit >= 0 ? limit : DUMP_DEFAULT_TASK_LIMIT));
   });
   app.get('/modules/:file', (req, res) => {
+    const given = bearer(req);
+    if (!server.access.admit('worker', given).ok && !server.access.admit('client', given).ok) {
+      res.status(401).set('www-authenticate', 'Bearer').json({ code: 'AUTH_FAILED', message: 'uploaded modules need a worker, client or admin token' });
+      return;
+    }
     const name = req.params.file.replace(/\.mjs$/, '');
     const mod = server.modules.get(name);
     if (!mod) {
@@ -81,7 +120,7 @@ function servePages(app: Express): void {
       return;
     }
     if (!existsSync(join(dir, `${page}.html`))) return next();
-    res.sendFile(`${page}.html`, { root: dir, headers: { 'cache-control': 'no-cache' } });
+    res.sendFile(`${page}.html`, { root: dir, headers: { 'cache-control': 'no-cache', 'content-security-policy': PAGE_CSP } });
   });
   app.use('/assets', (req, res, next) => {
     const dir = siteDir();

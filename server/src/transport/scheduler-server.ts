@@ -3,10 +3,12 @@
  * workers) on one port, wired to the pure state machine. All I/O of the scheduler lives here.
  */
 import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import {
+  AuthError,
   ClientChannel,
   DEFAULT_SCHEDULER_PORT,
   HEARTBEAT_TIMEOUT_MS,
@@ -26,6 +28,7 @@ import { Connection } from './connection.js';
 import { parseHello } from './hello.js';
 import { createHttpApp } from './http.js';
 import { TrafficBook } from './traffic.js';
+import { Access, checkExposure, isLoopbackHost } from './access.js';
 import { ModuleStore } from './modules.js';
 import { DashboardFeed } from './dashboard.js';
 import { startStunServer, type StunServer } from './stun.js';
@@ -36,8 +39,16 @@ export const LIVENESS_CHECK_INTERVAL_MS = 1_000;
 export interface SchedulerServerOptions extends SchedulerOptions {
   host?: string;
   port?: number;
-  /** Required in every hello when set. */
-  token?: string;
+  /** The admin token: admits every role, and alone may run functions, upload modules and dump state (see access.ts). */
+  token?: string | undefined;
+  /** Admits clients (submit, gather, cancel) when set. */
+  clientToken?: string | undefined;
+  /** Admits workers when set. */
+  workerToken?: string | undefined;
+  /** Listen beyond loopback with no token (refused otherwise). */
+  insecure?: boolean | undefined;
+  /** Serve https/wss with this certificate and key (PEM). */
+  tls?: { cert: string | Buffer; key: string | Buffer } | undefined;
   /** UDP port of the STUN responder that WebRTC peers learn their addresses from (0: any free port). */
   stunPort?: number;
   /** More ICE servers handed to WebRTC peers, e.g. a TURN server for networks where direct paths fail. */
@@ -69,6 +80,10 @@ export class SchedulerServer {
   readonly traffic = new TrafficBook();
   /** Live updates for dashboard pages (nothing runs while none is connected). */
   readonly dashboards: DashboardFeed;
+  /** Who may do what: tokens per role, the data token. */
+  readonly access: Access;
+  /** Clients that came with the admin token. */
+  private readonly admins = new Set<string>();
 
   private constructor(private readonly options: SchedulerServerOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -80,7 +95,9 @@ export class SchedulerServer {
       options,
     );
     this.dashboards = new DashboardFeed(this.state, this.traffic);
-    this.http = createServer(createHttpApp(this));
+    this.access = new Access(options, isLoopbackHost(options.host ?? '127.0.0.1'));
+    const app = createHttpApp(this);
+    this.http = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, app) : createServer(app);
     this.wss = new WebSocketServer({ server: this.http, maxPayload: MAX_CONTROL_FRAME_BYTES });
     this.wss.on('connection', (socket, req) =>
       this.accept(socket, `${req.socket.remoteAddress}:${req.socket.remotePort}`, req.socket.localAddress),
@@ -88,6 +105,8 @@ export class SchedulerServer {
   }
 
   static async start(options: SchedulerServerOptions = {}): Promise<SchedulerServer> {
+    const refused = checkExposure(options.host ?? '127.0.0.1', options);
+    if (refused) throw new AuthError(refused);
     const s = new SchedulerServer(options);
     await new Promise<void>((resolve, reject) => {
       s.http.once('error', reject);
@@ -116,11 +135,11 @@ export class SchedulerServer {
   }
 
   get address(): string {
-    return `ws://${this.host}:${this.port}`;
+    return `${this.options.tls ? 'wss' : 'ws'}://${this.host}:${this.port}`;
   }
 
   get httpUrl(): string {
-    return `http://${this.host}:${this.port}`;
+    return `${this.options.tls ? 'https' : 'http'}://${this.host}:${this.port}`;
   }
 
   /** ICE servers for a peer that reached us at `localAddress` (our address as it sees it). */
@@ -161,7 +180,7 @@ export class SchedulerServer {
         conn.close(1003, 'text frame');
         return;
       }
-      const result = parseHello(bytes, this.options.token);
+      const result = parseHello(bytes, this.access);
       if (!result.ok) {
         this.logger.warn(`${remote}: refused: ${result.message}`);
         conn.reply(result.code, result.message);
@@ -173,12 +192,14 @@ export class SchedulerServer {
         const id = this.newId('client');
         const c = conn as Connection<ToClient>;
         this.clients.set(id, c);
+        if (result.admin) this.admins.add(id);
         this.state.addClient(id, hello.message.name ?? id);
-        c.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, id });
+        c.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, id, ...this.dataToken() });
         this.logger.info(`client ${id} connected from ${remote}`);
         socket.on('message', (d: RawData) => this.onClientFrame(id, c, d));
         socket.on('close', () => {
           this.clients.delete(id);
+          this.admins.delete(id);
           this.state.removeClient(id);
           this.logger.info(`client ${id} left`);
         });
@@ -190,7 +211,7 @@ export class SchedulerServer {
         const id = this.newId('worker');
         const c = conn as Connection<ToWorker>;
         this.workers.set(id, { conn: c, lastSeen: Date.now() });
-        c.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, id, iceServers: this.iceServers(localAddress) });
+        c.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, id, iceServers: this.iceServers(localAddress), ...this.dataToken() });
         this.state.addWorker({
           id,
           name: m.name ?? id,
@@ -207,6 +228,10 @@ export class SchedulerServer {
       }
     });
     socket.on('error', (e) => this.logger.warn(`${remote}: ${e.message}`));
+  }
+
+  private dataToken(): { dataToken?: string } {
+    return this.access.dataToken === undefined ? {} : { dataToken: this.access.dataToken };
   }
 
   private dropWorker(id: string, why: string): void {
@@ -261,8 +286,10 @@ export class SchedulerServer {
       case 'who-has':
         return this.state.whoHas(id, m.id, m.keys);
       case 'run':
+        if (!this.admins.has(id)) return conn.reply(ReplyCode.AUTH_FAILED, 'client.run needs the admin token', m.id);
         return this.state.run(id, m);
       case 'upload': {
+        if (!this.admins.has(id)) return conn.reply(ReplyCode.AUTH_FAILED, 'uploading a module needs the admin token', m.id);
         const hash = this.modules.put(m.name, m.source);
         return conn.send({ type: 'upload-reply', id: m.id, name: m.name, hash });
       }

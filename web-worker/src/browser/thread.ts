@@ -15,8 +15,16 @@ import { WAIT_EVENT, type ThreadApi, type ThreadInit, type WaitEvent } from './t
 /** A Web Worker's own global, as much of it as this script uses (no webworker lib loaded). */
 const scope = globalThis as unknown as { postMessage(message: unknown): void };
 
-/** Browsers import modules from their URL directly (the scheduler serves them as JavaScript). */
-const importModule: ModuleImporter = async (url) => (await import(/* @vite-ignore */ url)) as Record<string, unknown>;
+/**
+ * Browsers import modules from their URL directly (the scheduler serves them as JavaScript); an
+ * import cannot carry a header, so a secured scheduler's token rides as `token=` in the query.
+ */
+function moduleImporter(token: string | undefined): ModuleImporter {
+  return async (url) => {
+    const withToken = token === undefined ? url : `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
+    return (await import(/* @vite-ignore */ withToken)) as Record<string, unknown>;
+  };
+}
 
 function clientLoader(data: ThreadInit): () => Promise<void> {
   return async () => {
@@ -36,7 +44,7 @@ const api: ThreadApi = {
   init(data) {
     runner ??= new TaskRunner({
       digest: valueHash,
-      modules: new ModuleCache(data.moduleBase, importModule),
+      modules: new ModuleCache(data.moduleBase, moduleImporter(data.token)),
       taskGlobal: new TaskGlobal(clientLoader(data)),
     });
     return true;

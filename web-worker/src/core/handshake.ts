@@ -45,7 +45,7 @@ export const serverToWorkerTypes = typesOf(WorkerChannel.ServerToWorker);
 
 export type HandshakeReply =
   /** `iceServers`: what the welcome named for WebRTC (none: host candidates only). */
-  | { ok: true; id: string; iceServers: WelcomeIceServers; rest: WorkerChannel.ServerToWorker[] }
+  | { ok: true; id: string; iceServers: WelcomeIceServers; dataToken: string | undefined; rest: WorkerChannel.ServerToWorker[] }
   | { ok: false; error: MeshworkError };
 
 /** Reads the scheduler's first frame: `welcome` (maybe followed by more messages) or a refusal. */
@@ -56,7 +56,7 @@ export function readHandshakeReply(bytes: Uint8Array): HandshakeReply {
     if (first.protocolVersion !== PROTOCOL_VERSION) {
       return { ok: false, error: new ProtocolError(`scheduler speaks protocol version ${first.protocolVersion}, this worker ${PROTOCOL_VERSION}: upgrade one of them`) };
     }
-    return { ok: true, id: first.id, iceServers: first.iceServers ?? [], rest: messages.slice(1) };
+    return { ok: true, id: first.id, iceServers: first.iceServers ?? [], dataToken: first.dataToken, rest: messages.slice(1) };
   }
   if (first?.type === 'error') {
     switch (first.code) {

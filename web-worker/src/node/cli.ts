@@ -23,7 +23,7 @@ Options:
                            (default: no limit)
   --resources LIST         abstract resources this worker offers, e.g. gpu=1,tpu=2; tasks that ask
                            for resources only run where enough are free (default: none)
-  --token T                the scheduler's token (default: $MESHWORK_TOKEN)
+  --token T                the worker token, or the admin token (default: $MESHWORK_WORKER_TOKEN, else $MESHWORK_TOKEN)
   --host H                 interface the data link (peer-to-peer transfers) listens on
                            (default: 127.0.0.1; use 0.0.0.0 so other machines can fetch from it);
                            on a loopback address WebRTC (to browser tabs) stays on 127.0.0.1 too
@@ -117,7 +117,7 @@ export function parseWorkerArgs(argv: readonly string[]): Omit<WorkerOptions, 'l
   if (values.name !== undefined) options.name = values.name;
   if (values['memory-limit'] !== undefined) options.memoryLimit = parseBytes(values['memory-limit']);
   if (values.resources !== undefined) options.resources = parseResources(values.resources);
-  const token = values.token ?? process.env.MESHWORK_TOKEN;
+  const token = values.token ?? process.env.MESHWORK_WORKER_TOKEN ?? process.env.MESHWORK_TOKEN;
   if (token !== undefined && token !== '') options.token = token;
   if (values.host !== undefined) options.host = values.host;
   return options;

@@ -8,6 +8,7 @@
  * an `error` reply and the connection closes.
  */
 import { sharedBytes } from './shared-memory.js';
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import {
   HELLO_TIMEOUT_MS,
@@ -39,6 +40,11 @@ export interface DataServerOptions {
   lookup(key: string, peer: string): Uint8Array | undefined;
   /** Stores put-data; without it, put-data is refused. */
   put?: PutHandler;
+  /**
+   * What a hello must carry, read at each hello: the scheduler's data token (undefined: none is
+   * needed; null: nothing is served yet, the worker has not joined). Default: undefined.
+   */
+  token?: () => string | undefined | null;
   logger?: Logger;
 }
 
@@ -82,7 +88,7 @@ export async function startDataServer(o: DataServerOptions): Promise<DataServer>
   };
 }
 
-function serveConnection(socket: Socket, o: Pick<DataServerOptions, 'lookup' | 'put'>, log: Logger): void {
+function serveConnection(socket: Socket, o: Pick<DataServerOptions, 'lookup' | 'put' | 'token'>, log: Logger): void {
   const reader = new PeerFrameReader({ allocate: sharedBytes });
   const queue: (GetData | PutData)[] = [];
   let helloed = false;
@@ -180,6 +186,10 @@ function serveConnection(socket: Socket, o: Pick<DataServerOptions, 'lookup' | '
         if (msg.protocolVersion !== PROTOCOL_VERSION) {
           return fail(ReplyCode.VERSION_MISMATCH, `this worker speaks protocol version ${PROTOCOL_VERSION}, the peer ${msg.protocolVersion}`);
         }
+        if (!tokenMatches(o.token?.(), msg.token)) {
+          log.warn('refused a data link: wrong or missing token', { peer });
+          return fail(ReplyCode.AUTH_FAILED, 'this worker serves only peers of its cluster: wrong or missing token');
+        }
         helloed = true;
         from = msg.from;
         clearTimeout(helloTimer);
@@ -209,4 +219,13 @@ function serveConnection(socket: Socket, o: Pick<DataServerOptions, 'lookup' | '
     clearTimeout(helloTimer);
     queue.length = 0;
   });
+}
+
+/** Does a hello's token meet what is expected (see DataServerOptions.token)? */
+function tokenMatches(expected: string | undefined | null, given: string | undefined): boolean {
+  if (expected === undefined) return true;
+  if (expected === null || given === undefined) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -63,8 +63,8 @@ export class PeerConnection {
     socket.on('close', () => this.close(new ConnectionError(`data link to ${address} closed`)));
   }
 
-  /** Opens a connection and sends `hello`; fails after CONNECT_TIMEOUT_MS. */
-  static open(address: string, from: string, logger: Logger = silentLogger): Promise<PeerConnection> {
+  /** Opens a connection and sends `hello` (with the scheduler's data token, when it gave one); fails after CONNECT_TIMEOUT_MS. */
+  static open(address: string, from: string, logger: Logger = silentLogger, token?: string): Promise<PeerConnection> {
     const { host, port } = parseTcpAddress(address);
     return new Promise((resolve, reject) => {
       const socket = connect({ host, port });
@@ -80,7 +80,8 @@ export class PeerConnection {
         clearTimeout(timer);
         socket.removeAllListeners('error');
         socket.setNoDelay(true);
-        for (const part of encodePeerFrame({ type: 'hello', protocolVersion: PROTOCOL_VERSION, from })) socket.write(part);
+        const hello = { type: 'hello', protocolVersion: PROTOCOL_VERSION, from, ...(token !== undefined ? { token } : {}) };
+        for (const part of encodePeerFrame(hello)) socket.write(part);
         resolve(new PeerConnection(address, socket, logger));
       });
     });

@@ -17,6 +17,8 @@ import { PeerConnection } from './peer-connection.js';
 export interface TcpPeerFetcherOptions {
   /** This end's id, sent in `hello`. */
   from: string;
+  /** The scheduler's data token, sent in `hello` (a secured cluster's data links require it). */
+  token?: string | undefined;
   logger?: Logger;
   /** Gives up on a holder that sends nothing for this long, in milliseconds. */
   timeoutMs?: number;
@@ -62,7 +64,7 @@ export class TcpPeerFetcher implements PeerFetcher, HolderFetcher {
       return existing;
     }
     this.evictIdle();
-    const opening = PeerConnection.open(address, this.o.from, this.log).then(
+    const opening = PeerConnection.open(address, this.o.from, this.log, this.o.token).then(
       (conn) => {
         if (this.closed || this.pool.get(address) !== opening || conn.closed) {
           if (this.pool.get(address) === opening) this.pool.delete(address);

@@ -23,6 +23,8 @@ export interface SchedulerLink {
   readonly id: string;
   /** ICE servers for WebRTC, from the welcome. */
   readonly iceServers: RtcIceServer[];
+  /** What data links ask of those who connect (a secured scheduler's welcome); undefined: open. */
+  readonly dataToken: string | undefined;
   /** Messages that came in the welcome frame after `welcome`. */
   readonly rest: WorkerChannel.ServerToWorker[];
   send(frame: Uint8Array): void;
@@ -87,6 +89,7 @@ export function connectScheduler(
       resolve({
         id: reply.id,
         iceServers: reply.iceServers,
+        dataToken: reply.dataToken,
         rest: reply.rest,
         closed,
         send: (frame) => {

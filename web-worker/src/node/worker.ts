@@ -92,7 +92,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const stats = new TransferStats();
   const host = options.host ?? DEFAULT_DATA_HOST;
   /** Set once joined: the data server stores put-data through it. */
-  const joined: { core?: WorkerCore } = {};
+  const joined: { core?: WorkerCore; dataToken?: string | undefined | null } = { dataToken: null };
   let dataServer: DataServer | undefined;
   let pool: ThreadPool | undefined;
   let link: SchedulerLink;
@@ -109,6 +109,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         }
         return bytes;
       },
+      token: () => joined.dataToken,
       put: (key, bytes) => joined.core?.putData(key, bytes) ?? { ok: false, message: 'the worker has not joined its scheduler yet' },
       logger: log,
     });
@@ -134,7 +135,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const id = link.id;
   const threadPool: ThreadPool = pool;
   const server: DataServer = dataServer;
-  const tcp = new TcpPeerFetcher({ from: id, logger: log });
+  joined.dataToken = link.dataToken;
+  const tcp = new TcpPeerFetcher({ from: id, token: link.dataToken, logger: log });
   const signals = new Batcher<WorkerChannel.WorkerToServer>((batch) => link.send(encodeFrame(batch)));
   const rtc =
     options.webrtc === false
