@@ -8,6 +8,7 @@ import {
   GraphError,
   MAX_FUNCTION_SOURCE_LENGTH,
   MAX_KEY_LENGTH,
+  MAX_VERIFY,
   SerializationError,
   checkSerialisable,
   encodeValue,
@@ -98,6 +99,7 @@ export interface ResolvedOptions {
   resources: Record<string, number> | undefined;
   workers: string[] | undefined;
   allowOtherWorkers: boolean | undefined;
+  verify: number;
 }
 
 export const defaultOptions: ResolvedOptions = {
@@ -108,6 +110,7 @@ export const defaultOptions: ResolvedOptions = {
   resources: undefined,
   workers: undefined,
   allowOtherWorkers: undefined,
+  verify: 1,
 };
 
 /** Merges `options` over `base`, refusing values the scheduler could not honour. */
@@ -142,6 +145,11 @@ export function resolveOptions(base: ResolvedOptions, options: TaskOptions): Res
     out.workers = list;
   }
   if (options.allowOtherWorkers !== undefined) out.allowOtherWorkers = Boolean(options.allowOtherWorkers);
+  if (options.verify !== undefined) {
+    if (!Number.isInteger(options.verify) || options.verify < 1 || options.verify > MAX_VERIFY)
+      throw new GraphError(`options.verify must be an integer from 1 to ${MAX_VERIFY}`);
+    out.verify = options.verify;
+  }
   return out;
 }
 
@@ -163,5 +171,6 @@ export function taskSpec(
   if (o.resources) spec.resources = o.resources;
   if (o.workers) spec.workers = o.workers;
   if (o.allowOtherWorkers !== undefined) spec.allowOtherWorkers = o.allowOtherWorkers;
+  if (o.verify > 1) spec.verify = o.verify;
   return spec;
 }

@@ -45,6 +45,12 @@ export interface TaskOptions {
   workers?: string | readonly string[];
   /** With `workers`: may the task run elsewhere if those are busy or absent? Default true. */
   allowOtherWorkers?: boolean;
+  /**
+   * Run each task on this many distinct workers (browser workers first) and accept its result
+   * only when they agree byte for byte; on disagreement it runs on further workers, and workers
+   * outvoted twice are excluded. For clusters of untrusted volunteers. Default 1 (no check).
+   */
+  verify?: number;
 }
 
 export interface ResultOptions {

@@ -69,6 +69,9 @@ export const MAX_SDP_CHARS = 64 * 1024;
 /** Longest ICE candidate (or mid) accepted in a WebRTC signal, in characters. */
 export const MAX_CANDIDATE_CHARS = 1024;
 
+/** Most workers one task may be verified on (`verify: k`). */
+export const MAX_VERIFY = 16;
+
 /** Largest chunk of peer data one `relay` message carries through the scheduler, in bytes. */
 export const MAX_RELAY_CHUNK_BYTES = 256 * 1024;
 

@@ -43,11 +43,11 @@ export class Harness {
   }
 
   /** Submits tasks: `[key, deps]` pairs; every key is wanted by the client unless listed in `unwanted`. */
-  submit(client: string, tasks: [string, string[]][], opts: { unwanted?: string[]; retries?: number; priority?: number } = {}): void {
+  submit(client: string, tasks: [string, string[]][], opts: { unwanted?: string[]; retries?: number; priority?: number; verify?: number } = {}): void {
     this.s.updateGraph(client, {
       type: 'update-graph',
       fns: [{ id: 'f', name: 'f', source: '(x) => x' }],
-      tasks: tasks.map(([key, deps]) => ({ key, fn: 'f', args: new Uint8Array([1]), deps, priority: opts.priority ?? 0, retries: opts.retries ?? 0 })),
+      tasks: tasks.map(([key, deps]) => ({ key, fn: 'f', args: new Uint8Array([1]), deps, priority: opts.priority ?? 0, retries: opts.retries ?? 0, ...(opts.verify ? { verify: opts.verify } : {}) })),
       wants: tasks.map(([k]) => k).filter((k) => !opts.unwanted?.includes(k)),
     });
     this.check();

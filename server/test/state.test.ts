@@ -436,3 +436,37 @@ test('placement prices a move over WebRTC (a tab at either end) above one over t
   assert.equal(h.s.tasks.get('z')?.processingOn?.id, 'n2', 'x moves over TCP to n2 rather than over WebRTC to the tab');
   h.check();
 });
+
+test('verify: a result counts once k distinct workers agree (browsers first); the outvoted are suspected, then excluded', () => {
+  const h = new Harness();
+  h.worker('n1');
+  h.worker('n2');
+  h.worker('tab', 1, { kind: 'browser', dataAddress: null });
+  h.client('c');
+  const finish = (w: string, key: string, hash: string): void => {
+    h.s.taskFinished(w, { type: 'task-finished', key, nbytes: 100_000, hash: hash.repeat(64), startedAt: 0, stoppedAt: 1, thread: 0 });
+    h.check();
+  };
+  const on = (key: string): string => h.s.tasks.get(key)?.processingOn?.id as string;
+  // The tab computes wrong bytes ("b…"), the Node workers the right ones ("a…").
+  const answer = (w: string): string => (w === 'tab' ? 'b' : 'a');
+  for (const [key, round] of [['x', 1], ['y', 2]] as const) {
+    h.submit('c', [[key, []]], { verify: 2 });
+    const runs: string[] = [];
+    for (let i = 0; i < 3 && h.status(key) !== 'memory'; i++) {
+      const w = on(key);
+      assert.ok(w && !runs.includes(w), 'each run is on a worker that has not computed it');
+      runs.push(w);
+      finish(w, key, answer(w));
+    }
+    assert.equal(runs[0], 'tab', 'the browser worker runs it first');
+    assert.equal(runs.length, 3, 'one against one: a third run decides');
+    assert.equal(h.status(key), 'memory');
+    assert.deepEqual([...(h.s.tasks.get(key)?.whoHas ?? [])].map((w) => w.id).sort(), ['n1', 'n2'], 'the agreeing workers hold it');
+    assert.ok(h.toWorkers.get('tab')?.some((m) => m.type === 'free-keys' && m.keys.includes(key)), 'the outvoted copy is dropped');
+    assert.equal(h.s.workers.get('tab')?.suspicions, round);
+    assert.equal(h.s.workers.get('tab')?.excluded, round === 2, 'excluded after being outvoted twice');
+  }
+  h.submit('c', [['z1', []], ['z2', []], ['z3', []], ['z4', []]]);
+  for (const k of ['z1', 'z2', 'z3', 'z4']) assert.notEqual(on(k), 'tab', 'an excluded worker gets no tasks');
+});

@@ -1,7 +1,6 @@
 /** The channel between a client and the scheduler (one WebSocket). */
 import * as v from 'valibot';
-import { MAX_FUNCTION_SOURCE_LENGTH } from '../constants.js';
-import { MAX_MODULE_SOURCE_LENGTH } from '../constants.js';
+import { MAX_FUNCTION_SOURCE_LENGTH, MAX_MODULE_SOURCE_LENGTH, MAX_VERIFY } from '../constants.js';
 import { Bytes, Count, ErrorReply, Holder, Key, Keys, ModuleRef, RequestId, ValueHash, Welcome, WireErrorSchema } from './common.js';
 
 export const ClientHello = v.object({
@@ -37,6 +36,8 @@ export const TaskSpec = v.object({
   workers: v.optional(v.array(v.string())),
   allowOtherWorkers: v.optional(v.boolean()),
   timeoutMs: v.optional(v.number()),
+  /** Run on this many distinct workers and accept the result only when they agree byte for byte. */
+  verify: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_VERIFY))),
 });
 export type TaskSpec = v.InferOutput<typeof TaskSpec>;
 

@@ -112,6 +112,8 @@ export abstract class Lifecycle {
       order: this.order++,
       retriesLeft: task?.retries ?? 0,
       suspicious: 0,
+      verify: task?.verify ?? 1,
+      votes: null,
       restrictions:
         task && restricted ? { workers: task.workers, allowOtherWorkers: task.allowOtherWorkers ?? false, resources: task.resources } : null,
       timeoutMs: task?.timeoutMs,
@@ -421,7 +423,7 @@ export abstract class Lifecycle {
   }
 
   protected updateRoom(w: WorkerState): void {
-    if (!w.paused && w.processing.size < this.capacity(w) && this.workers.get(w.id) === w) this.roomy.add(w);
+    if (!w.paused && !w.excluded && w.processing.size < this.capacity(w) && this.workers.get(w.id) === w) this.roomy.add(w);
     else this.roomy.delete(w);
   }
 }

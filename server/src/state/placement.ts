@@ -37,6 +37,9 @@ export interface PlacementPolicy {
 
 /** True when the task's restrictions let `worker` run it now (its resources are free there). */
 export function allowed(task: TaskState, worker: WorkerState): boolean {
+  if (worker.excluded) return false;
+  // A verified task runs on workers that have not computed it yet.
+  if (task.votes?.some((v) => v.worker === worker)) return false;
   const r = task.restrictions;
   if (!r) return true;
   if (r.workers && !r.allowOtherWorkers && !r.workers.some((w) => w === worker.id || w === worker.name)) return false;
@@ -63,7 +66,8 @@ export class LocalityPlacement implements PlacementPolicy {
     for (const w of candidates) {
       i++;
       if (!allowed(task, w)) continue;
-      const isPreferred = preferred ? preferred.some((p) => p === w.id || p === w.name) : false;
+      // A verified task prefers browser workers (volunteers: the ones worth checking).
+      const isPreferred = preferred ? preferred.some((p) => p === w.id || p === w.name) : task.verify > 1 && w.kind === 'browser';
       let cost = ((w.processing.size + 1) / w.threads) * duration;
       for (const dep of task.deps) cost += transferMs(dep, w);
       // Rotate ties so that equal workers share root tasks evenly.

@@ -6,6 +6,7 @@
 import { ErrorCode, MEMORY_PAUSE_FRACTION, type ClientChannel, type WireError, type WorkerChannel } from '@meshwork/protocol';
 import { Dispatcher } from './dispatch.js';
 import { holderOf } from './lifecycle.js';
+import { SUSPICIONS_TO_EXCLUDE, tally, type Verdict } from './verify.js';
 import type { ClientState, PendingGather, TaskState, TaskStatus, WorkerState } from './types.js';
 
 export type { SchedulerOptions } from './lifecycle.js';
@@ -46,6 +47,8 @@ export class SchedulerState extends Dispatcher {
       ...info,
       memoryUsed: 0,
       paused: false,
+      suspicions: 0,
+      excluded: false,
       processing: new Set(),
       seceded: new Set(),
       resourcesUsed: {},
@@ -340,13 +343,45 @@ export class SchedulerState extends Dispatcher {
       this.dispatch();
       return;
     }
+    const verifying = t.verify > 1 && t.processingOn === w;
     if (t.processingOn) this.unassign(t);
     else if (t.status === 'waiting') this.releaseInputs(t);
     this.recordDuration(t.fnName, msg.stoppedAt - msg.startedAt);
     w.tasksDone++;
+    if (verifying) {
+      const verdict = this.vote(t, w, msg.hash ?? `unhashed:${w.id}`);
+      if (!verdict) return this.dispatch();
+      this.totals.tasksFinished++;
+      this.store(t, w, msg.nbytes, msg.value, msg.hash);
+      for (const other of verdict.agreed) if (other !== w && this.workers.get(other.id) === other) this.addHolder(t, other);
+      return this.dispatch();
+    }
     this.totals.tasksFinished++;
     this.store(t, w, msg.nbytes, msg.value, msg.hash);
     this.dispatch();
+  }
+
+  /**
+   * One run of a verified task ended on `w` with `hash`: the verdict once k runs agree (the
+   * outvoted drop their copies and are suspected), else null and the task runs again elsewhere.
+   */
+  private vote(t: TaskState, w: WorkerState, hash: string): Verdict | null {
+    t.votes = [...(t.votes ?? []), { worker: w, hash }];
+    const verdict = tally(t.votes, t.verify);
+    if (!verdict) {
+      this.reschedule(t);
+      return null;
+    }
+    t.votes = null;
+    for (const bad of verdict.outvoted) {
+      this.emit.worker(bad.id, { type: 'free-keys', keys: [t.key] });
+      bad.suspicions++;
+      if (bad.suspicions >= SUSPICIONS_TO_EXCLUDE && !bad.excluded) {
+        bad.excluded = true;
+        this.updateRoom(bad);
+      }
+    }
+    return verdict;
   }
 
   taskErred(workerId: string, msg: WorkerMessage<'task-erred'>): void {

@@ -1,4 +1,5 @@
 /** The records of the scheduler's state machine. Plain data: no I/O, no timers. */
+import type { Vote } from './verify.js';
 import type { WireError } from '@meshwork/protocol';
 
 /**
@@ -40,6 +41,10 @@ export interface TaskState {
   retriesLeft: number;
   /** Workers that died while running it. */
   suspicious: number;
+  /** Distinct workers that must compute the same bytes before the result is believed (1: no check). */
+  readonly verify: number;
+  /** With `verify` > 1: the runs so far (who, which hash); null when none is pending. */
+  votes: Vote[] | null;
   readonly restrictions: Restrictions | null;
   readonly timeoutMs: number | undefined;
   /** Gathers waiting for this key to settle. */
@@ -71,6 +76,10 @@ export interface Restrictions {
 
 export interface WorkerState {
   readonly id: string;
+  /** Times it was outvoted on a verified task (see verify.ts). */
+  suspicions: number;
+  /** Outvoted too often: it gets no more tasks. */
+  excluded: boolean;
   readonly name: string;
   readonly kind: 'node' | 'browser';
   readonly agent: string;

@@ -16,6 +16,9 @@ export interface WorkerInfo {
   bytesStored: number;
   /** Bytes of values traded with each peer, per path, as the worker last reported. */
   peers: PeerTraffic[];
+  /** Times it was outvoted on verified tasks (`verify: k`); `excluded` once it gets no more tasks for it. */
+  suspicions: number;
+  excluded: boolean;
 }
 
 export interface ClusterState {
@@ -37,6 +40,8 @@ export function clusterState(s: SchedulerState, traffic?: TrafficBook): ClusterS
       tasks: { running: w.processing.size, done: w.tasksDone },
       bytesStored: w.bytesStored,
       peers: traffic?.peersOf(w.id) ?? [],
+      suspicions: w.suspicions,
+      excluded: w.excluded,
     })),
     tasks: {
       waiting: s.counts.waiting + s.counts.queued,
