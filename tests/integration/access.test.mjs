@@ -215,3 +215,46 @@ test('TLS: https and wss with a certificate made here; workers and clients conne
     await server.close();
   }
 });
+
+test('a worker cannot speak as another: what the scheduler relays carries the sender it knows', async () => {
+  const open = async () => {
+    const ws = new WebSocket(cluster.address);
+    await new Promise((r) => ws.once('open', r));
+    const inbox = [];
+    ws.on('message', (d) => inbox.push(...decode(new Uint8Array(d))));
+    const hello = {
+      type: 'hello',
+      protocolVersion: PROTOCOL_VERSION,
+      role: 'worker',
+      kind: 'browser',
+      threads: 1,
+      memoryLimit: null,
+      resources: {},
+      dataAddress: null,
+      agent: 'test',
+      token: WORKER,
+    };
+    ws.send(encodeFrame([hello]));
+    for (let i = 0; i < 100 && !inbox.some((m) => m.type === 'welcome'); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    return { ws, inbox, id: inbox.find((m) => m.type === 'welcome').id };
+  };
+  const a = await open();
+  const b = await open();
+  try {
+    a.ws.send(
+      encodeFrame([
+        { type: 'signal', to: b.id, from: 'someone-else', payload: { kind: 'request-offer' } },
+        { type: 'relay', to: b.id, from: 'someone-else', data: new Uint8Array([1, 2, 3]) },
+      ]),
+    );
+    for (let i = 0; i < 100 && b.inbox.filter((m) => m.type === 'signal' || m.type === 'relay').length < 2; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    const got = b.inbox.filter((m) => m.type === 'signal' || m.type === 'relay');
+    assert.equal(got.length, 2);
+    for (const m of got) assert.equal(m.from, a.id, `${m.type} names its real sender`);
+  } finally {
+    a.ws.close();
+    b.ws.close();
+  }
+});
