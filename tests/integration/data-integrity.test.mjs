@@ -67,3 +67,20 @@ test('a client gathering a copy that fails its hash does not believe it: the sch
   assert.deepEqual(value, make(N));
   assert.notEqual(a.store.get(big.key), stored, 'the bad copy was dropped and the value made again');
 });
+
+test("a Node worker whose data link cannot be reached is fetched from through the scheduler's relay, counted", async () => {
+  // It announces an address where nothing listens (as behind a firewall): no direct link, no WebRTC
+  // between Node workers, so its values reach the others through the scheduler.
+  const hidden = await startWorker({ scheduler: cluster.address, threads: 1, name: 'hidden', advertise: 'tcp://127.0.0.1:1' });
+  try {
+    const relayed = async () =>
+      Number(/^meshwork_relayed_bytes_total (\d+)$/m.exec(await (await fetch(`${cluster.httpUrl}/metrics`)).text())?.[1]);
+    const before = await relayed();
+    const big = client.with({ workers: ['hidden'], pure: false }).submit(make, N);
+    const total = client.with({ workers: ['b'] }).submit(sum, big);
+    assert.equal(await total.result(), ((N - 1) * N) / 2);
+    assert.ok((await relayed()) - before >= N * 8, 'the value went through the scheduler');
+  } finally {
+    await hidden.close();
+  }
+});

@@ -27,6 +27,8 @@ Options:
   --host H                 interface the data link (peer-to-peer transfers) listens on
                            (default: 127.0.0.1; use 0.0.0.0 so other machines can fetch from it);
                            on a loopback address WebRTC (to browser tabs) stays on 127.0.0.1 too
+  --advertise tcp://H:P    the data address announced to the scheduler, when peers reach this
+                           worker at another address than it listens on (a NAT, a proxy)
   -h, --help               show this help
 
 Environment: MESHWORK_LOG_LEVEL = debug | info | warn | error (default: info), logs go to stderr.`;
@@ -99,6 +101,7 @@ export function parseWorkerArgs(argv: readonly string[]): Omit<WorkerOptions, 'l
         resources: { type: 'string' },
         token: { type: 'string' },
         host: { type: 'string' },
+        advertise: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -120,6 +123,7 @@ export function parseWorkerArgs(argv: readonly string[]): Omit<WorkerOptions, 'l
   const token = values.token ?? process.env.MESHWORK_WORKER_TOKEN ?? process.env.MESHWORK_TOKEN;
   if (token !== undefined && token !== '') options.token = token;
   if (values.host !== undefined) options.host = values.host;
+  if (values.advertise !== undefined) options.advertise = values.advertise;
   return options;
 }
 

@@ -5,7 +5,7 @@
  * PEER_FETCH_TIMEOUT_MS without progress. A Node worker uses it through a RoutingPeerFetcher
  * (TCP for `tcp://` holders, WebRTC for the others); alone it reaches `tcp://` holders only.
  */
-import { PEER_FETCH_TIMEOUT_MS, type Holder } from '@meshwork/protocol';
+import { ConnectionError, PEER_FETCH_TIMEOUT_MS, type Holder } from '@meshwork/protocol';
 import { MAX_PEER_CONNECTIONS } from '../constants.js';
 import { abortable } from '../core/abortable.js';
 import { fetchWithFailover, type HolderDelivery, type HolderFetcher } from '../core/holder-fetch.js';
@@ -24,6 +24,9 @@ export interface TcpPeerFetcherOptions {
   timeoutMs?: number;
 }
 
+/** A holder's data link could not be opened at all (refused, unroutable, timed out connecting). */
+export class Unreachable extends ConnectionError {}
+
 export class TcpPeerFetcher implements PeerFetcher, HolderFetcher {
   /** address → connection (or its opening), least recently used first. */
   private readonly pool = new Map<string, Promise<PeerConnection>>();
@@ -41,9 +44,15 @@ export class TcpPeerFetcher implements PeerFetcher, HolderFetcher {
     return fetchWithFailover(holders, keys, options, (h, k, o) => this.fetchFrom(h, k, o), { logger: this.log, digest: nodeDigest });
   }
 
-  /** Asks one holder, over the pooled connection to its address. */
+  /** Asks one holder, over the pooled connection to its address; an address that cannot be reached rejects with Unreachable. */
   async fetchFrom(holder: Holder, keys: readonly string[], { signal }: { signal: AbortSignal }): Promise<HolderDelivery> {
-    const conn = await abortable(this.connection(holder.address), signal);
+    let conn: PeerConnection;
+    try {
+      conn = await abortable(this.connection(holder.address), signal);
+    } catch (e) {
+      if (signal.aborted || this.closed) throw e;
+      throw new Unreachable(`no data link to ${holder.id} at ${holder.address}: ${(e as Error).message}`, { cause: e });
+    }
     return conn.request(keys, { signal, timeoutMs: this.timeoutMs });
   }
 

@@ -47,6 +47,8 @@ export class NodeRtcPeers {
   readonly transport: FallbackTransport;
   private readonly relay: RelayTransport;
   readonly fetcher: TransportFetcher;
+  /** Through the scheduler only: for a Node holder whose data link cannot be reached. */
+  readonly relayFetcher: TransportFetcher;
   private readonly signaller: SchedulerSignaller;
   private readonly release: () => void;
 
@@ -76,6 +78,7 @@ export class NodeRtcPeers {
       },
     });
     this.fetcher = new TransportFetcher({ transport: this.transport });
+    this.relayFetcher = new TransportFetcher({ transport: this.relay });
   }
 
   /** Peer data the scheduler relayed from another worker. */

@@ -12,7 +12,7 @@
 import { availableParallelism } from 'node:os';
 import { Batcher, encodeFrame, type WorkerChannel } from '@meshwork/protocol';
 import { DEFAULT_DATA_HOST } from '../constants.js';
-import { RoutingPeerFetcher, type HolderRoute } from '../core/holder-fetch.js';
+import { RoutingPeerFetcher, type HolderFetcher, type HolderRoute } from '../core/holder-fetch.js';
 import { helloMessage } from '../core/handshake.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { httpBaseOf } from '../core/modules.js';
@@ -22,7 +22,7 @@ import { WorkerCore } from '../core/worker-core.js';
 import { startDataServer, type DataServer } from './data-server.js';
 import { nodeDigest } from './digest.js';
 import { LazyExecutor } from './lazy-executor.js';
-import { TcpPeerFetcher } from './peer-fetcher.js';
+import { TcpPeerFetcher, Unreachable } from './peer-fetcher.js';
 import { NodeRtcPeers } from './rtc-peers.js';
 import { TCP_SCHEME } from './address.js';
 import { connectScheduler, type SchedulerLink } from './scheduler-link.js';
@@ -45,6 +45,11 @@ export interface WorkerOptions {
    * loopback address, WebRTC (ICE) binds to 127.0.0.1 too.
    */
   host?: string;
+  /**
+   * The data address announced to the scheduler (default: where the data link listens). For a
+   * worker reached through a NAT or proxy: `tcp://public-host:port`.
+   */
+  advertise?: string;
   /** Trade data with browser tabs over WebRTC (default true); without it, only `tcp://` holders are reached. */
   webrtc?: boolean;
   logger?: Logger;
@@ -73,6 +78,9 @@ export interface WorkerHandle {
 }
 
 function checkOptions(o: WorkerOptions): void {
+  if (o.advertise !== undefined && !/^tcp:\/\/[^/\s]+:\d{1,5}$/.test(o.advertise)) {
+    throw new RangeError(`advertise must be tcp://HOST:PORT, got ${o.advertise}`);
+  }
   if (o.threads !== undefined && (!Number.isInteger(o.threads) || o.threads < 1 || o.threads > 1024)) {
     throw new RangeError(`threads must be an integer from 1 to 1024, got ${o.threads}`);
   }
@@ -119,7 +127,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       threads,
       memoryLimit: options.memoryLimit ?? null,
       resources: options.resources ?? {},
-      dataAddress: dataServer.address,
+      dataAddress: options.advertise ?? dataServer.address,
       agent: process.version,
       name: options.name,
       token: options.token,
@@ -142,8 +150,21 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     options.webrtc === false
       ? undefined
       : new NodeRtcPeers({ localId: id, iceServers: link.iceServers, sendMessage: (m) => signals.send(m), store, stats, host, logger: log });
+  // A Node holder whose data link cannot be reached (a firewall, a wrong advertised address) is
+  // asked through the scheduler's relay instead: counted, and the last resort.
+  const tcpOrRelay: HolderFetcher = {
+    fetchFrom: async (holder, keys, opts) => {
+      try {
+        return await tcp.fetchFrom(holder, keys, opts);
+      } catch (e) {
+        if (!(e instanceof Unreachable) || !rtc) throw e;
+        log.warn('a Node worker\'s data link is unreachable: relaying through the scheduler', { peer: holder.id, error: e });
+        return rtc.relayFetcher.fetchFrom(holder, keys, opts);
+      }
+    },
+  };
   const route: HolderRoute = (holder) =>
-    holder.address.startsWith(TCP_SCHEME) || !rtc ? { path: 'tcp', fetcher: tcp } : { path: 'webrtc', fetcher: rtc.fetcher };
+    holder.address.startsWith(TCP_SCHEME) || !rtc ? { path: 'tcp', fetcher: tcpOrRelay } : { path: 'webrtc', fetcher: rtc.fetcher };
   const fetcher = new RoutingPeerFetcher({ route, localId: id, stats, digest: nodeDigest, logger: log, onClose: () => (tcp.close(), rtc?.close()) });
   const runExecutor = new LazyExecutor(1, () => ThreadPool.start({ threads: 1, logger: log, threadData }));
   const workerCore = new WorkerCore({
