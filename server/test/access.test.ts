@@ -23,6 +23,8 @@ test('state is open on loopback only; beyond it, and for the dump, the admin tok
   const local = new Access({ token: 'A', clientToken: 'C' }, true);
   const exposed = new Access({ token: 'A', clientToken: 'C' }, false);
   assert.equal(local.mayReadState(undefined), true);
+  assert.equal(local.mayReadState('wrong'), false, 'a wrong token is refused even on loopback');
+  assert.equal(local.mayReadState('A'), true);
   assert.equal(exposed.mayReadState(undefined), false);
   assert.equal(exposed.mayReadState('C'), false);
   assert.equal(exposed.mayReadState('A'), true);

@@ -55,9 +55,13 @@ export class Access {
     return { ok: own !== undefined && same(given, own), admin: false };
   }
 
-  /** May an HTTP request read cluster state (`/api/state`, `/metrics`)? Open on loopback. */
+  /**
+   * May a request read cluster state (`/api/state`, `/metrics`, the dashboard)? With no token it is
+   * open on loopback only; a token presented must be the admin token (a wrong one is refused anywhere).
+   */
   mayReadState(bearer: string | undefined): boolean {
-    return this.loopback || this.mayAdmin(bearer);
+    if (!this.secured) return true;
+    return bearer === undefined ? this.loopback : this.mayAdmin(bearer);
   }
 
   /** May it do what only the admin may (`/api/dump`)? */
