@@ -260,9 +260,10 @@ test('a dashboard says hello over the WebSocket and gets valid updates; no token
     );
     await new Promise<void>((resolve) => worker.once('message', () => resolve()));
 
+    // On loopback a dashboard needs no token (as /api/state), but a wrong one is refused.
     const refused = await dashboardSocket(
       server.address,
-      { type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'dashboard' },
+      { type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'dashboard', token: 'wrong' },
       1,
     );
     assert.equal((refused.messages[0] as { code?: string }).code, 'AUTH_FAILED');
