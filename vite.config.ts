@@ -30,6 +30,12 @@ export default defineConfig({
         montecarlo: here('./demo-site/montecarlo.html'),
         tree: here('./demo-site/tree.html'),
       },
+      output: {
+        // Task functions travel as their source, and a task's key and group are named after its
+        // function: minify, but keep function names, so the dashboard shows `mandelbrotTile`,
+        // not a mangled letter.
+        minify: { compress: { keepNames: { function: true, class: false } }, mangle: { keepNames: { function: true, class: false } } },
+      },
     },
   },
   logLevel: 'warn',

@@ -2,8 +2,8 @@
 // The Mandelbrot page renders on 2 worker tabs and its canvas must equal, pixel for pixel, the
 // image computed in this process by the same example code. Needs `npm run build`.
 // UPDATE_SCREENSHOTS=1 also copies the screenshots to docs/screenshots/ for the README.
-import { copyFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test, type Page } from '@playwright/test';
 import { DEFAULT_VIEW, renderHere } from '@meshwork/examples';
@@ -88,6 +88,10 @@ test.describe('on 2 worker tabs and no Node worker', () => {
     expect(legend.map((w) => w.id).sort()).toEqual(tabs.map((t) => t.id).sort());
     expect(legend.every((w) => w.kind === 'browser' && w.tiles > 0)).toBe(true);
     expect(legend.reduce((n, w) => n + w.tiles, 0)).toBe(tiles);
+    // The bundle keeps function names: tasks are keyed, and grouped on the dashboard, by them.
+    const assets = fileURLToPath(new URL('../../demo-site/dist/assets/', import.meta.url));
+    const bundle = readdirSync(assets).find((f) => /^mandelbrot-.*\.js$/.test(f)) ?? '';
+    expect(readFileSync(join(assets, bundle), 'utf8')).toContain('function mandelbrotTile(');
 
     const pixels = await canvasPixels(page);
     const reference = renderHere(DEFAULT_VIEW);
