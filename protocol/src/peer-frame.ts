@@ -73,6 +73,27 @@ export class PeerFrameReader {
     return frames;
   }
 
+  /**
+   * Where the next bytes of the body being assembled go, for a reader that can read straight into
+   * memory (a socket's `onread`): write there, then call `filled(n)`. Undefined when no body is
+   * being assembled or bytes wait to be parsed first (feed `push` then).
+   */
+  bodyWindow(): Uint8Array | undefined {
+    return this.body && this.pendingBytes === 0 ? this.body.subarray(this.bodyFilled) : undefined;
+  }
+
+  /** `n` bytes were written at the start of `bodyWindow()`; returns the frame it completed, if any. */
+  filled(n: number): PeerFrame[] {
+    const body = this.body;
+    if (!body || n < 0 || this.bodyFilled + n > body.byteLength) throw new PeerFrameError(`filled(${n}) outside the body window`);
+    this.bodyFilled += n;
+    if (this.bodyFilled < body.byteLength) return [];
+    const frame = { header: this.header, body };
+    this.body = null;
+    this.header = undefined;
+    return [frame];
+  }
+
   private drainHeaders(frames: PeerFrame[]): void {
     while (!this.body && this.pendingBytes >= PEER_FRAME_PREFIX_BYTES) {
       const joined = this.takeAll();

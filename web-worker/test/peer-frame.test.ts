@@ -81,3 +81,30 @@ test('reader: a broken prefix throws PeerFrameError', () => {
   const r2 = new PeerFrameReader();
   assert.throws(() => r2.push(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0])), PeerFrameError);
 });
+
+test('a body can be read straight into its own memory: bodyWindow() then filled(n)', () => {
+  const body = new Uint8Array(100_000).map((_, i) => i & 255);
+  const [prefix] = encodePeerFrame({ type: 'data', id: 1, key: 'k', nbytes: body.byteLength }, body);
+  const reader = new PeerFrameReader();
+  assert.equal(reader.bodyWindow(), undefined, 'no body before its header');
+  // The header and the first 10 bytes of the body arrive together: those go through push.
+  assert.deepEqual(reader.push(new Uint8Array([...(prefix as Uint8Array), ...body.subarray(0, 10)])), []);
+  let at = 10;
+  while (at < body.byteLength) {
+    const window = reader.bodyWindow();
+    assert.ok(window, 'then the rest is read in place');
+    assert.equal(window.byteLength, body.byteLength - at);
+    const n = Math.min(30_000, window.byteLength);
+    window.set(body.subarray(at, at + n));
+    at += n;
+    const frames = reader.filled(n);
+    if (at < body.byteLength) assert.deepEqual(frames, []);
+    else {
+      assert.equal(frames.length, 1);
+      assert.deepEqual(frames[0]?.body, body);
+      assert.deepEqual(frames[0]?.header, { type: 'data', id: 1, key: 'k', nbytes: body.byteLength });
+    }
+  }
+  assert.equal(reader.bodyWindow(), undefined);
+  assert.throws(() => reader.filled(1), /outside the body window/);
+});

@@ -44,8 +44,13 @@ interface PendingPut {
 
 const replyTypes = typesOf(PeerChannel.PeerReply);
 
+/** Size of a read while frame headers are being read, in bytes (a body is read straight into its own memory). */
+const HEADER_READ_BYTES = 64 * 1024;
+
 export class PeerConnection {
   private readonly reader = new PeerFrameReader({ allocate: sharedBytes });
+  /** The last read buffer handed out was the body window. */
+  private readingBody = false;
   private readonly pending = new Map<number, Pending>();
   private readonly puts = new Map<number, PendingPut>();
   private nextId = 0;
@@ -58,7 +63,7 @@ export class PeerConnection {
     private readonly socket: Socket,
     private readonly log: Logger,
   ) {
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    // Reads go through `onread` (see `open`), which calls `onRead`; no 'data' events.
     socket.on('error', (e) => this.close(new ConnectionError(`data link to ${address} failed: ${e.message}`)));
     socket.on('close', () => this.close(new ConnectionError(`data link to ${address} closed`)));
   }
@@ -67,7 +72,21 @@ export class PeerConnection {
   static open(address: string, from: string, logger: Logger = silentLogger, token?: string): Promise<PeerConnection> {
     const { host, port } = parseTcpAddress(address);
     return new Promise((resolve, reject) => {
-      const socket = connect({ host, port });
+      // The connection object is made on 'connect'; anything read before it is kept for it.
+      let conn: PeerConnection | undefined;
+      const early: Uint8Array[] = [];
+      const socket = connect({
+        host,
+        port,
+        onread: {
+          buffer: () => conn?.readBuffer() ?? Buffer.allocUnsafe(HEADER_READ_BYTES),
+          callback: (n: number, buffer: Uint8Array) => {
+            if (conn) conn.onRead(n, buffer);
+            else early.push(buffer.slice(0, n));
+            return true;
+          },
+        },
+      });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new TimeoutError(`could not connect to ${address} within ${CONNECT_TIMEOUT_MS} ms`));
@@ -82,7 +101,9 @@ export class PeerConnection {
         socket.setNoDelay(true);
         const hello = { type: 'hello', protocolVersion: PROTOCOL_VERSION, from, ...(token !== undefined ? { token } : {}) };
         for (const part of encodePeerFrame(hello)) socket.write(part);
-        resolve(new PeerConnection(address, socket, logger));
+        conn = new PeerConnection(address, socket, logger);
+        for (const bytes of early.splice(0)) conn.onRead(bytes.byteLength, bytes, false);
+        resolve(conn);
       });
     });
   }
@@ -175,12 +196,23 @@ export class PeerConnection {
     this.onClose?.();
   }
 
-  private onData(chunk: Buffer): void {
+  /**
+   * Where the socket's next read goes: straight into the value being received (shared memory,
+   * no copy after the kernel's), or a fresh chunk while headers are being read.
+   */
+  readBuffer(): Uint8Array {
+    const window = this.reader.bodyWindow();
+    this.readingBody = window !== undefined;
+    return window ?? Buffer.allocUnsafe(HEADER_READ_BYTES);
+  }
+
+  /** `n` bytes arrived in `buffer` (the one `readBuffer` gave, unless `intoBody` says otherwise). */
+  onRead(n: number, buffer: Uint8Array, intoBody = this.readingBody): void {
     if (this.closedBy) return;
     for (const p of this.pending.values()) p.timer.refresh();
     let frames;
     try {
-      frames = this.reader.push(chunk);
+      frames = intoBody ? this.reader.filled(n) : this.reader.push(buffer.subarray(0, n));
     } catch (e) {
       return this.close(new ProtocolError(`data link to ${this.address}: ${(e as Error).message}`));
     }
