@@ -2,7 +2,7 @@
 // /usr/bin/chromium (never `npx playwright install`). Run through
 // `npm run test:e2e` or `npm test`; scripts/test.mjs reads the JSON report.
 import { defineConfig } from '@playwright/test';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from './tests/e2e/fixtures/chromium.js';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './scripts/chromium.mjs';
 
 /** Where scripts/test.mjs finds the pass/fail counts (keep the two in sync). */
 const E2E_JSON_REPORT = 'playwright-report/results.json';

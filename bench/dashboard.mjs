@@ -67,10 +67,8 @@ async function nodeDashboards() {
 /** Browser dashboards: the real page in headless Chromium, one tab each. */
 async function browserDashboards(httpUrl) {
   const { chromium } = await import('@playwright/test');
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-  });
+  const { CHROMIUM_ARGS, CHROMIUM_PATH } = await import('../scripts/chromium.mjs');
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
   let pages = [];
   return {
     async open() {

@@ -20,6 +20,7 @@ import { chromium } from '@playwright/test';
 import nodeDataChannel from 'node-datachannel';
 import { Client } from '@meshwork/client';
 import { LocalCluster, startStunServer, treeReduction } from '@meshwork/server';
+import { CHROMIUM_PATH } from '../scripts/chromium.mjs';
 import { CHROMIUM_ARGS, TOTAL_BYTES, measureRaw, median, nodeEnd, pageEnd, round } from './lib/webrtc-raw.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -144,7 +145,7 @@ async function nodeOnly() {
 async function withTabs(nodeOnlySeconds) {
   const stun = await startStunServer({ host: '127.0.0.1' });
   const iceServers = [{ urls: `stun:127.0.0.1:${stun.port}` }];
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
   const cluster = await LocalCluster.start({ workers: 1, threadsPerWorker: 1, workerStdio: process.env.BENCH_WORKER_LOGS ? 'inherit' : 'ignore' });
   const client = await Client.connect(cluster.address, { name: 'bench-peer-transfer' });
   const node = (opts, out) => Promise.resolve(nodeEnd(opts, out));

@@ -8,12 +8,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { LocalCluster } from '@meshwork/server';
+import { CHROMIUM_PATH } from '../scripts/chromium.mjs';
 import { Client } from '@meshwork/client';
 import { SIZES, UNITS, coldStartSample, samples } from './lib/workloads.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 /** Debian's Chromium, which the peer benchmarks drive. */
-const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = CHROMIUM_PATH;
 const only = process.argv.slice(2);
 
 const median = (xs) => {

@@ -18,6 +18,7 @@
 import { chromium } from '@playwright/test';
 import nodeDataChannel from 'node-datachannel';
 import { startStunServer } from '../server/dist/transport/stun.js';
+import { CHROMIUM_PATH } from '../scripts/chromium.mjs';
 import {
   CHROMIUM_ARGS,
   CHUNK_BYTES,
@@ -79,7 +80,7 @@ const node = async (opts, out) => nodeEnd(opts, out);
 const page = (opts, out) => pageEnd(browser, opts, out);
 try {
   if (wanted('node-chromium') || wanted('chromium-chromium') || wanted('connect')) {
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
   }
   if (wanted('node-node')) await measure('node-node', node, node);
   if (wanted('node-chromium')) {

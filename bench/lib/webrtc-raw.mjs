@@ -13,18 +13,7 @@ const LOW_WATER_BYTES = 256 * 1024;
 const RUN_TIMEOUT_MS = 120_000;
 /** A connect that has not opened after this long counts as failed, in milliseconds. */
 const CONNECT_TIMEOUT_MS = 10_000;
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-features=WebRtcHideLocalIpsWithMdns',
-  '--allow-loopback-in-peer-connection',
-];
+export { CHROMIUM_ARGS } from '../../scripts/chromium.mjs';
 
 /**
  * One end of a raw connection, self-contained (it runs in Node and, as source text, in a page):

@@ -7,6 +7,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import { Client } from '@meshwork/client';
 import { LocalCluster, treeReduction } from '@meshwork/server';
+import { make, total } from './fixtures/values.js';
 import { clusterState, joinTab, metric, pageNotices, peerOf, tabStats, type TabStatsOnPage } from './fixtures/tabs.js';
 
 /** Float64 elements of each value of the explicit graph: 1.6 MB, far over the 64 KiB that ride inline. */
@@ -36,17 +37,6 @@ function delta(before: TabStatsOnPage, after: TabStatsOnPage, peer: string): { s
   const [b, a] = [peerOf(before, peer), peerOf(after, peer)];
   return { sent: a.bytesSent - b.bytesSent, received: a.bytesReceived - b.bytesReceived };
 }
-
-const make = (n: number, seed: number): Float64Array => {
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = (i * seed) % 101;
-  return out;
-};
-const total = (xs: Float64Array): number => {
-  let s = 0;
-  for (let i = 0; i < xs.length; i++) s += xs[i] as number;
-  return s;
-};
 
 test('tree reduction and a graph across two tabs and a Node worker: every pair trades directly', async ({ browser }) => {
   test.setTimeout(TEST_TIMEOUT_MS);

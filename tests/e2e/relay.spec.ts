@@ -6,7 +6,8 @@
 import { chromium, expect, test, type Browser } from '@playwright/test';
 import { Client } from '@meshwork/client';
 import { LocalCluster } from '@meshwork/server';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from './fixtures/chromium.js';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../scripts/chromium.mjs';
+import { make, total } from './fixtures/values.js';
 import { joinTab, metric } from './fixtures/tabs.js';
 
 /** Float64 elements of each value: 1.6 MB, many relay chunks. */
@@ -30,17 +31,6 @@ test.afterAll(async () => {
   await client?.close();
   await cluster?.close();
 });
-
-const make = (n: number, seed: number): Float64Array => {
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = (i * seed) % 101;
-  return out;
-};
-const total = (xs: Float64Array): number => {
-  let s = 0;
-  for (let i = 0; i < xs.length; i++) s += xs[i] as number;
-  return s;
-};
 
 test('with no direct path, values move through the scheduler, counted and shown', async () => {
   test.setTimeout(TEST_TIMEOUT_MS);

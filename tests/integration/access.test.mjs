@@ -122,16 +122,17 @@ test("a worker's data link serves no one without the scheduler's data token", as
   }
 });
 
-test('a worker cannot ask the scheduler for keys or submit work: its channel has no such messages', async () => {
+/** A worker connection spoken by hand (the worker token), welcomed; its inbox fills as frames come. */
+async function rawWorker() {
   const ws = new WebSocket(cluster.address);
   await new Promise((r) => ws.once('open', r));
-  const replies = [];
-  ws.on('message', (d) => replies.push(...decode(new Uint8Array(d))));
+  const inbox = [];
+  ws.on('message', (d) => inbox.push(...decode(new Uint8Array(d))));
   const hello = {
     type: 'hello',
     protocolVersion: PROTOCOL_VERSION,
     role: 'worker',
-    kind: 'node',
+    kind: 'browser',
     threads: 1,
     memoryLimit: null,
     resources: {},
@@ -140,21 +141,31 @@ test('a worker cannot ask the scheduler for keys or submit work: its channel has
     token: WORKER,
   };
   ws.send(encodeFrame([hello]));
-  ws.send(
+  await until(() => inbox.some((m) => m.type === 'welcome'));
+  return { ws, inbox, id: inbox.find((m) => m.type === 'welcome').id };
+}
+
+/** Waits (20 ms steps, 2 s at most) for `done()`. */
+async function until(done) {
+  for (let i = 0; i < 100 && !done(); i++) await new Promise((r) => setTimeout(r, 20));
+}
+
+test('a worker cannot ask the scheduler for keys or submit work: its channel has no such messages', async () => {
+  const w = await rawWorker();
+  w.ws.send(
     encodeFrame([
       { type: 'gather', id: 1, keys: ['x'] },
       { type: 'update-graph', tasks: [], fns: [], wants: [] },
     ]),
   );
-  for (let i = 0; i < 100 && replies.filter((m) => m.type === 'error').length < 2; i++)
-    await new Promise((r) => setTimeout(r, 20));
-  const errors = replies.filter((m) => m.type === 'error');
-  assert.equal(errors.length, 2, JSON.stringify(replies.map((m) => m.type)));
+  await until(() => w.inbox.filter((m) => m.type === 'error').length >= 2);
+  const errors = w.inbox.filter((m) => m.type === 'error');
+  assert.equal(errors.length, 2, JSON.stringify(w.inbox.map((m) => m.type)));
   assert.ok(
     errors.every((e) => e.code === 'UNKNOWN_TYPE'),
     JSON.stringify(errors),
   );
-  ws.close();
+  w.ws.close();
 });
 
 test('no token appears in logs, /api/state, /metrics or /api/dump', async () => {
@@ -217,30 +228,8 @@ test('TLS: https and wss with a certificate made here; workers and clients conne
 });
 
 test('a worker cannot speak as another: what the scheduler relays carries the sender it knows', async () => {
-  const open = async () => {
-    const ws = new WebSocket(cluster.address);
-    await new Promise((r) => ws.once('open', r));
-    const inbox = [];
-    ws.on('message', (d) => inbox.push(...decode(new Uint8Array(d))));
-    const hello = {
-      type: 'hello',
-      protocolVersion: PROTOCOL_VERSION,
-      role: 'worker',
-      kind: 'browser',
-      threads: 1,
-      memoryLimit: null,
-      resources: {},
-      dataAddress: null,
-      agent: 'test',
-      token: WORKER,
-    };
-    ws.send(encodeFrame([hello]));
-    for (let i = 0; i < 100 && !inbox.some((m) => m.type === 'welcome'); i++)
-      await new Promise((r) => setTimeout(r, 20));
-    return { ws, inbox, id: inbox.find((m) => m.type === 'welcome').id };
-  };
-  const a = await open();
-  const b = await open();
+  const a = await rawWorker();
+  const b = await rawWorker();
   try {
     a.ws.send(
       encodeFrame([
@@ -248,8 +237,7 @@ test('a worker cannot speak as another: what the scheduler relays carries the se
         { type: 'relay', to: b.id, from: 'someone-else', data: new Uint8Array([1, 2, 3]) },
       ]),
     );
-    for (let i = 0; i < 100 && b.inbox.filter((m) => m.type === 'signal' || m.type === 'relay').length < 2; i++)
-      await new Promise((r) => setTimeout(r, 20));
+    await until(() => b.inbox.filter((m) => m.type === 'signal' || m.type === 'relay').length >= 2);
     const got = b.inbox.filter((m) => m.type === 'signal' || m.type === 'relay');
     assert.equal(got.length, 2);
     for (const m of got) assert.equal(m.from, a.id, `${m.type} names its real sender`);
