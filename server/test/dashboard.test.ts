@@ -98,6 +98,15 @@ test('the task stream is a bounded ring: a new dashboard gets what is kept, a co
     ['f'],
   );
   assert.deepEqual(ring.since(ring.cursor).entries, []);
+  // An update carries the newest runs since the last one, `max` at most; the cursor still moves to the end.
+  const before = ring.cursor;
+  for (const k of ['g', 'h']) ring.push(entry(k));
+  const capped = ring.since(before, 1);
+  assert.deepEqual(
+    capped.entries.map((e) => e.key),
+    ['h'],
+  );
+  assert.equal(capped.cursor, ring.cursor);
 
   const h = new Harness();
   h.worker('w1');

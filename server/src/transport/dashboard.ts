@@ -36,6 +36,9 @@ const {
 /** A dashboard whose socket holds more than this many bytes unsent misses updates until it drains. */
 export const DASHBOARD_MAX_BUFFERED_BYTES = 1024 * 1024;
 
+/** Task runs one update carries at most after the first (the newest since the last update). */
+export const DASHBOARD_STREAM_PER_UPDATE = 500;
+
 type Update = DashboardChannel.DashboardUpdate;
 type Snapshot = Omit<Update, 'stream'>;
 type ToDashboard = DashboardChannel.ServerToDashboard;
@@ -64,7 +67,7 @@ function cut(s: string, max = DASHBOARD_MAX_NAME_CHARS): string {
 
 export class DashboardFeed {
   /** Each connected dashboard and how far it has read the task stream. */
-  private readonly sinks = new Map<DashboardSink, { cursor: number }>();
+  private readonly sinks = new Map<DashboardSink, { cursor: number; started: boolean }>();
   private readonly stream: TaskStream;
   private readonly intervalMs: number;
   private readonly maxBuffered: number;
@@ -101,7 +104,7 @@ export class DashboardFeed {
 
   /** A new dashboard: it gets an update at once (with the whole stream kept), then one per interval. */
   add(sink: DashboardSink): void {
-    this.sinks.set(sink, { cursor: 0 });
+    this.sinks.set(sink, { cursor: 0, started: false });
     this.pushTo(sink, this.snapshot());
     if (!this.timer) {
       this.timer = setInterval(() => this.push(), this.intervalMs);
@@ -156,8 +159,12 @@ export class DashboardFeed {
       this.skipped++;
       return;
     }
-    const { entries, cursor } = this.stream.since(reader.cursor);
+    // A new dashboard gets the whole ring; later updates the newest runs since the last one, at
+    // most DASHBOARD_STREAM_PER_UPDATE (a page shows a few seconds of them: more is bytes that
+    // cost the machine without changing the picture).
+    const { entries, cursor } = this.stream.since(reader.cursor, reader.started ? DASHBOARD_STREAM_PER_UPDATE : undefined);
     reader.cursor = cursor;
+    reader.started = true;
     sink.send({ ...snapshot, stream: entries });
   }
 

@@ -32,9 +32,12 @@ export class TaskStream {
     return this.next;
   }
 
-  /** The entries after `cursor` that are still kept, oldest first, and the cursor to pass next time. */
-  since(cursor: number): { entries: Entry[]; cursor: number } {
-    const from = Math.max(cursor, this.next - this.capacity, 0);
+  /**
+   * The entries after `cursor` that are still kept, oldest first (the newest `max` of them at
+   * most), and the cursor to pass next time.
+   */
+  since(cursor: number, max = this.capacity): { entries: Entry[]; cursor: number } {
+    const from = Math.max(cursor, this.next - Math.min(this.capacity, max), 0);
     const entries: Entry[] = [];
     for (let s = from; s < this.next; s++) entries.push(this.ring[s % this.capacity] as Entry);
     return { entries, cursor: this.next };
