@@ -1,18 +1,22 @@
 /**
  * `meshwork worker <ws-address> [options]`: a headless Node worker joining a scheduler. Runs until
- * the scheduler goes away or SIGINT/SIGTERM, then stops cleanly. Sets `process.exitCode`
- * (0 clean stop, 1 could not join, 2 bad usage) and returns; it never calls `process.exit`.
+ * SIGINT/SIGTERM, or until it lost the scheduler and could not rejoin it; then stops cleanly. Sets
+ * `process.exitCode` (0 clean stop, 1 could not join or rejoin, 2 bad usage) and returns; it never
+ * calls `process.exit`.
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SCHEDULER_PORT } from '@meshwork/protocol';
+import { REJOIN_TIMEOUT_MS } from '../constants.js';
 import { LOG_LEVELS, lineLogger, type LogLevel } from '../core/logger.js';
 import { startWorker, type WorkerOptions } from './worker.js';
 
 export const WORKER_USAGE = `Usage: meshwork worker <ws-address> [options]
 
 Joins the scheduler at <ws-address> (e.g. ws://127.0.0.1:${DEFAULT_SCHEDULER_PORT}) as a Node worker and
-runs its tasks until the scheduler goes away or the process gets SIGINT/SIGTERM.
+runs its tasks until the process gets SIGINT/SIGTERM. If the scheduler goes away (restarted, or it
+dropped this worker), the worker joins it again by itself, as a new worker, for up to
+${REJOIN_TIMEOUT_MS / 1000} s; then it exits with code 1.
 
 Options:
   --threads N              worker threads running tasks (default: the number of CPUs)
@@ -165,8 +169,9 @@ export async function runWorkerCli(argv: string[]): Promise<void> {
     stopRequested = () => void handle.close();
     if (startup.signal.aborted) void handle.close();
     console.error(`meshwork worker ${handle.id} connected to ${options.scheduler}: ${threads} thread${threads === 1 ? '' : 's'}, data at ${handle.dataAddress}`);
-    await handle.closed;
-    process.exitCode = 0;
+    const stopped = await handle.closed;
+    if (stopped.error) console.error(`meshwork worker: ${stopped.error.message}`);
+    process.exitCode = stopped.error ? 1 : 0;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
