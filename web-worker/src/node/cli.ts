@@ -16,7 +16,7 @@ export const WORKER_USAGE = `Usage: meshwork worker <ws-address> [options]
 Joins the scheduler at <ws-address> (e.g. ws://127.0.0.1:${DEFAULT_SCHEDULER_PORT}) as a Node worker and
 runs its tasks until the process gets SIGINT/SIGTERM. If the scheduler goes away (restarted, or it
 dropped this worker), the worker joins it again by itself, as a new worker, for up to
-${REJOIN_TIMEOUT_MS / 1000} s; then it exits with code 1.
+--rejoin-timeout seconds; then it exits with code 1.
 
 Options:
   --threads N              worker threads running tasks (default: the number of CPUs)
@@ -31,6 +31,8 @@ Options:
   --host H                 interface the data link (peer-to-peer transfers) listens on
                            (default: 127.0.0.1; use 0.0.0.0 so other machines can fetch from it);
                            on a loopback address WebRTC (to browser tabs) stays on 127.0.0.1 too
+  --rejoin-timeout SECONDS how long to keep trying to join the scheduler again after losing it
+                           (default: ${REJOIN_TIMEOUT_MS / 1000}; 0: exit at once, with code 0, when it goes away)
   -h, --help               show this help
 
 Environment: MESHWORK_LOG_LEVEL = debug | info | warn | error (default: info), logs go to stderr.`;
@@ -103,6 +105,7 @@ export function parseWorkerArgs(argv: readonly string[]): Omit<WorkerOptions, 'l
         resources: { type: 'string' },
         token: { type: 'string' },
         host: { type: 'string' },
+        'rejoin-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -124,6 +127,13 @@ export function parseWorkerArgs(argv: readonly string[]): Omit<WorkerOptions, 'l
   const token = values.token ?? process.env.MESHWORK_TOKEN;
   if (token !== undefined && token !== '') options.token = token;
   if (values.host !== undefined) options.host = values.host;
+  const rejoin = values['rejoin-timeout'];
+  if (rejoin !== undefined) {
+    const seconds = Number(rejoin);
+    if (rejoin.trim() === '' || !Number.isFinite(seconds) || seconds < 0)
+      throw new UsageError(`--rejoin-timeout: '${rejoin}' is not a number of seconds (e.g. 60, or 0 not to rejoin)`);
+    options.rejoinTimeoutMs = Math.round(seconds * 1000);
+  }
   return options;
 }
 
