@@ -7,7 +7,7 @@
 import { ConnectionError, type MeshworkError } from '@meshwork/protocol';
 import { AsCompleted } from './as-completed.js';
 import { toWebSocketUrl } from './connection.js';
-import { DEFAULT_CONNECT_TIMEOUT_MS } from './constants.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, RECONNECT_TIMEOUT_MS } from './constants.js';
 import { ClientCore } from './core.js';
 import type { WaitOptions } from './deadline.js';
 import { Executor } from './executor.js';
@@ -74,6 +74,7 @@ export class Client extends Submitter {
       name: options.name,
       token: options.token,
       timeoutMs: options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      reconnectTimeoutMs: options.reconnectTimeoutMs ?? RECONNECT_TIMEOUT_MS,
     });
     return new Client(core, address);
   }
@@ -92,19 +93,38 @@ export class Client extends Submitter {
         token: options.token,
         timeoutMs: options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
         queueEarly: true,
+        reconnectTimeoutMs: options.reconnectTimeoutMs ?? RECONNECT_TIMEOUT_MS,
       })
       .catch((e: Error) => core.onLost(new ConnectionError(`could not connect to ${address}: ${e.message}`, { cause: e })));
     return new Client(core, address);
   }
 
-  /** The id the scheduler gave this client ('' until it has answered). */
+  /** The id the scheduler gave this client ('' until it has answered; a new one after each reconnect). */
   get id(): string {
     return this.core.conn.id;
   }
 
-  /** False once closed or once the connection to the scheduler is lost. */
+  /**
+   * False once closed or once the connection to the scheduler is lost for good. True while
+   * reconnecting: calls made meanwhile are queued and sent once the scheduler answers again.
+   */
   get connected(): boolean {
     return this.core.unusable === undefined;
+  }
+
+  /**
+   * Resolves once this client is done for good, with why (a ConnectionError): `close()` was
+   * called, or the connection dropped and could not be reopened within `reconnectTimeoutMs`
+   * (or the scheduler refused the new hello). Then every pending wait fails with that error.
+   *
+   * While the client reconnects, the futures it held are given up, because a scheduler does not
+   * keep a client's keys across a lost connection and the client does not resend graphs behind
+   * your back: unsettled futures, and finished ones whose value is not cached here, fail with
+   * LostError saying so (finished ones with a small value keep it). Work submitted after the
+   * drop is sent once the client is reconnected.
+   */
+  get closed(): Promise<ConnectionError> {
+    return this.core.ended;
   }
 
   /**

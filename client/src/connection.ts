@@ -8,6 +8,11 @@
  *
  * Opened with `queueEarly`, messages may be queued while the handshake is still going on: they
  * leave, in order, right after `welcome` (a client usable at once, e.g. inside a task).
+ *
+ * With `reconnectTimeoutMs`, a connection that drops after `welcome` is reopened with backoff
+ * (RECONNECT_*): what was queued for the old socket is dropped, messages queued meanwhile (up to
+ * RECONNECT_QUEUE_MAX_MESSAGES) leave once the new one is welcomed; if that does not happen in
+ * time, or the scheduler refuses the hello, the connection is lost for good (`onLost`).
  */
 import {
   AuthError,
@@ -19,11 +24,19 @@ import {
   ReplyCode,
   TimeoutError,
   encodeFrame,
+  isRefusal,
   parseFrame,
+  retry,
   typesOf,
   type MeshworkError,
 } from '@meshwork/protocol';
-import { CLOSE_TIMEOUT_MS } from './constants.js';
+import {
+  CLOSE_TIMEOUT_MS,
+  RECONNECT_FIRST_DELAY_MS,
+  RECONNECT_JITTER,
+  RECONNECT_MAX_DELAY_MS,
+  RECONNECT_QUEUE_MAX_MESSAGES,
+} from './constants.js';
 import type { ControlSocket, Platform } from './platform.js';
 import type { Logger } from './types.js';
 
@@ -36,8 +49,15 @@ const incomingTypes = typesOf(ClientChannel.ServerToClient);
 export interface ConnectionEvents {
   /** Every message after `welcome`, in order. */
   onMessage(message: Incoming): void;
-  /** The connection closed without `close()` being called. */
+  /** The connection is gone for good (it dropped and was not, or could not be, reopened); `close()` was not called. */
   onLost(error: ConnectionError): void;
+  /**
+   * The connection dropped and is being reopened. Called before anything is queued for the new
+   * connection: nothing queued for the old one is sent on the new one.
+   */
+  onReconnecting?(error: ConnectionError): void;
+  /** Welcomed again (under a new id, `this.id`); what was queued meanwhile has been sent. */
+  onReconnected?(): void;
 }
 
 export interface HandshakeOptions {
@@ -46,6 +66,8 @@ export interface HandshakeOptions {
   timeoutMs: number;
   /** Accept messages before `welcome` (sent once it comes). */
   queueEarly?: boolean;
+  /** Once welcomed, reopen a dropped connection for up to this long, in milliseconds (0: never). */
+  reconnectTimeoutMs?: number;
 }
 
 /** `ws://host:port` as given; `http(s)://` becomes `ws(s)://`; a bare `host:port` gets `ws://`. */
@@ -66,7 +88,7 @@ export function toWebSocketUrl(address: string): string {
 }
 
 export class Connection {
-  /** The id the scheduler gave this connection (from `welcome`). */
+  /** The id the scheduler gave this connection (from `welcome`; a new one after each reconnect). */
   id = '';
   /** What workers' data links ask of this client (a secured scheduler's welcome gives it). */
   dataToken: string | undefined;
@@ -76,14 +98,20 @@ export class Connection {
   private phase: 'connecting' | 'open' | 'closing' | 'closed' = 'connecting';
   private closed: Promise<void> | undefined;
   private onClosed: (() => void) | undefined;
+  private options: HandshakeOptions = { timeoutMs: 0 };
+  /** Messages may be queued while connecting (`queueEarly`, or while reconnecting). */
   private queueEarly = false;
   /** Frames flushed before `welcome` (with `queueEarly`). */
   private early: Outgoing[][] = [];
+  /** Messages in `early`; past RECONNECT_QUEUE_MAX_MESSAGES nothing more is accepted. */
+  private earlyMessages = 0;
   /** Resolved when the next frame goes out (rejected if the connection ends first). */
   private flushWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
   private requestIds = 1;
   /** Something was queued since the last flush. */
   private unflushed = false;
+  /** Stops reconnecting when the client is closed. */
+  private readonly closing = new AbortController();
 
   constructor(
     private readonly platform: Platform,
@@ -93,17 +121,30 @@ export class Connection {
   ) {}
 
   /** Opens the socket and completes the handshake; rejects with ConnectionError, AuthError, ProtocolError or TimeoutError. */
-  open(options: HandshakeOptions): Promise<void> {
+  async open(options: HandshakeOptions): Promise<void> {
+    this.options = options;
     this.queueEarly = options.queueEarly === true;
+    try {
+      await this.handshake();
+    } catch (e) {
+      this.phase = 'closed';
+      this.dropQueued(new ConnectionError(`not connected to the scheduler at ${this.url}: ${(e as Error).message}`));
+      throw e;
+    }
+  }
+
+  /** One socket and its handshake: resolves once welcomed; on failure the socket is closed and nothing else changes. */
+  private handshake(): Promise<void> {
+    const options = this.options;
     return new Promise<void>((resolve, reject) => {
       let settled = false;
+      // Set once openControlSocket returns (a platform may report a failure before it does).
+      const opened: { socket?: ControlSocket } = {};
       const fail = (error: MeshworkError): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        this.phase = 'closed';
-        this.dropQueued(new ConnectionError(`not connected to the scheduler at ${this.url}: ${error.message}`));
-        this.socket?.close();
+        opened.socket?.close();
         reject(error);
       };
       const timer = setTimeout(
@@ -124,8 +165,10 @@ export class Connection {
           this.id = message.id;
           this.dataToken = message.dataToken;
           this.phase = 'open';
+          this.queueEarly = false;
           const early = this.early;
           this.early = [];
+          this.earlyMessages = 0;
           for (const batch of early) this.transmit(batch);
           this.settleFlushWaiters();
           return resolve();
@@ -138,14 +181,15 @@ export class Connection {
           return fail(new ProtocolError(`protocol version mismatch: ${message.message}`));
         return fail(new ProtocolError(`scheduler refused hello: ${message.code}: ${message.message}`));
       };
-      this.socket = this.platform.openControlSocket(this.url, {
+      const socket = this.platform.openControlSocket(this.url, {
         onOpen: () => {
           const hello: OfType<'hello'> = { type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'client' };
           if (options.name !== undefined) hello.name = options.name;
           if (options.token !== undefined) hello.token = options.token;
-          this.socket?.send(encodeFrame([hello]));
+          opened.socket?.send(encodeFrame([hello]));
         },
         onMessage: (bytes) => {
+          if (this.socket !== opened.socket) return;
           const { messages, errors } = parseFrame(bytes, ClientChannel.ServerToClient, incomingTypes);
           for (const e of errors)
             this.logger.warn(`meshwork client: refused a message from the scheduler: ${e.code}: ${e.message}`);
@@ -156,25 +200,74 @@ export class Connection {
         },
         onInvalid: (reason) => this.logger.warn(`meshwork client: ${reason}`),
         onClose: (reason) => {
+          if (!settled) return fail(new ConnectionError(`cannot connect to the scheduler at ${this.url}: ${reason}`));
+          if (this.socket !== opened.socket) return;
           const wasOpen = this.phase === 'open';
+          const error = new ConnectionError(`lost the connection to the scheduler at ${this.url}: ${reason}`);
+          if (wasOpen && (options.reconnectTimeoutMs ?? 0) > 0) return void this.reconnect(error);
           this.phase = 'closed';
           this.dropQueued(new ConnectionError(`the connection to the scheduler at ${this.url} closed: ${reason}`));
           this.onClosed?.();
-          if (!settled) fail(new ConnectionError(`cannot connect to the scheduler at ${this.url}: ${reason}`));
-          else if (wasOpen)
-            this.events.onLost(new ConnectionError(`lost the connection to the scheduler at ${this.url}: ${reason}`));
+          if (wasOpen) this.events.onLost(error);
         },
       });
+      opened.socket = socket;
+      this.socket = socket;
     });
+  }
+
+  /**
+   * The connection dropped: what was queued for it is dropped (it was meant for a scheduler that
+   * may be gone), then new sockets are tried with backoff until one is welcomed or the time is up.
+   * Messages queued meanwhile leave on the new connection.
+   */
+  private async reconnect(error: ConnectionError): Promise<void> {
+    const timeoutMs = this.options.reconnectTimeoutMs ?? 0;
+    this.phase = 'connecting';
+    this.dropQueued(error);
+    this.queueEarly = true;
+    this.logger.warn(`meshwork client: ${error.message}; reconnecting (for up to ${timeoutMs} ms)`);
+    this.events.onReconnecting?.(error);
+    const policy = {
+      firstDelayMs: RECONNECT_FIRST_DELAY_MS,
+      maxDelayMs: RECONNECT_MAX_DELAY_MS,
+      timeoutMs,
+      jitter: RECONNECT_JITTER,
+    };
+    try {
+      await retry(() => this.handshake(), policy, { signal: this.closing.signal, isFatal: isRefusal });
+    } catch (e) {
+      if (this.closing.signal.aborted) return;
+      const gaveUp = new ConnectionError(
+        `lost the connection to the scheduler at ${this.url} and could not reconnect within ${timeoutMs} ms: ${(e as Error).message}`,
+        { cause: e },
+      );
+      this.phase = 'closed';
+      this.dropQueued(gaveUp);
+      this.onClosed?.();
+      this.events.onLost(gaveUp);
+      return;
+    }
+    this.logger.warn(`meshwork client: reconnected to the scheduler at ${this.url} as ${this.id}`);
+    this.events.onReconnected?.();
   }
 
   get isOpen(): boolean {
     return this.phase === 'open';
   }
 
+  /** Why no message may be queued now, or undefined when one may (open, or connecting with `queueEarly`). */
+  get refusal(): string | undefined {
+    if (this.phase === 'open') return undefined;
+    if (this.phase !== 'connecting' || !this.queueEarly) return `the client is not connected to ${this.url}`;
+    if (this.earlyMessages >= RECONNECT_QUEUE_MAX_MESSAGES)
+      return `the client is reconnecting to ${this.url} and has ${RECONNECT_QUEUE_MAX_MESSAGES} messages queued already`;
+    return undefined;
+  }
+
   /** May messages be queued now? (Open, or still connecting with `queueEarly`.) */
   get accepting(): boolean {
-    return this.phase === 'open' || (this.phase === 'connecting' && this.queueEarly);
+    return this.refusal === undefined;
   }
 
   /** A fresh id for a request (`gather`, `who-has`, `run`…): unique on this connection, so error replies find it. */
@@ -192,7 +285,8 @@ export class Connection {
 
   /** Resolves once what is queued now has been handed to the socket; rejects if the connection ends first. */
   flushed(): Promise<void> {
-    if (!this.accepting) return Promise.reject(new ConnectionError(`the client is not connected to ${this.url}`));
+    const refusal = this.refusal;
+    if (refusal !== undefined) return Promise.reject(new ConnectionError(refusal));
     const done = new Promise<void>((resolve, reject) => this.flushWaiters.push({ resolve, reject }));
     this.settleFlushWaiters();
     return done;
@@ -214,7 +308,8 @@ export class Connection {
   }
 
   private check(): void {
-    if (!this.accepting) throw new ConnectionError(`the client is not connected to ${this.url}`);
+    const refusal = this.refusal;
+    if (refusal !== undefined) throw new ConnectionError(refusal);
   }
 
   private appendable<T extends Outgoing['type']>(type: T, create: () => OfType<T>): OfType<T> {
@@ -231,8 +326,10 @@ export class Connection {
   private flush(batch: Outgoing[]): void {
     this.last = null;
     this.unflushed = false;
-    if (this.phase === 'connecting') this.early.push(batch);
-    else this.transmit(batch);
+    if (this.phase === 'connecting') {
+      this.early.push(batch);
+      this.earlyMessages += batch.length;
+    } else this.transmit(batch);
     this.settleFlushWaiters();
   }
 
@@ -252,6 +349,7 @@ export class Connection {
     this.batcher.clear();
     this.unflushed = false;
     this.early = [];
+    this.earlyMessages = 0;
     this.last = null;
     const waiters = this.flushWaiters;
     this.flushWaiters = [];
@@ -261,10 +359,11 @@ export class Connection {
   /** Sends what is queued, then closes; resolves once closed (or after CLOSE_TIMEOUT_MS). Idempotent. */
   close(): Promise<void> {
     if (this.closed) return this.closed;
+    this.closing.abort(new ConnectionError('the client was closed'));
     const wasOpen = this.phase === 'open';
     if (wasOpen) this.batcher.flushNow();
     else if (this.phase === 'connecting') {
-      // A background client closed before `welcome`: what it queued is dropped, the socket closed.
+      // Closed before `welcome` (a background client, or while reconnecting): what it queued is dropped, the socket closed.
       this.dropQueued(new ConnectionError(`the client was closed before it connected to ${this.url}`));
       this.socket?.close();
     }

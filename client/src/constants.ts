@@ -51,3 +51,21 @@ export const SCATTER_ATTEMPTS = 3;
 
 /** Putting one batch of values on one worker gives up after this long, in milliseconds. */
 export const PEER_PUT_BATCH_TIMEOUT_MS = PEER_FETCH_TIMEOUT_MS;
+
+/**
+ * A client that lost its scheduler tries to reconnect for this long before its futures and calls
+ * fail for good with ConnectionError, in milliseconds (`reconnectTimeoutMs` overrides it; 0: never).
+ */
+export const RECONNECT_TIMEOUT_MS = 60_000;
+
+/** Pause after the first failed attempt to reconnect, in milliseconds; it doubles after each failure. */
+export const RECONNECT_FIRST_DELAY_MS = 100;
+
+/** Longest pause between two attempts to reconnect, in milliseconds. */
+export const RECONNECT_MAX_DELAY_MS = 5_000;
+
+/** Each pause between attempts to reconnect moves by up to this fraction either way (jitter). */
+export const RECONNECT_JITTER = 0.2;
+
+/** Messages (submits, releases, requests) queued while reconnecting; past this, calls throw ConnectionError. */
+export const RECONNECT_QUEUE_MAX_MESSAGES = 100_000;

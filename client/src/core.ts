@@ -2,7 +2,7 @@
  * The client's state: one KeyState per key it holds futures for, reference counts, the functions
  * already sent on this connection, and the handling of what the scheduler pushes.
  */
-import { CancelledError, ConnectionError, decodeValue, errorFromWire } from '@meshwork/protocol';
+import { CancelledError, ConnectionError, LostError, decodeValue, errorFromWire } from '@meshwork/protocol';
 import { RESULT_CACHE_MAX_BYTES } from './constants.js';
 import { Connection, type Incoming } from './connection.js';
 import { withDeadline } from './deadline.js';
@@ -38,6 +38,9 @@ export class ClientCore implements FutureOwner {
   private closing: Promise<void> | undefined;
   private lostWith: ConnectionError | undefined;
   private waiting = 0;
+  private resolveEnded: (error: ConnectionError) => void = () => {};
+  /** Resolves once this client is done for good (closed, or its connection lost and not reopened), with why. */
+  readonly ended = new Promise<ConnectionError>((r) => (this.resolveEnded = r));
 
   /** Call `conn.open(...)` next; the client is usable once it resolves (or at once, with `queueEarly`). */
   constructor(
@@ -51,7 +54,11 @@ export class ClientCore implements FutureOwner {
     this.conn = new Connection(
       platform,
       url,
-      { onMessage: (m) => this.onMessage(m), onLost: (e) => this.onLost(e) },
+      {
+        onMessage: (m) => this.onMessage(m),
+        onLost: (e) => this.onLost(e),
+        onReconnecting: (e) => this.onReconnecting(e),
+      },
       logger,
     );
     this.results = new Results(this.conn, platform);
@@ -61,8 +68,9 @@ export class ClientCore implements FutureOwner {
   /** Why the client cannot be used, or undefined while it can. */
   get unusable(): ConnectionError | undefined {
     if (this.lostWith) return this.lostWith;
-    if (this.closing || !this.conn.accepting) return new ConnectionError('the client is closed');
-    return undefined;
+    if (this.closing) return new ConnectionError('the client is closed');
+    const refusal = this.conn.refusal;
+    return refusal === undefined ? undefined : new ConnectionError(refusal);
   }
 
   /** Queues tasks (in one `update-graph` per turn) and returns one new Future per task. */
@@ -289,6 +297,36 @@ export class ClientCore implements FutureOwner {
     if (this.lostWith) return;
     this.lostWith = error;
     this.abandon(error);
+    this.resolveEnded(error);
+  }
+
+  /**
+   * The connection dropped and is being reopened. The scheduler at the other end (a new one, or
+   * the same one, which released everything this client held when it dropped it) does not know
+   * this client's keys, and graphs are not sent again behind the user's back: every key held so
+   * far is given up. Its unsettled futures, and finished ones whose value is not cached here, fail
+   * with LostError; a finished future with its value cached stays finished. None of them is
+   * counted by the scheduler any more (releasing them sends nothing); submitting the same task
+   * again makes a new key state and sends the task anew. Requests in flight fail with `error`.
+   */
+  private onReconnecting(error: ConnectionError): void {
+    this.sentFns.clear();
+    this.cancelEchoes.clear();
+    const held = [...this.states.values()];
+    this.states.clear();
+    for (const state of held) {
+      state.forgotten = true;
+      if (state.status === 'finished' ? state.cached !== undefined : state.settled) continue;
+      const lost = new LostError(
+        `'${state.key}' was lost with the connection to the scheduler (${error.message}): the scheduler restarted or ` +
+          `dropped this client, so it no longer holds this client's keys; submit the task again`,
+        { cause: error },
+      );
+      state.fail(lost);
+      this.results.forget(state.key, lost);
+    }
+    this.results.failAll(error);
+    this.requests.failAll(error);
   }
 
   private abandon(error: ConnectionError): void {
@@ -304,7 +342,9 @@ export class ClientCore implements FutureOwner {
       for (const state of this.states.values()) for (let i = 0; i < state.refs; i++) this.conn.release(state.key);
     }
     this.closing = this.conn.close();
-    this.abandon(new ConnectionError('the client was closed'));
+    const error = new ConnectionError('the client was closed');
+    this.abandon(error);
+    this.resolveEnded(error);
     return this.closing;
   }
 }

@@ -16,6 +16,12 @@ export interface ConnectOptions {
   name?: string;
   /** Give up connecting after this long (TimeoutError), in milliseconds. Default DEFAULT_CONNECT_TIMEOUT_MS. */
   timeoutMs?: number;
+  /**
+   * Once connected, a dropped connection (the scheduler restarted, the network blinked) is
+   * reopened by itself, with backoff, for up to this long, in milliseconds; 0 never reconnects.
+   * Default RECONNECT_TIMEOUT_MS. What happens to futures meanwhile: see `Client.closed`.
+   */
+  reconnectTimeoutMs?: number;
   /** Defaults to a no-op for warnings and a re-throw (as an uncaught error) for throwing callbacks. */
   logger?: Logger;
   /** The runtime adapter; defaults to the one for this runtime (`#platform`). For tests and custom transports. */

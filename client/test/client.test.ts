@@ -236,9 +236,9 @@ describe('reference counting and closing', () => {
     await fake.close();
   });
 
-  it('fails pending waits with ConnectionError when the scheduler goes away', async () => {
+  it('fails pending waits with ConnectionError when the scheduler goes away (and reconnecting is off)', async () => {
     const fake = await FakeScheduler.start({ hold: ['slow'] });
-    const client = await Client.connect(fake.address, { platform });
+    const client = await Client.connect(fake.address, { platform, reconnectTimeoutMs: 0 });
     const slow = (x: number): number => x;
     const f = client.submit(slow, 1);
     const waits = [assert.rejects(f.result(), ConnectionError), assert.rejects(f.exception(), ConnectionError)];

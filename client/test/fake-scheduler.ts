@@ -35,6 +35,8 @@ export interface FakeOptions {
   stores?: () => Map<string, Uint8Array>[];
   /** The workers `run` runs on. Default ['worker-a', 'worker-b']. */
   workers?: readonly string[];
+  /** The port to listen on (default 0: any free port). */
+  port?: number;
 }
 
 export class FakeScheduler {
@@ -55,7 +57,7 @@ export class FakeScheduler {
   ) {}
 
   static async start(options: FakeOptions = {}): Promise<FakeScheduler> {
-    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    const server = new WebSocketServer({ host: '127.0.0.1', port: options.port ?? 0 });
     await new Promise<void>((resolve) => server.once('listening', () => resolve()));
     const fake = new FakeScheduler(server, options);
     server.on('connection', (ws) => fake.accept(ws));

@@ -202,9 +202,9 @@ describe('lost', () => {
 });
 
 describe('connection loss while waiting', () => {
-  it('fails asCompleted and wait with ConnectionError', async () => {
+  it('fails asCompleted and wait with ConnectionError (reconnecting off)', async () => {
     const own = await FakeScheduler.start({ hold: ['slow'] });
-    const c = await Client.connect(own.address, { platform });
+    const c = await Client.connect(own.address, { platform, reconnectTimeoutMs: 0 });
     const f = c.submit(slow, 1);
     const ac = c.asCompleted([f]);
     const waits = [assert.rejects(ac.next(), ConnectionError), assert.rejects(c.wait([f]), ConnectionError)];

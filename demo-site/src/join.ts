@@ -10,10 +10,11 @@ const REFRESH_MS = 250;
 /** Notices kept on the page; older ones scroll away. */
 const MAX_NOTICES = 8;
 
-type Status = 'connecting' | 'connected' | 'left' | 'disconnected' | 'failed';
+type Status = 'connecting' | 'connected' | 'rejoining' | 'left' | 'disconnected' | 'failed';
 
 const STATUS_TEXT: Record<Status, [string, string]> = {
   connecting: ['Connecting…', 'pill-wait'],
+  rejoining: ['Reconnecting…', 'pill-wait'],
   connected: ['Connected', 'pill-ok'],
   left: ['Left', 'pill-off'],
   disconnected: ['Disconnected', 'pill-bad'],
@@ -101,7 +102,20 @@ function render(worker: TabWorker): void {
 }
 
 function main(): void {
-  const join = joinFromPage({ logger: pageLogger });
+  const join = joinFromPage({
+    logger: pageLogger,
+    // The scheduler went away (restarted?): the tab joins it again by itself, as a new worker.
+    onRejoining: (why) => {
+      setStatus('rejoining');
+      notice('warn', `lost the scheduler (${why}); joining it again…`);
+    },
+    onRejoined: (id) => {
+      setStatus('connected');
+      setText('worker-id', id);
+      document.title = `meshwork · ${id}`;
+      notice('info', `joined the scheduler again as ${id}`);
+    },
+  });
   const cluster = new URL(join.urls.http);
   setText('cluster', `${cluster.host}${cluster.pathname === '/' ? '' : cluster.pathname}`);
   el('cluster').title = join.urls.ws;

@@ -226,7 +226,7 @@ test('behind a reverse proxy on a sub-path, the page finds its scheduler there',
   }
 });
 
-test('when the scheduler goes away the page says so and offers to join again', async ({ page }) => {
+test('when the scheduler goes away the page says so and tries to join again by itself; Leave stops it', async ({ page }) => {
   const own = await LocalCluster.start({ workers: 0 });
   try {
     page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -235,8 +235,11 @@ test('when the scheduler goes away the page says so and offers to join again', a
   } finally {
     await own.close();
   }
-  await expect(page.locator('#status')).toHaveAttribute('data-state', 'disconnected');
+  // Rejoining a scheduler that comes back: tests/e2e/chaos.spec.ts.
+  await expect(page.locator('#status')).toHaveAttribute('data-state', 'rejoining');
   await expect(page.locator('#notice-list')).toContainText('the scheduler connection closed');
+  await page.locator('#leave').click();
+  await expect(page.locator('#status')).toHaveAttribute('data-state', 'left');
   await expect(page.locator('#rejoin')).toBeVisible();
   await expect(page.locator('#leave')).toBeDisabled();
 });

@@ -40,3 +40,18 @@ export const MEMORY_REPORT_FRACTION = 0.05;
 
 /** Threads beyond `threads` started for tasks of tasks (seceded tasks give their slot away). */
 export const MAX_EXTRA_THREADS = 1_024;
+
+/**
+ * A Node worker that lost its scheduler tries to join it again for this long before it stops,
+ * in milliseconds (`rejoinTimeoutMs` overrides it; 0 stops at once).
+ */
+export const REJOIN_TIMEOUT_MS = 60_000;
+
+/** Pause after the first failed attempt to rejoin, in milliseconds; it doubles after each failure. */
+export const REJOIN_FIRST_DELAY_MS = 100;
+
+/** Longest pause between two attempts to rejoin, in milliseconds. */
+export const REJOIN_MAX_DELAY_MS = 5_000;
+
+/** Each pause between attempts to rejoin moves by up to this fraction either way (jitter). */
+export const REJOIN_JITTER = 0.2;

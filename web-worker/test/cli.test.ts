@@ -51,7 +51,7 @@ test('--memory-limit accepts plain bytes, exponents and unit suffixes', () => {
 test('--help explains every option; a bad option exits 2 with a clear message', async () => {
   const help = await cli(['worker', '--help']);
   assert.equal(help.code, 0);
-  for (const opt of ['--threads', '--name', '--memory-limit', '--resources', '--token', '--host']) assert.ok(help.stdout.includes(opt), opt);
+  for (const opt of ['--threads', '--name', '--memory-limit', '--resources', '--token', '--host', '--rejoin-timeout']) assert.ok(help.stdout.includes(opt), opt);
   const bad = await cli(['worker', 'ws://127.0.0.1:1', '--thread', '2']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /meshwork worker: Unknown option '--thread'/);
@@ -70,9 +70,9 @@ test('cannot connect: exit code 1; connected: one line, then SIGTERM exits 0', a
     });
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /meshwork worker w1 connected to ws:\/\/127\.0\.0\.1:\d+: 1 thread, data at tcp:\/\/127\.0\.0\.1:\d+/);
-    // The scheduler going away ends the process cleanly too.
+    // The scheduler going away ends the process cleanly too, when told not to rejoin.
     let closing = false;
-    const gone = cli(['worker', address, '--threads', '1'], (text) => {
+    const gone = cli(['worker', address, '--threads', '1', '--rejoin-timeout', '0'], (text) => {
       if (!closing && /connected to/.test(text)) {
         closing = true;
         void scheduler.close();
@@ -85,4 +85,21 @@ test('cannot connect: exit code 1; connected: one line, then SIGTERM exits 0', a
   const refused = await cli(['worker', address, '--threads', '1']);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /could not join ws:\/\/127\.0\.0\.1:\d+: could not connect/);
+});
+
+test('a worker that loses its scheduler tries to rejoin, logging it, and exits 1 once --rejoin-timeout has passed', async () => {
+  const scheduler = await FakeScheduler.start();
+  let closing = false;
+  const run = await cli(['worker', scheduler.address, '--threads', '1', '--rejoin-timeout', '0.5'], (text) => {
+    if (!closing && /connected to/.test(text)) {
+      closing = true;
+      void scheduler.close();
+    }
+  });
+  assert.equal(run.code, 1, run.stderr);
+  assert.match(run.stderr, /lost the scheduler connection/);
+  assert.match(run.stderr, /could not rejoin the scheduler yet/);
+  assert.match(run.stderr, /meshwork worker: could not rejoin the scheduler at ws:\/\/127\.0\.0\.1:\d+ within 500 ms/);
+  assert.throws(() => parseWorkerArgs(['ws://x', '--rejoin-timeout', 'soon']), /--rejoin-timeout: 'soon'/);
+  assert.equal(parseWorkerArgs(['ws://x', '--rejoin-timeout', '2.5'])?.rejoinTimeoutMs, 2_500);
 });

@@ -105,9 +105,10 @@ export class FakeScheduler {
     });
   }
 
-  static async start(): Promise<FakeScheduler> {
+  /** On `port` (0: any free port). */
+  static async start(port = 0): Promise<FakeScheduler> {
     const http = createServer();
-    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => http.listen(port, '127.0.0.1', r));
     return new FakeScheduler(new WebSocketServer({ server: http }), http);
   }
 

@@ -152,9 +152,50 @@ test('a refused token fails startup with a clear error', async () => {
   await assert.rejects(startWorker({ scheduler: gone, threads: 1 }), /could not connect to the scheduler/);
 });
 
-test('when the scheduler goes away the worker closes', async () => {
+test('when the scheduler goes away a worker told not to rejoin closes, saying why', async () => {
   const s = await FakeScheduler.start();
-  const w = await startWorker({ scheduler: s.address, threads: 1 });
+  const w = await startWorker({ scheduler: s.address, threads: 1, rejoinTimeoutMs: 0 });
   await s.close();
-  await w.closed;
+  const stopped = await w.closed;
+  assert.match(stopped.reason, /scheduler connection closed/);
+  assert.equal(stopped.error, undefined);
+});
+
+test('a worker rejoins a scheduler that comes back on its address: a new id, and its old data dropped', async () => {
+  const s1 = await FakeScheduler.start();
+  const port = Number(new URL(s1.address).port);
+  const w = await startWorker({ scheduler: s1.address, threads: 1, rejoinTimeoutMs: 30_000 });
+  try {
+    const c1 = await s1.conn(w.id);
+    c1.send(task(c1, 'kept-1', (x: number) => x + 1, [1]));
+    assert.equal((await c1.forKey('kept-1')).type, 'task-finished');
+    assert.ok(w.store.has('kept-1'));
+    await s1.close();
+    await new Promise((r) => setTimeout(r, 300)); // a few failed attempts: nothing listens
+    const s2 = await FakeScheduler.start(port);
+    try {
+      const c2 = await s2.connWhere(() => true);
+      assert.equal(c2.hello.dataAddress, w.dataAddress, 'the same worker, joining anew');
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(w.id, c2.id, 'the id the new scheduler gave');
+      assert.equal(w.store.has('kept-1'), false, 'what the old scheduler knew of is dropped');
+      const doubleAfterRejoin = (x: number): number => x * 2;
+      c2.send(task(c2, 'after-1', doubleAfterRejoin, [21]));
+      const m = await c2.forKey('after-1');
+      assert.equal(decodeValue(m.value as Uint8Array), 42, 'it runs tasks for the new scheduler');
+    } finally {
+      await w.close();
+      await s2.close();
+    }
+  } finally {
+    await w.close();
+  }
+});
+
+test('a worker that cannot rejoin within rejoinTimeoutMs stops with an error saying so', async () => {
+  const s = await FakeScheduler.start();
+  const w = await startWorker({ scheduler: s.address, threads: 1, rejoinTimeoutMs: 500 });
+  await s.close();
+  const stopped = await w.closed;
+  assert.match(stopped.error?.message ?? '', /could not rejoin the scheduler at ws:\/\/127\.0\.0\.1:\d+ within 500 ms/);
 });

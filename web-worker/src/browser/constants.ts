@@ -17,3 +17,10 @@ export const LEAVE_CLOSE_CODE = 1000;
 
 /** Longest close reason sent to the scheduler, in characters (WebSocket allows 123 bytes of UTF-8). */
 export const MAX_CLOSE_REASON_CHARS = 60;
+
+/**
+ * A tab that lost its scheduler tries to join it again for this long before it gives up, in
+ * milliseconds: longer than a Node worker (REJOIN_TIMEOUT_MS), since a volunteer's tab stays open
+ * while the scheduler is restarted and nobody is there to reload it.
+ */
+export const TAB_REJOIN_TIMEOUT_MS = 5 * 60_000;

@@ -4,9 +4,8 @@
  * away (`pagehide`, `beforeunload`: closing the WebSocket lets the scheduler recover at once
  * instead of after the heartbeat timeout).
  */
-import type { Logger } from '../core/logger.js';
 import { joinParams, schedulerUrls, type JoinParams, type SchedulerUrls } from './address.js';
-import { startTab, type TabWorker } from './host.js';
+import { startTab, type TabOptions, type TabWorker } from './host.js';
 
 export interface PageJoin {
   urls: SchedulerUrls;
@@ -16,7 +15,9 @@ export interface PageJoin {
 }
 
 /** Makes this tab a worker of the scheduler that served the page. */
-export function joinFromPage(options: { logger?: Logger; signal?: AbortSignal } = {}): PageJoin {
+export function joinFromPage(
+  options: Pick<TabOptions, 'logger' | 'signal' | 'onRejoining' | 'onRejoined'> = {},
+): PageJoin {
   const urls = schedulerUrls(location.href);
   const params = joinParams(location.search, navigator.hardwareConcurrency);
   const worker = startTab({
@@ -27,6 +28,8 @@ export function joinFromPage(options: { logger?: Logger; signal?: AbortSignal } 
     token: params.token,
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onRejoining ? { onRejoining: options.onRejoining } : {}),
+    ...(options.onRejoined ? { onRejoined: options.onRejoined } : {}),
   });
   const abandon = new AbortController();
   const onHide = (): void => {

@@ -1,18 +1,22 @@
 /**
  * `meshwork worker <ws-address> [options]`: a headless Node worker joining a scheduler. Runs until
- * the scheduler goes away or SIGINT/SIGTERM, then stops cleanly. Sets `process.exitCode`
- * (0 clean stop, 1 could not join, 2 bad usage) and returns; it never calls `process.exit`.
+ * SIGINT/SIGTERM, or until it lost the scheduler and could not rejoin it; then stops cleanly. Sets
+ * `process.exitCode` (0 clean stop, 1 could not join or rejoin, 2 bad usage) and returns; it never
+ * calls `process.exit`.
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SCHEDULER_PORT } from '@meshwork/protocol';
+import { REJOIN_TIMEOUT_MS } from '../constants.js';
 import { LOG_LEVELS, lineLogger, type LogLevel } from '../core/logger.js';
 import { startWorker, type WorkerOptions } from './worker.js';
 
 export const WORKER_USAGE = `Usage: meshwork worker <ws-address> [options]
 
 Joins the scheduler at <ws-address> (e.g. ws://127.0.0.1:${DEFAULT_SCHEDULER_PORT}) as a Node worker and
-runs its tasks until the scheduler goes away or the process gets SIGINT/SIGTERM.
+runs its tasks until the process gets SIGINT/SIGTERM. If the scheduler goes away (restarted, or it
+dropped this worker), the worker joins it again by itself, as a new worker, for up to
+--rejoin-timeout seconds; then it exits with code 1.
 
 Options:
   --threads N              worker threads running tasks (default: the number of CPUs)
@@ -29,6 +33,8 @@ Options:
                            on a loopback address WebRTC (to browser tabs) stays on 127.0.0.1 too
   --advertise tcp://H:P    the data address announced to the scheduler, when peers reach this
                            worker at another address than it listens on (a NAT, a proxy)
+  --rejoin-timeout SECONDS how long to keep trying to join the scheduler again after losing it
+                           (default: ${REJOIN_TIMEOUT_MS / 1000}; 0: exit at once, with code 0, when it goes away)
   -h, --help               show this help
 
 Environment: MESHWORK_LOG_LEVEL = debug | info | warn | error (default: info), logs go to stderr.`;
@@ -102,6 +108,7 @@ export function parseWorkerArgs(argv: readonly string[]): Omit<WorkerOptions, 'l
         token: { type: 'string' },
         host: { type: 'string' },
         advertise: { type: 'string' },
+        'rejoin-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -124,6 +131,13 @@ export function parseWorkerArgs(argv: readonly string[]): Omit<WorkerOptions, 'l
   if (token !== undefined && token !== '') options.token = token;
   if (values.host !== undefined) options.host = values.host;
   if (values.advertise !== undefined) options.advertise = values.advertise;
+  const rejoin = values['rejoin-timeout'];
+  if (rejoin !== undefined) {
+    const seconds = Number(rejoin);
+    if (rejoin.trim() === '' || !Number.isFinite(seconds) || seconds < 0)
+      throw new UsageError(`--rejoin-timeout: '${rejoin}' is not a number of seconds (e.g. 60, or 0 not to rejoin)`);
+    options.rejoinTimeoutMs = Math.round(seconds * 1000);
+  }
   return options;
 }
 
@@ -169,8 +183,9 @@ export async function runWorkerCli(argv: string[]): Promise<void> {
     stopRequested = () => void handle.close();
     if (startup.signal.aborted) void handle.close();
     console.error(`meshwork worker ${handle.id} connected to ${options.scheduler}: ${threads} thread${threads === 1 ? '' : 's'}, data at ${handle.dataAddress}`);
-    await handle.closed;
-    process.exitCode = 0;
+    const stopped = await handle.closed;
+    if (stopped.error) console.error(`meshwork worker: ${stopped.error.message}`);
+    process.exitCode = stopped.error ? 1 : 0;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -1,8 +1,10 @@
 /**
  * `startWorker`: a Node worker process joining a scheduler. It starts its thread pool and data
- * server first (so it is ready when it says hello), connects, and runs the core until `close()`
- * or until the scheduler connection drops (reconnecting is a later step). `run-function` gets a
- * one-thread pool of its own, started on first use.
+ * server first (so it is ready when it says hello), connects, and runs the core until `close()`.
+ * When the scheduler connection drops (the scheduler restarted, or removed this worker), the
+ * worker drops what it held (the scheduler forgot it with the old id) and joins again as a new
+ * worker, with backoff, for up to `rejoinTimeoutMs`; then it stops. `run-function` gets a
+ * one-thread pool of its own, started on first use. Threads and the data server outlive rejoins.
  *
  * Data plane: other Node workers fetch from its TCP data server; browser tabs reach it over WebRTC
  * (rtc-peers.ts), which serves the same store. Its own fetches go by holder: TCP to a `tcp://`
@@ -10,8 +12,8 @@
  * (`transfers()`) and logged at debug.
  */
 import { availableParallelism } from 'node:os';
-import { Batcher, encodeFrame, type WorkerChannel } from '@meshwork/protocol';
-import { DEFAULT_DATA_HOST } from '../constants.js';
+import { Batcher, ConnectionError, encodeFrame, isRefusal, retry, type WorkerChannel } from '@meshwork/protocol';
+import { DEFAULT_DATA_HOST, REJOIN_FIRST_DELAY_MS, REJOIN_JITTER, REJOIN_MAX_DELAY_MS, REJOIN_TIMEOUT_MS } from '../constants.js';
 import { RoutingPeerFetcher, type HolderFetcher, type HolderRoute } from '../core/holder-fetch.js';
 import { helloMessage } from '../core/handshake.js';
 import { silentLogger, type Logger } from '../core/logger.js';
@@ -56,19 +58,34 @@ export interface WorkerOptions {
   /** Aborts startup (connecting, handshake); after startup use `close()`. */
   signal?: AbortSignal;
   /**
+   * After losing the scheduler (it restarted, or dropped this worker), try to join it again for
+   * this long before stopping, in milliseconds; 0 stops at once. Default REJOIN_TIMEOUT_MS.
+   */
+  rejoinTimeoutMs?: number;
+  /**
    * The module whose `installTaskGlobal` gives tasks `globalThis.meshwork` (default
    * `@meshwork/client`); a specifier or URL the threads can import. For tests and embedders.
    */
   clientModule?: string;
 }
 
+/** Why a worker stopped. */
+export interface WorkerStopped {
+  reason: string;
+  /** Set when it stopped because it could not rejoin its scheduler in time. */
+  error?: Error;
+}
+
 export interface WorkerHandle {
-  /** The id the scheduler gave this worker. */
-  id: string;
+  /** The id the scheduler gave this worker; a new one after each rejoin ('' while rejoining). */
+  readonly id: string;
   /** Where peers fetch this worker's data: `tcp://HOST:PORT`. */
   dataAddress: string;
-  /** Resolves once the worker has stopped: after `close()` or when the scheduler went away. */
-  closed: Promise<void>;
+  /**
+   * Resolves once the worker has stopped, with why: after `close()`, or once it has lost its
+   * scheduler and could not rejoin it within `rejoinTimeoutMs`.
+   */
+  closed: Promise<WorkerStopped>;
   /** Stops cleanly: sends what is queued, closes the scheduler link, the threads and the data server. */
   close(): Promise<void>;
   /** Bytes of values traded with each peer, per path (TCP or WebRTC). */
@@ -99,11 +116,12 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const store = new Store();
   const stats = new TransferStats();
   const host = options.host ?? DEFAULT_DATA_HOST;
-  /** Set once joined: the data server stores put-data through it. */
-  const joined: { core?: WorkerCore; dataToken?: string | undefined | null } = { dataToken: null };
+  /** The current membership, while joined: the data server stores put-data through its core. */
+  let session: Session | undefined;
   let dataServer: DataServer | undefined;
   let pool: ThreadPool | undefined;
   let link: SchedulerLink;
+  let hello: Record<string, unknown>;
   const threadData: ThreadData = { scheduler: options.scheduler, token: options.token, clientModule: options.clientModule };
   try {
     threadData.moduleBase = httpBaseOf(options.scheduler);
@@ -117,12 +135,13 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         }
         return bytes;
       },
-      token: () => joined.dataToken,
-      put: (key, bytes) => joined.core?.putData(key, bytes) ?? { ok: false, message: 'the worker has not joined its scheduler yet' },
+      // Only peers of the cluster are served: they present the data token of the current membership.
+      token: () => (session ? session.link.dataToken : null),
+      put: (key, bytes) => session?.core.putData(key, bytes) ?? { ok: false, message: 'the worker is not joined to its scheduler' },
       logger: log,
     });
     pool = await ThreadPool.start({ threads, logger: log, threadData });
-    const hello = helloMessage({
+    hello = helloMessage({
       kind: 'node',
       threads,
       memoryLimit: options.memoryLimit ?? null,
@@ -140,14 +159,106 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     throw e;
   }
 
-  const id = link.id;
   const threadPool: ThreadPool = pool;
   const server: DataServer = dataServer;
-  joined.dataToken = link.dataToken;
+  const runExecutor = new LazyExecutor(1, () => ThreadPool.start({ threads: 1, logger: log, threadData }));
+  const sessionOptions: SessionOptions = { options, log, store, stats, host, executor: threadPool, runExecutor };
+  session = openSession(link, sessionOptions);
+  log.info('joined the scheduler', { id: session.id, scheduler: options.scheduler, threads, dataAddress: server.address });
+
+  const rejoinTimeoutMs = options.rejoinTimeoutMs ?? REJOIN_TIMEOUT_MS;
+  /** Aborts a rejoin in progress when the worker is closed. */
+  const closing = new AbortController();
+  let resolveStopped: (stopped: WorkerStopped) => void = () => {};
+  const stopped = new Promise<WorkerStopped>((r) => (resolveStopped = r));
+  let stopping: Promise<void> | undefined;
+  const stop = (why: WorkerStopped): Promise<void> =>
+    (stopping ??= (async () => {
+      log.info('worker stopping', { id: session?.id, why: why.reason });
+      closing.abort(new ConnectionError(`the worker is stopping: ${why.reason}`));
+      const current = session;
+      session = undefined;
+      current?.core.flush();
+      // The pools close first (synchronously marked closed), so tasks aborted by the core do
+      // not get replacement threads.
+      const threadsClosed = Promise.all([threadPool.close(), runExecutor.close()]);
+      log.debug('transfers by peer and path', { peers: stats.list() });
+      await Promise.all([current?.end(), threadsClosed, server.close()]);
+      resolveStopped(why);
+    })());
+
+  /**
+   * The scheduler went away (it restarted, or dropped this worker): what this worker held is
+   * forgotten with its old id, so it drops its store and joins again as a new worker.
+   */
+  const onLost = async (lost: Session, code: number, reason: string): Promise<void> => {
+    if (stopping || session !== lost) return;
+    log.warn('lost the scheduler connection', { id: lost.id, code, reason });
+    session = undefined;
+    await lost.end();
+    for (const key of [...store.keys()]) store.delete(key);
+    if (rejoinTimeoutMs <= 0) return void stop({ reason: `the scheduler connection closed (${code} ${reason})` });
+    const policy = { firstDelayMs: REJOIN_FIRST_DELAY_MS, maxDelayMs: REJOIN_MAX_DELAY_MS, timeoutMs: rejoinTimeoutMs, jitter: REJOIN_JITTER };
+    let next: SchedulerLink;
+    try {
+      next = await retry(() => connectScheduler(options.scheduler, hello, { logger: log, signal: closing.signal }), policy, {
+        signal: closing.signal,
+        isFatal: isRefusal,
+        onRetry: (e, attempt, delayMs) => log.info('could not rejoin the scheduler yet', { attempt, retryInMs: delayMs, error: (e as Error).message }),
+      });
+    } catch (e) {
+      if (stopping) return;
+      const error = new ConnectionError(`could not rejoin the scheduler at ${options.scheduler} within ${rejoinTimeoutMs} ms: ${(e as Error).message}`, { cause: e });
+      log.error('gave up rejoining the scheduler', { error: error.message });
+      return void stop({ reason: error.message, error });
+    }
+    if (stopping) return void next.close();
+    const joined = openSession(next, sessionOptions);
+    session = joined;
+    log.info('rejoined the scheduler', { id: joined.id, previousId: lost.id, scheduler: options.scheduler });
+    watch(joined);
+  };
+  const watch = (s: Session): void => void s.link.closed.then(({ code, reason }) => onLost(s, code, reason));
+  watch(session);
+
+  return {
+    get id() {
+      return session?.id ?? '';
+    },
+    dataAddress: server.address,
+    closed: stopped,
+    close: () => stop({ reason: 'closed' }),
+    transfers: () => stats.list(),
+    store,
+  };
+}
+
+interface SessionOptions {
+  options: WorkerOptions;
+  log: Logger;
+  store: Store;
+  stats: TransferStats;
+  host: string;
+  executor: ThreadPool;
+  runExecutor: LazyExecutor;
+}
+
+/** One membership of the scheduler: what lives only as long as one link and one worker id. */
+interface Session {
+  readonly id: string;
+  readonly link: SchedulerLink;
+  readonly core: WorkerCore;
+  /** Abandons the tasks, closes the peer links and the scheduler link. */
+  end(): Promise<void>;
+}
+
+function openSession(link: SchedulerLink, o: SessionOptions): Session {
+  const { id } = link;
+  const { log, store, stats, host } = o;
   const tcp = new TcpPeerFetcher({ from: id, token: link.dataToken, logger: log });
   const signals = new Batcher<WorkerChannel.WorkerToServer>((batch) => link.send(encodeFrame(batch)));
   const rtc =
-    options.webrtc === false
+    o.options.webrtc === false
       ? undefined
       : new NodeRtcPeers({ localId: id, iceServers: link.iceServers, sendMessage: (m) => signals.send(m), store, stats, host, logger: log });
   // A Node holder whose data link cannot be reached (a firewall, a wrong advertised address) is
@@ -166,15 +277,14 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const route: HolderRoute = (holder) =>
     holder.address.startsWith(TCP_SCHEME) || !rtc ? { path: 'tcp', fetcher: tcpOrRelay } : { path: 'webrtc', fetcher: rtc.fetcher };
   const fetcher = new RoutingPeerFetcher({ route, localId: id, stats, digest: nodeDigest, logger: log, onClose: () => (tcp.close(), rtc?.close()) });
-  const runExecutor = new LazyExecutor(1, () => ThreadPool.start({ threads: 1, logger: log, threadData }));
-  const workerCore = new WorkerCore({
+  const core = new WorkerCore({
     workerId: id,
     send: (frame) => link.send(frame),
-    executor: pool,
-    runExecutor,
+    executor: o.executor,
+    runExecutor: o.runExecutor,
     fetcher,
     store,
-    memoryLimit: options.memoryLimit ?? null,
+    memoryLimit: o.options.memoryLimit ?? null,
     logger: log,
     stats,
     digest: nodeDigest,
@@ -182,28 +292,19 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       ? { onSignal: (from: string, payload: unknown) => rtc.deliver(from, payload), onRelay: (m: WorkerChannel.RelayFrom) => rtc.deliverRelay(m) }
       : {}),
   });
-  joined.core = workerCore;
-  workerCore.handleMessages(link.rest);
-  link.onFrame((bytes) => workerCore.handleFrame(bytes));
-  log.info('joined the scheduler', { id, scheduler: options.scheduler, threads, dataAddress: dataServer.address });
-
-  let stopping: Promise<void> | undefined;
-  const stop = (why: string): Promise<void> =>
-    (stopping ??= (async () => {
-      log.info('worker stopping', { id, why });
-      workerCore.flush();
-      signals.clear();
-      // The pools close first (synchronously marked closed), so tasks aborted by the core do
-      // not get replacement threads.
-      const threadsClosed = Promise.all([threadPool.close(), runExecutor.close()]);
-      workerCore.close();
-      fetcher.close();
-      log.debug('transfers by peer and path', { id, peers: stats.list() });
-      await Promise.all([link.close(), threadsClosed, server.close()]);
-    })());
-  void link.closed.then(({ code, reason }) => {
-    if (!stopping) log.warn('the scheduler connection closed', { code, reason });
-    return stop('scheduler connection closed');
-  });
-  return { id, dataAddress: dataServer.address, closed: link.closed.then(() => stop('scheduler connection closed')), close: () => stop('closed'), transfers: () => stats.list(), store };
+  core.handleMessages(link.rest);
+  link.onFrame((bytes) => core.handleFrame(bytes));
+  let ended: Promise<void> | undefined;
+  return {
+    id,
+    link,
+    core,
+    end: () =>
+      (ended ??= (() => {
+        signals.clear();
+        core.close();
+        fetcher.close();
+        return link.close();
+      })()),
+  };
 }
