@@ -278,7 +278,9 @@ export class SchedulerState extends Dispatcher {
     for (const item of msg.items) if (!this.tasks.has(item.key)) this.newTask({ key: item.key, scattered: true }, []);
     this.addWants(clientId, msg.wants);
     for (const item of msg.items) {
-      const t = this.tasks.get(item.key) as TaskState;
+      // Gone already when an earlier item of the same key was wanted by no one and freed.
+      const t = this.tasks.get(item.key);
+      if (!t) continue;
       const holders = item.workers.flatMap((id) => this.workers.get(id) ?? []);
       const [first, ...rest] = holders;
       if (!first) {
@@ -288,8 +290,9 @@ export class SchedulerState extends Dispatcher {
       } else if (t.status !== 'processing' && t.status !== 'erred') {
         if (t.status !== 'released') this.releaseInputs(t);
         t.nbytes = item.nbytes;
-        this.store(t, first, item.nbytes, undefined, item.hash);
+        // Every holder before `store`: a value no one wants is freed there, from all of them.
         for (const w of rest) this.addHolder(t, w);
+        this.store(t, first, item.nbytes, undefined, item.hash);
       }
     }
     this.needWanted(clientId, msg.wants, new Set());
