@@ -212,8 +212,9 @@ export class SchedulerState extends Dispatcher {
     const order: TaskState[] = [];
     const seen = new Set<TaskState>();
     const queue = keys.flatMap((k) => this.tasks.get(k) ?? []);
-    while (queue.length > 0) {
-      const t = queue.shift() as TaskState;
+    // An index, not shift(): shift is O(n) on a long queue, and a cancel may reach many tasks.
+    for (let i = 0; i < queue.length; i++) {
+      const t = queue[i] as TaskState;
       if (seen.has(t)) continue;
       seen.add(t);
       order.push(t);
@@ -239,7 +240,8 @@ export class SchedulerState extends Dispatcher {
     const g: PendingGather = { clientId, id, keys: [...keys], remaining: 0 };
     for (const key of keys) {
       const t = this.tasks.get(key);
-      if (t && t.status !== 'memory' && t.status !== 'erred' && (t.status !== 'released' || this.isNeeded(t))) {
+      // A key listed twice counts once: the gather is settled once per task.
+      if (t && !t.gathers.has(g) && t.status !== 'memory' && t.status !== 'erred' && (t.status !== 'released' || this.isNeeded(t))) {
         g.remaining++;
         t.gathers.add(g);
       }
