@@ -133,3 +133,36 @@ test(`more than MAX_HELLO_BYTES (${MAX_HELLO_BYTES}) before a hello is read: the
   assert.equal(cluster.scheduler.limits.helloTooLarge, before + 1);
   await worksStill(12);
 });
+
+test('open connections are bounded by maxConnections: past it new ones are dropped at once; freed slots are usable', async () => {
+  const MAX = 20;
+  const small = await LocalCluster.start({ workers: 1, maxConnections: MAX });
+  const sockets = [];
+  try {
+    const { port } = new URL(small.httpUrl);
+    const opened = await Promise.all(
+      Array.from({ length: 2 * MAX }, async () => {
+        const socket = connect(Number(port), '127.0.0.1');
+        sockets.push(socket);
+        socket.on('error', () => {});
+        await new Promise((resolve) => socket.once('connect', resolve));
+        // Dropped sockets close at once; held ones stay open (the headers timeout is 10 s).
+        return new Promise((resolve) => {
+          const timer = setTimeout(() => resolve('open'), 1_000);
+          socket.once('close', () => (clearTimeout(timer), resolve('dropped')));
+        });
+      }),
+    );
+    const held = opened.filter((s) => s === 'open').length;
+    assert.ok(held <= MAX, `${held} connections held`);
+    assert.ok(held >= MAX - 2, `${held} connections held (the worker holds one)`);
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    const c = await Client.connect(small.address);
+    assert.equal(await c.submit((x) => x + 1, 1).result(), 2);
+    await c.close();
+  } finally {
+    for (const s of sockets) s.destroy();
+    await small.close();
+  }
+});
