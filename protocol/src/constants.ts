@@ -77,3 +77,45 @@ export const MAX_RELAY_CHUNK_BYTES = 256 * 1024;
 
 /** Peers whose traffic one heartbeat reports at most (the entries that changed since the last one; the rest wait for the next). */
 export const MAX_TRAFFIC_PER_HEARTBEAT = 256;
+
+// ---- limits against hostile or runaway peers (see the README's Limits section) ----------------
+
+/** Messages one connection may send per second, sustained (a token bucket refilled at this rate). */
+export const MAX_MESSAGES_PER_SECOND = 50_000;
+
+/**
+ * Messages one connection may send at once, in a burst (the token bucket's size): one full frame.
+ * A frame over what is left is refused with RATE_LIMITED; a connection that keeps sending until it
+ * owes more than one burst is closed.
+ */
+export const MESSAGE_BURST = MAX_MESSAGES_PER_FRAME;
+
+/** Open TCP connections on a scheduler's port (HTTP and WebSocket together); past it new ones are dropped. */
+export const MAX_CONNECTIONS = 10_000;
+
+/** WebSocket connections that have not yet said `hello`; past it new ones are refused (closed with 1013). */
+export const MAX_UNAUTHENTICATED_CONNECTIONS = 1_024;
+
+/** Bytes a connection may send before its `hello` is read (the hello frame included); more closes it. */
+export const MAX_HELLO_BYTES = 1024 * 1024;
+
+/** An HTTP request (a WebSocket upgrade included) must send its headers within this time, in milliseconds. */
+export const HTTP_HEADERS_TIMEOUT_MS = 10_000;
+
+/** An HTTP request must arrive whole within this time, in milliseconds. */
+export const HTTP_REQUEST_TIMEOUT_MS = 30_000;
+
+/** Tasks of one client the scheduler holds unfinished (waiting, queued or running); an `update-graph` past it is refused. */
+export const MAX_PENDING_TASKS_PER_CLIENT = 1_000_000;
+
+/**
+ * Largest size of one value a worker or client may report, in bytes (1 TiB): every byte count the
+ * scheduler adds up stays an exact integer (8,192 such values sum below 2^53).
+ */
+export const MAX_REPORTED_VALUE_BYTES = 2 ** 40;
+
+/** Largest amount of one resource a worker may declare or a task may ask for. */
+export const MAX_RESOURCE_AMOUNT = 2 ** 20;
+
+/** A peer that does not answer our WebSocket close frame is cut off after this long, in milliseconds. */
+export const CLOSE_HANDSHAKE_TIMEOUT_MS = 1_000;

@@ -1,7 +1,7 @@
 /** The channel between a client and the scheduler (one WebSocket). */
 import * as v from 'valibot';
 import { MAX_FUNCTION_SOURCE_LENGTH, MAX_MODULE_SOURCE_LENGTH, MAX_VERIFY } from '../constants.js';
-import { Bytes, Count, ErrorReply, Holder, Key, Keys, ModuleRef, RequestId, ValueHash, Welcome, WireErrorSchema } from './common.js';
+import { ByteCount, Bytes, Count, ErrorReply, Holder, Key, Keys, ModuleRef, RequestId, Resources, ValueHash, Welcome, WireErrorSchema } from './common.js';
 
 export const ClientHello = v.object({
   type: v.literal('hello'),
@@ -32,7 +32,7 @@ export const TaskSpec = v.object({
   /** Higher runs first among ready tasks. */
   priority: v.number(),
   retries: Count,
-  resources: v.optional(v.record(v.string(), v.number())),
+  resources: v.optional(Resources),
   workers: v.optional(v.array(v.string())),
   allowOtherWorkers: v.optional(v.boolean()),
   timeoutMs: v.optional(v.number()),
@@ -65,7 +65,7 @@ export const Cancel = v.object({ type: v.literal('cancel'), keys: Keys });
 export const ScatterPlan = v.object({
   type: v.literal('scatter-plan'),
   id: RequestId,
-  items: v.array(v.object({ key: Key, nbytes: Count })),
+  items: v.array(v.object({ key: Key, nbytes: ByteCount })),
   /** Only these workers (ids or names), when given. */
   workers: v.optional(v.array(v.string())),
   /** Every value to every worker. */
@@ -78,7 +78,7 @@ export const ScatterPlan = v.object({
  */
 export const Scattered = v.object({
   type: v.literal('scattered'),
-  items: v.array(v.object({ key: Key, nbytes: Count, hash: v.optional(ValueHash), workers: v.array(v.string()) })),
+  items: v.array(v.object({ key: Key, nbytes: ByteCount, hash: v.optional(ValueHash), workers: v.array(v.string()) })),
   wants: Keys,
 });
 
@@ -132,7 +132,7 @@ export const GatherItem = v.object({
   value: v.optional(Bytes),
   holders: v.optional(v.array(Holder)),
   /** With `holders`: the value's size and hash, which the fetched bytes must match. */
-  nbytes: v.optional(Count),
+  nbytes: v.optional(ByteCount),
   hash: v.optional(ValueHash),
   error: v.optional(WireErrorSchema),
 });

@@ -1,12 +1,20 @@
 /** Schema pieces shared by every channel. */
 import * as v from 'valibot';
-import { MAX_CANDIDATE_CHARS, MAX_KEY_LENGTH, MAX_SDP_CHARS } from '../constants.js';
+import { MAX_CANDIDATE_CHARS, MAX_KEY_LENGTH, MAX_REPORTED_VALUE_BYTES, MAX_RESOURCE_AMOUNT, MAX_SDP_CHARS } from '../constants.js';
 
 export const Key = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_KEY_LENGTH));
 export const Keys = v.array(Key);
 /** Raw bytes (any Uint8Array, whatever buffer backs it). */
 export const Bytes = v.custom<Uint8Array>((x) => x instanceof Uint8Array, 'expected bytes');
-export const Count = v.pipe(v.number(), v.integer(), v.minValue(0));
+/** A count: a whole number that stays exact (at most 2^53 - 1). */
+export const Count = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER));
+/** The size of one value, in bytes (see MAX_REPORTED_VALUE_BYTES). */
+export const ByteCount = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_REPORTED_VALUE_BYTES));
+/** Resources a worker declares or a task asks for, by name: finite amounts from 0 to MAX_RESOURCE_AMOUNT. */
+export const Resources = v.record(
+  v.pipe(v.string(), v.maxLength(MAX_KEY_LENGTH)),
+  v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(MAX_RESOURCE_AMOUNT)),
+);
 export const Millis = v.pipe(v.number(), v.minValue(0));
 export const RequestId = v.pipe(v.number(), v.integer(), v.minValue(0));
 /** SHA-256 of a value's encoded bytes, lower-case hex (see `VALUE_HASH`). */
@@ -49,6 +57,10 @@ export const ReplyCode = {
   FRAME_TOO_LARGE: 'FRAME_TOO_LARGE',
   /** The message was well formed but cannot be done (e.g. `hello` sent twice). */
   BAD_REQUEST: 'BAD_REQUEST',
+  /** The connection sent messages faster than MAX_MESSAGES_PER_SECOND: the frame was dropped; keeping on closes the connection. */
+  RATE_LIMITED: 'RATE_LIMITED',
+  /** A limit of the scheduler was reached (connections, pending tasks per client): the request was refused. */
+  LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
 } as const;
 export type ReplyCode = (typeof ReplyCode)[keyof typeof ReplyCode];
 

@@ -1,7 +1,7 @@
 /** The channel between a worker and the scheduler (one WebSocket, control only: no bulk data). */
 import * as v from 'valibot';
 import { MAX_KEY_LENGTH, MAX_RELAY_CHUNK_BYTES, MAX_TRAFFIC_PER_HEARTBEAT } from '../constants.js';
-import { Bytes, Count, ErrorReply, Holder, Key, Keys, Millis, ModuleRef, RequestId, SignalPayload, ValueHash, Welcome, WireErrorSchema } from './common.js';
+import { ByteCount, Bytes, Count, ErrorReply, Holder, Key, Keys, Millis, ModuleRef, RequestId, Resources, SignalPayload, ValueHash, Welcome, WireErrorSchema } from './common.js';
 
 export const WorkerHello = v.object({
   type: v.literal('hello'),
@@ -12,7 +12,7 @@ export const WorkerHello = v.object({
   threads: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1024)),
   /** Bytes; null for no limit. */
   memoryLimit: v.nullable(v.number()),
-  resources: v.record(v.string(), v.number()),
+  resources: Resources,
   /** Where peers fetch this worker's data (`tcp://host:port`); null when it serves none. */
   dataAddress: v.nullable(v.string()),
   /** Node version or browser user agent. */
@@ -24,7 +24,7 @@ export const TaskFinished = v.object({
   type: v.literal('task-finished'),
   key: Key,
   /** Size of the encoded result, in bytes. */
-  nbytes: Count,
+  nbytes: ByteCount,
   /** SHA-256 of the encoded result: whoever fetches it from a peer checks the bytes against it. */
   hash: v.optional(ValueHash),
   /** The encoded result, when it is small enough to ride the control channel. */
@@ -81,7 +81,7 @@ export const RunResult = v.object({
 export const Acquired = v.object({
   type: v.literal('acquired'),
   id: RequestId,
-  items: v.array(v.object({ key: Key, nbytes: Count })),
+  items: v.array(v.object({ key: Key, nbytes: ByteCount })),
   missing: Keys,
 });
 
@@ -123,7 +123,7 @@ export const WorkerToServer = v.variant('type', [
 export type WorkerToServer = v.InferOutput<typeof WorkerToServer>;
 
 /** A value to fetch: where it is, and (when known) its size and hash, which the fetched bytes must match. */
-export const DepSpec = v.object({ key: Key, holders: v.array(Holder), nbytes: v.optional(Count), hash: v.optional(ValueHash) });
+export const DepSpec = v.object({ key: Key, holders: v.array(Holder), nbytes: v.optional(ByteCount), hash: v.optional(ValueHash) });
 export type DepSpec = v.InferOutput<typeof DepSpec>;
 
 export const ComputeTask = v.object({

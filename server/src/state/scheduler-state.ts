@@ -215,8 +215,9 @@ export class SchedulerState extends Dispatcher {
     const order: TaskState[] = [];
     const seen = new Set<TaskState>();
     const queue = keys.flatMap((k) => this.tasks.get(k) ?? []);
-    while (queue.length > 0) {
-      const t = queue.shift() as TaskState;
+    // An index, not shift(): shift is O(n) on a long queue, and a cancel may reach many tasks.
+    for (let i = 0; i < queue.length; i++) {
+      const t = queue[i] as TaskState;
       if (seen.has(t)) continue;
       seen.add(t);
       order.push(t);
@@ -242,7 +243,8 @@ export class SchedulerState extends Dispatcher {
     const g: PendingGather = { clientId, id, keys: [...keys], remaining: 0 };
     for (const key of keys) {
       const t = this.tasks.get(key);
-      if (t && t.status !== 'memory' && t.status !== 'erred' && (t.status !== 'released' || this.isNeeded(t))) {
+      // A key listed twice counts once: the gather is settled once per task.
+      if (t && !t.gathers.has(g) && t.status !== 'memory' && t.status !== 'erred' && (t.status !== 'released' || this.isNeeded(t))) {
         g.remaining++;
         t.gathers.add(g);
       }
@@ -281,7 +283,9 @@ export class SchedulerState extends Dispatcher {
     for (const item of msg.items) if (!this.tasks.has(item.key)) this.newTask({ key: item.key, scattered: true }, []);
     this.addWants(clientId, msg.wants);
     for (const item of msg.items) {
-      const t = this.tasks.get(item.key) as TaskState;
+      // Gone already when an earlier item of the same key was wanted by no one and freed.
+      const t = this.tasks.get(item.key);
+      if (!t) continue;
       const holders = item.workers.flatMap((id) => this.workers.get(id) ?? []);
       const [first, ...rest] = holders;
       if (!first) {
@@ -291,8 +295,9 @@ export class SchedulerState extends Dispatcher {
       } else if (t.status !== 'processing' && t.status !== 'erred') {
         if (t.status !== 'released') this.releaseInputs(t);
         t.nbytes = item.nbytes;
-        this.store(t, first, item.nbytes, undefined, item.hash);
+        // Every holder before `store`: a value no one wants is freed there, from all of them.
         for (const w of rest) this.addHolder(t, w);
+        this.store(t, first, item.nbytes, undefined, item.hash);
       }
     }
     this.needWanted(clientId, msg.wants, new Set());

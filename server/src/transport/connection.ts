@@ -1,20 +1,48 @@
 /**
  * One WebSocket peer of the scheduler (a client or a worker), after or before its `hello`.
- * Frames in are parsed once, here, against the channel's schema; frames out are batched per
- * event-loop turn. A bad message gets an error reply and the connection stays; a frame over
- * the size limit closes the connection (ws enforces `maxPayload`).
+ * Frames in are parsed once, by the scheduler, against the channel's schema; frames out are
+ * batched per event-loop turn. A bad message gets an error reply and the connection stays; a
+ * frame over the size limit closes the connection (ws enforces `maxPayload`).
+ *
+ * Each connection has a message budget (`admit`): a token bucket of MESSAGE_BURST messages
+ * refilled at MAX_MESSAGES_PER_SECOND. A frame over what is left is refused whole with
+ * RATE_LIMITED (its messages still count); a connection that owes more than a whole burst is closed.
  */
-import { Batcher, ReplyCode, encodeFrame, type ErrorReply } from '@meshwork/protocol';
+import {
+  Batcher,
+  CLOSE_HANDSHAKE_TIMEOUT_MS,
+  MAX_MESSAGES_PER_SECOND,
+  MESSAGE_BURST,
+  ReplyCode,
+  encodeFrame,
+  type ErrorReply,
+} from '@meshwork/protocol';
 import type { WebSocket } from 'ws';
+
+export interface RateLimit {
+  /** Messages per second, sustained. */
+  messagesPerSecond: number;
+  /** Messages at once (the bucket's size). */
+  burst: number;
+}
+
+export const DEFAULT_RATE_LIMIT: RateLimit = { messagesPerSecond: MAX_MESSAGES_PER_SECOND, burst: MESSAGE_BURST };
+
+/** What `admit` decided about a frame: handle it, refuse it (RATE_LIMITED), or close the connection. */
+export type Admission = 'ok' | 'refuse' | 'close';
 
 export class Connection<Out> {
   private readonly batcher: Batcher<Out | ErrorReply>;
   closed = false;
+  private tokens: number;
+  private refilledAt = performance.now();
 
   constructor(
     readonly socket: WebSocket,
     readonly remote: string,
+    private readonly rate: RateLimit = DEFAULT_RATE_LIMIT,
   ) {
+    this.tokens = rate.burst;
     this.batcher = new Batcher((batch) => {
       if (!this.closed && socket.readyState === socket.OPEN) socket.send(encodeFrame(batch));
     });
@@ -22,6 +50,36 @@ export class Connection<Out> {
       this.closed = true;
       this.batcher.clear();
     });
+  }
+
+  /**
+   * Spends `messages` (at least 1: an empty frame costs too) from the connection's budget. On
+   * 'refuse' a RATE_LIMITED reply has been queued; on 'close' the connection is closing.
+   */
+  admit(messages: number): Admission {
+    const now = performance.now();
+    this.tokens = Math.min(
+      this.rate.burst,
+      this.tokens + ((now - this.refilledAt) / 1000) * this.rate.messagesPerSecond,
+    );
+    this.refilledAt = now;
+    const cost = Math.max(1, messages);
+    const enough = this.tokens >= cost;
+    this.tokens -= cost;
+    if (enough) return 'ok';
+    if (this.tokens < -this.rate.burst) {
+      this.reply(
+        ReplyCode.RATE_LIMITED,
+        `over ${this.rate.messagesPerSecond} messages per second, and kept on: closing`,
+      );
+      this.close(1008, ReplyCode.RATE_LIMITED);
+      return 'close';
+    }
+    this.reply(
+      ReplyCode.RATE_LIMITED,
+      `a frame of ${messages} messages was dropped: this connection may send ${this.rate.messagesPerSecond} messages per second (bursts of ${this.rate.burst}); slow down`,
+    );
+    return 'refuse';
   }
 
   send(message: Out | ErrorReply): void {
@@ -34,11 +92,23 @@ export class Connection<Out> {
     this.send(r);
   }
 
-  /** Sends what is queued, then closes with a WebSocket close code and reason. */
+  /**
+   * Sends what is queued, then closes with a WebSocket close code and reason; a peer that does
+   * not answer the close within CLOSE_HANDSHAKE_TIMEOUT_MS is cut off.
+   */
   close(code = 1000, reason = ''): void {
     if (this.closed) return;
     this.batcher.flushNow();
     this.closed = true;
-    this.socket.close(code, reason.slice(0, 120));
+    closeSocket(this.socket, code, reason);
   }
+}
+
+/** Closes a WebSocket, and cuts it off if the peer does not complete the close handshake in time. */
+export function closeSocket(socket: WebSocket, code: number, reason: string): void {
+  socket.close(code, reason.slice(0, 120));
+  if (socket.readyState === socket.CLOSED) return;
+  const timer = setTimeout(() => socket.terminate(), CLOSE_HANDSHAKE_TIMEOUT_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }

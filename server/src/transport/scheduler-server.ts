@@ -5,26 +5,36 @@
 import { createServer, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import {
   AuthError,
   ClientChannel,
   DEFAULT_SCHEDULER_PORT,
+  ErrorCode,
   HEARTBEAT_TIMEOUT_MS,
   HELLO_TIMEOUT_MS,
+  HTTP_HEADERS_TIMEOUT_MS,
+  HTTP_REQUEST_TIMEOUT_MS,
   type IceServers,
+  MAX_CONNECTIONS,
   MAX_CONTROL_FRAME_BYTES,
+  MAX_HELLO_BYTES,
+  MAX_PENDING_TASKS_PER_CLIENT,
+  MAX_UNAUTHENTICATED_CONNECTIONS,
   PROTOCOL_VERSION,
   ReplyCode,
   WorkerChannel,
   parseFrame,
+  hashString,
   parseMessage,
   typesOf,
 } from '@meshwork/protocol';
 import { SchedulerState, type SchedulerOptions } from '../state/scheduler-state.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { Connection } from './connection.js';
+import { Connection, DEFAULT_RATE_LIMIT, closeSocket, type Admission, type RateLimit } from './connection.js';
+import { PendingTasks } from './pending-tasks.js';
 import { parseHello } from './hello.js';
 import { createHttpApp } from './http.js';
 import { TrafficBook } from './traffic.js';
@@ -35,6 +45,8 @@ import { startStunServer, type StunServer } from './stun.js';
 
 /** How often worker liveness is checked, in milliseconds. */
 export const LIVENESS_CHECK_INTERVAL_MS = 1_000;
+/** How often Node's HTTP server looks for requests past their header or request timeout, in milliseconds. */
+export const HTTP_TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 
 export interface SchedulerServerOptions extends SchedulerOptions {
   host?: string;
@@ -55,6 +67,34 @@ export interface SchedulerServerOptions extends SchedulerOptions {
   extraIceServers?: IceServers;
   heartbeatTimeoutMs?: number;
   logger?: Logger;
+  /** A connection must say hello within this time, in milliseconds (default HELLO_TIMEOUT_MS). */
+  helloTimeoutMs?: number;
+  /** Open TCP connections on the port (default MAX_CONNECTIONS). */
+  maxConnections?: number;
+  /** WebSocket connections that have not said hello yet (default MAX_UNAUTHENTICATED_CONNECTIONS). */
+  maxUnauthenticatedConnections?: number;
+  /** Unfinished tasks one client may have (default MAX_PENDING_TASKS_PER_CLIENT). */
+  maxPendingTasksPerClient?: number;
+  /** Messages per connection (default MAX_MESSAGES_PER_SECOND, bursts of MESSAGE_BURST). */
+  rateLimit?: RateLimit;
+  /** HTTP headers (of a WebSocket upgrade too) must arrive within this time, in milliseconds (default HTTP_HEADERS_TIMEOUT_MS). */
+  httpHeadersTimeoutMs?: number;
+}
+
+/** What the limits refused, since the scheduler started. */
+export interface LimitCounts {
+  /** Frames dropped with RATE_LIMITED. */
+  framesRateLimited: number;
+  /** Connections closed for sending too fast. */
+  closedForRate: number;
+  /** WebSocket connections refused because too many had not said hello. */
+  refusedUnauthenticated: number;
+  /** Connections closed for saying no hello in time. */
+  helloTimeouts: number;
+  /** Connections closed for sending more than MAX_HELLO_BYTES before their hello was read. */
+  helloTooLarge: number;
+  /** update-graph messages refused for MAX_PENDING_TASKS_PER_CLIENT. */
+  graphsRefused: number;
 }
 
 const clientTypes = typesOf(ClientChannel.ClientToServer);
@@ -84,6 +124,19 @@ export class SchedulerServer {
   readonly access: Access;
   /** Clients that came with the admin token. */
   private readonly admins = new Set<string>();
+  /** What the limits refused. */
+  readonly limits: LimitCounts = {
+    framesRateLimited: 0,
+    closedForRate: 0,
+    refusedUnauthenticated: 0,
+    helloTimeouts: 0,
+    helloTooLarge: 0,
+    graphsRefused: 0,
+  };
+  /** WebSocket connections open that have not said hello. */
+  private unauthenticated = 0;
+  private readonly pending: PendingTasks;
+  private readonly rateLimit: RateLimit;
 
   private constructor(private readonly options: SchedulerServerOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -96,11 +149,25 @@ export class SchedulerServer {
     );
     this.dashboards = new DashboardFeed(this.state, this.traffic);
     this.access = new Access(options, isLoopbackHost(options.host ?? '127.0.0.1'));
+    this.rateLimit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
+    this.pending = new PendingTasks(options.maxPendingTasksPerClient ?? MAX_PENDING_TASKS_PER_CLIENT, (key) => {
+      const status = this.state.tasks.get(key)?.status;
+      return status === 'waiting' || status === 'queued' || status === 'processing';
+    });
+    const headersTimeout = options.httpHeadersTimeoutMs ?? HTTP_HEADERS_TIMEOUT_MS;
+    const httpOptions = {
+      headersTimeout,
+      requestTimeout: Math.max(headersTimeout, HTTP_REQUEST_TIMEOUT_MS),
+      connectionsCheckingInterval: Math.min(HTTP_TIMEOUT_CHECK_INTERVAL_MS, headersTimeout),
+    };
     const app = createHttpApp(this);
-    this.http = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, app) : createServer(app);
+    this.http = options.tls
+      ? createTlsServer({ ...httpOptions, cert: options.tls.cert, key: options.tls.key }, app)
+      : createServer(httpOptions, app);
+    this.http.maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
     this.wss = new WebSocketServer({ server: this.http, maxPayload: MAX_CONTROL_FRAME_BYTES });
     this.wss.on('connection', (socket, req) =>
-      this.accept(socket, `${req.socket.remoteAddress}:${req.socket.remotePort}`, req.socket.localAddress),
+      this.accept(socket, req.socket, `${req.socket.remoteAddress}:${req.socket.remotePort}`, req.socket.localAddress),
     );
   }
 
@@ -166,15 +233,50 @@ export class SchedulerServer {
     return `${kind}-${this.idPrefix}-${(this.nextId++).toString(36)}`;
   }
 
-  private accept(socket: WebSocket, remote: string, localAddress: string | undefined): void {
-    const timer = setTimeout(() => {
-      this.logger.warn(`${remote}: no hello within ${HELLO_TIMEOUT_MS} ms; closing`);
-      socket.close(1008, 'no hello');
-    }, HELLO_TIMEOUT_MS);
-    socket.once('message', (data: RawData, isBinary: boolean) => {
+  private accept(socket: WebSocket, tcp: Duplex, remote: string, localAddress: string | undefined): void {
+    socket.on('error', (e) => this.logger.warn(`${remote}: ${e.message}`));
+    const maxUnauthenticated = this.options.maxUnauthenticatedConnections ?? MAX_UNAUTHENTICATED_CONNECTIONS;
+    if (this.unauthenticated >= maxUnauthenticated) {
+      this.limits.refusedUnauthenticated++;
+      this.logger.warn(`${remote}: refused: ${maxUnauthenticated} connections are already waiting to say hello`);
+      closeSocket(socket, 1013, 'too many connections awaiting hello');
+      return;
+    }
+    // Until its hello is read, a connection is a stranger: it may hold a slot, for a bounded
+    // time, and send a bounded number of bytes.
+    this.unauthenticated++;
+    let authenticated = false;
+    let received = 0;
+    const countBytes = (chunk: Buffer): void => {
+      if (authenticated) return;
+      received += chunk.byteLength;
+      if (received <= MAX_HELLO_BYTES) return;
+      this.limits.helloTooLarge++;
+      this.logger.warn(`${remote}: over ${MAX_HELLO_BYTES} bytes before its hello; cutting it off`);
+      stranger(false);
+      socket.terminate();
+    };
+    const stranger = (closeIt: boolean): void => {
+      if (authenticated) return;
+      authenticated = true;
+      this.unauthenticated--;
       clearTimeout(timer);
+      tcp.off('data', countBytes);
+      if (closeIt) closeSocket(socket, 1008, 'no hello');
+    };
+    tcp.prependListener('data', countBytes); // before ws reads the bytes
+    const helloTimeoutMs = this.options.helloTimeoutMs ?? HELLO_TIMEOUT_MS;
+    const timer = setTimeout(() => {
+      this.limits.helloTimeouts++;
+      this.logger.warn(`${remote}: no hello within ${helloTimeoutMs} ms; closing`);
+      stranger(true);
+    }, helloTimeoutMs);
+    socket.once('close', () => stranger(false));
+    socket.once('message', (data: RawData, isBinary: boolean) => {
+      if (authenticated) return; // timed out or cut off meanwhile
+      stranger(false);
       const bytes = toBytes(data);
-      const conn = new Connection<ToClient & ToWorker>(socket, remote);
+      const conn = new Connection<ToClient & ToWorker>(socket, remote, this.rateLimit);
       if (!isBinary || !bytes) {
         conn.reply(ReplyCode.PROTOCOL_ERROR, 'frames are binary');
         conn.close(1003, 'text frame');
@@ -200,6 +302,7 @@ export class SchedulerServer {
         socket.on('close', () => {
           this.clients.delete(id);
           this.admins.delete(id);
+          this.pending.forget(id);
           this.state.removeClient(id);
           this.logger.info(`client ${id} left`);
         });
@@ -227,7 +330,6 @@ export class SchedulerServer {
         socket.on('close', (code) => this.dropWorker(id, code === 1000 || code === 1001 ? 'left' : `connection lost (${code})`));
       }
     });
-    socket.on('error', (e) => this.logger.warn(`${remote}: ${e.message}`));
   }
 
   private dataToken(): { dataToken?: string } {
@@ -255,6 +357,7 @@ export class SchedulerServer {
     const bytes = toBytes(data);
     if (!bytes) return conn.reply(ReplyCode.PROTOCOL_ERROR, 'frames are binary');
     const { messages, errors } = parseFrame(bytes, ClientChannel.ClientToServer, clientTypes);
+    if (this.admit(conn, messages.length + errors.length) !== 'ok') return;
     for (const e of errors) this.refuse(conn, e);
     for (const m of messages) this.handleClient(id, conn, m);
   }
@@ -270,7 +373,7 @@ export class SchedulerServer {
       case 'hello':
         return conn.reply(ReplyCode.BAD_REQUEST, 'hello was already received');
       case 'update-graph':
-        return this.state.updateGraph(id, m);
+        return this.updateGraph(id, conn, m);
       case 'release-keys':
         return this.state.releaseKeys(id, m.keys);
       case 'gather':
@@ -281,8 +384,12 @@ export class SchedulerServer {
         return this.state.scatterPlan(id, m);
       case 'scattered':
         return this.state.scattered(id, m);
-      case 'missing-data':
+      case 'missing-data': {
+        // Only a client that holds a future for the key gathers it, and can find it missing.
+        const t = this.state.tasks.get(m.key);
+        if (!t || !this.state.clients.get(id)?.wants.has(t)) return;
         return this.state.missingData(m.key, m.holder);
+      }
       case 'who-has':
         return this.state.whoHas(id, m.id, m.keys);
       case 'run':
@@ -302,6 +409,7 @@ export class SchedulerServer {
     const bytes = toBytes(data);
     if (!bytes) return conn.reply(ReplyCode.PROTOCOL_ERROR, 'frames are binary');
     const { messages, errors } = parseFrame(bytes, WorkerChannel.WorkerToServer, workerTypes);
+    if (this.admit(conn, messages.length + errors.length) !== 'ok') return;
     for (const e of errors) this.refuse(conn, e);
     for (const m of messages) {
       if (this.dashboards.active && (m.type === 'task-finished' || m.type === 'task-erred')) this.dashboards.taskEnded(id, m);
@@ -320,8 +428,13 @@ export class SchedulerServer {
       case 'heartbeat':
         if (m.traffic) this.traffic.report(id, m.traffic);
         return this.state.heartbeat(id, m.memoryUsed);
-      case 'dep-missing':
+      case 'dep-missing': {
+        // Only the worker running `key` fetches its inputs, from the holders it was told of.
+        const t = this.state.tasks.get(m.key);
+        const dep = t?.processingOn?.id === id ? t.deps.find((d) => d.key === m.dep) : undefined;
+        if (!dep || ![...dep.whoHas].some((w) => w.id === m.holder)) return;
         return this.state.depMissing(id, m);
+      }
       case 'task-seceded':
         return this.state.taskSeceded(id, m.key);
       case 'task-rejoined':
@@ -333,7 +446,7 @@ export class SchedulerServer {
       case 'acquired':
         return this.state.acquired(id, m);
       case 'relay': {
-        const target = this.workers.get(m.to);
+        const target = m.to === id ? undefined : this.workers.get(m.to);
         // No such worker (any more): the relay link ends at once rather than by timeout.
         if (!target) return conn.send({ type: 'relay', from: m.to, close: true });
         if (m.data) this.traffic.relayed(m.data.byteLength);
@@ -344,11 +457,55 @@ export class SchedulerServer {
         return target.conn.send(out);
       }
       case 'signal': {
-        const target = this.workers.get(m.to);
+        const target = m.to === id ? undefined : this.workers.get(m.to);
         if (!target) return conn.reply(ReplyCode.BAD_REQUEST, `no worker ${m.to.slice(0, 64)} to signal`);
         return target.conn.send({ type: 'signal', from: id, payload: m.payload });
       }
     }
+  }
+
+  /** Spends a frame's messages from the connection's budget (see Connection.admit). */
+  private admit<T>(conn: Connection<T>, messages: number): Admission {
+    const admission = conn.admit(messages);
+    if (admission === 'refuse') this.limits.framesRateLimited++;
+    else if (admission === 'close') this.limits.closedForRate++;
+    if (admission !== 'ok') this.logger.warn(`${conn.remote}: ${admission === 'close' ? 'closed' : 'frame dropped'}: over the message rate`);
+    return admission;
+  }
+
+  /**
+   * A graph from a client, checked at the edge: functions must be what their ids say (an id is
+   * the hash of the source, so a client cannot plant another source under an id others use),
+   * argument bytes are copied out of the frame (a task must not keep a whole frame alive), and
+   * the client's unfinished tasks stay under MAX_PENDING_TASKS_PER_CLIENT: a graph past it is
+   * refused, each new key it wanted failing with GraphError.
+   */
+  private updateGraph(id: string, conn: Connection<ToClient>, m: ClientMessage<'update-graph'>): void {
+    for (const f of m.fns) {
+      if (this.state.fns.has(f.id)) continue;
+      const expected = hashString(f.module ? `module:${f.module.name}@${f.module.hash}#${f.source}` : f.source);
+      if (f.id !== expected) {
+        conn.reply(ReplyCode.PROTOCOL_ERROR, `bad 'update-graph' message: function id ${f.id.slice(0, 64)} is not the hash of its source`);
+        return;
+      }
+    }
+    const fresh: string[] = [];
+    for (const t of m.tasks) if (!this.state.tasks.has(t.key)) fresh.push(t.key);
+    const admitted = this.pending.admit(id, fresh);
+    if (!admitted.ok) {
+      this.limits.graphsRefused++;
+      const limit = this.options.maxPendingTasksPerClient ?? MAX_PENDING_TASKS_PER_CLIENT;
+      const message = `graph of ${m.tasks.length} tasks refused: this client has ${admitted.pending} unfinished tasks and may have at most ${limit} (MAX_PENDING_TASKS_PER_CLIENT); wait for some to finish`;
+      conn.reply(ReplyCode.LIMIT_EXCEEDED, message);
+      const refused = new Set(fresh);
+      for (const key of m.wants) if (refused.has(key)) conn.send({ type: 'key-erred', key, error: { code: ErrorCode.GRAPH, name: 'GraphError', message, key } });
+      // Wants of keys the scheduler already knows still count: the client will release them.
+      const known = m.wants.filter((key) => !refused.has(key));
+      if (known.length > 0) this.state.updateGraph(id, { type: 'update-graph', fns: [], tasks: [], wants: known });
+      return;
+    }
+    for (const t of m.tasks) t.args = ownBytes(t.args);
+    this.state.updateGraph(id, m);
   }
 
   private refuse<T>(conn: Connection<T>, e: { code: ReplyCode; message: string; replyTo?: number }): void {
@@ -356,6 +513,13 @@ export class SchedulerServer {
     conn.reply(e.code, e.message, e.replyTo);
     if (e.code === ReplyCode.FRAME_TOO_LARGE) conn.close(1009, e.code);
   }
+}
+
+type ClientMessage<T extends ClientChannel.ClientToServer['type']> = Extract<ClientChannel.ClientToServer, { type: T }>;
+
+/** The bytes in memory of their own, unless they already fill (nearly all of) theirs. */
+function ownBytes(b: Uint8Array): Uint8Array {
+  return b.byteLength * 2 >= b.buffer.byteLength ? b : b.slice();
 }
 
 function toBytes(data: RawData): Uint8Array | null {
