@@ -470,3 +470,18 @@ test('verify: a result counts once k distinct workers agree (browsers first); th
   h.submit('c', [['z1', []], ['z2', []], ['z3', []], ['z4', []]]);
   for (const k of ['z1', 'z2', 'z3', 'z4']) assert.notEqual(on(k), 'tab', 'an excluded worker gets no tasks');
 });
+
+test('a result from a worker the task was never sent to is refused, and that worker told to drop it', () => {
+  const h = new Harness();
+  h.worker('a');
+  h.client('c');
+  h.submit('c', [['x', []]]);
+  h.worker('b');
+  assert.equal(h.s.tasks.get('x')?.processingOn?.id, 'a');
+  h.finish('b', 'x');
+  assert.equal(h.status('x'), 'processing', 'b was never asked for x');
+  assert.ok(h.toWorkers.get('b')?.some((m) => m.type === 'free-keys' && m.keys.includes('x')));
+  h.finish('a', 'x');
+  assert.equal(h.status('x'), 'memory');
+  assert.deepEqual([...(h.s.tasks.get('x')?.whoHas ?? [])].map((w) => w.id), ['a']);
+});

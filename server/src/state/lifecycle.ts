@@ -102,6 +102,7 @@ export abstract class Lifecycle {
       waitingOn: 0,
       status: 'released',
       processingOn: null,
+      lastSentTo: null,
       whoHas: new Set(),
       nbytes: 0,
       hash: null,
@@ -189,6 +190,7 @@ export abstract class Lifecycle {
   protected assign(t: TaskState, w: WorkerState): void {
     this.setStatus(t, 'processing');
     t.processingOn = w;
+    t.lastSentTo = w;
     w.processing.add(t);
     for (const [r, n] of Object.entries(t.restrictions?.resources ?? {})) w.resourcesUsed[r] = (w.resourcesUsed[r] ?? 0) + n;
     this.updateRoom(w);

@@ -341,8 +341,11 @@ export class SchedulerState extends Dispatcher {
     const w = this.workers.get(workerId);
     const t = this.tasks.get(msg.key);
     if (!w) return;
-    if (!t || !(t.processingOn === w || t.status === 'waiting' || t.status === 'queued' || t.status === 'released')) {
-      // Not expected from this worker (cancelled, or already done elsewhere): it should not keep it.
+    // Expected from the worker running it, or from the one it was last sent to when it was taken
+    // back meanwhile (stolen, its inputs lost): a result no one asked this worker for is refused.
+    const asked = t !== undefined && (t.processingOn === w || (t.lastSentTo === w && (t.status === 'waiting' || t.status === 'queued' || t.status === 'released')));
+    if (!t || !asked) {
+      // Not expected from this worker (cancelled, already done elsewhere, or never sent there): it should not keep it.
       if (!t || t.status !== 'memory' || !t.whoHas.has(w)) this.emit.worker(w.id, { type: 'free-keys', keys: [msg.key] });
       if (t?.processingOn === w) this.unassign(t);
       this.dispatch();

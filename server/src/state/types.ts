@@ -27,6 +27,8 @@ export interface TaskState {
   waitingOn: number;
   status: TaskStatus;
   processingOn: WorkerState | null;
+  /** The worker it was last sent to: a result from any other worker was never asked for. */
+  lastSentTo: WorkerState | null;
   readonly whoHas: Set<WorkerState>;
   nbytes: number;
   /** SHA-256 of the encoded result as its producer reported it (null when not reported): fetched copies must match. */
