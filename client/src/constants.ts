@@ -21,9 +21,16 @@ export const RESULT_CACHE_MAX_BYTES = INLINE_VALUE_MAX_BYTES;
 
 /**
  * How many times one key is asked of the scheduler when none of its holders could hand it over
- * (the data may have moved between the reply and the fetch) before the wait fails.
+ * (the data may have moved between the reply and the fetch, or its holder died and the scheduler
+ * has not learnt it yet) before the wait fails.
  */
-export const GATHER_ATTEMPTS = 3;
+export const GATHER_ATTEMPTS = 8;
+
+/** First pause before asking again for a key no holder handed over, in milliseconds (doubles each time). */
+export const GATHER_RETRY_MS = 100;
+
+/** Longest pause between two asks for the same key, in milliseconds (all 8 asks span about 10 s). */
+export const GATHER_RETRY_MAX_MS = 4_000;
 
 /** `close()` waits this long for the socket's closing handshake, in milliseconds. */
 export const CLOSE_TIMEOUT_MS = 2_000;

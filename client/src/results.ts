@@ -2,12 +2,15 @@
  * Getting results: `gather {id, keys}` to the scheduler (requests of one turn merged, one request
  * in flight per key), then for each item its inline bytes, its error, or a direct fetch from the
  * workers that hold it (next holder on `data-missing` or a failed link; asking the scheduler again,
- * up to GATHER_ATTEMPTS, when no holder could hand it over).
+ * after a pause that doubles, up to GATHER_ATTEMPTS, when no holder could hand it over). Holders
+ * only reachable over WebRTC (tabs) are skipped: the scheduler copies such values onto a Node
+ * worker first when it has one.
  */
 import {
   ConnectionError,
   ErrorCode,
   ProtocolError,
+  WEBRTC_ADDRESS,
   errorFromWire,
   valueMismatch,
   type ExpectedValue,
@@ -16,7 +19,7 @@ import {
   type Holder,
   type MeshworkError,
 } from '@meshwork/protocol';
-import { GATHER_ATTEMPTS, PEER_FETCH_BATCH_TIMEOUT_MS } from './constants.js';
+import { GATHER_ATTEMPTS, GATHER_RETRY_MAX_MS, GATHER_RETRY_MS, PEER_FETCH_BATCH_TIMEOUT_MS } from './constants.js';
 import type { Connection } from './connection.js';
 import { fetchFromPeer } from './peer-fetch.js';
 import type { Platform } from './platform.js';
@@ -32,6 +35,8 @@ interface Inflight {
   reject(error: Error): void;
   requestId: number;
   attempts: number;
+  /** The pause before asking again, while one runs. */
+  timer?: ReturnType<typeof setTimeout> | undefined;
 }
 
 /** A value to fetch from its holders, and the size and hash its bytes must match. */
@@ -63,6 +68,7 @@ export class Results {
     });
     const entry: Inflight = { promise, resolve, reject, requestId: 0, attempts: 0 };
     const done = (): void => {
+      clearTimeout(entry.timer);
       if (this.inflight.get(key) === entry) this.inflight.delete(key);
     };
     entry.resolve = (o) => (done(), resolve(o));
@@ -97,8 +103,11 @@ export class Results {
       if (item.error?.code === ErrorCode.CANCELLED && entry.attempts < GATHER_ATTEMPTS) this.request(item.key, entry);
       else if (item.error) entry.resolve({ error: errorFromWire({ ...item.error, key: item.error.key ?? item.key }) });
       else if (item.value) entry.resolve({ value: item.value });
-      else if (item.holders && item.holders.length > 0)
-        remote.push({ key: item.key, entry, holders: item.holders, expect: { nbytes: item.nbytes, hash: item.hash } });
+      else if (item.holders && item.holders.length > 0) {
+        const holders = item.holders.filter((h) => h.address !== WEBRTC_ADDRESS);
+        if (holders.length === 0) this.retry(item.key, entry, item.holders);
+        else remote.push({ key: item.key, entry, holders, expect: { nbytes: item.nbytes, hash: item.hash } });
+      }
       else entry.reject(new ProtocolError(`gather-reply for '${item.key}' has neither a value, holders nor an error`));
     }
     for (const key of asked) {
@@ -163,16 +172,24 @@ export class Results {
     if (retryNext.length > 0) await this.fetchRemote(retryNext, index + 1);
   }
 
+  /** Asks the scheduler again for `key` after a pause, or fails the wait once the attempts are spent. */
   private retry(key: string, entry: Inflight, holders: readonly Holder[]): void {
-    if (this.inflight.get(key) !== entry) return;
-    if (entry.attempts >= GATHER_ATTEMPTS || !this.conn.isOpen) {
+    const giveUp = (): void => {
       const where = holders.map((h) => `${h.id} (${h.address})`).join(', ');
       entry.reject(
         new ConnectionError(`could not fetch '${key}' from any holder after ${entry.attempts} attempt(s): ${where}`),
       );
-      return;
-    }
-    this.request(key, entry);
+    };
+    if (this.inflight.get(key) !== entry) return;
+    if (entry.attempts >= GATHER_ATTEMPTS || !this.conn.isOpen) return giveUp();
+    entry.requestId = 0; // a reply to the last request is stale now
+    const pause = Math.min(GATHER_RETRY_MS * 2 ** (entry.attempts - 1), GATHER_RETRY_MAX_MS);
+    entry.timer = setTimeout(() => {
+      entry.timer = undefined;
+      if (this.inflight.get(key) !== entry) return;
+      if (this.conn.isOpen) this.request(key, entry);
+      else giveUp();
+    }, pause);
   }
 
   /**

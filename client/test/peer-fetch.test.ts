@@ -1,7 +1,7 @@
 /** Values that are not inline: fetched directly from the workers that hold them (fake TCP workers). */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Client, ConnectionError } from '../src/index.js';
+import { Client, ConnectionError, GATHER_ATTEMPTS } from '../src/index.js';
 import { platform as browserPlatform } from '../src/platform.browser.js';
 import { platform } from '../src/platform.node.js';
 import { FakeScheduler } from './fake-scheduler.js';
@@ -51,16 +51,40 @@ describe('direct fetch from holders', () => {
     assert.equal(empty.requests.filter((r) => r.type === 'get-data').length, 1);
   });
 
-  it('asks the scheduler again when no holder has it, then fails with ConnectionError', async () => {
+  it('asks the scheduler again, pausing longer each time, when no holder has it, then fails with ConnectionError', async () => {
     holders = [{ id: 'w-empty', address: empty.address }];
     const f = client.submit(broken, 1);
+    const started = Date.now();
     await assert.rejects(f.result(), (e: unknown) => {
       assert.ok(e instanceof ConnectionError);
-      assert.match(e.message, /could not fetch .* after 3 attempt/);
+      assert.match(e.message, new RegExp(`could not fetch .* after ${GATHER_ATTEMPTS} attempt`));
       return true;
     });
-    assert.equal(fake.of('gather').filter((g) => g.keys.includes(f.key)).length, 3);
+    assert.equal(fake.of('gather').filter((g) => g.keys.includes(f.key)).length, GATHER_ATTEMPTS);
+    assert.ok(Date.now() - started >= 5_000, 'the asks are spread over seconds (a dead holder takes time to be noticed)');
     assert.equal(f.status, 'finished', 'the task did finish; only fetching failed');
+  });
+
+  it('does not dial holders only reachable over WebRTC; asks again until a worker it can reach holds the value', async () => {
+    holders = [{ id: 'tab-1', address: 'webrtc' }];
+    const dialed: string[] = [];
+    const spy: typeof platform = {
+      ...platform,
+      openPeerStream: (address, handlers) => (dialed.push(address), platform.openPeerStream(address, handlers)),
+    };
+    const other = await Client.connect(fake.address, { platform: spy });
+    try {
+      const f = other.submit(big, 20_001);
+      setTimeout(() => {
+        holders = [{ id: 'w-full', address: full.address }];
+      }, 400);
+      const value = await f.result();
+      assert.equal(value.length, 20_001);
+      assert.ok(fake.of('gather').filter((g) => g.keys.includes(f.key)).length >= 2);
+      assert.deepEqual(dialed, [full.address]);
+    } finally {
+      await other.close();
+    }
   });
 
   it('in a browser, fails values that are not inline with a clear ConnectionError', async () => {

@@ -421,6 +421,42 @@ test('gathering a large value only a tab holds: a Node worker acquires it first,
   assert.ok(reply.items[0]?.holders?.some((x) => x.address === 'tcp://node'));
 });
 
+test('a value the acquiring Node worker could not get (its tab gone): that copy is dropped, the value made again, and the gather waits for it', () => {
+  const h = new Harness();
+  h.worker('tab', 1, { kind: 'browser', dataAddress: null });
+  h.worker('node', 1);
+  h.client('c');
+  h.s.updateGraph('c', {
+    type: 'update-graph',
+    fns: [{ id: 'f', name: 'f', source: '(x) => x' }],
+    tasks: [{ key: 'big', fn: 'f', args: new Uint8Array(0), deps: [], priority: 0, retries: 0, workers: ['tab'], allowOtherWorkers: true }],
+    wants: ['big'],
+  });
+  h.s.taskFinished('tab', { type: 'task-finished', key: 'big', nbytes: 1e6, startedAt: 0, stoppedAt: 1, thread: 0 });
+  h.s.gather('c', 1, ['big']);
+  const acquire = h.toWorkers.get('node')?.find((m) => m.type === 'acquire');
+  assert.ok(acquire?.type === 'acquire');
+  h.s.acquired('node', { type: 'acquired', id: acquire.id, items: [], missing: [{ key: 'big', holder: 'tab' }] });
+  h.check();
+  const t = h.s.tasks.get('big');
+  assert.notEqual(t?.status, 'memory', 'the only copy was dropped');
+  assert.ok(t?.whoHas.size === 0);
+  assert.ok(h.toWorkers.get('tab')?.some((m) => m.type === 'free-keys' && m.keys.includes('big')), 'the tab is told to free its copy');
+  assert.ok(!h.clientMessages('c').some((m) => m.type === 'gather-reply'), 'the gather waits for the value to be made again');
+  const on = t?.processingOn?.id;
+  assert.ok(on, 'the value is being made again');
+  h.s.taskFinished(on, { type: 'task-finished', key: 'big', nbytes: 1e6, startedAt: 2, stoppedAt: 3, thread: 0 });
+  if (on === 'tab') {
+    const again = h.toWorkers.get('node')?.filter((m) => m.type === 'acquire').at(-1);
+    assert.ok(again?.type === 'acquire' && again.id !== acquire.id, 'a tab-held value is acquired again');
+    h.s.acquired('node', { type: 'acquired', id: again.id, items: [{ key: 'big', nbytes: 1e6 }], missing: [] });
+  }
+  h.check();
+  const reply = h.clientMessages('c').find((m) => m.type === 'gather-reply');
+  assert.ok(reply?.type === 'gather-reply');
+  assert.ok(reply.items[0]?.holders?.some((x) => x.address === 'tcp://node'), JSON.stringify(reply.items[0]));
+});
+
 test('placement prices a move over WebRTC (a tab at either end) above one over the Node workers\' TCP link', () => {
   const h = new Harness();
   h.worker('n1');

@@ -163,7 +163,7 @@ test('acquire fetches what is not here, stores it (counted in memory) and answer
       { key: 'a', nbytes: 100 },
       { key: 'c', nbytes: 1000 },
     ],
-    missing: ['b'],
+    missing: [{ key: 'b', holder: 'tab-1' }],
   });
   assert.ok(core.store.has('a') && core.store.has('c') && !core.store.has('b'));
   assert.equal(core.memoryUsed, 1110);

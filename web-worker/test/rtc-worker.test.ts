@@ -79,7 +79,7 @@ test('acquire copies over WebRTC into the store; the copy is then served over TC
     ],
   });
   const reply = await cb.next((x) => x.type === 'acquired');
-  assert.deepEqual(reply, { type: 'acquired', id: 3, items: [{ key: 'big', nbytes: bigBytes }], missing: ['nowhere'] });
+  assert.deepEqual(reply, { type: 'acquired', id: 3, items: [{ key: 'big', nbytes: bigBytes }], missing: [{ key: 'nowhere', holder: a.id }] });
   const client = new TcpPeerFetcher({ from: 'test-client' });
   try {
     const got = await client.fetch([{ id: b.id, address: b.dataAddress }], ['big'], { signal: AbortSignal.timeout(10_000) });

@@ -77,12 +77,15 @@ export const RunResult = v.object({
   error: v.optional(WireErrorSchema),
 });
 
-/** Answer to `acquire`: the keys now stored here, and those no holder delivered. */
+/**
+ * Answer to `acquire`: the keys now stored here, and those no holder delivered, each with the
+ * holder to blame (as in `dep-missing`: the scheduler drops that copy, recomputing when it was the last).
+ */
 export const Acquired = v.object({
   type: v.literal('acquired'),
   id: RequestId,
   items: v.array(v.object({ key: Key, nbytes: ByteCount })),
-  missing: Keys,
+  missing: v.array(v.object({ key: Key, holder: v.string() })),
 });
 
 /** Answer to `steal-request`: `ok` when the task had not started and was dropped here. */

@@ -395,7 +395,29 @@ export abstract class Lifecycle {
     return true;
   }
 
+  /**
+   * Before answering a gather: a key lost since it was asked for (its last copy gone, the value
+   * being made again) is waited for anew, rather than answered as lost.
+   */
+  private waitAgain(g: PendingGather): boolean {
+    for (const key of g.keys) {
+      const t = this.tasks.get(key);
+      if (!t || g.cancelled?.has(key) || t.gathers.has(g) || !this.isPending(t)) continue;
+      g.remaining++;
+      t.gathers.add(g);
+    }
+    if (g.remaining === 0) return false;
+    g.acquired = false; // the new copy may be on a tab again
+    return true;
+  }
+
+  /** Not settled yet, and someone still needs it: a gather for it waits. */
+  protected isPending(t: TaskState): boolean {
+    return t.status !== 'memory' && t.status !== 'erred' && (t.status !== 'released' || this.isNeeded(t));
+  }
+
   protected answerGather(g: PendingGather): void {
+    if (this.waitAgain(g)) return;
     if (!g.acquired && this.acquireForGather(g)) {
       g.acquired = true;
       return;

@@ -244,7 +244,7 @@ export class SchedulerState extends Dispatcher {
     for (const key of keys) {
       const t = this.tasks.get(key);
       // A key listed twice counts once: the gather is settled once per task.
-      if (t && !t.gathers.has(g) && t.status !== 'memory' && t.status !== 'erred' && (t.status !== 'released' || this.isNeeded(t))) {
+      if (t && !t.gathers.has(g) && this.isPending(t)) {
         g.remaining++;
         t.gathers.add(g);
       }
@@ -453,7 +453,11 @@ export class SchedulerState extends Dispatcher {
       if (w && t?.status === 'memory') this.addHolder(t, w);
       else if (w) this.emit.worker(w.id, { type: 'free-keys', keys: [item.key] });
     }
+    // A value no holder handed over (a tab closed, not yet timed out): that copy is dropped, and
+    // a value with no copy left is made again; its gathers wait for it (answerGather).
+    for (const m of msg.missing) if (pending.keys.includes(m.key)) this.dropCopy(m.key, m.holder);
     for (const g of pending.gathers) if (--g.remaining === 0) this.answerGather(g);
+    this.dispatch();
   }
 
   /** The running task waits on other tasks: its thread is free for them. */

@@ -15,8 +15,8 @@ type DepSpec = WorkerChannel.DepSpec;
 export interface Acquisition {
   /** The keys now in the store, with their sizes in bytes. */
   items: { key: string; nbytes: number }[];
-  /** Keys no holder delivered. */
-  missing: string[];
+  /** Keys no holder delivered, each with the holder to blame (see FetchResult). */
+  missing: { key: string; holder: string }[];
 }
 
 /** Resolves with what is stored now and what is not; rejects only when `signal` aborts. */
@@ -40,13 +40,20 @@ export async function acquireValues(
   }
   const fetched = await Promise.all([...groups.values()].map((g) => o.fetcher.fetch(g.holders, g.keys, { signal: o.signal, expect })));
   o.signal.throwIfAborted();
-  for (const r of fetched) for (const [key, bytes] of r.values) o.store.put(key, bytes);
+  const blame = new Map<string, string>();
+  for (const r of fetched) {
+    for (const [key, bytes] of r.values) o.store.put(key, bytes);
+    for (const m of r.missing) blame.set(m.key, m.holder);
+  }
   const items: Acquisition['items'] = [];
-  const missing: string[] = [];
-  for (const key of new Set(specs.map((s) => s.key))) {
-    const bytes = o.store.get(key);
-    if (bytes) items.push({ key, nbytes: bytes.byteLength });
-    else missing.push(key);
+  const missing: Acquisition['missing'] = [];
+  const seen = new Set<string>();
+  for (const spec of specs) {
+    if (seen.has(spec.key)) continue;
+    seen.add(spec.key);
+    const bytes = o.store.get(spec.key);
+    if (bytes) items.push({ key: spec.key, nbytes: bytes.byteLength });
+    else missing.push({ key: spec.key, holder: blame.get(spec.key) ?? spec.holders[0]?.id ?? '' });
   }
   return { items, missing };
 }
