@@ -3,6 +3,7 @@
  * Returns the broken rules (empty when all hold) rather than throwing, so a test can show them all.
  */
 import type { SchedulerState } from './scheduler-state.js';
+import { sharedEmptyIsEmpty } from './compact.js';
 import type { TaskStatus } from './types.js';
 
 export function checkInvariants(s: SchedulerState): string[] {
@@ -11,6 +12,7 @@ export function checkInvariants(s: SchedulerState): string[] {
     if (broken.length < 50) broken.push(msg);
   };
   const counted: Record<TaskStatus, number> = { waiting: 0, queued: 0, processing: 0, memory: 0, erred: 0, released: 0 };
+  if (!sharedEmptyIsEmpty()) fail('the shared empty set of sparse task fields holds something');
   for (const [key, t] of s.tasks) {
     counted[t.status]++;
     if (t.key !== key) fail(`${key}: stored under another key`);
@@ -61,7 +63,7 @@ export function checkInvariants(s: SchedulerState): string[] {
         break;
     }
     if (t.status !== 'processing' && t.processingOn) fail(`${key}: ${t.status} but has processingOn`);
-    if (t.status !== 'memory' && t.inline) fail(`${key}: ${t.status} but keeps an inline value`);
+    if (t.status !== 'memory' && t.inline !== null) fail(`${key}: ${t.status} but keeps an inline value`);
   }
   for (const st of Object.keys(counted) as TaskStatus[]) {
     if (counted[st] !== s.counts[st]) fail(`count of ${st} is ${s.counts[st]}, actual ${counted[st]}`);

@@ -20,6 +20,7 @@ import type { Emit } from './emit.js';
 import { TaskGroups, groupName } from './groups.js';
 import { Heap } from './heap.js';
 import { DEFAULT_TASK_DURATION_MS, LocalityPlacement, type PlacementPolicy } from './placement.js';
+import { bytesToString, clear, emptySet, grow, shrink, stringToBytes } from './compact.js';
 import type { ClientState, PendingGather, TaskState, TaskStatus, WorkerState } from './types.js';
 
 export interface SchedulerOptions {
@@ -95,10 +96,10 @@ export abstract class Lifecycle {
       key: spec.key,
       fn: task?.fn ?? '',
       fnName,
-      args: task?.args ?? new Uint8Array(0),
+      args: task ? bytesToString(task.args) : '',
       deps,
-      dependents: new Set(),
-      waiters: new Set(),
+      dependents: emptySet(),
+      waiters: emptySet(),
       waitingOn: 0,
       status: 'released',
       processingOn: null,
@@ -118,13 +119,13 @@ export abstract class Lifecycle {
       restrictions:
         task && restricted ? { workers: task.workers, allowOtherWorkers: task.allowOtherWorkers ?? false, resources: task.resources } : null,
       timeoutMs: task?.timeoutMs,
-      gathers: new Set(),
+      gathers: emptySet(),
       queueEpoch: 0,
       scattered: task === null,
       stealing: false,
       group: this.groups.add(groupName(fnName)),
     };
-    for (const d of deps) d.dependents.add(t);
+    for (const d of deps) grow(d, 'dependents').add(t);
     this.tasks.set(t.key, t);
     this.counts.released++;
     return t;
@@ -159,7 +160,7 @@ export abstract class Lifecycle {
       }
       t.waitingOn = 0;
       for (const d of t.deps) {
-        d.waiters.add(t);
+        grow(d, 'waiters').add(t);
         if (d.status !== 'memory') {
           t.waitingOn++;
           if (d.status === 'released') stack.push(d);
@@ -200,7 +201,7 @@ export abstract class Lifecycle {
       key: t.key,
       fn: t.fn,
       fnName: t.fnName,
-      args: t.args,
+      args: stringToBytes(t.args),
       deps: t.deps.map((d) => depSpec(d, w)),
     };
     if (fn?.module) msg.module = fn.module;
@@ -231,7 +232,7 @@ export abstract class Lifecycle {
     t.hash = hash ?? null;
     this.addHolder(t, w);
     if (value && value.byteLength <= INLINE_VALUE_MAX_BYTES && this.inlineBytes + value.byteLength <= this.inlineCacheBytes) {
-      t.inline = value.slice(); // a copy: the message's bytes are a view into a whole frame
+      t.inline = bytesToString(value);
       this.inlineBytes += value.byteLength;
     }
     for (const [clientId] of t.wants) this.emit.client(clientId, { type: 'key-finished', key: t.key });
@@ -240,7 +241,7 @@ export abstract class Lifecycle {
       if (d.status === 'waiting' && --d.waitingOn === 0) this.enqueue(d);
     }
     for (const dep of t.deps) {
-      dep.waiters.delete(t);
+      shrink(dep, 'waiters', t);
       this.maybeRelease(dep);
     }
     this.maybeRelease(t);
@@ -268,7 +269,7 @@ export abstract class Lifecycle {
       for (const [clientId] of t.wants) this.emit.client(clientId, { type: 'key-erred', key: t.key, error });
       this.settleGathers(t);
       for (const d of t.deps) {
-        d.waiters.delete(t);
+        shrink(d, 'waiters', t);
         this.maybeRelease(d);
       }
       for (const d of t.dependents) if (d.status !== 'released') stack.push(d);
@@ -337,7 +338,7 @@ export abstract class Lifecycle {
 
   protected releaseInputs(t: TaskState): void {
     for (const d of t.deps) {
-      d.waiters.delete(t);
+      shrink(d, 'waiters', t);
       this.maybeRelease(d);
     }
   }
@@ -353,14 +354,14 @@ export abstract class Lifecycle {
       this.counts[t.status]--;
       this.groups.remove(t.group, t.status);
       for (const d of t.deps) {
-        d.dependents.delete(t);
+        shrink(d, 'dependents', t);
         stack.push(d);
       }
     }
   }
 
   private dropInline(t: TaskState): void {
-    if (t.inline) this.inlineBytes -= t.inline.byteLength;
+    if (t.inline !== null) this.inlineBytes -= t.inline.length;
     t.inline = null;
   }
 
@@ -368,7 +369,7 @@ export abstract class Lifecycle {
     for (const g of t.gathers) {
       if (--g.remaining === 0) this.answerGather(g);
     }
-    t.gathers.clear();
+    clear(t, 'gathers');
   }
 
   /** Keys being copied onto a Node worker (acquire request id → keys and the gathers waiting). */
@@ -384,7 +385,7 @@ export abstract class Lifecycle {
     if (!node) return false;
     const needed = g.keys.flatMap((key) => {
       const t = this.tasks.get(key);
-      if (!t || t.status !== 'memory' || t.inline || t.whoHas.size === 0) return [];
+      if (!t || t.status !== 'memory' || t.inline !== null || t.whoHas.size === 0) return [];
       return [...t.whoHas].some((w) => w.dataAddress !== null) ? [] : [t];
     });
     if (needed.length === 0) return false;
@@ -404,7 +405,7 @@ export abstract class Lifecycle {
       const t = this.tasks.get(key);
       if (!t || g.cancelled?.has(key) || t.gathers.has(g) || !this.isPending(t)) continue;
       g.remaining++;
-      t.gathers.add(g);
+      grow(t, 'gathers').add(g);
     }
     if (g.remaining === 0) return false;
     g.acquired = false; // the new copy may be on a tab again
@@ -429,7 +430,7 @@ export abstract class Lifecycle {
       if (!t) return lost(`no task ${key}: it was released or never submitted`);
       if (t.status === 'erred') return { key, error: t.error as WireError };
       if (t.status !== 'memory') return lost(`${key} was released`);
-      if (t.inline) return { key, value: t.inline };
+      if (t.inline !== null) return { key, value: stringToBytes(t.inline) };
       const spec = depSpec(t);
       if (spec.holders.length === 0) return lost(`no worker holds ${key}`);
       return spec;

@@ -6,6 +6,7 @@
 import { ErrorCode, MEMORY_PAUSE_FRACTION, type ClientChannel, type WireError, type WorkerChannel } from '@meshwork/protocol';
 import { Dispatcher } from './dispatch.js';
 import { holderOf } from './lifecycle.js';
+import { clear, grow, shrink } from './compact.js';
 import { SUSPICIONS_TO_EXCLUDE, tally, type Verdict } from './verify.js';
 import type { ClientState, PendingGather, TaskState, TaskStatus, WorkerState } from './types.js';
 
@@ -122,7 +123,7 @@ export class SchedulerState extends Dispatcher {
     this.clients.delete(id);
     for (const t of c.wants) {
       t.wants.delete(id);
-      for (const g of t.gathers) if (g.clientId === id) t.gathers.delete(g);
+      for (const g of t.gathers) if (g.clientId === id) shrink(t, 'gathers', g);
       this.maybeRelease(t);
     }
     this.dispatch();
@@ -233,7 +234,7 @@ export class SchedulerState extends Dispatcher {
         (g.cancelled ??= new Set()).add(t.key);
         if (--g.remaining === 0) this.answerGather(g);
       }
-      t.gathers.clear();
+      clear(t, 'gathers');
     }
     for (const t of order.reverse()) this.maybeRelease(t);
     this.dispatch();
@@ -246,7 +247,7 @@ export class SchedulerState extends Dispatcher {
       // A key listed twice counts once: the gather is settled once per task.
       if (t && !t.gathers.has(g) && this.isPending(t)) {
         g.remaining++;
-        t.gathers.add(g);
+        grow(t, 'gathers').add(g);
       }
     }
     if (g.remaining === 0) this.answerGather(g);

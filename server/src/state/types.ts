@@ -17,12 +17,13 @@ export interface TaskState {
   /** Function id; '' for scattered data, which has no lineage. */
   readonly fn: string;
   readonly fnName: string;
-  readonly args: Uint8Array;
+  /** The encoded arguments, one byte per character (see compact.ts). */
+  readonly args: string;
   readonly deps: TaskState[];
-  /** Tasks that take this one as an input and still exist. */
-  readonly dependents: Set<TaskState>;
-  /** Dependents that still need this result (waiting, queued or processing). */
-  readonly waiters: Set<TaskState>;
+  /** Tasks that take this one as an input and still exist (sparse: see sparse.ts). */
+  dependents: Set<TaskState>;
+  /** Dependents that still need this result (waiting, queued or processing; sparse). */
+  waiters: Set<TaskState>;
   /** How many deps are not in memory (meaningful while waiting). */
   waitingOn: number;
   status: TaskStatus;
@@ -33,8 +34,8 @@ export interface TaskState {
   nbytes: number;
   /** SHA-256 of the encoded result as its producer reported it (null when not reported): fetched copies must match. */
   hash: string | null;
-  /** The encoded result, kept when small (see SCHEDULER_INLINE_CACHE_BYTES). */
-  inline: Uint8Array | null;
+  /** The encoded result, kept when small (see SCHEDULER_INLINE_CACHE_BYTES), one byte per character (see compact.ts). */
+  inline: string | null;
   error: WireError | null;
   /** Client id → how many futures it holds for this key. */
   readonly wants: Map<string, number>;
@@ -49,8 +50,8 @@ export interface TaskState {
   votes: Vote[] | null;
   readonly restrictions: Restrictions | null;
   readonly timeoutMs: number | undefined;
-  /** Gathers waiting for this key to settle. */
-  readonly gathers: Set<PendingGather>;
+  /** Gathers waiting for this key to settle (sparse). */
+  gathers: Set<PendingGather>;
   /** Position in the ready queue's lazy deletion scheme: bumped whenever it leaves the queue. */
   queueEpoch: number;
   /** Data put on workers by a client: cannot be recomputed. */

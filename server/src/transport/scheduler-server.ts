@@ -453,7 +453,6 @@ export class SchedulerServer {
       if (known.length > 0) this.state.updateGraph(id, { type: 'update-graph', fns: [], tasks: [], wants: known });
       return;
     }
-    for (const t of m.tasks) t.args = ownBytes(t.args);
     this.state.updateGraph(id, m);
   }
 
@@ -465,11 +464,6 @@ export class SchedulerServer {
 }
 
 type ClientMessage<T extends ClientChannel.ClientToServer['type']> = Extract<ClientChannel.ClientToServer, { type: T }>;
-
-/** The bytes in memory of their own, unless they already fill (nearly all of) theirs. */
-function ownBytes(b: Uint8Array): Uint8Array {
-  return b.byteLength * 2 >= b.buffer.byteLength ? b : b.slice();
-}
 
 function toBytes(data: RawData): Uint8Array | null {
   if (data instanceof Uint8Array) return data;
