@@ -217,15 +217,15 @@ export class ClientCore implements FutureOwner {
    * itself, so no release-keys follows). Resolves once the message is on the socket.
    */
   async cancel(futures: readonly Future<unknown>[]): Promise<void> {
-    const keys: string[] = [];
+    const keys = new Set<string>();
     for (const future of futures) {
       const state = stateOf(future);
-      if (this.states.get(state.key) === state && !keys.includes(state.key)) keys.push(state.key);
+      if (this.states.get(state.key) === state) keys.add(state.key);
     }
-    if (keys.length === 0) return;
+    if (keys.size === 0) return;
     const unusable = this.unusable;
     if (unusable) throw unusable;
-    this.conn.send({ type: 'cancel', keys });
+    this.conn.send({ type: 'cancel', keys: [...keys] });
     for (const key of keys) {
       this.cancelEchoes.set(key, (this.cancelEchoes.get(key) ?? 0) + 1);
       this.forget(key, 'was cancelled by this client');

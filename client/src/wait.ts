@@ -6,7 +6,7 @@
  */
 import { GraphError, TimeoutError } from '@meshwork/protocol';
 import type { ClientCore } from './core.js';
-import { stateOf, type Future } from './future.js';
+import { stateOf, type Future, type KeyState } from './future.js';
 import type { WaitOptions } from './deadline.js';
 
 export type ReturnWhen = 'ALL_COMPLETED' | 'FIRST_COMPLETED' | 'FIRST_EXCEPTION';
@@ -23,10 +23,17 @@ export interface DoneAndNotDone<T> {
   notDone: Future<T>[];
 }
 
-const conditions: Record<ReturnWhen, (futures: readonly Future<unknown>[]) => boolean> = {
-  ALL_COMPLETED: (fs) => fs.every((f) => f.done()),
-  FIRST_COMPLETED: (fs) => fs.length === 0 || fs.some((f) => f.done()),
-  FIRST_EXCEPTION: (fs) => fs.every((f) => f.done()) || fs.some((f) => f.status === 'error' || f.status === 'lost'),
+/** A settled future of this status fails a FIRST_EXCEPTION wait ('cancelled' does not). */
+const isException = (status: string): boolean => status === 'error' || status === 'lost';
+
+/**
+ * Is the wait over, with `left` distinct keys still pending and `settled` the status of the one
+ * that just settled (if any)? Checked once per settling key: a wait on a million futures is linear.
+ */
+const conditions: Record<ReturnWhen, (left: number, settled: string | undefined, total: number) => boolean> = {
+  ALL_COMPLETED: (left) => left === 0,
+  FIRST_COMPLETED: (left, settled, total) => left === 0 || settled !== undefined || left < total,
+  FIRST_EXCEPTION: (left, settled) => left === 0 || (settled !== undefined && isException(settled)),
 };
 
 export async function waitFor<T>(
@@ -35,13 +42,17 @@ export async function waitFor<T>(
   options: WaitForOptions = {},
 ): Promise<DoneAndNotDone<T>> {
   const returnWhen = options.returnWhen ?? 'ALL_COMPLETED';
-  const satisfied = conditions[returnWhen] as ((fs: readonly Future<unknown>[]) => boolean) | undefined;
-  if (!satisfied) {
+  const over = conditions[returnWhen] as (typeof conditions)[ReturnWhen] | undefined;
+  if (!over) {
     throw new GraphError(
       `wait: returnWhen must be 'ALL_COMPLETED', 'FIRST_COMPLETED' or 'FIRST_EXCEPTION', got ${String(returnWhen)}`,
     );
   }
-  if (!satisfied(futures)) await core.track(until(core, futures, () => satisfied(futures), options));
+  const states = new Set(futures.map(stateOf));
+  const pending = new Set([...states].filter((s) => !s.settled));
+  const failed = [...states].some((s) => s.settled && isException(s.status));
+  const alreadyOver = over(pending.size, undefined, states.size) || (returnWhen === 'FIRST_EXCEPTION' && failed);
+  if (!alreadyOver) await core.track(until(core, pending, states.size, over, options));
   return {
     done: futures.filter((f) => f.done()),
     notDone: futures.filter((f) => !f.done()),
@@ -50,8 +61,9 @@ export async function waitFor<T>(
 
 function until(
   core: ClientCore,
-  futures: readonly Future<unknown>[],
-  satisfied: () => boolean,
+  pending: Set<KeyState>,
+  total: number,
+  over: (typeof conditions)[ReturnWhen],
   options: WaitOptions,
 ): Promise<void> {
   const { timeoutMs: ms, signal } = options;
@@ -73,17 +85,16 @@ function until(
       ms === undefined || ms === Infinity
         ? undefined
         : setTimeout(() => {
-            const left = futures.filter((f) => !f.done()).length;
-            finish(new TimeoutError(`wait: ${left} of ${futures.length} future(s) still pending after ${ms} ms`));
+            finish(new TimeoutError(`wait: ${pending.size} of ${total} future(s) still pending after ${ms} ms`));
           }, Math.max(0, ms));
     signal?.addEventListener('abort', onAbort, { once: true });
-    for (const f of futures) {
-      if (f.done()) continue;
+    for (const state of pending) {
       unwatch.push(
         core.watch(
-          stateOf(f),
+          state,
           () => {
-            if (satisfied()) finish();
+            pending.delete(state);
+            if (over(pending.size, state.status, total)) finish();
           },
           (error) => finish(error),
         ),

@@ -111,6 +111,24 @@ describe('wait', () => {
     assert.equal((await client.wait(ok, { returnWhen: 'FIRST_EXCEPTION', timeoutMs: 2_000 })).done.length, 2);
   });
 
+  it('counts a key listed twice once, and returns at once when an error is already in', async () => {
+    const a = client.submit(inc, 60);
+    const twice = await client.wait([a, a, client.submit(inc, 60)], { timeoutMs: 2_000 });
+    assert.equal(twice.done.length, 3);
+    assert.equal(twice.notDone.length, 0);
+    const bad = client.submit(boom, 61);
+    await assert.rejects(bad.result(), RemoteError);
+    const held = client.submit(slow2, 61);
+    const r = await client.wait([held, bad], { returnWhen: 'FIRST_EXCEPTION', timeoutMs: 2_000 });
+    assert.deepEqual(r.done, [bad]);
+    assert.deepEqual(r.notDone, [held]);
+    const first = await client.wait([held, a], { returnWhen: 'FIRST_COMPLETED', timeoutMs: 2_000 });
+    assert.deepEqual(first.done, [a]);
+    await fake.until(() => fake.of('update-graph').some((m) => m.tasks.some((t) => t.key === held.key)));
+    fake.runHeld();
+    await held.result();
+  });
+
   it('returns at once for no futures, and refuses an unknown returnWhen', async () => {
     assert.deepEqual(await client.wait([], { returnWhen: 'FIRST_COMPLETED' }), { done: [], notDone: [] });
     await assert.rejects(client.wait([], { returnWhen: 'SOMETIMES' as 'ALL_COMPLETED' }), GraphError);
