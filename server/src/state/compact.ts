@@ -6,6 +6,10 @@
  * one shared empty set, which refuses additions; `grow` gives a task a set of its own when it
  * first needs one, `shrink` and `clear` hand the shared one back once its own is empty again.
  *
+ * Small sets and maps: who holds a task's result and which clients want it are, nearly always,
+ * one worker and one client. SmallSet and SmallMap keep one entry in fields of their own (~40
+ * bytes) and make a real Set or Map only for a second.
+ *
  * Bytes as strings: a task's arguments and a small result are kept one byte per character
  * (latin1). A short string costs ~24 bytes; a Uint8Array with a buffer of its own ~200.
  */
@@ -60,4 +64,101 @@ export function bytesToString(bytes: Uint8Array): string {
 /** The bytes a `bytesToString` string holds. */
 export function stringToBytes(s: string): Uint8Array {
   return Buffer.from(s, 'latin1');
+}
+
+/** A Set of objects (never `undefined`) that keeps a lone member without a Set; iterates a snapshot when it has one member. */
+export class SmallSet<T extends object> implements Iterable<T> {
+  private one: T | undefined = undefined;
+  private many: Set<T> | undefined = undefined;
+
+  get size(): number {
+    return this.many ? this.many.size : this.one === undefined ? 0 : 1;
+  }
+
+  has(item: T): boolean {
+    return this.many ? this.many.has(item) : this.one === item;
+  }
+
+  add(item: T): this {
+    if (this.many) this.many.add(item);
+    else if (this.one === undefined) this.one = item;
+    else if (this.one !== item) {
+      this.many = new Set([this.one, item]);
+      this.one = undefined;
+    }
+    return this;
+  }
+
+  delete(item: T): boolean {
+    if (this.many) return this.many.delete(item);
+    if (this.one !== item) return false;
+    this.one = undefined;
+    return true;
+  }
+
+  clear(): void {
+    this.one = undefined;
+    this.many = undefined;
+  }
+
+  [Symbol.iterator](): Iterator<T> {
+    if (this.many) return this.many[Symbol.iterator]();
+    return (this.one === undefined ? [] : [this.one])[Symbol.iterator]();
+  }
+}
+
+/** A Map with string keys that keeps a lone entry without a Map. */
+export class SmallMap<V> implements Iterable<[string, V]> {
+  private key: string | undefined = undefined;
+  private value: V | undefined = undefined;
+  private many: Map<string, V> | undefined = undefined;
+
+  get size(): number {
+    return this.many ? this.many.size : this.key === undefined ? 0 : 1;
+  }
+
+  has(key: string): boolean {
+    return this.many ? this.many.has(key) : this.key !== undefined && this.key === key;
+  }
+
+  get(key: string): V | undefined {
+    if (this.many) return this.many.get(key);
+    return this.key === key ? this.value : undefined;
+  }
+
+  set(key: string, value: V): this {
+    if (this.many) this.many.set(key, value);
+    else if (this.key === undefined || this.key === key) {
+      this.key = key;
+      this.value = value;
+    } else {
+      this.many = new Map([
+        [this.key, this.value as V],
+        [key, value],
+      ]);
+      this.key = undefined;
+      this.value = undefined;
+    }
+    return this;
+  }
+
+  delete(key: string): boolean {
+    if (this.many) return this.many.delete(key);
+    if (this.key !== key) return false;
+    this.key = undefined;
+    this.value = undefined;
+    return true;
+  }
+
+  clear(): void {
+    this.key = undefined;
+    this.value = undefined;
+    this.many = undefined;
+  }
+
+  [Symbol.iterator](): Iterator<[string, V]> {
+    if (this.many) return this.many[Symbol.iterator]();
+    const entries: [string, V][] = this.key === undefined ? [] : [[this.key, this.value as V]];
+    return entries[Symbol.iterator]();
+  }
 }

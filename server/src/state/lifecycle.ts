@@ -20,7 +20,7 @@ import type { Emit } from './emit.js';
 import { TaskGroups, groupName } from './groups.js';
 import { Heap } from './heap.js';
 import { DEFAULT_TASK_DURATION_MS, LocalityPlacement, type PlacementPolicy } from './placement.js';
-import { bytesToString, clear, emptySet, grow, shrink, stringToBytes } from './compact.js';
+import { SmallMap, SmallSet, bytesToString, clear, emptySet, grow, shrink, stringToBytes } from './compact.js';
 import type { ClientState, PendingGather, TaskState, TaskStatus, WorkerState } from './types.js';
 
 export interface SchedulerOptions {
@@ -38,6 +38,9 @@ export interface QueueEntry {
 
 export type TaskSpecMessage = Extract<ClientChannel.ClientToServer, { type: 'update-graph' }>['tasks'][number];
 type ComputeTaskMessage = Extract<WorkerChannel.ServerToWorker, { type: 'compute-task' }>;
+
+/** The deps of every task that has none (an empty array each would cost 32 bytes a task). */
+const NO_DEPS: readonly TaskState[] = Object.freeze([]);
 
 /** How peers reach a worker: its TCP data link, or WebRTC by id (a browser tab). */
 export function holderOf(w: WorkerState): { id: string; address: string } {
@@ -97,19 +100,19 @@ export abstract class Lifecycle {
       fn: task?.fn ?? '',
       fnName,
       args: task ? bytesToString(task.args) : '',
-      deps,
+      deps: deps.length === 0 ? NO_DEPS : deps,
       dependents: emptySet(),
       waiters: emptySet(),
       waitingOn: 0,
       status: 'released',
       processingOn: null,
       lastSentTo: null,
-      whoHas: new Set(),
+      whoHas: new SmallSet(),
       nbytes: 0,
       hash: null,
       inline: null,
       error: null,
-      wants: new Map(),
+      wants: new SmallMap(),
       priority: task?.priority ?? 0,
       order: this.order++,
       retriesLeft: task?.retries ?? 0,

@@ -1,4 +1,5 @@
 /** The records of the scheduler's state machine. Plain data: no I/O, no timers. */
+import type { SmallMap, SmallSet } from './compact.js';
 import type { Vote } from './verify.js';
 import type { WireError } from '@meshwork/protocol';
 
@@ -19,7 +20,7 @@ export interface TaskState {
   readonly fnName: string;
   /** The encoded arguments, one byte per character (see compact.ts). */
   readonly args: string;
-  readonly deps: TaskState[];
+  readonly deps: readonly TaskState[];
   /** Tasks that take this one as an input and still exist (sparse: see sparse.ts). */
   dependents: Set<TaskState>;
   /** Dependents that still need this result (waiting, queued or processing; sparse). */
@@ -30,7 +31,7 @@ export interface TaskState {
   processingOn: WorkerState | null;
   /** The worker it was last sent to: a result from any other worker was never asked for. */
   lastSentTo: WorkerState | null;
-  readonly whoHas: Set<WorkerState>;
+  readonly whoHas: SmallSet<WorkerState>;
   nbytes: number;
   /** SHA-256 of the encoded result as its producer reported it (null when not reported): fetched copies must match. */
   hash: string | null;
@@ -38,7 +39,7 @@ export interface TaskState {
   inline: string | null;
   error: WireError | null;
   /** Client id → how many futures it holds for this key. */
-  readonly wants: Map<string, number>;
+  readonly wants: SmallMap<number>;
   readonly priority: number;
   readonly order: number;
   retriesLeft: number;
