@@ -24,6 +24,7 @@ import {
   ReplyCode,
   TimeoutError,
   encodeFrame,
+  encodeFrames,
   isRefusal,
   parseFrame,
   retry,
@@ -32,6 +33,9 @@ import {
 } from '@meshwork/protocol';
 import {
   CLOSE_TIMEOUT_MS,
+  GATHER_MESSAGE_MAX_KEYS,
+  GRAPH_MESSAGE_MAX_BYTES,
+  GRAPH_MESSAGE_MAX_TASKS,
   RECONNECT_FIRST_DELAY_MS,
   RECONNECT_JITTER,
   RECONNECT_MAX_DELAY_MS,
@@ -110,6 +114,8 @@ export class Connection {
   private requestIds = 1;
   /** Something was queued since the last flush. */
   private unflushed = false;
+  /** Bytes of encoded arguments in the last queued `update-graph`. */
+  private graphArgBytes = 0;
   /** Stops reconnecting when the client is closed. */
   private readonly closing = new AbortController();
 
@@ -292,9 +298,24 @@ export class Connection {
     return done;
   }
 
-  /** The `update-graph` queued last in this turn, or a new one. */
-  graph(): OfType<'update-graph'> {
-    return this.appendable('update-graph', () => ({ type: 'update-graph', fns: [], tasks: [], wants: [] }));
+  /**
+   * The `update-graph` queued last in this turn, or a new one when there is none or it is full
+   * (GRAPH_MESSAGE_MAX_TASKS, or `argBytes` more would pass GRAPH_MESSAGE_MAX_BYTES).
+   */
+  graph(argBytes = 0): OfType<'update-graph'> {
+    const last = this.last;
+    if (
+      last?.type === 'update-graph' &&
+      last.tasks.length > 0 &&
+      (last.tasks.length >= GRAPH_MESSAGE_MAX_TASKS || this.graphArgBytes + argBytes > GRAPH_MESSAGE_MAX_BYTES)
+    )
+      this.last = null;
+    const graph = this.appendable('update-graph', () => {
+      this.graphArgBytes = 0;
+      return { type: 'update-graph', fns: [], tasks: [], wants: [] };
+    });
+    this.graphArgBytes += argBytes;
+    return graph;
   }
 
   /** Queues one release of `key` (one per released future). */
@@ -302,8 +323,10 @@ export class Connection {
     this.appendable('release-keys', () => ({ type: 'release-keys', keys: [] })).keys.push(key);
   }
 
-  /** The `gather` queued last in this turn, or a new one with a fresh id from `nextId`. */
+  /** The `gather` queued last in this turn, or a new one with a fresh id from `nextId` (also once the last holds GATHER_MESSAGE_MAX_KEYS). */
   gather(nextId: () => number): OfType<'gather'> {
+    const last = this.last;
+    if (last?.type === 'gather' && last.keys.length >= GATHER_MESSAGE_MAX_KEYS) this.last = null;
     return this.appendable('gather', () => ({ type: 'gather', id: nextId(), keys: [] }));
   }
 
@@ -334,7 +357,7 @@ export class Connection {
   }
 
   private transmit(batch: Outgoing[]): void {
-    this.socket?.send(encodeFrame(batch));
+    for (const frame of encodeFrames(batch)) this.socket?.send(frame);
   }
 
   /** Everything queued so far is on the socket: wake `flushed()` waiters. */
@@ -380,3 +403,4 @@ export class Connection {
     return this.closed;
   }
 }
+

@@ -32,6 +32,17 @@ export const GATHER_RETRY_MS = 100;
 /** Longest pause between two asks for the same key, in milliseconds (all 8 asks span about 10 s). */
 export const GATHER_RETRY_MAX_MS = 4_000;
 
+/**
+ * One `update-graph` message holds at most this many tasks, or this many bytes of encoded
+ * arguments (the first task over it starts the next message): a map of a million items leaves as
+ * many modest messages, each handled by the scheduler as it arrives.
+ */
+export const GRAPH_MESSAGE_MAX_TASKS = 10_000;
+export const GRAPH_MESSAGE_MAX_BYTES = 4 * 1024 * 1024;
+
+/** One `gather` message asks for at most this many keys (a gather of a million leaves as many messages, answered as each is ready). */
+export const GATHER_MESSAGE_MAX_KEYS = 50_000;
+
 /** `close()` waits this long for the socket's closing handshake, in milliseconds. */
 export const CLOSE_TIMEOUT_MS = 2_000;
 

@@ -89,18 +89,20 @@ export class ClientCore implements FutureOwner {
     const unusable = this.unusable;
     if (unusable) throw unusable;
     if (prepared.length === 0 && wanted.length === 0) return [];
-    const graph = this.conn.graph();
-    const queued = new Set<string>();
+    // A large graph spans several messages (see Connection.graph): a task goes with the function
+    // it is the first to use, and each want with its task, so every message stands on what came before.
+    const placed = new Map<string, UpdateGraph>();
     for (const { fn, task } of prepared) {
+      if (this.states.has(task.key) || placed.has(task.key)) continue;
+      const graph = this.conn.graph(task.args.byteLength);
       if (!this.sentFns.has(fn.id)) {
         this.sentFns.add(fn.id);
         graph.fns.push(fn);
       }
-      if (this.states.has(task.key) || queued.has(task.key)) continue;
-      queued.add(task.key);
+      placed.set(task.key, graph);
       graph.tasks.push(task);
     }
-    return wanted.map((key) => this.want(graph, key));
+    return wanted.map((key) => this.want(placed.get(key) ?? this.conn.graph(), key));
   }
 
   /** Wants `key` once more: a new Future, and a new KeyState if this client held none. */

@@ -104,7 +104,8 @@ export class Results {
       else if (item.error) entry.resolve({ error: errorFromWire({ ...item.error, key: item.error.key ?? item.key }) });
       else if (item.value) entry.resolve({ value: item.value });
       else if (item.holders && item.holders.length > 0) {
-        const holders = item.holders.filter((h) => h.address !== WEBRTC_ADDRESS);
+        const reachable = (h: Holder): boolean => !this.platform.directLinks || h.address !== WEBRTC_ADDRESS;
+        const holders = item.holders.filter(reachable);
         if (holders.length === 0) this.retry(item.key, entry, item.holders);
         else remote.push({ key: item.key, entry, holders, expect: { nbytes: item.nbytes, hash: item.hash } });
       }

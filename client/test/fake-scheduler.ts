@@ -42,6 +42,8 @@ export interface FakeOptions {
 export class FakeScheduler {
   readonly received: In[] = [];
   readonly frames: In[][] = [];
+  /** The size of each frame received, in bytes (same order as `frames`). */
+  readonly frameBytes: number[] = [];
   readonly results = new Map<string, { value?: Uint8Array; error?: WireError }>();
   readonly sockets = new Set<WebSocket>();
   private readonly fns = new Map<string, (...args: unknown[]) => unknown>();
@@ -122,6 +124,7 @@ export class FakeScheduler {
       );
       if (errors.length > 0) throw new Error(`fake scheduler got a bad frame: ${JSON.stringify(errors)}`);
       this.frames.push(messages);
+      this.frameBytes.push(data.byteLength);
       for (const m of messages) {
         this.received.push(m);
         if (m.type === 'hello') {

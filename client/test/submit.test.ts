@@ -1,7 +1,8 @@
 /** Submitting: keys, refusals at submit, dependencies, batching of the wire messages. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Client, SerializationError } from '../src/index.js';
+import { FRAME_TARGET_BYTES } from '@meshwork/protocol';
+import { Client, GATHER_MESSAGE_MAX_KEYS, GRAPH_MESSAGE_MAX_TASKS, SerializationError } from '../src/index.js';
 import { platform } from '../src/platform.node.js';
 import { FakeScheduler } from './fake-scheduler.js';
 
@@ -166,6 +167,47 @@ describe('submit', () => {
     const later = fake.of('update-graph').at(-1);
     assert.deepEqual(later?.fns, []);
     assert.equal(later?.tasks.length, 1);
+  });
+
+  it('splits a large map into update-graphs of at most GRAPH_MESSAGE_MAX_TASKS, each with its own wants, in frames under FRAME_TARGET_BYTES', async () => {
+    const before = fake.frames.length;
+    const pad = (s: string): number => s.length;
+    const n = 2 * GRAPH_MESSAGE_MAX_TASKS + 5;
+    // ~1 KB of arguments each: 20 MB in all, more than two frames' worth.
+    const futures = client.map(
+      pad,
+      Array.from({ length: n }, (_, i) => `${i}:`.padEnd(1_000, 'x')),
+    );
+    await fake.until(() => fake.of('update-graph').flatMap((g) => g.tasks).some((t) => t.key === futures.at(-1)?.key), 10_000);
+    const frames = fake.frames.slice(before);
+    const sizes = fake.frameBytes.slice(before);
+    assert.ok(frames.length >= 3, `${frames.length} frames`);
+    assert.ok(Math.max(...sizes) <= FRAME_TARGET_BYTES, `frames of ${sizes.join(', ')} bytes`);
+    const graphs = frames.flat().filter((m) => m.type === 'update-graph');
+    assert.ok(graphs.length >= 5, `${graphs.length} update-graphs: GRAPH_MESSAGE_MAX_BYTES splits them too`);
+    for (const g of graphs) {
+      assert.ok(g.type === 'update-graph' && g.tasks.length <= GRAPH_MESSAGE_MAX_TASKS);
+      const here = new Set(g.tasks.map((t) => t.key));
+      assert.deepEqual(g.wants, [...here], 'a message wants exactly its own tasks');
+    }
+    assert.equal(graphs.flatMap((g) => (g.type === 'update-graph' ? g.fns : [])).length, 1, 'the function once');
+    assert.equal(new Set(graphs.flatMap((g) => (g.type === 'update-graph' ? g.tasks.map((t) => t.key) : []))).size, n);
+    const values = await client.gather(futures.slice(-3));
+    assert.deepEqual(values, [1_000, 1_000, 1_000]);
+    for (const f of futures) f.release();
+  });
+
+  it('asks for a large gather in messages of at most GATHER_MESSAGE_MAX_KEYS keys', async () => {
+    const before = fake.of('gather').length;
+    const n = GATHER_MESSAGE_MAX_KEYS + 10;
+    const futures = client.map(inc, Array.from({ length: n }, (_, i) => i + 1e6));
+    const values = await client.gather(futures);
+    assert.equal(values.length, n);
+    assert.equal(values[n - 1], n - 1 + 1e6 + 1);
+    const gathers = fake.of('gather').slice(before);
+    assert.ok(gathers.length >= 2, `${gathers.length} gather messages`);
+    for (const g of gathers) assert.ok(g.keys.length <= GATHER_MESSAGE_MAX_KEYS);
+    for (const f of futures) f.release();
   });
 
   it('zips several iterables in map', async () => {

@@ -15,6 +15,12 @@ export const MAX_CONTROL_FRAME_BYTES = 64 * 1024 * 1024;
 /** Most messages in one control frame (a batch). */
 export const MAX_MESSAGES_PER_FRAME = 200_000;
 
+/**
+ * A batch leaves in frames of about this size at most, in bytes (split between messages; a single
+ * larger message leaves alone): far from MAX_CONTROL_FRAME_BYTES, and no giant frame to decode at once.
+ */
+export const FRAME_TARGET_BYTES = 8 * 1024 * 1024;
+
 /** Values up to this size ride the control channel inline; larger ones go peer to peer. */
 export const INLINE_VALUE_MAX_BYTES = 64 * 1024;
 

@@ -5,7 +5,7 @@
  */
 import * as v from 'valibot';
 import { decode, encode } from './codec.js';
-import { MAX_CONTROL_FRAME_BYTES, MAX_MESSAGES_PER_FRAME } from './constants.js';
+import { FRAME_TARGET_BYTES, MAX_CONTROL_FRAME_BYTES, MAX_MESSAGES_PER_FRAME } from './constants.js';
 import { ReplyCode, type ErrorReply } from './channels/common.js';
 
 export interface ParsedFrame<T> {
@@ -71,4 +71,20 @@ export function typesOf(schema: { options: readonly { entries: { type: { literal
 /** Encodes a batch of messages into one frame. */
 export function encodeFrame(messages: readonly unknown[]): Uint8Array {
   return encode(messages);
+}
+
+/**
+ * Encodes a batch of messages into one frame, or several in order, halving the batch until each
+ * frame is within `targetBytes` (FRAME_TARGET_BYTES) and MAX_MESSAGES_PER_FRAME, or holds one message.
+ */
+export function encodeFrames(messages: readonly unknown[], targetBytes = FRAME_TARGET_BYTES): Uint8Array[] {
+  if (messages.length > MAX_MESSAGES_PER_FRAME) return halves(messages, targetBytes);
+  const frame = encode(messages);
+  if (frame.byteLength <= targetBytes || messages.length === 1) return [frame];
+  return halves(messages, targetBytes);
+}
+
+function halves(messages: readonly unknown[], targetBytes: number): Uint8Array[] {
+  const half = messages.length >> 1;
+  return [...encodeFrames(messages.slice(0, half), targetBytes), ...encodeFrames(messages.slice(half), targetBytes)];
 }

@@ -14,7 +14,7 @@ import {
   MAX_MESSAGES_PER_SECOND,
   MESSAGE_BURST,
   ReplyCode,
-  encodeFrame,
+  encodeFrames,
   type ErrorReply,
 } from '@meshwork/protocol';
 import type { WebSocket } from 'ws';
@@ -44,7 +44,8 @@ export class Connection<Out> {
   ) {
     this.tokens = rate.burst;
     this.batcher = new Batcher((batch) => {
-      if (!this.closed && socket.readyState === socket.OPEN) socket.send(encodeFrame(batch));
+      if (this.closed || socket.readyState !== socket.OPEN) return;
+      for (const frame of encodeFrames(batch)) socket.send(frame);
     });
     socket.on('close', () => {
       this.closed = true;

@@ -1,0 +1,44 @@
+/** Batches leave in frames of bounded size (encodeFrames), in order. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FRAME_TARGET_BYTES, MAX_MESSAGES_PER_FRAME, decode, encodeFrames } from '../src/index.js';
+
+const released = (i: number, bytes: number) => ({ type: 'release-keys', keys: [`${i}:`.padEnd(bytes, 'k')] });
+
+test('a small batch is one frame', () => {
+  const frames = encodeFrames([released(0, 10), released(1, 10)]);
+  assert.equal(frames.length, 1);
+  assert.deepEqual(decode(frames[0] as Uint8Array), [released(0, 10), released(1, 10)]);
+});
+
+test('a batch over the target leaves in several frames under it, the messages in order', () => {
+  const batch = Array.from({ length: 40 }, (_, i) => released(i, 512 * 1024)); // 20 MiB in all
+  const frames = encodeFrames(batch);
+  assert.ok(frames.length >= 3, `${frames.length} frames`);
+  for (const f of frames) assert.ok(f.byteLength <= FRAME_TARGET_BYTES, `a frame of ${f.byteLength} bytes`);
+  assert.deepEqual(
+    frames.flatMap((f) => decode(f) as unknown[]),
+    batch,
+  );
+});
+
+test('a single message over the target leaves alone, whole', () => {
+  const big = released(0, FRAME_TARGET_BYTES + 10);
+  const frames = encodeFrames([released(1, 10), big, released(2, 10)]);
+  assert.deepEqual(
+    frames.flatMap((f) => decode(f) as unknown[]),
+    [released(1, 10), big, released(2, 10)],
+  );
+  assert.ok(frames.some((f) => f.byteLength > FRAME_TARGET_BYTES && (decode(f) as unknown[]).length === 1));
+});
+
+test('no frame holds more than MAX_MESSAGES_PER_FRAME messages', () => {
+  const batch = Array.from({ length: MAX_MESSAGES_PER_FRAME + 3 }, () => ({ type: 'heartbeat' }));
+  const frames = encodeFrames(batch);
+  assert.ok(frames.length >= 2);
+  for (const f of frames) assert.ok((decode(f) as unknown[]).length <= MAX_MESSAGES_PER_FRAME);
+  assert.equal(
+    frames.reduce((n, f) => n + (decode(f) as unknown[]).length, 0),
+    batch.length,
+  );
+});
