@@ -169,6 +169,25 @@ test('a dependency missing on its holder (or with bytes that fail its hash) is d
   }
 });
 
+test('dep-missing naming no holder (a failed link) plans the task again and keeps every copy', () => {
+  const h = new Harness();
+  h.worker('a');
+  h.worker('b');
+  h.client('c');
+  h.submit('c', [['x', []]], {});
+  const xOn = h.s.tasks.get('x')?.processingOn?.id as string;
+  h.s.taskFinished(xOn, { type: 'task-finished', key: 'x', nbytes: 1e6, startedAt: 0, stoppedAt: 1, thread: 0 });
+  h.drain(xOn);
+  h.submit('c', [['y', ['x']]]);
+  const yOn = h.s.tasks.get('y')?.processingOn?.id as string;
+  h.s.depMissing(yOn, { key: 'y', dep: 'x' });
+  h.check();
+  assert.equal(h.status('x'), 'memory', 'not made again');
+  assert.deepEqual([...(h.s.tasks.get('x')?.whoHas ?? [])].map((w) => w.id), [xOn]);
+  assert.ok(!h.toWorkers.get(xOn)?.some((m) => m.type === 'free-keys'), 'the holder keeps its copy');
+  assert.equal(h.status('y'), 'processing', 'y is sent out again');
+});
+
 test('random events never break the invariants, and every wanted key settles', () => {
   for (let seed = 1; seed <= 40; seed++) {
     let r = seed;
@@ -421,7 +440,7 @@ test('gathering a large value only a tab holds: a Node worker acquires it first,
   assert.ok(reply.items[0]?.holders?.some((x) => x.address === 'tcp://node'));
 });
 
-test('a value the acquiring Node worker could not get (its tab gone): that copy is dropped, the value made again, and the gather waits for it', () => {
+test('a value the tab says it lacks when a Node worker acquires it: that copy is dropped, the value made again, and the gather waits for it', () => {
   const h = new Harness();
   h.worker('tab', 1, { kind: 'browser', dataAddress: null });
   h.worker('node', 1);
@@ -455,6 +474,32 @@ test('a value the acquiring Node worker could not get (its tab gone): that copy 
   const reply = h.clientMessages('c').find((m) => m.type === 'gather-reply');
   assert.ok(reply?.type === 'gather-reply');
   assert.ok(reply.items[0]?.holders?.some((x) => x.address === 'tcp://node'), JSON.stringify(reply.items[0]));
+});
+
+test('an acquire that could not reach the tab (a failed link, no one blamed) drops no copy: the value is not made again', () => {
+  const h = new Harness();
+  h.worker('tab', 1, { kind: 'browser', dataAddress: null });
+  h.worker('node', 1);
+  h.client('c');
+  h.s.updateGraph('c', {
+    type: 'update-graph',
+    fns: [{ id: 'f', name: 'f', source: '(x) => x' }],
+    tasks: [{ key: 'big', fn: 'f', args: new Uint8Array(0), deps: [], priority: 0, retries: 0, workers: ['tab'] }],
+    wants: ['big'],
+  });
+  h.s.taskFinished('tab', { type: 'task-finished', key: 'big', nbytes: 1e6, startedAt: 0, stoppedAt: 1, thread: 0 });
+  h.s.gather('c', 1, ['big']);
+  const acquire = h.toWorkers.get('node')?.find((m) => m.type === 'acquire');
+  assert.ok(acquire?.type === 'acquire');
+  h.s.acquired('node', { type: 'acquired', id: acquire.id, items: [], missing: [{ key: 'big' }] });
+  h.check();
+  const t = h.s.tasks.get('big');
+  assert.equal(t?.status, 'memory');
+  assert.deepEqual([...(t?.whoHas ?? [])].map((w) => w.id), ['tab']);
+  assert.ok(!h.toWorkers.get('tab')?.some((m) => m.type === 'free-keys'), 'the tab keeps its copy');
+  const reply = h.clientMessages('c').find((m) => m.type === 'gather-reply');
+  assert.ok(reply?.type === 'gather-reply');
+  assert.deepEqual(reply.items[0]?.holders, [{ id: 'tab', address: 'webrtc' }], 'the client is told where it is, and asks again later');
 });
 
 test('placement prices a move over WebRTC (a tab at either end) above one over the Node workers\' TCP link', () => {

@@ -140,6 +140,7 @@ test('acquire fetches what is not here, stores it (counted in memory) and answer
       { key: 'a', holders: tab },
       { key: 'b', holders: tab },
       { key: 'c', holders: other },
+      { key: 'd', holders: other },
     ],
   });
   await settle();
@@ -148,11 +149,11 @@ test('acquire fetches what is not here, stores it (counted in memory) and answer
     fetcher.calls.map((c) => [c.holders.map((h) => h.id), c.keys]),
     [
       [['tab-1'], ['a', 'b']],
-      [['tab-2'], ['c']],
+      [['tab-2'], ['c', 'd']],
     ],
   );
-  fetcher.calls[0]?.resolve({ values: new Map([['a', new Uint8Array(100)]]), missing: [{ key: 'b', holder: 'tab-1' }] });
-  fetcher.calls[1]?.resolve({ values: new Map([['c', new Uint8Array(1000)]]), missing: [] });
+  fetcher.calls[0]?.resolve({ values: new Map([['a', new Uint8Array(100)]]), missing: [{ key: 'b', holder: 'tab-1', absent: true }] });
+  fetcher.calls[1]?.resolve({ values: new Map([['c', new Uint8Array(1000)]]), missing: [{ key: 'd', holder: 'tab-2' }] });
   await settle();
   const reply = sent.find((m) => m.type === 'acquired');
   assert.deepEqual(reply, {
@@ -163,7 +164,8 @@ test('acquire fetches what is not here, stores it (counted in memory) and answer
       { key: 'a', nbytes: 100 },
       { key: 'c', nbytes: 1000 },
     ],
-    missing: [{ key: 'b', holder: 'tab-1' }],
+    // b: tab-1 said it lacks it (blamed); d: tab-2's link failed (no one blamed: it may be alive).
+    missing: [{ key: 'b', holder: 'tab-1' }, { key: 'd' }],
   });
   assert.ok(core.store.has('a') && core.store.has('c') && !core.store.has('b'));
   assert.equal(core.memoryUsed, 1110);
@@ -179,6 +181,20 @@ test('a dependency fetch groups holders by id, not by address (every tab is "web
     fetcher.calls.map((c) => c.holders[0]?.id),
     ['tab-1', 'tab-2'],
   );
+  core.close();
+});
+
+test('dep-missing names the holder only when it said it lacks the value; a failed link names no one', async () => {
+  const { fetcher, core, feed, settle, of } = setup();
+  const dep = (key: string, id: string) => ({ key, holders: [{ id, address: 'tcp://127.0.0.1:1' }] });
+  feed(task('lacks', [], { deps: [dep('x', 'w1')], args: encodeValue([new FutureRef('x')]).bytes }));
+  feed(task('unreachable', [], { deps: [dep('y', 'w2')], args: encodeValue([new FutureRef('y')]).bytes }));
+  await settle();
+  fetcher.calls[0]?.resolve({ values: new Map(), missing: [{ key: 'x', holder: 'w1', absent: true }] });
+  fetcher.calls[1]?.resolve({ values: new Map(), missing: [{ key: 'y', holder: 'w2' }] });
+  await settle();
+  assert.deepEqual(of('lacks'), [{ type: 'dep-missing', key: 'lacks', dep: 'x', holder: 'w1' }]);
+  assert.deepEqual(of('unreachable'), [{ type: 'dep-missing', key: 'unreachable', dep: 'y' }]);
   core.close();
 });
 

@@ -74,7 +74,7 @@ test('data link: several keys, one missing, in one request', async () => {
     const r = await fetcher.fetch([{ id: 'w1', address: server.address }], ['a', 'nope', 'b'], { signal: signal() });
     assert.equal(decodeValue(r.values.get('a') as Uint8Array), 1);
     assert.equal(decodeValue(r.values.get('b') as Uint8Array), 'two');
-    assert.deepEqual(r.missing, [{ key: 'nope', holder: 'w1' }]);
+    assert.deepEqual(r.missing, [{ key: 'nope', holder: 'w1', absent: true }]);
   } finally {
     fetcher.close();
     await server.close();
@@ -94,7 +94,7 @@ test('data link: a closed peer fails over to the next holder; a key no one holds
     const none = await fetcher.fetch([{ id: 'dead', address: deadAddress }], ['x'], { signal: signal() });
     assert.deepEqual(none.missing, [{ key: 'x', holder: 'dead' }]);
     const nobody = await fetcher.fetch([{ id: 'dead', address: deadAddress }, { id: 'alive', address: alive.server.address }], ['y'], { signal: signal() });
-    assert.deepEqual(nobody.missing, [{ key: 'y', holder: 'alive' }], 'the holder that said data-missing is blamed');
+    assert.deepEqual(nobody.missing, [{ key: 'y', holder: 'alive', absent: true }], 'the holder that said data-missing is blamed');
   } finally {
     fetcher.close();
     await alive.server.close();

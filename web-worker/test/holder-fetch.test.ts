@@ -49,7 +49,7 @@ test('each holder is reached over the link its address calls for, with failover 
   assert.deepEqual([...r.values.keys()].sort(), ['a', 'b']);
   assert.equal(r.values.get('a')?.byteLength, 10, 'the first holder that has it wins');
   // 'z': n1 said missing first, so n1 is blamed.
-  assert.deepEqual(r.missing, [{ key: 'z', holder: 'n1' }]);
+  assert.deepEqual(r.missing, [{ key: 'z', holder: 'n1', absent: true }]);
   assert.deepEqual(tcp.asked, ['n1:a,b,z']);
   assert.deepEqual(rtc.asked, ['tab3:b,z', 'tab1:b,z']);
   assert.deepEqual(
@@ -108,7 +108,7 @@ test('bytes that do not match the producer\'s size or hash are refused: the next
 
   const r2 = await fetchWithFailover(at('short', 'bad'), ['k'], { signal: signal(), expect }, fetchFrom, { digest });
   assert.equal(r2.values.size, 0);
-  assert.deepEqual(r2.missing, [{ key: 'k', holder: 'short' }], 'the first holder that sent bad bytes is blamed');
+  assert.deepEqual(r2.missing, [{ key: 'k', holder: 'short', absent: true }], 'the first holder that sent bad bytes is blamed');
 
   // The same value through Web Crypto (what a tab uses) hashes the same.
   assert.equal(await valueHash(good), hash);

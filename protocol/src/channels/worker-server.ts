@@ -58,8 +58,11 @@ export const Heartbeat = v.object({
   traffic: v.optional(v.pipe(v.array(PeerTraffic), v.maxLength(MAX_TRAFFIC_PER_HEARTBEAT))),
 });
 
-/** A dependency could not be fetched from the holder the scheduler named. */
-export const DepMissing = v.object({ type: v.literal('dep-missing'), key: Key, dep: Key, holder: v.string() });
+/**
+ * A dependency could not be fetched: `holder` is the one that said it lacks it or sent bad bytes,
+ * when one did (a failed link names no one).
+ */
+export const DepMissing = v.object({ type: v.literal('dep-missing'), key: Key, dep: Key, holder: v.optional(v.string()) });
 
 /**
  * The running task `key` is waiting on other tasks (it called into a client from inside): it no
@@ -79,13 +82,14 @@ export const RunResult = v.object({
 
 /**
  * Answer to `acquire`: the keys now stored here, and those no holder delivered, each with the
- * holder to blame (as in `dep-missing`: the scheduler drops that copy, recomputing when it was the last).
+ * holder that said it lacks the value or sent bad bytes, when one did (the scheduler drops that
+ * copy, recomputing when it was the last; a failed link blames no one).
  */
 export const Acquired = v.object({
   type: v.literal('acquired'),
   id: RequestId,
   items: v.array(v.object({ key: Key, nbytes: ByteCount })),
-  missing: v.array(v.object({ key: Key, holder: v.string() })),
+  missing: v.array(v.object({ key: Key, holder: v.optional(v.string()) })),
 });
 
 /** Answer to `steal-request`: `ok` when the task had not started and was dropped here. */

@@ -412,7 +412,6 @@ export class SchedulerState extends Dispatcher {
     this.dispatch();
   }
 
-  /** A worker could not fetch `dep` for `key` from `holder`. */
   /** A client's gather found `key` missing on `holder`, or its bytes wrong there. */
   missingData(key: string, holderId: string): void {
     this.dropCopy(key, holderId);
@@ -433,8 +432,13 @@ export class SchedulerState extends Dispatcher {
     if (t.status === 'memory' && t.whoHas.size === 0) this.lose(t);
   }
 
-  depMissing(workerId: string, msg: { key: string; dep: string; holder: string }): void {
-    this.dropCopy(msg.dep, msg.holder);
+  /**
+   * A worker could not get `dep` for `key`: the task is planned again; the copy on `holder` is
+   * dropped only when that holder said it lacks the value or sent bad bytes (a failed link drops
+   * nothing: dropping a live copy would recompute the value, a different one if impure).
+   */
+  depMissing(workerId: string, msg: { key: string; dep: string; holder?: string | undefined }): void {
+    if (msg.holder !== undefined) this.dropCopy(msg.dep, msg.holder);
     const t = this.tasks.get(msg.key);
     if (t && t.processingOn?.id === workerId) {
       this.unassign(t);
@@ -454,9 +458,10 @@ export class SchedulerState extends Dispatcher {
       if (w && t?.status === 'memory') this.addHolder(t, w);
       else if (w) this.emit.worker(w.id, { type: 'free-keys', keys: [item.key] });
     }
-    // A value no holder handed over (a tab closed, not yet timed out): that copy is dropped, and
-    // a value with no copy left is made again; its gathers wait for it (answerGather).
-    for (const m of msg.missing) if (pending.keys.includes(m.key)) this.dropCopy(m.key, m.holder);
+    // A holder that said it lacks the value (or sent bad bytes) loses its copy, and a value with
+    // no copy left is made again; the gathers wait for it (answerGather). A failed link drops
+    // nothing: a closed tab is removed when its socket closes, and the client asks again.
+    for (const m of msg.missing) if (m.holder !== undefined && pending.keys.includes(m.key)) this.dropCopy(m.key, m.holder);
     for (const g of pending.gathers) if (--g.remaining === 0) this.answerGather(g);
     this.dispatch();
   }

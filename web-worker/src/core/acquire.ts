@@ -15,8 +15,12 @@ type DepSpec = WorkerChannel.DepSpec;
 export interface Acquisition {
   /** The keys now in the store, with their sizes in bytes. */
   items: { key: string; nbytes: number }[];
-  /** Keys no holder delivered, each with the holder to blame (see FetchResult). */
-  missing: { key: string; holder: string }[];
+  /**
+   * Keys no holder delivered; with the holder to blame when one surely lacks a good copy (said
+   * data-missing, or sent bytes that do not match). A failed link blames no one: the holder may
+   * be alive and slow, and dropping its copy would recompute the value (a different one, if impure).
+   */
+  missing: { key: string; holder?: string }[];
 }
 
 /** Resolves with what is stored now and what is not; rejects only when `signal` aborts. */
@@ -43,7 +47,7 @@ export async function acquireValues(
   const blame = new Map<string, string>();
   for (const r of fetched) {
     for (const [key, bytes] of r.values) o.store.put(key, bytes);
-    for (const m of r.missing) blame.set(m.key, m.holder);
+    for (const m of r.missing) if (m.absent) blame.set(m.key, m.holder);
   }
   const items: Acquisition['items'] = [];
   const missing: Acquisition['missing'] = [];
@@ -53,7 +57,10 @@ export async function acquireValues(
     seen.add(spec.key);
     const bytes = o.store.get(spec.key);
     if (bytes) items.push({ key: spec.key, nbytes: bytes.byteLength });
-    else missing.push({ key: spec.key, holder: blame.get(spec.key) ?? spec.holders[0]?.id ?? '' });
+    else {
+      const holder = blame.get(spec.key);
+      missing.push(holder === undefined ? { key: spec.key } : { key: spec.key, holder });
+    }
   }
   return { items, missing };
 }

@@ -10,7 +10,8 @@ import type { Expected, FetchResult, PeerFetcher } from './interfaces.js';
 import type { DepCache, Store } from './store.js';
 
 type DepSpec = WorkerChannel.DepSpec;
-type DepResult = { bytes: Uint8Array } | { missingAt: string };
+/** Its bytes, or none: `missingAt` names the holder that surely lacks a good copy, if one does (see FetchResult). */
+type DepResult = { bytes: Uint8Array } | { missingAt: string | undefined };
 
 /** One fetch from one set of holders, shared by its waiters. */
 interface Fetch {
@@ -23,8 +24,11 @@ interface Fetch {
 export type Gathered =
   /** Every dependency's bytes; `fetched` are held in the DepCache until `release`d. */
   | { ok: true; deps: Map<string, Uint8Array>; fetched: string[] }
-  /** The first dependency no holder had, with the holder to blame. */
-  | { ok: false; dep: string; holder: string };
+  /**
+   * The first dependency no holder handed over, with the holder to blame when one said it lacks
+   * the value or sent bad bytes (none when links failed: the holder may be alive and slow).
+   */
+  | { ok: false; dep: string; holder: string | undefined };
 
 export class DepGatherer {
   private readonly inflight = new Map<string, { result: Promise<DepResult>; fetch: Fetch }>();
@@ -96,7 +100,7 @@ export class DepGatherer {
       signal.removeEventListener('abort', onAbort as () => void);
       for (const f of joined) if (--f.waiters === 0 && !f.done) this.abortFetch(f, signal.reason);
     }
-    let missing: { dep: string; holder: string } | undefined;
+    let missing: { dep: string; holder: string | undefined } | undefined;
     for (const [key, r] of results) {
       if ('bytes' in r) {
         this.cache.acquire(key, r.bytes);
@@ -125,7 +129,7 @@ export class DepGatherer {
     const fetch: Fetch = { controller: new AbortController(), keys, waiters: 0, done: false };
     const all = this.fetcher
       .fetch(holders, keys, { signal: fetch.controller.signal, expect })
-      .catch((): FetchResult => ({ values: new Map(), missing: keys.map((key) => ({ key, holder: holders[0]?.id ?? '' })) }))
+      .catch((): FetchResult => ({ values: new Map(), missing: keys.map((key) => ({ key, holder: holders[0]?.id ?? '' })) })) // aborted
       .finally(() => {
         fetch.done = true;
         for (const key of keys) if (this.inflight.get(key)?.fetch === fetch) this.inflight.delete(key);
@@ -133,7 +137,8 @@ export class DepGatherer {
     for (const key of keys) {
       const result = all.then((r): DepResult => {
         const bytes = r.values.get(key);
-        return bytes ? { bytes } : { missingAt: r.missing.find((m) => m.key === key)?.holder ?? '' };
+        const blamed = r.missing.find((m) => m.key === key && m.absent);
+        return bytes ? { bytes } : { missingAt: blamed?.holder };
       });
       this.inflight.set(key, { result, fetch });
     }

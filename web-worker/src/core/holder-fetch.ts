@@ -68,7 +68,13 @@ export async function fetchWithFailover(
     remaining = remaining.filter((k) => !values.has(k));
   }
   const blame = holders[0]?.id ?? '';
-  return { values, missing: remaining.map((key) => ({ key, holder: saidMissing.get(key) ?? blame })) };
+  return {
+    values,
+    missing: remaining.map((key) => {
+      const said = saidMissing.get(key);
+      return said === undefined ? { key, holder: blame } : { key, holder: said, absent: true as const };
+    }),
+  };
 }
 
 /** Which link reaches `holder`: its fetcher and the path name (for the counters). */

@@ -63,8 +63,11 @@ export interface Executor {
 
 export interface FetchResult {
   values: Map<string, Uint8Array>;
-  /** Keys no holder delivered, each with the holder to blame (one that said data-missing, else the first that failed). */
-  missing: { key: string; holder: string }[];
+  /**
+   * Keys no holder delivered, each with the holder to blame: one that said data-missing or sent
+   * bytes that do not match (`absent`: it surely has no good copy), else the first, whose link failed.
+   */
+  missing: { key: string; holder: string; absent?: true }[];
 }
 
 export interface PeerFetcher {

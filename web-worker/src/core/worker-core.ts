@@ -245,7 +245,8 @@ export class WorkerCore {
     if (!gathered.ok) {
       this.log.info('dependency unavailable: dropping the task for the scheduler to re-plan', { key: task.msg.key, dep: gathered.dep, holder: gathered.holder });
       this.tasks.delete(task.msg.key);
-      this.outbox.send({ type: 'dep-missing', key: task.msg.key, dep: gathered.dep, holder: gathered.holder });
+      const blamed = gathered.holder === undefined ? {} : { holder: gathered.holder };
+      this.outbox.send({ type: 'dep-missing', key: task.msg.key, dep: gathered.dep, ...blamed });
       return;
     }
     task.deps = gathered.deps;
