@@ -141,19 +141,24 @@ test('gather waits for keys to settle, and answers inline values or holders', ()
   assert.equal(reply.items[2]?.error?.code, 'LOST');
 });
 
-test('a dependency missing on its holder (or with bytes that fail its hash) is dropped there, recomputed, and the task re-planned', () => {
+/** Two workers; x (1 MB, with `hash`) finished on one of them, and y(x) sent out: who holds x, who runs y. */
+function yNeedsX(hash?: string): { h: Harness; xOn: string; yOn: string } {
   const h = new Harness();
   h.worker('a');
   h.worker('b');
   h.client('c');
   h.submit('c', [['x', []]], {});
   const xOn = h.s.tasks.get('x')?.processingOn?.id as string;
-  const hash = 'ab'.repeat(32);
-  h.s.taskFinished(xOn, { type: 'task-finished', key: 'x', nbytes: 1e6, hash, startedAt: 0, stoppedAt: 1, thread: 0 });
+  h.s.taskFinished(xOn, { type: 'task-finished', key: 'x', nbytes: 1e6, ...(hash ? { hash } : {}), startedAt: 0, stoppedAt: 1, thread: 0 });
   h.check();
   h.drain(xOn);
   h.submit('c', [['y', ['x']]]);
-  const yOn = h.s.tasks.get('y')?.processingOn?.id as string;
+  return { h, xOn, yOn: h.s.tasks.get('y')?.processingOn?.id as string };
+}
+
+test('a dependency missing on its holder (or with bytes that fail its hash) is dropped there, recomputed, and the task re-planned', () => {
+  const hash = 'ab'.repeat(32);
+  const { h, xOn, yOn } = yNeedsX(hash);
   const sent = h.toWorkers.get(yOn)?.find((m) => m.type === 'compute-task' && m.key === 'y');
   assert.ok(sent?.type === 'compute-task');
   if (xOn !== yOn) assert.deepEqual(sent.deps, [{ key: 'x', holders: [{ id: xOn, address: `tcp://${xOn}` }], nbytes: 1e6, hash }], 'the fetcher is told the size and hash to check');
@@ -170,16 +175,7 @@ test('a dependency missing on its holder (or with bytes that fail its hash) is d
 });
 
 test('dep-missing naming no holder (a failed link) plans the task again and keeps every copy', () => {
-  const h = new Harness();
-  h.worker('a');
-  h.worker('b');
-  h.client('c');
-  h.submit('c', [['x', []]], {});
-  const xOn = h.s.tasks.get('x')?.processingOn?.id as string;
-  h.s.taskFinished(xOn, { type: 'task-finished', key: 'x', nbytes: 1e6, startedAt: 0, stoppedAt: 1, thread: 0 });
-  h.drain(xOn);
-  h.submit('c', [['y', ['x']]]);
-  const yOn = h.s.tasks.get('y')?.processingOn?.id as string;
+  const { h, xOn, yOn } = yNeedsX();
   h.s.depMissing(yOn, { key: 'y', dep: 'x' });
   h.check();
   assert.equal(h.status('x'), 'memory', 'not made again');

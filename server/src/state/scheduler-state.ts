@@ -461,7 +461,8 @@ export class SchedulerState extends Dispatcher {
     // A holder that said it lacks the value (or sent bad bytes) loses its copy, and a value with
     // no copy left is made again; the gathers wait for it (answerGather). A failed link drops
     // nothing: a closed tab is removed when its socket closes, and the client asks again.
-    for (const m of msg.missing) if (m.holder !== undefined && pending.keys.includes(m.key)) this.dropCopy(m.key, m.holder);
+    const asked = new Set(pending.keys);
+    for (const m of msg.missing) if (m.holder !== undefined && asked.has(m.key)) this.dropCopy(m.key, m.holder);
     for (const g of pending.gathers) if (--g.remaining === 0) this.answerGather(g);
     this.dispatch();
   }
