@@ -104,8 +104,7 @@ export class Results {
       else if (item.error) entry.resolve({ error: errorFromWire({ ...item.error, key: item.error.key ?? item.key }) });
       else if (item.value) entry.resolve({ value: item.value });
       else if (item.holders && item.holders.length > 0) {
-        const reachable = (h: Holder): boolean => !this.platform.directLinks || h.address !== WEBRTC_ADDRESS;
-        const holders = item.holders.filter(reachable);
+        const holders = item.holders.filter((h) => this.reachable(h));
         if (holders.length === 0) this.retry(item.key, entry, item.holders);
         else remote.push({ key: item.key, entry, holders, expect: { nbytes: item.nbytes, hash: item.hash } });
       }
@@ -171,6 +170,11 @@ export class Results {
       }),
     );
     if (retryNext.length > 0) await this.fetchRemote(retryNext, index + 1);
+  }
+
+  /** A Node client dials workers' data links; a tab (address 'webrtc') it cannot reach. */
+  private reachable(h: Holder): boolean {
+    return !this.platform.directLinks || h.address !== WEBRTC_ADDRESS;
   }
 
   /** Asks the scheduler again for `key` after a pause, or fails the wait once the attempts are spent. */
