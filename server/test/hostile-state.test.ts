@@ -59,3 +59,18 @@ test('cancelling a key listed 300,000 times', () => {
   h.check();
   assert.ok(h.clientMessages('c').some((m) => m.type === 'key-cancelled' && m.key === 'y'));
 });
+
+test('a task that lists one dependency many times runs once that dependency is in memory', () => {
+  const h = new Harness();
+  h.worker('a');
+  h.client('c');
+  h.submit('c', [['x', []], ['y', ['x', 'x', 'x']]]);
+  h.check();
+  h.finish('a', 'x');
+  h.check();
+  assert.equal(h.status('y'), 'processing');
+  assert.deepEqual(h.s.tasks.get('y')?.deps.map((d) => d.key), ['x']);
+  h.finish('a', 'y');
+  h.check();
+  assert.equal(h.status('y'), 'memory');
+});

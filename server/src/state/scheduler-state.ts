@@ -146,7 +146,8 @@ export class SchedulerState extends Dispatcher {
       visiting.add(key);
       const deps: TaskState[] = [];
       let missing: string | null = null;
-      for (const d of spec.deps) {
+      // A key listed twice is one input (the client lists each once; a hostile one may not).
+      for (const d of spec.deps.length > 1 ? new Set(spec.deps) : spec.deps) {
         const dep = create(d);
         if (dep) deps.push(dep);
         else missing ??= d;
