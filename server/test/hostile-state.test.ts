@@ -64,12 +64,18 @@ test('a task that lists one dependency many times runs once that dependency is i
   const h = new Harness();
   h.worker('a');
   h.client('c');
-  h.submit('c', [['x', []], ['y', ['x', 'x', 'x']]]);
+  h.submit('c', [
+    ['x', []],
+    ['y', ['x', 'x', 'x']],
+  ]);
   h.check();
   h.finish('a', 'x');
   h.check();
   assert.equal(h.status('y'), 'processing');
-  assert.deepEqual(h.s.tasks.get('y')?.deps.map((d) => d.key), ['x']);
+  assert.deepEqual(
+    h.s.tasks.get('y')?.deps.map((d) => d.key),
+    ['x'],
+  );
   h.finish('a', 'y');
   h.check();
   assert.equal(h.status('y'), 'memory');
