@@ -184,6 +184,18 @@ test('dep-missing naming no holder (a failed link) plans the task again and keep
   assert.equal(h.status('y'), 'processing', 'y is sent out again');
 });
 
+test('dep-missing from a worker not running the task, or about a key that is not its input, drops no copy', () => {
+  const { h, xOn, yOn } = yNeedsX();
+  const other = yOn === 'a' ? 'b' : 'a';
+  h.s.depMissing(other, { key: 'y', dep: 'x', holder: xOn });
+  h.s.depMissing(yOn, { key: 'y', dep: 'y', holder: xOn });
+  h.s.depMissing(yOn, { key: 'x', dep: 'x', holder: xOn });
+  h.check();
+  assert.equal(h.status('x'), 'memory');
+  assert.deepEqual([...(h.s.tasks.get('x')?.whoHas ?? [])].map((w) => w.id), [xOn]);
+  assert.equal(h.s.tasks.get('y')?.processingOn?.id, yOn);
+});
+
 test('random events never break the invariants, and every wanted key settles', () => {
   for (let seed = 1; seed <= 40; seed++) {
     let r = seed;

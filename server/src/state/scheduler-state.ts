@@ -439,9 +439,10 @@ export class SchedulerState extends Dispatcher {
    * nothing: dropping a live copy would recompute the value, a different one if impure).
    */
   depMissing(workerId: string, msg: { key: string; dep: string; holder?: string | undefined }): void {
-    if (msg.holder !== undefined) this.dropCopy(msg.dep, msg.holder);
     const t = this.tasks.get(msg.key);
     if (t && t.processingOn?.id === workerId) {
+      // Only about an input of a task it was given: no worker drops copies it never asked for.
+      if (msg.holder !== undefined && t.deps.some((d) => d.key === msg.dep)) this.dropCopy(msg.dep, msg.holder);
       this.unassign(t);
       this.reschedule(t);
     }
