@@ -227,6 +227,30 @@ test('TLS: https and wss with a certificate made here; workers and clients conne
   }
 });
 
+test('a worker that leaves: the workers it had a relay link or WebRTC signalling with are told at once, no one else', async () => {
+  const [a, b, c, gone] = [await rawWorker(), await rawWorker(), await rawWorker(), await rawWorker()];
+  try {
+    a.ws.send(encodeFrame([{ type: 'relay', to: gone.id, data: new Uint8Array([1]) }]));
+    gone.ws.send(encodeFrame([{ type: 'signal', to: b.id, payload: { kind: 'request-offer' } }]));
+    await until(() => gone.inbox.some((m) => m.type === 'relay') && b.inbox.some((m) => m.type === 'signal'));
+    gone.ws.terminate();
+    const told = (w) => w.inbox.filter((m) => m.from === gone.id && (m.close || m.payload?.kind === 'bye'));
+    await until(() => told(a).length > 0 && told(b).length > 0);
+    assert.deepEqual(told(a), [{ type: 'relay', from: gone.id, close: true }], 'the relay link is closed');
+    assert.deepEqual(
+      told(b),
+      [{ type: 'signal', from: gone.id, payload: { kind: 'bye' } }],
+      'the WebRTC peer says bye',
+    );
+    assert.deepEqual(
+      c.inbox.filter((m) => m.type === 'relay' || m.type === 'signal'),
+      [],
+    );
+  } finally {
+    for (const w of [a, b, c]) w.ws.close();
+  }
+});
+
 test('a worker cannot speak as another: what the scheduler relays carries the sender it knows', async () => {
   const a = await rawWorker();
   const b = await rawWorker();

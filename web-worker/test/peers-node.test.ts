@@ -136,6 +136,26 @@ test('a peer closed mid-transfer fails the fetch quickly with a clear error', as
   }
 });
 
+test("the scheduler's bye for a peer that left closes the connection to it: a fetch fails now, not at its timeout", async () => {
+  const p = pair();
+  try {
+    p.stores.b.set('big', randomBytes(64 * MiB));
+    const link = await p.a.connect({ id: 'worker-b' }, { signal: signal() });
+    const fetching = link.getData(['big'], { signal: signal() });
+    const t0 = performance.now();
+    p.hub.for('worker-b').send('worker-a', { kind: 'bye' }); // as the scheduler does when worker-b's socket closes
+    await assert.rejects(fetching, (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'CONNECTION');
+      assert.match(e.message, /worker-b left the cluster/);
+      return true;
+    });
+    assert.ok(performance.now() - t0 < FAIL_FAST_MS, `failed after ${performance.now() - t0} ms`);
+    assert.equal(p.a.size, 0);
+  } finally {
+    p.close();
+  }
+});
+
 test('many small requests interleave in both directions', async () => {
   const p = pair();
   try {

@@ -110,5 +110,7 @@ export const SignalPayload = v.variant('kind', [
   }),
   v.object({ kind: v.literal('end-of-candidates') }),
   v.object({ kind: v.literal('request-offer') }),
+  /** From the scheduler: the sender left the cluster; close the connection to it. */
+  v.object({ kind: v.literal('bye') }),
 ]);
 export type SignalPayload = v.InferOutput<typeof SignalPayload>;

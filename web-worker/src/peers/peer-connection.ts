@@ -205,7 +205,8 @@ export class PeerConnection {
       }
       case 'end-of-candidates':
       case 'request-offer':
-        return; // trickle ends by itself; request-offer is for the transport
+      case 'bye':
+        return; // trickle ends by itself; request-offer and bye are for the transport
       default:
         payload satisfies never;
     }

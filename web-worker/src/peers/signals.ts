@@ -13,7 +13,9 @@ export type SignalPayload =
   | { kind: 'candidate'; candidate: string; sdpMid: string | null; sdpMLineIndex: number | null }
   | { kind: 'end-of-candidates' }
   /** From the higher id to the lower: "open a connection to me" (the lower id always offers). */
-  | { kind: 'request-offer' };
+  | { kind: 'request-offer' }
+  /** From the scheduler, in the name of a worker that left the cluster: close the connection to it. */
+  | { kind: 'bye' };
 
 /** The relay, as a peer sees it: addressed by worker id. */
 export interface Signaller {
@@ -52,6 +54,8 @@ export function parseSignal(value: unknown): SignalPayload | undefined {
       return { kind: 'end-of-candidates' };
     case 'request-offer':
       return { kind: 'request-offer' };
+    case 'bye':
+      return { kind: 'bye' };
     default:
       return undefined;
   }

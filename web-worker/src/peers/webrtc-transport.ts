@@ -130,6 +130,9 @@ export class WebRtcTransport implements PeerTransport {
           return existing.pc.receive(payload);
         if (this.makeRoom()) this.open(from).pc.receive(payload);
         return;
+      case 'bye':
+        existing?.pc.close(new ConnectionError(`${from} left the cluster`));
+        return;
       case 'answer':
       case 'candidate':
       case 'end-of-candidates':
