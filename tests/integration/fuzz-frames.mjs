@@ -161,7 +161,12 @@ function workerMessages(r, pool) {
     'task-rejoined': { type: 'task-rejoined', key: key() },
     'run-result': { type: 'run-result', id: r.int(20), value: encodeValue(1).bytes },
     'steal-response': { type: 'steal-response', key: key(), ok: r.chance(0.5) },
-    acquired: { type: 'acquired', id: r.int(20), items: [{ key: key(), nbytes: r.int(100) }], missing: [key()] },
+    acquired: {
+      type: 'acquired',
+      id: r.int(20),
+      items: [{ key: key(), nbytes: r.int(100) }],
+      missing: [{ key: key(), ...(r.chance(0.5) ? { holder: worker() } : {}) }],
+    },
   };
 }
 
