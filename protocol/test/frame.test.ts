@@ -1,7 +1,16 @@
 /** Batches leave in frames of bounded size (encodeFrames), in order. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FRAME_TARGET_BYTES, MAX_MESSAGES_PER_FRAME, decode, encodeFrames } from '../src/index.js';
+import {
+  FRAME_TARGET_BYTES,
+  MAX_MESSAGES_PER_FRAME,
+  WorkerChannel,
+  decode,
+  encode,
+  encodeFrames,
+  parseFrame,
+  typesOf,
+} from '../src/index.js';
 
 const released = (i: number, bytes: number) => ({ type: 'release-keys', keys: [`${i}:`.padEnd(bytes, 'k')] });
 
@@ -41,4 +50,16 @@ test('no frame holds more than MAX_MESSAGES_PER_FRAME messages', () => {
     frames.reduce((n, f) => n + (decode(f) as unknown[]).length, 0),
     batch.length,
   );
+});
+
+test('a task time must be a finite number of milliseconds: Infinity is refused like a negative one', () => {
+  const t = { type: 'task-finished', key: 'k', nbytes: 1, startedAt: 0, stoppedAt: 1, thread: 0 };
+  const parse = (m: object) =>
+    parseFrame(encode([m]), WorkerChannel.WorkerToServer, typesOf(WorkerChannel.WorkerToServer));
+  assert.equal(parse(t).messages.length, 1);
+  for (const stoppedAt of [Infinity, -1]) {
+    const r = parse({ ...t, stoppedAt });
+    assert.equal(r.messages.length, 0, `stoppedAt ${stoppedAt}`);
+    assert.match(r.errors[0]?.message ?? '', /stoppedAt/);
+  }
 });

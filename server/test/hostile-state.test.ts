@@ -80,3 +80,23 @@ test('a task that lists one dependency many times runs once that dependency is i
   h.check();
   assert.equal(h.status('y'), 'memory');
 });
+
+test('task times from a worker that make a duration endless or negative: the next tasks are still placed', () => {
+  for (const [startedAt, stoppedAt] of [
+    [0, 1e308],
+    [5, 0],
+  ] as const) {
+    const h = new Harness();
+    h.worker('a');
+    h.client('c');
+    h.submit('c', [['x', []]]);
+    h.s.taskFinished('a', { type: 'task-finished', key: 'x', nbytes: 8, startedAt, stoppedAt, thread: 0 });
+    assert.ok(Number.isFinite(h.s.durationOf('f')) && h.s.durationOf('f') >= 0, `duration ${h.s.durationOf('f')}`);
+    h.submit('c', [
+      ['y', []],
+      ['z', []],
+    ]);
+    assert.equal(h.status('y'), 'processing');
+    assert.equal(h.status('z'), 'processing');
+  }
+});

@@ -15,7 +15,7 @@ export const Resources = v.record(
   v.pipe(v.string(), v.maxLength(MAX_KEY_LENGTH)),
   v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(MAX_RESOURCE_AMOUNT)),
 );
-export const Millis = v.pipe(v.number(), v.minValue(0));
+export const Millis = v.pipe(v.number(), v.finite(), v.minValue(0));
 export const RequestId = v.pipe(v.number(), v.integer(), v.minValue(0));
 /** SHA-256 of a value's encoded bytes, lower-case hex (see `VALUE_HASH`). */
 export const ValueHash = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/));

@@ -58,18 +58,28 @@ export abstract class Dispatcher extends Lifecycle {
 
   /** Hands queued tasks, highest priority first, to workers with room; then balances by stealing. */
   protected dispatch(): void {
-    while (this.ready.size > 0 && this.roomy.size > 0) {
-      const entry = this.ready.pop() as QueueEntry;
-      const t = entry.task;
-      if (t.status !== 'queued' || t.queueEpoch !== entry.epoch) continue;
-      const w = this.placement.choose(t, this.candidatesFor(t));
-      if (w) this.assign(t, w);
-      else this.parked.push(entry);
-    }
-    if (this.ready.size === 0 && this.parked.length > 0 && this.roomy.size > 0 && this.anyParkedRuns()) {
+    // Parked tasks (no worker with room could run them when they were parked) go round again when
+    // one may run on a worker with room now; after that only while a round places something: a
+    // round that placed nothing would place nothing the next time either (a cost that is not a
+    // number once made this recurse until the stack overflowed).
+    for (let round = 0; ; round++) {
+      let placed = false;
+      while (this.ready.size > 0 && this.roomy.size > 0) {
+        const entry = this.ready.pop() as QueueEntry;
+        const t = entry.task;
+        if (t.status !== 'queued' || t.queueEpoch !== entry.epoch) continue;
+        const w = this.placement.choose(t, this.candidatesFor(t));
+        if (w) {
+          this.assign(t, w);
+          placed = true;
+        } else {
+          this.parked.push(entry);
+        }
+      }
+      const again = round === 0 || placed;
+      if (!again || this.ready.size > 0 || this.parked.length === 0 || this.roomy.size === 0 || !this.anyParkedRuns())
+        break;
       this.unpark();
-      this.dispatch();
-      return;
     }
     if (this.ready.size === 0) this.steal();
   }

@@ -19,7 +19,7 @@ import {
 import type { Emit } from './emit.js';
 import { TaskGroups, groupName } from './groups.js';
 import { Heap } from './heap.js';
-import { DEFAULT_TASK_DURATION_MS, LocalityPlacement, type PlacementPolicy } from './placement.js';
+import { DEFAULT_TASK_DURATION_MS, LocalityPlacement, MAX_RECORDED_TASK_DURATION_MS, type PlacementPolicy } from './placement.js';
 import { SmallMap, SmallSet, bytesToString, clear, emptySet, grow, shrink, stringToBytes } from './compact.js';
 import type { ClientState, PendingGather, TaskState, TaskStatus, WorkerState } from './types.js';
 
@@ -442,6 +442,9 @@ export abstract class Lifecycle {
   }
 
   protected recordDuration(fnName: string, ms: number): void {
+    // Times come from workers: a clock step (or a lie) must not make a duration negative or endless.
+    if (!(ms >= 0)) ms = 0;
+    ms = Math.min(ms, MAX_RECORDED_TASK_DURATION_MS);
     const old = this.durations.get(fnName);
     this.durations.set(fnName, old === undefined ? ms : old * 0.9 + ms * 0.1);
   }

@@ -29,6 +29,8 @@ export function transferMs(dep: TaskState, to: WorkerState): number {
 export const FETCH_LATENCY_MS = 0.5;
 /** Duration assumed for a task of a function never seen finishing, in milliseconds. */
 export const DEFAULT_TASK_DURATION_MS = 1;
+/** The longest task duration an estimate takes in (a day): reported times past it are clamped. */
+export const MAX_RECORDED_TASK_DURATION_MS = 86_400_000;
 
 export interface PlacementPolicy {
   /** The best of `candidates` for `task`, or null if none may run it. */
@@ -72,7 +74,8 @@ export class LocalityPlacement implements PlacementPolicy {
       for (const dep of task.deps) cost += transferMs(dep, w);
       // Rotate ties so that equal workers share root tasks evenly.
       cost += ((i + start) % 64) * 1e-9;
-      if ((isPreferred && !bestPreferred) || (isPreferred === bestPreferred && cost < bestCost)) {
+      // `best === null`: the first allowed worker is taken even if a cost is not a finite number.
+      if (best === null || (isPreferred && !bestPreferred) || (isPreferred === bestPreferred && cost < bestCost)) {
         best = w;
         bestCost = cost;
         bestPreferred = isPreferred;
