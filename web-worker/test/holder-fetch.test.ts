@@ -2,7 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { valueHash, type Holder } from '@meshwork/protocol';
-import { RoutingPeerFetcher, fetchWithFailover, type HolderDelivery, type HolderFetcher } from '../src/core/holder-fetch.js';
+import {
+  RoutingPeerFetcher,
+  fetchWithFailover,
+  type HolderDelivery,
+  type HolderFetcher,
+} from '../src/core/holder-fetch.js';
 import { TransferStats } from '../src/core/transfer-stats.js';
 
 /** A fake link: each holder id answers from its own map, says missing for the rest, or fails. */
@@ -48,8 +53,8 @@ test('each holder is reached over the link its address calls for, with failover 
   const r = await f.fetch(holders, ['a', 'b', 'z'], { signal: signal() });
   assert.deepEqual([...r.values.keys()].sort(), ['a', 'b']);
   assert.equal(r.values.get('a')?.byteLength, 10, 'the first holder that has it wins');
-  // 'z': n1 said missing first, so n1 is blamed.
-  assert.deepEqual(r.missing, [{ key: 'z', holder: 'n1', absent: true }]);
+  // 'z': this worker is listed first and (its store looked in before fetching) lacks it.
+  assert.deepEqual(r.missing, [{ key: 'z', holder: 'me', absent: true }]);
   assert.deepEqual(tcp.asked, ['n1:a,b,z']);
   assert.deepEqual(rtc.asked, ['tab3:b,z', 'tab1:b,z']);
   assert.deepEqual(
@@ -59,9 +64,27 @@ test('each holder is reached over the link its address calls for, with failover 
       ['tab1', 'webrtc', 20, 1],
     ],
   );
-  assert.deepEqual(stats.totals, { tcp: { bytesSent: 0, bytesReceived: 10 }, webrtc: { bytesSent: 0, bytesReceived: 20 }, relay: { bytesSent: 0, bytesReceived: 0 } });
+  assert.deepEqual(stats.totals, {
+    tcp: { bytesSent: 0, bytesReceived: 10 },
+    webrtc: { bytesSent: 0, bytesReceived: 20 },
+    relay: { bytesSent: 0, bytesReceived: 0 },
+  });
   f.close();
   assert.equal(closed, 1);
+});
+
+test('a holder said missing is blamed before one that failed; this worker listed alone lacks the value', async () => {
+  const link = new FakeLink({ n1: {} }, new Set(['n0']));
+  const f = new RoutingPeerFetcher({ localId: 'me', route: () => ({ path: 'tcp', fetcher: link }) });
+  const n = (id: string) => ({ id, address: `tcp://${id}:9` });
+  assert.deepEqual((await f.fetch([n('n0'), n('n1')], ['k'], { signal: signal() })).missing, [
+    { key: 'k', holder: 'n1', absent: true },
+  ]);
+  // The scheduler thinks this worker holds it (a wrong claim): it is blamed, so that copy is dropped.
+  assert.deepEqual((await f.fetch([n('me')], ['k'], { signal: signal() })).missing, [
+    { key: 'k', holder: 'me', absent: true },
+  ]);
+  assert.deepEqual(link.asked, ['n0:k', 'n1:k'], 'never asks itself');
 });
 
 test('when every holder fails, the first holder is blamed; an abort rejects', async () => {
@@ -89,7 +112,7 @@ test('the traffic that changed since the last heartbeat is taken once, bounded, 
   assert.deepEqual(stats.takeChanged(10), [{ peer: 'a', path: 'relay', bytesSent: 2, bytesReceived: 0 }]);
 });
 
-test('bytes that do not match the producer\'s size or hash are refused: the next holder is asked, else the bad one is blamed', async () => {
+test("bytes that do not match the producer's size or hash are refused: the next holder is asked, else the bad one is blamed", async () => {
   const good = new Uint8Array([1, 2, 3, 4]);
   const flipped = new Uint8Array([1, 2, 3, 5]);
   const hash = createHash('sha256').update(good).digest('hex');
@@ -102,16 +125,24 @@ test('bytes that do not match the producer\'s size or hash are refused: the next
   const expect = new Map([['k', { nbytes: 4, hash }]]);
   const at = (...ids: string[]): Holder[] => ids.map((id) => ({ id, address: 'webrtc' }));
 
-  const r1 = await fetchWithFailover(at('bad', 'short', 'ok'), ['k'], { signal: signal(), expect }, fetchFrom, { digest });
+  const r1 = await fetchWithFailover(at('bad', 'short', 'ok'), ['k'], { signal: signal(), expect }, fetchFrom, {
+    digest,
+  });
   assert.deepEqual([...(r1.values.get('k') ?? [])], [1, 2, 3, 4], 'the holder with the right bytes wins');
   assert.deepEqual(r1.missing, []);
 
   const r2 = await fetchWithFailover(at('short', 'bad'), ['k'], { signal: signal(), expect }, fetchFrom, { digest });
   assert.equal(r2.values.size, 0);
-  assert.deepEqual(r2.missing, [{ key: 'k', holder: 'short', absent: true }], 'the first holder that sent bad bytes is blamed');
+  assert.deepEqual(
+    r2.missing,
+    [{ key: 'k', holder: 'short', absent: true }],
+    'the first holder that sent bad bytes is blamed',
+  );
 
   // The same value through Web Crypto (what a tab uses) hashes the same.
   assert.equal(await valueHash(good), hash);
-  const r3 = await fetchWithFailover(at('bad', 'ok'), ['k'], { signal: signal(), expect }, fetchFrom, { digest: valueHash });
+  const r3 = await fetchWithFailover(at('bad', 'ok'), ['k'], { signal: signal(), expect }, fetchFrom, {
+    digest: valueHash,
+  });
   assert.equal(r3.values.get('k'), good);
 });

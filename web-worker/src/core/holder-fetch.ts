@@ -31,7 +31,8 @@ export interface HolderFetcher {
  * The PeerFetcher contract over `fetchFrom`: tries `holders` in order, asking each for the keys
  * still missing. A missing key is blamed on the first holder that said data-missing or sent bytes
  * that do not match `expect` (checked with `digest`), else on the first holder. Rejects only when
- * `signal` aborts; `skip` holders (this worker itself) are passed over.
+ * `signal` aborts; `skip` holders (this worker itself, whose store the caller looked in first) are
+ * passed over, and lack every key still missing.
  */
 export async function fetchWithFailover(
   holders: readonly Holder[],
@@ -48,7 +49,11 @@ export async function fetchWithFailover(
   for (const holder of holders) {
     if (remaining.length === 0) break;
     signal.throwIfAborted();
-    if (holder.id === o.skip) continue;
+    if (holder.id === o.skip) {
+      // Callers look in their own store first: the scheduler listing this worker is wrong about it.
+      for (const key of remaining) if (!saidMissing.has(key)) saidMissing.set(key, holder.id);
+      continue;
+    }
     try {
       const got = await fetchFrom(holder, remaining, { signal });
       for (const [key, bytes] of got.values) {
