@@ -33,6 +33,7 @@ import {
 } from '@meshwork/protocol';
 import { SchedulerState } from '../state/scheduler-state.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { PeerLinks } from './peer-links.js';
 import { Connection, DEFAULT_RATE_LIMIT, closeSocket, type Admission, type RateLimit } from './connection.js';
 import { PendingTasks } from './pending-tasks.js';
 import { parseHello } from './hello.js';
@@ -52,20 +53,13 @@ const workerTypes = typesOf(WorkerChannel.WorkerToServer);
 type ToClient = ClientChannel.ServerToClient;
 type ToWorker = WorkerChannel.ServerToWorker;
 
-interface WorkerEntry {
-  conn: Connection<ToWorker>;
-  lastSeen: number;
-  /** Workers it has a relay link with, and workers it signalled or was signalled by (WebRTC). */
-  relayPeers: Set<string>;
-  signalPeers: Set<string>;
-}
-
 export class SchedulerServer {
   readonly state: SchedulerState;
   /** Modules uploaded by clients, served to workers at /modules/<name>.mjs. */
   readonly modules = new ModuleStore();
   private readonly clients = new Map<string, Connection<ToClient>>();
-  private readonly workers = new Map<string, WorkerEntry>();
+  private readonly workers = new Map<string, { conn: Connection<ToWorker>; lastSeen: number }>();
+  private readonly peerLinks = new PeerLinks();
   private readonly http: Server;
   private readonly wss: WebSocketServer;
   private readonly logger: Logger;
@@ -270,7 +264,7 @@ export class SchedulerServer {
         const m = hello.message;
         const id = this.newId('worker');
         const c = conn as Connection<ToWorker>;
-        this.workers.set(id, { conn: c, lastSeen: Date.now(), relayPeers: new Set(), signalPeers: new Set() });
+        this.workers.set(id, { conn: c, lastSeen: Date.now() });
         c.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, id, iceServers: this.iceServers(localAddress), ...this.dataToken() });
         this.state.addWorker({
           id,
@@ -298,7 +292,7 @@ export class SchedulerServer {
     if (!w) return;
     this.workers.delete(id);
     w.conn.close(1001, why);
-    this.tellPeersGone(id, w);
+    this.tellPeersGone(id);
     this.state.removeWorker(id);
     this.traffic.forget(id);
     if (why === 'left') this.logger.info(`worker ${id} left`);
@@ -306,21 +300,13 @@ export class SchedulerServer {
   }
 
   /**
-   * Ends the links the peers of a departed worker had with it, so that their fetches from it fail
-   * over now rather than at PEER_FETCH_TIMEOUT_MS: a relay link is closed; a WebRTC connection is
-   * told `bye` (its own end may notice only when ICE gives up, or not while a request waits).
+   * Ends the links the peers of a departed worker had with it: a relay link is closed; a WebRTC
+   * connection is told `bye` (its own end may notice only when ICE gives up).
    */
-  private tellPeersGone(id: string, w: WorkerEntry): void {
-    for (const peer of w.relayPeers) {
-      const p = this.workers.get(peer);
-      p?.relayPeers.delete(id);
-      p?.conn.send({ type: 'relay', from: id, close: true });
-    }
-    for (const peer of w.signalPeers) {
-      const p = this.workers.get(peer);
-      p?.signalPeers.delete(id);
-      p?.conn.send({ type: 'signal', from: id, payload: { kind: 'bye' } });
-    }
+  private tellPeersGone(id: string): void {
+    const peers = this.peerLinks.leave(id);
+    for (const p of peers.relay) this.workers.get(p)?.conn.send({ type: 'relay', from: id, close: true });
+    for (const p of peers.signal) this.workers.get(p)?.conn.send({ type: 'signal', from: id, payload: { kind: 'bye' } });
   }
 
   private checkLiveness(): void {
@@ -426,14 +412,8 @@ export class SchedulerServer {
         // No such worker (any more): the relay link ends at once rather than by timeout.
         if (!target) return conn.send({ type: 'relay', from: m.to, close: true });
         if (m.data) this.traffic.relayed(m.data.byteLength);
-        const source = this.workers.get(id);
-        if (m.close) {
-          source?.relayPeers.delete(m.to);
-          target.relayPeers.delete(id);
-        } else {
-          source?.relayPeers.add(m.to);
-          target.relayPeers.add(id);
-        }
+        if (m.close) this.peerLinks.remove('relay', id, m.to);
+        else this.peerLinks.add('relay', id, m.to);
         const out: WorkerChannel.RelayFrom = { type: 'relay', from: id };
         if (m.data) out.data = m.data;
         if (m.ack !== undefined) out.ack = m.ack;
@@ -443,8 +423,7 @@ export class SchedulerServer {
       case 'signal': {
         const target = m.to === id ? undefined : this.workers.get(m.to);
         if (!target) return conn.reply(ReplyCode.BAD_REQUEST, `no worker ${m.to.slice(0, 64)} to signal`);
-        this.workers.get(id)?.signalPeers.add(m.to);
-        target.signalPeers.add(id);
+        this.peerLinks.add('signal', id, m.to);
         return target.conn.send({ type: 'signal', from: id, payload: m.payload });
       }
     }
