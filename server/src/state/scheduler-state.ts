@@ -440,8 +440,9 @@ export class SchedulerState extends Dispatcher {
    */
   depMissing(workerId: string, msg: { key: string; dep: string; holder?: string | undefined }): void {
     const t = this.tasks.get(msg.key);
+    // Only the worker running `key` fetches its inputs: it may blame a holder of one of them (if
+    // not a holder, dropCopy does nothing), and its task is planned again, blamed holder or not.
     if (t && t.processingOn?.id === workerId) {
-      // Only about an input of a task it was given: no worker drops copies it never asked for.
       if (msg.holder !== undefined && t.deps.some((d) => d.key === msg.dep)) this.dropCopy(msg.dep, msg.holder);
       this.unassign(t);
       this.reschedule(t);

@@ -390,13 +390,8 @@ export class SchedulerServer {
       case 'heartbeat':
         if (m.traffic) this.traffic.report(id, m.traffic);
         return this.state.heartbeat(id, m.memoryUsed);
-      case 'dep-missing': {
-        // Only the worker running `key` fetches its inputs, from the holders it was told of.
-        const t = this.state.tasks.get(m.key);
-        const dep = t?.processingOn?.id === id ? t.deps.find((d) => d.key === m.dep) : undefined;
-        if (!dep || ![...dep.whoHas].some((w) => w.id === m.holder)) return;
+      case 'dep-missing':
         return this.state.depMissing(id, m);
-      }
       case 'task-seceded':
         return this.state.taskSeceded(id, m.key);
       case 'task-rejoined':
