@@ -118,7 +118,7 @@ export class SmallMap<V> implements Iterable<[string, V]> {
   }
 
   has(key: string): boolean {
-    return this.many ? this.many.has(key) : this.key !== undefined && this.key === key;
+    return this.many ? this.many.has(key) : this.key === key;
   }
 
   get(key: string): V | undefined {
