@@ -73,10 +73,17 @@ test('a client gathering a copy that fails its hash does not believe it: the sch
 test("a Node worker whose data link cannot be reached is fetched from through the scheduler's relay, counted", async () => {
   // It announces an address where nothing listens (as behind a firewall): no direct link, no WebRTC
   // between Node workers, so its values reach the others through the scheduler.
-  const hidden = await startWorker({ scheduler: cluster.address, threads: 1, name: 'hidden', advertise: 'tcp://127.0.0.1:1' });
+  const hidden = await startWorker({
+    scheduler: cluster.address,
+    threads: 1,
+    name: 'hidden',
+    advertise: 'tcp://127.0.0.1:1',
+  });
   try {
     const relayed = async () =>
-      Number(/^meshwork_relayed_bytes_total (\d+)$/m.exec(await (await fetch(`${cluster.httpUrl}/metrics`)).text())?.[1]);
+      Number(
+        /^meshwork_relayed_bytes_total (\d+)$/m.exec(await (await fetch(`${cluster.httpUrl}/metrics`)).text())?.[1],
+      );
     const before = await relayed();
     const big = client.with({ workers: ['hidden'], pure: false }).submit(make, N);
     const total = client.with({ workers: ['b'] }).submit(sum, big);
@@ -94,7 +101,14 @@ test('a worker that could not reach a live holder (no holder blamed) gets the ta
   await new Promise((resolve) => ws.once('open', resolve));
   const inbox = [];
   ws.on('message', (d) => inbox.push(...decode(new Uint8Array(d))));
-  const hello = { type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'worker', name: 'raw', kind: 'node', threads: 1 };
+  const hello = {
+    type: 'hello',
+    protocolVersion: PROTOCOL_VERSION,
+    role: 'worker',
+    name: 'raw',
+    kind: 'node',
+    threads: 1,
+  };
   ws.send(encodeFrame([{ ...hello, memoryLimit: null, resources: {}, dataAddress: null, agent: 'test' }]));
   const sent = (key) => inbox.filter((m) => m.type === 'compute-task' && m.key === key).length;
   const until = async (done) => {
@@ -114,4 +128,15 @@ test('a worker that could not reach a live holder (no holder blamed) gets the ta
     ws.close();
     big.release();
   }
+});
+
+test('a worker the scheduler wrongly thinks holds an input says it lacks it: the value is made again, the task runs there', async () => {
+  const big = client.with({ workers: ['a'], pure: false }).submit(make, N);
+  await new Promise((resolve) => big.onDone(resolve));
+  a.store.delete(big.key); // lost without the scheduler knowing (as a false claim would leave it)
+  const total = client.with({ workers: ['a'], allowOtherWorkers: false }).submit(sum, big);
+  assert.equal(await total.result({ timeoutMs: 30_000 }), ((N - 1) * N) / 2);
+  assert.ok(a.store.get(big.key), 'made again on a');
+  total.release();
+  big.release();
 });

@@ -47,9 +47,9 @@ export function holderOf(w: WorkerState): { id: string; address: string } {
   return { id: w.id, address: w.dataAddress ?? WEBRTC_ADDRESS };
 }
 
-/** Where to fetch `t`'s value (its holders but `except`), with the size and hash the bytes must match. */
-export function depSpec(t: TaskState, except?: WorkerState): { key: string; holders: { id: string; address: string }[]; nbytes: number; hash?: string } {
-  const spec = { key: t.key, holders: [...t.whoHas].filter((h) => h !== except).map(holderOf), nbytes: t.nbytes };
+/** Where to fetch `t`'s value (all its holders: a worker listed that lacks it says so), with the size and hash the bytes must match. */
+export function depSpec(t: TaskState): { key: string; holders: { id: string; address: string }[]; nbytes: number; hash?: string } {
+  const spec = { key: t.key, holders: [...t.whoHas].map(holderOf), nbytes: t.nbytes };
   return t.hash === null ? spec : { ...spec, hash: t.hash };
 }
 
@@ -205,7 +205,7 @@ export abstract class Lifecycle {
       fn: t.fn,
       fnName: t.fnName,
       args: stringToBytes(t.args),
-      deps: t.deps.map((d) => depSpec(d, w)),
+      deps: t.deps.map((d) => depSpec(d)),
     };
     if (fn?.module) msg.module = fn.module;
     if (!w.fnsSent.has(t.fn) && fn) {
