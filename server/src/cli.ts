@@ -9,6 +9,7 @@ import { DEFAULT_SCHEDULER_PORT } from '@meshwork/protocol';
 import { runWorkerCli } from '@meshwork/web-worker/node';
 import { lineLogger } from './logger.js';
 import { SchedulerServer } from './transport/scheduler-server.js';
+import { normaliseOrigin } from './transport/origin.js';
 
 const usage = `Usage: meshwork <command> [options]
 
@@ -18,7 +19,7 @@ Commands:
 
 Run 'meshwork <command> --help' for the options of a command.`;
 
-const schedulerUsage = `Usage: meshwork scheduler [--host H] [--port P] [--token T] [--client-token T] [--worker-token T] [--tls-cert F --tls-key F]
+const schedulerUsage = `Usage: meshwork scheduler [--host H] [--port P] [--token T] [--client-token T] [--worker-token T] [--allow-origin ORIGIN]… [--tls-cert F --tls-key F]
 
 Starts a scheduler. Clients and workers connect to ws://H:P; the dashboard is http://H:P/,
 the worker page http://H:P/join, the state as JSON http://H:P/api/state, metrics http://H:P/metrics.
@@ -32,6 +33,11 @@ Options:
                dashboard. Alone, it is the one secret of the whole cluster.
   --client-token T   admits clients: submit, gather, cancel (also MESHWORK_CLIENT_TOKEN)
   --worker-token T   admits workers: join and compute (also MESHWORK_WORKER_TOKEN)
+  --allow-origin ORIGIN   let web pages of ORIGIN (scheme://host[:port], e.g. https://app.example.org)
+               connect without a token; repeatable. Without it, browsers may connect only from
+               the scheduler's own pages (and, when it has tokens, from any page that presents
+               one). '*' allows every origin: any page a visitor of this machine opens could
+               then drive a scheduler that has no token.
   --insecure   listen beyond loopback with no token at all (refused otherwise: anyone who
                reaches the port could run code on every worker)
   --tls-cert F, --tls-key F   serve https:// and wss:// with this PEM certificate and key
@@ -51,6 +57,7 @@ async function scheduler(argv: string[]): Promise<void> {
       'client-token': { type: 'string' },
       'worker-token': { type: 'string' },
       insecure: { type: 'boolean' },
+      'allow-origin': { type: 'string', multiple: true },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
@@ -74,7 +81,13 @@ async function scheduler(argv: string[]): Promise<void> {
     values['tls-cert'] !== undefined && values['tls-key'] !== undefined
       ? { cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']) }
       : undefined;
+  const allowOrigins = (values['allow-origin'] ?? []).map((o) => {
+    const r = normaliseOrigin(o);
+    if ('error' in r) throw new UsageError(r.error);
+    return r.origin;
+  });
   const server = await SchedulerServer.start({
+    allowOrigins,
     host: values.host,
     port,
     token: values.token ?? process.env['MESHWORK_TOKEN'],

@@ -35,8 +35,18 @@ export function setStatus(status: DemoStatus, detail = ''): void {
   setText('message', detail ? `· ${detail}` : '');
 }
 
-/** `ws://host/base/` for a page at `http://host/base/<page>` (wss for https). */
+/**
+ * The scheduler named by `?scheduler=ws://…` (a page served from another origin, which the
+ * scheduler must allow with --allow-origin), else `ws://host/base/` for a page at
+ * `http://host/base/<page>` (wss for https).
+ */
 export function schedulerAddress(): string {
+  const named = new URLSearchParams(location.search).get('scheduler');
+  if (named !== null) {
+    const url = new URL(named);
+    if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new Error(`?scheduler= must be a ws:// or wss:// address, not ${named}`);
+    return url.href;
+  }
   const url = new URL('./', location.href);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   url.search = '';

@@ -61,6 +61,10 @@ export const ReplyCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   /** A limit of the scheduler was reached (connections, pending tasks per client): the request was refused. */
   LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
+  /** A browser page's origin may not reach the scheduler (an HTTP 403 answer, in the body of a refused request or upgrade). */
+  ORIGIN_REFUSED: 'ORIGIN_REFUSED',
+  /** The message named a key this client holds no future for, or another client's key: nothing was done with it. */
+  NOT_YOURS: 'NOT_YOURS',
 } as const;
 export type ReplyCode = (typeof ReplyCode)[keyof typeof ReplyCode];
 

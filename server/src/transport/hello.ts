@@ -12,8 +12,12 @@ export type HelloResult =
   | { ok: true; hello: Hello; rest: unknown[]; /** Came with the admin token (or no token is set). */ admin: boolean }
   | { ok: false; code: ReplyCode; message: string };
 
-/** Parses the first frame; the messages after `hello` in it are returned raw for the role's parser. */
-export function parseHello(bytes: Uint8Array, access: Access): HelloResult {
+/**
+ * Parses the first frame; the messages after `hello` in it are returned raw for the role's parser.
+ * `crossOrigin`: the connection is a browser page of an origin the scheduler does not allow (let
+ * in only because it has tokens): it needs a valid token whatever its role, a dashboard too.
+ */
+export function parseHello(bytes: Uint8Array, access: Access, crossOrigin = false): HelloResult {
   let raw: unknown;
   try {
     raw = decode(bytes);
@@ -50,7 +54,10 @@ export function parseHello(bytes: Uint8Array, access: Access): HelloResult {
   }
   const given = parsed.output.token;
   // A dashboard shows what /api/state shows: the same rule.
-  const admitted = role === 'dashboard' ? { ok: access.mayReadState(given), admin: false } : access.admit(role as Role, given);
+  const admitted =
+    role === 'dashboard'
+      ? { ok: crossOrigin ? given !== undefined && access.mayAdmin(given) : access.mayReadState(given), admin: false }
+      : access.admit(role as Role, given);
   if (!admitted.ok) {
     const what = role === 'dashboard' ? 'the admin token' : `a ${String(role)} token (or the admin token)`;
     return { ok: false, code: ReplyCode.AUTH_FAILED, message: `missing or wrong token: a ${String(role)} needs ${what}` };

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
+import { ReplyCode } from '@meshwork/protocol';
 import type { SchedulerServer } from './scheduler-server.js';
 import { DUMP_DEFAULT_TASK_LIMIT, clusterDump, clusterState, prometheusText } from './views.js';
 
@@ -41,6 +42,14 @@ function refuse(res: Response, what: string): void {
 export function createHttpApp(server: SchedulerServer): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use((req, res, next) => {
+    // No other site may embed what we answer (state, metrics, modules) as a resource of its own.
+    res.set('cross-origin-resource-policy', 'same-origin');
+    const verdict = server.origins.checkRequest(req);
+    if (verdict.ok) return next();
+    server.limits.requestsRefused++;
+    res.status(403).json({ code: ReplyCode.ORIGIN_REFUSED, message: verdict.reason });
+  });
   app.get('/api/state', (req, res) => {
     if (!server.access.mayReadState(bearer(req))) return refuse(res, '/api/state on a scheduler reachable beyond loopback');
     res.json(clusterState(server.state, server.traffic));

@@ -18,6 +18,11 @@ export interface SchedulerServerOptions extends SchedulerOptions {
   clientToken?: string | undefined;
   /** Admits workers when set. */
   workerToken?: string | undefined;
+  /**
+   * Origins of web pages (besides the scheduler's own) that may connect without a token, as
+   * `scheme://host[:port]`; `*` allows every origin (see origin.ts).
+   */
+  allowOrigins?: readonly string[] | undefined;
   /** Listen beyond loopback with no token (refused otherwise). */
   insecure?: boolean | undefined;
   /** Serve https/wss with this certificate and key (PEM). */
@@ -54,6 +59,10 @@ export interface LimitCounts {
   helloTimeouts: number;
   /** Connections closed for sending more than MAX_HELLO_BYTES before their hello was read. */
   helloTooLarge: number;
+  /** WebSocket upgrades refused for their Origin or Host. */
+  originsRefused: number;
+  /** Plain HTTP requests refused for their Origin or Host. */
+  requestsRefused: number;
   /** update-graph messages refused for MAX_PENDING_TASKS_PER_CLIENT. */
   graphsRefused: number;
 }

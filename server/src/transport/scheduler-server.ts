@@ -2,7 +2,7 @@
  * The scheduler process: HTTP (dashboard, /api/state, /metrics) and WebSocket (clients and
  * workers) on one port, wired to the pure state machine. All I/O of the scheduler lives here.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -40,6 +40,7 @@ import { parseHello } from './hello.js';
 import { createHttpApp } from './http.js';
 import { TrafficBook } from './traffic.js';
 import { Access, checkExposure, isLoopbackHost } from './access.js';
+import { OriginPolicy, normaliseOrigin } from './origin.js';
 import { ModuleStore } from './modules.js';
 import { DashboardFeed } from './dashboard.js';
 import { startStunServer, type StunServer } from './stun.js';
@@ -73,6 +74,8 @@ export class SchedulerServer {
   readonly dashboards: DashboardFeed;
   /** Who may do what: tokens per role, the data token. */
   readonly access: Access;
+  /** Which web pages may reach us (Origin and Host checks). */
+  readonly origins: OriginPolicy;
   /** Clients that came with the admin token. */
   private readonly admins = new Set<string>();
   /** What the limits refused. */
@@ -83,6 +86,8 @@ export class SchedulerServer {
     helloTimeouts: 0,
     helloTooLarge: 0,
     graphsRefused: 0,
+    originsRefused: 0,
+    requestsRefused: 0,
   };
   /** WebSocket connections open that have not said hello. */
   private unauthenticated = 0;
@@ -100,6 +105,13 @@ export class SchedulerServer {
     );
     this.dashboards = new DashboardFeed(this.state, this.traffic);
     this.access = new Access(options, isLoopbackHost(options.host ?? '127.0.0.1'));
+    this.origins = new OriginPolicy({
+      tls: options.tls !== undefined,
+      host: options.host ?? '127.0.0.1',
+      port: () => this.port,
+      allowOrigins: allowedOrigins(options.allowOrigins),
+      secured: this.access.secured,
+    });
     this.rateLimit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
     this.pending = new PendingTasks(options.maxPendingTasksPerClient ?? MAX_PENDING_TASKS_PER_CLIENT, (key) => {
       const status = this.state.tasks.get(key)?.status;
@@ -116,16 +128,16 @@ export class SchedulerServer {
       ? createTlsServer({ ...httpOptions, cert: options.tls.cert, key: options.tls.key }, app)
       : createServer(httpOptions, app);
     this.http.maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
-    this.wss = new WebSocketServer({ server: this.http, maxPayload: MAX_CONTROL_FRAME_BYTES });
-    this.wss.on('connection', (socket, req) =>
-      this.accept(socket, req.socket, `${req.socket.remoteAddress}:${req.socket.remotePort}`, req.socket.localAddress),
-    );
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CONTROL_FRAME_BYTES });
+    this.http.on('upgrade', (req: IncomingMessage, tcp: Duplex, head: Buffer) => this.upgrade(req, tcp, head));
   }
 
   static async start(options: SchedulerServerOptions = {}): Promise<SchedulerServer> {
     const refused = checkExposure(options.host ?? '127.0.0.1', options);
     if (refused) throw new AuthError(refused);
     const s = new SchedulerServer(options);
+    if (s.origins.allowsAny)
+      s.logger.warn('--allow-origin *: every web page a visitor of this machine opens may connect' + (s.access.secured ? ' (and still needs a token)' : ', and with no token run code on every worker'));
     await new Promise<void>((resolve, reject) => {
       s.http.once('error', reject);
       s.http.listen(options.port ?? DEFAULT_SCHEDULER_PORT, options.host ?? '127.0.0.1', () => {
@@ -184,7 +196,27 @@ export class SchedulerServer {
     return `${kind}-${this.idPrefix}-${(this.nextId++).toString(36)}`;
   }
 
-  private accept(socket: WebSocket, tcp: Duplex, remote: string, localAddress: string | undefined): void {
+  /**
+   * A WebSocket upgrade: refused with 403 when the Origin/Host policy says so, before any
+   * WebSocket exists; a page of a foreign origin let in on a scheduler with tokens is marked
+   * `crossOrigin` and must then bring a valid token in its hello.
+   */
+  private upgrade(req: IncomingMessage, tcp: Duplex, head: Buffer): void {
+    const verdict = this.origins.checkUpgrade(req);
+    const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+    if (!verdict.ok) {
+      this.limits.originsRefused++;
+      this.logger.warn(`${remote}: WebSocket refused: ${verdict.reason}`);
+      const body = JSON.stringify({ code: ReplyCode.ORIGIN_REFUSED, message: verdict.reason });
+      tcp.end(
+        `HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      return;
+    }
+    this.wss.handleUpgrade(req, tcp, head, (socket) => this.accept(socket, req.socket, remote, req.socket.localAddress, verdict.crossOrigin));
+  }
+
+  private accept(socket: WebSocket, tcp: Duplex, remote: string, localAddress: string | undefined, crossOrigin: boolean): void {
     socket.on('error', (e) => this.logger.warn(`${remote}: ${e.message}`));
     const maxUnauthenticated = this.options.maxUnauthenticatedConnections ?? MAX_UNAUTHENTICATED_CONNECTIONS;
     if (this.unauthenticated >= maxUnauthenticated) {
@@ -233,7 +265,7 @@ export class SchedulerServer {
         conn.close(1003, 'text frame');
         return;
       }
-      const result = parseHello(bytes, this.access);
+      const result = parseHello(bytes, this.access, crossOrigin);
       if (!result.ok) {
         this.logger.warn(`${remote}: refused: ${result.message}`);
         conn.reply(result.code, result.message);
@@ -472,6 +504,15 @@ export class SchedulerServer {
     conn.reply(e.code, e.message, e.replyTo);
     if (e.code === ReplyCode.FRAME_TOO_LARGE) conn.close(1009, e.code);
   }
+}
+
+/** `--allow-origin` values in canonical form; a value that is no origin stops the scheduler from starting. */
+function allowedOrigins(given: readonly string[] | undefined): string[] {
+  return (given ?? []).map((o) => {
+    const r = normaliseOrigin(o);
+    if ('error' in r) throw new Error(r.error);
+    return r.origin;
+  });
 }
 
 type ClientMessage<T extends ClientChannel.ClientToServer['type']> = Extract<ClientChannel.ClientToServer, { type: T }>;
