@@ -67,6 +67,28 @@ describe('installTaskGlobal', () => {
     assert.deepEqual(events, [true, false, true, false]);
   });
 
+  it("connects with the running task's capability: one client per capability, the previous one closed", async () => {
+    let capability: string | undefined = 'cap-a';
+    const scoped = installTaskGlobal({ address: fake.address, capability: () => capability });
+    try {
+      const a = scoped.client();
+      assert.equal(scoped.client(), a, 'the same task: the same client');
+      assert.equal(await a.submit(inc, 1).result(), 2);
+      capability = 'cap-b';
+      const b = scoped.client();
+      assert.notEqual(b, a, "another client's task gets a client of its own");
+      assert.equal(await b.submit(inc, 2).result(), 3);
+      assert.equal(a.connected, false, "the earlier task's client is closed");
+      assert.deepEqual(
+        fake.of('hello').slice(-2).map((h) => h.capability),
+        ['cap-a', 'cap-b'],
+      );
+    } finally {
+      await scoped.close();
+      installed = installTaskGlobal({ address: fake.address, onWait: (w) => events.push(w) });
+    }
+  });
+
   it('a client that cannot connect fails its waits with ConnectionError; the next call makes a new one', async () => {
     const dead = installTaskGlobal({ address: 'ws://127.0.0.1:1' });
     const c = dead.client();

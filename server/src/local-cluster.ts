@@ -11,6 +11,9 @@ export const LOCAL_WORKERS_JOIN_TIMEOUT_MS = 30_000;
 /** How long `close` waits for a worker process to exit after SIGTERM before SIGKILL, in milliseconds. */
 export const WORKER_EXIT_GRACE_MS = 3_000;
 
+/** The environment variables the CLIs read tokens from: a worker inherits none but its own. */
+const TOKEN_ENV_VARS = ['MESHWORK_TOKEN', 'MESHWORK_CLIENT_TOKEN', 'MESHWORK_WORKER_TOKEN'] as const;
+
 export interface LocalClusterOptions extends Omit<SchedulerServerOptions, 'port' | 'host'> {
   workers?: number;
   threadsPerWorker?: number;
@@ -78,15 +81,26 @@ export class LocalCluster {
       `local-${this.serial++}`,
       '--host',
       this.options.host ?? '127.0.0.1',
-      // The token goes in argv, not the environment of a shared shell: these are local processes of this one.
-      ...((this.options.workerToken ?? this.options.token) !== undefined ? ['--token', (this.options.workerToken ?? this.options.token) as string] : []),
       ...(this.options.workerArgs ?? []),
       ...extraArgs,
     ];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', this.options.workerStdio ?? 'ignore', this.options.workerStdio ?? 'ignore'] });
+    const child = spawn(process.execPath, args, { env: this.workerEnv(), stdio: ['ignore', this.options.workerStdio ?? 'ignore', this.options.workerStdio ?? 'ignore'] });
     this.processes.add(child);
     child.once('exit', () => this.processes.delete(child));
     return child;
+  }
+
+  /**
+   * A worker's environment: this process's, with the worker token as MESHWORK_WORKER_TOKEN (the
+   * worker CLI reads it) and no other token. Not in argv: any local user can read a process's
+   * command line (`ps`), while its environment is readable only by its own user.
+   */
+  private workerEnv(): NodeJS.ProcessEnv {
+    const env = { ...process.env };
+    for (const name of TOKEN_ENV_VARS) delete env[name];
+    const token = this.options.workerToken ?? this.options.token;
+    if (token !== undefined) env.MESHWORK_WORKER_TOKEN = token;
+    return env;
   }
 
   /** Resolves when at least `n` workers are connected. */

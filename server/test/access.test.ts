@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { PROTOCOL_VERSION, ReplyCode, encodeFrame } from '@meshwork/protocol';
 import { Access, checkExposure, isLoopbackHost } from '../src/transport/access.js';
+import { parseHello } from '../src/transport/hello.js';
 
 test('roles: each token admits its role, the admin token every role, and nothing admits without one', () => {
   const a = new Access({ token: 'A', clientToken: 'C', workerToken: 'W' }, true);
@@ -40,4 +42,29 @@ test('an open scheduler may listen on loopback only, unless told insecure', () =
   assert.equal(checkExposure('10.0.0.5', { workerToken: 'W' }), undefined);
   assert.equal(isLoopbackHost('localhost'), true);
   assert.equal(isLoopbackHost('192.168.1.2'), false);
+});
+
+test('a capability admits a non-admin client acting for the client it was issued to, until that client is forgotten', () => {
+  const a = new Access({ token: 'A', clientToken: 'C', workerToken: 'W' }, true);
+  const hello = (fields: Record<string, unknown>) =>
+    parseHello(encodeFrame([{ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'client', ...fields }]), a);
+  const capability = a.capabilities.issue('client-1');
+  assert.ok(Buffer.from(capability, 'base64url').byteLength >= 24, 'random enough');
+  assert.notEqual(a.capabilities.issue('client-2'), capability, 'one per client');
+  const ok = hello({ capability });
+  assert.ok(ok.ok);
+  assert.equal(ok.admin, false, 'no admin, whoever its client is');
+  assert.equal(ok.parentClientId, 'client-1');
+  for (const wrong of ['made-up', 'W', 'A', '']) {
+    const refused = hello({ capability: wrong });
+    assert.ok(!refused.ok && refused.code === ReplyCode.AUTH_FAILED, `capability ${JSON.stringify(wrong)}`);
+  }
+  assert.ok(!hello({ capability: 'made-up', token: 'A' }).ok, 'a token does not rescue a bad capability');
+  a.capabilities.forget('client-1');
+  assert.ok(!hello({ capability }).ok, 'it dies with its client');
+  assert.equal(a.capabilities.of('client-1'), undefined);
+  const open = new Access({}, true);
+  const c = open.capabilities.issue('client-9');
+  const onOpen = parseHello(encodeFrame([{ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'client', capability: c }]), open);
+  assert.ok(onOpen.ok && onOpen.admin && onOpen.parentClientId === 'client-9', 'an open scheduler makes every client an admin');
 });

@@ -32,6 +32,12 @@ export const RUN_FUNCTION_TIMEOUT_MS = 10 * 60_000;
 export const MODULE_FETCH_TIMEOUT_MS = 30_000;
 
 /**
+ * Module versions whose source a worker's host keeps (each at most MAX_MODULE_SOURCE_LENGTH
+ * characters) to send to its threads; past this the least recently used is fetched again on demand.
+ */
+export const MAX_CACHED_MODULE_SOURCES = 8;
+
+/**
  * A heartbeat leaves at once (in the current turn's batch) when the memory in use has moved by
  * more than this fraction of the memory limit since the last report; otherwise every
  * HEARTBEAT_INTERVAL_MS. The scheduler pauses a worker above MEMORY_PAUSE_FRACTION of its limit.

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FutureRef, decode, encodeFrame, encodeValue, type Holder } from '@meshwork/protocol';
-import type { Executor, FetchResult, Job, Outcome, PeerFetcher } from '../src/core/interfaces.js';
+import type { Executor, FetchResult, Job, Outcome, PeerFetcher, RunHooks } from '../src/core/interfaces.js';
 import { WorkerCore } from '../src/core/worker-core.js';
 
 type Msg = Record<string, unknown> & { type: string };
@@ -9,12 +9,12 @@ type Msg = Record<string, unknown> & { type: string };
 /** An executor whose jobs finish when the test says so. */
 class ManualExecutor implements Executor {
   readonly threads = 1;
-  readonly jobs: { job: Job; signal: AbortSignal; finish(o: Partial<Outcome>): void }[] = [];
-  run(job: Job, signal: AbortSignal): Promise<Outcome> {
+  readonly jobs: { job: Job; signal: AbortSignal; hooks: RunHooks; finish(o: Partial<Outcome>): void }[] = [];
+  run(job: Job, signal: AbortSignal, hooks: RunHooks = {}): Promise<Outcome> {
     return new Promise((resolve) => {
       const base = { startedAt: 1, stoppedAt: 2, thread: 0 };
       signal.addEventListener('abort', () => resolve({ ...base, ok: false, error: { code: 'CANCELLED', name: 'CancelledError', message: 'x' } }));
-      this.jobs.push({ job, signal, finish: (o) => resolve({ ...base, ok: true, bytes: encodeValue(job.key).bytes, ...o } as Outcome) });
+      this.jobs.push({ job, signal, hooks, finish: (o) => resolve({ ...base, ok: true, bytes: encodeValue(job.key).bytes, ...o } as Outcome) });
     });
   }
   async close(): Promise<void> {}
@@ -231,4 +231,22 @@ test('inputs are fetched (and the connection to their holder opened) when a task
   await settle();
   assert.ok(of('next').some((m) => m.type === 'task-finished'));
   core.close();
+});
+
+test('timeoutMs counts from when the job has a thread (onStart), then aborts it with TimeoutError', async () => {
+  const { executor, core, feed, settle } = setup();
+  try {
+    feed(task('t', [], { timeoutMs: 30 }));
+    await settle();
+    const run = executor.jobs[0];
+    assert.ok(run);
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(run.signal.aborted, false, 'waiting for a thread does not count');
+    run.hooks.onStart?.();
+    await new Promise((r) => run.signal.addEventListener('abort', r, { once: true }));
+    assert.equal((run.signal.reason as { code?: string }).code, 'TIMEOUT');
+    assert.match(String((run.signal.reason as Error).message), /task 't' ran past its timeout of 30 ms/);
+  } finally {
+    core.close();
+  }
 });

@@ -3,17 +3,18 @@
  * `installTaskGlobal` gives tasks `globalThis.meshwork.client()`, whose `compute(fn, ...args)`
  * asks the fake scheduler (a `sub-submit` over its own WebSocket) to run `fn` and waits for the
  * `sub-result`, calling `onWait(true)` / `onWait(false)` around the wait as the real client does;
- * `sleep(ms)` waits the same way with no scheduler.
+ * `sleep(ms)` waits the same way with no scheduler; `capability` is the running task's capability,
+ * which `compute` says hello with.
  */
 import WebSocket from 'ws';
 import { decode, decodeValue, encodeFrame, encodeValue } from '@meshwork/protocol';
 
 type Msg = Record<string, unknown> & { type: string };
 
-export const installs: { address: string; token?: string | undefined }[] = [];
+export const installs: { address: string; options: string[] }[] = [];
 
-export function installTaskGlobal(options: { address: string; token?: string; onWait?: (waiting: boolean) => void }): void {
-  installs.push({ address: options.address, token: options.token });
+export function installTaskGlobal(options: { address: string; capability?: () => string | undefined; onWait?: (waiting: boolean) => void }): void {
+  installs.push({ address: options.address, options: Object.keys(options).sort() });
   const compute = async (fn: (...a: never[]) => unknown, ...args: unknown[]): Promise<unknown> => {
     options.onWait?.(true);
     const ws = new WebSocket(options.address);
@@ -32,7 +33,7 @@ export function installTaskGlobal(options: { address: string; token?: string; on
         }
       };
       await new Promise((r) => ws.once('open', r));
-      ws.send(encodeFrame([{ type: 'hello', role: 'task-client', token: options.token }]));
+      ws.send(encodeFrame([{ type: 'hello', role: 'task-client', capability: options.capability?.() }]));
       await next('welcome');
       ws.send(encodeFrame([{ type: 'sub-submit', source: fn.toString(), args: encodeValue(args).bytes }]));
       const reply = await next('sub-result');
@@ -51,6 +52,6 @@ export function installTaskGlobal(options: { address: string; token?: string; on
   // Like the real one: merged into an existing globalThis.meshwork (the worker's stub).
   const g = globalThis as Record<string, unknown>;
   const target = typeof g.meshwork === 'object' && g.meshwork !== null ? (g.meshwork as Record<string, unknown>) : {};
-  target.client = () => ({ compute, sleep });
+  target.client = () => ({ compute, sleep, capability: options.capability?.() });
   g.meshwork = target;
 }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { decodeValue, encodeValue, hashString } from '@meshwork/protocol';
 import type { Job, Outcome } from '../src/core/interfaces.js';
+import { ModuleSources } from '../src/core/modules.js';
 import { ThreadPool } from '../src/node/thread-pool.js';
 
 const KERNELS = `
@@ -11,7 +12,12 @@ export function double(x) { return x * 2; }
 export const scale = async (x, k) => x * k;
 export const notAFunction = 42;
 `;
+const OTHER = 'export const one = () => 1;';
 const hits = new Map<string, number>();
+/** The Authorization header of each module fetch. */
+const authorizations: (string | undefined)[] = [];
+/** In this process's environment, as a worker started by LocalCluster has it: threads must not inherit it. */
+process.env.MESHWORK_WORKER_TOKEN = 'env-token-77c1';
 let http: Server;
 let base: string;
 let pool: ThreadPool;
@@ -21,12 +27,14 @@ before(async () => {
   http = createServer((req, res) => {
     const url = req.url ?? '';
     hits.set(url, (hits.get(url) ?? 0) + 1);
+    authorizations.push(req.headers.authorization);
     if (url.startsWith('/modules/kernels.mjs')) res.writeHead(200, { etag: `"${hashString(KERNELS)}"` }).end(KERNELS);
+    else if (url.startsWith('/modules/other.mjs')) res.writeHead(200, { etag: `"${hashString(OTHER)}"` }).end(OTHER);
     else res.writeHead(404).end('no');
   });
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(http.address() as { port: number }).port}`;
-  pool = await ThreadPool.start({ threads: 1, threadData: { moduleBase: base, scheduler: 'ws://127.0.0.1:1', token: 'tok', clientModule } });
+  pool = await ThreadPool.start({ threads: 1, threadData: { scheduler: 'ws://127.0.0.1:1', clientModule }, modules: new ModuleSources(base, 'host-token-3f9a') });
 });
 after(async () => {
   await pool.close();
@@ -34,9 +42,9 @@ after(async () => {
 });
 
 let n = 0;
-function job(source: string, args: unknown[], module?: { name: string; hash: string }): Job {
+function job(source: string, args: unknown[], module?: { name: string; hash: string }, capability?: string): Job {
   n++;
-  return { key: `k-${n}`, fn: `fn-${n}`, fnName: source, source, module, args: encodeValue(args).bytes, deps: new Map() };
+  return { key: `k-${n}`, fn: `fn-${n}`, fnName: source, source, module, capability, args: encodeValue(args).bytes, deps: new Map() };
 }
 const run = (j: Job, hooks = {}): Promise<Outcome> => pool.run(j, new AbortController().signal, hooks);
 function value(o: Outcome): unknown {
@@ -48,11 +56,31 @@ function error(o: Outcome) {
   return o.error;
 }
 
-test('a module export runs as the task function; the module is fetched once per version per thread', async () => {
+test('a module export runs as the task function; the host fetches the module once per version, with its token', async () => {
   const kernels = { name: 'kernels', hash: hashString(KERNELS) };
   assert.equal(value(await run(job('double', [21], kernels))), 42);
   assert.equal(value(await run(job('scale', [3, 5], kernels))), 15);
   assert.equal(hits.get(`/modules/kernels.mjs?v=${kernels.hash}`), 1);
+  assert.deepEqual(authorizations, ['Bearer host-token-3f9a']);
+});
+
+test('a thread holds no token: not in workerData, process.env, globals, nor in what a module import fetches', async () => {
+  const look = `async () => {
+    const { workerData } = await import('node:worker_threads');
+    const seen = (globalThis.seenFetches = []);
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = (url, init) => { seen.push([String(url), init ?? null]); return realFetch(url, init); };
+    return JSON.stringify([workerData, process.env, Object.keys(globalThis)]);
+  }`;
+  const looked = value(await run(job(look, []))) as string;
+  assert.ok(looked.includes('ws://127.0.0.1:1'), 'the task did read workerData');
+  // With fetch patched in the thread, a module the thread lacks is loaded: its source comes as text.
+  const other = { name: 'other', hash: hashString(OTHER) };
+  assert.equal(value(await run(job('one', [], other))), 1);
+  assert.equal(hits.get(`/modules/other.mjs?v=${other.hash}`), 1, 'the host fetched it');
+  const fetched = JSON.stringify(value(await run(job('() => globalThis.seenFetches', []))));
+  assert.equal(fetched, '[]', 'the thread fetched nothing');
+  for (const secret of ['host-token-3f9a', 'env-token-77c1']) assert.ok(!looked.includes(secret), `the task saw ${secret}`);
 });
 
 test('a missing export, a non-function export, a missing module and a replaced version give clear ModuleErrors', async () => {
@@ -68,7 +96,7 @@ test('a missing export, a non-function export, a missing module and a replaced v
   assert.match(stale.message, /uploaded again/);
 });
 
-test('the task global loads the client module only when a task names it, with the scheduler address and token', async () => {
+test('the task global loads the client module only when a task names it; it connects with the running task capability', async () => {
   const installs = `async () => (await import(${JSON.stringify(clientModule)})).installs`;
   const stub = `() => typeof globalThis['mesh' + 'work'].client`;
   assert.equal(value(await run(job(stub, []))), 'function', 'a stub is there before loading');
@@ -76,8 +104,15 @@ test('the task global loads the client module only when a task names it, with th
   // Reached without naming it (as module code would): the stub loads the client and answers a promise.
   const viaStub = `async () => { const c = await globalThis['mesh' + 'work'].client(); return typeof c.sleep; }`;
   assert.equal(value(await run(job(viaStub, []))), 'function');
-  const uses = `async () => { const c = globalThis.meshwork.client(); return [typeof c.sleep, (await import(${JSON.stringify(clientModule)})).installs]; }`;
-  assert.deepEqual(value(await run(job(uses, []))), ['function', [{ address: 'ws://127.0.0.1:1', token: 'tok' }]], 'loaded once');
+  const uses = `async () => { const c = globalThis.meshwork.client(); return [typeof c.sleep, c.capability, (await import(${JSON.stringify(clientModule)})).installs]; }`;
+  assert.deepEqual(
+    value(await run(job(uses, [], undefined, 'cap-a'))),
+    ['function', 'cap-a', [{ address: 'ws://127.0.0.1:1', options: ['address', 'capability', 'onWait'] }]],
+    'loaded once, with no token',
+  );
+  const capability = `() => globalThis.meshwork.client().capability ?? null`;
+  assert.equal(value(await run(job(capability, [], undefined, 'cap-b'))), 'cap-b', 'each task its own');
+  assert.equal(value(await run(job(capability, []))), null, "none left from an earlier task");
 });
 
 test('a waiting task gives its slot away: the pool grows by one thread, then shrinks back', async () => {

@@ -118,6 +118,13 @@ test('an abort ends the running task and the thread is replaced', async () => {
   assert.deepEqual(results.map(value), [2, 3]);
 });
 
+test('onStart is called once per job, when it has a thread (a task timeout counts from there)', async () => {
+  let started = 0;
+  const o = await pool.run(job((x: number) => x, [5]), new AbortController().signal, { onStart: () => started++ });
+  assert.equal(value(o), 5);
+  assert.equal(started, 1);
+});
+
 test('a task that kills its thread errs and the pool recovers', async () => {
   const die = () => process.exit(3);
   const e = error(await run(job(die, [])));

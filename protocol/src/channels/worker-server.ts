@@ -1,7 +1,7 @@
 /** The channel between a worker and the scheduler (one WebSocket, control only: no bulk data). */
 import * as v from 'valibot';
 import { MAX_KEY_LENGTH, MAX_RELAY_CHUNK_BYTES, MAX_TRAFFIC_PER_HEARTBEAT } from '../constants.js';
-import { ByteCount, Bytes, Count, ErrorReply, Holder, Key, Keys, Millis, ModuleRef, RequestId, Resources, SignalPayload, ValueHash, Welcome, WireErrorSchema } from './common.js';
+import { ByteCount, Bytes, Count, ErrorReply, Holder, Key, Keys, Millis, ModuleRef, RequestId, Resources, SignalPayload, TaskTimeoutMs, ValueHash, Welcome, WireErrorSchema } from './common.js';
 
 export const WorkerHello = v.object({
   type: v.literal('hello'),
@@ -144,7 +144,13 @@ export const ComputeTask = v.object({
   module: v.optional(ModuleRef),
   args: Bytes,
   deps: v.array(DepSpec),
-  timeoutMs: v.optional(v.number()),
+  /** Abort the run after this long (TIMEOUT) and replace the thread it ran on. */
+  timeoutMs: v.optional(TaskTimeoutMs),
+  /**
+   * The capability of the client the task runs for: the task's `globalThis.meshwork.client()`
+   * connects with it (ClientHello `capability`). The worker hands it to that task's thread alone.
+   */
+  capability: v.optional(v.string()),
 });
 export type ComputeTask = v.InferOutput<typeof ComputeTask>;
 

@@ -14,6 +14,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
+import { Capabilities } from './capabilities.js';
 
 export type Role = 'client' | 'worker' | 'dashboard';
 
@@ -32,6 +33,8 @@ export const DATA_TOKEN_BYTES = 24;
 export class Access {
   /** Set when any token is: what data links must present. */
   readonly dataToken: string | undefined;
+  /** The task client capability of each connected client (see capabilities.ts): admits its tasks' clients. */
+  readonly capabilities = new Capabilities();
 
   constructor(
     private readonly o: AccessOptions,

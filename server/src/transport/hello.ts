@@ -9,7 +9,15 @@ export type Hello =
   | { role: 'dashboard'; message: v.InferOutput<typeof DashboardChannel.DashboardHello> };
 
 export type HelloResult =
-  | { ok: true; hello: Hello; rest: unknown[]; /** Came with the admin token (or no token is set). */ admin: boolean }
+  | {
+      ok: true;
+      hello: Hello;
+      rest: unknown[];
+      /** Came with the admin token (or no token is set). */
+      admin: boolean;
+      /** A task's client (it came with a capability, see capabilities.ts): the client it acts for, the same tenant. */
+      parentClientId?: string;
+    }
   | { ok: false; code: ReplyCode; message: string };
 
 /**
@@ -51,6 +59,15 @@ export function parseHello(bytes: Uint8Array, access: Access, crossOrigin = fals
     const issue = parsed.issues[0];
     const at = issue.path?.map((p) => String(p.key)).join('.') ?? '';
     return { ok: false, code: ReplyCode.PROTOCOL_ERROR, message: `bad hello${at ? ` at ${at}` : ''}: ${issue.message}` };
+  }
+  if (role === 'client' && 'capability' in parsed.output && parsed.output.capability !== undefined) {
+    // A capability instead of a token: it acts for the client its task runs for, while that one is
+    // connected, and is no admin on a secured scheduler (an open one makes every client an admin).
+    const parentClientId = access.capabilities.clientOf(parsed.output.capability);
+    if (parentClientId === undefined) {
+      return { ok: false, code: ReplyCode.AUTH_FAILED, message: 'unknown or expired capability: a task client is admitted only while the client its task runs for is connected' };
+    }
+    return { ok: true, hello: { role, message: parsed.output }, rest, admin: !access.secured, parentClientId };
   }
   const given = parsed.output.token;
   // A dashboard shows what /api/state shows: the same rule.

@@ -25,6 +25,7 @@ import { REJOIN_FIRST_DELAY_MS, REJOIN_JITTER, REJOIN_MAX_DELAY_MS } from '../co
 import { helloMessage } from '../core/handshake.js';
 import type { Executor, PeerFetcher } from '../core/interfaces.js';
 import { silentLogger, type Logger } from '../core/logger.js';
+import { ModuleSources } from '../core/modules.js';
 import { Store } from '../core/store.js';
 import { TransferStats } from '../core/transfer-stats.js';
 import { WorkerCore } from '../core/worker-core.js';
@@ -112,8 +113,10 @@ function pageRtc(): RtcPeerConnectionConstructor {
 /** Joins the scheduler as a worker; resolves once welcomed. */
 export async function startTab(o: TabOptions): Promise<TabWorker> {
   const log = o.logger ?? silentLogger;
-  const init = { moduleBase: o.httpBase, scheduler: o.scheduler, token: o.token };
-  const pool = await WebThreadPool.start({ threads: o.threads, init, logger: log });
+  // The token stays on the page: threads get module sources (fetched here) and task capabilities.
+  const init = { scheduler: o.scheduler };
+  const modules = new ModuleSources(o.httpBase, o.token);
+  const pool = await WebThreadPool.start({ threads: o.threads, init, modules, logger: log });
   const hello = helloMessage({
     kind: 'browser',
     threads: o.threads,
@@ -142,7 +145,7 @@ export async function startTab(o: TabOptions): Promise<TabWorker> {
     store: new Store(),
     book: new PeerBook(),
     stats: new TransferStats(),
-    runExecutor: new LazyExecutor(1, (): Promise<Executor> => WebThreadPool.start({ threads: 1, init, logger: log })),
+    runExecutor: new LazyExecutor(1, (): Promise<Executor> => WebThreadPool.start({ threads: 1, init, modules, logger: log })),
   };
   let session: TabSession | undefined = openTabSession(link, shared);
   log.info('joined the scheduler', {

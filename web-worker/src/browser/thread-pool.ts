@@ -14,12 +14,15 @@ import { CancelledError, ErrorCode, TimeoutError, errorToWire, type WireError } 
 import { MAX_EXTRA_THREADS, THREAD_START_TIMEOUT_MS } from '../constants.js';
 import type { Executor, Job, Outcome, RunHooks } from '../core/interfaces.js';
 import { silentLogger, type Logger } from '../core/logger.js';
+import { ModuleError, type ModuleSources } from '../core/modules.js';
 import type { TaskReply, TaskRequest } from '../core/task-runner.js';
 import { isWaitEvent, type ThreadApi, type ThreadInit } from './thread-protocol.js';
 
 export interface WebThreadPoolOptions {
   threads: number;
   init: ThreadInit;
+  /** Where uploaded modules' sources come from (fetched by the page); without it, module tasks fail. */
+  modules?: ModuleSources;
   logger?: Logger;
   /** Makes one task Web Worker; the default loads thread.ts beside this module (bundled by Vite). */
   spawn?: () => Worker;
@@ -117,6 +120,7 @@ export class WebThreadPool implements Executor {
       onAbort = () => resolve({ aborted: signal.reason });
       signal.addEventListener('abort', onAbort, { once: true });
     });
+    hooks.onStart?.();
     let r: Raced;
     try {
       r = await Promise.race([this.call(slot, job), slot.died.then((died) => ({ died })), aborted]);
@@ -158,20 +162,31 @@ export class WebThreadPool implements Executor {
   }
 
   private async call(slot: Slot, job: Job): Promise<TaskReply> {
-    const request = (withSource: boolean): TaskRequest => ({
+    const startedAt = Date.now();
+    const { modules } = this.o;
+    const request = async (withSource: boolean): Promise<TaskRequest> => ({
       fn: job.fn,
       fnName: job.fnName,
       source: withSource ? job.source : undefined,
       module: withSource ? job.module : undefined,
+      // Fetched by the page with its token: a Web Worker gets a module's text, never a credential.
+      moduleSource: withSource && job.module && modules ? await modules.get(job.module) : undefined,
+      capability: job.capability,
       args: copy(job.args),
       deps: [...job.deps].map(([key, bytes]) => [key, copy(bytes)]),
     });
     const send = (req: TaskRequest): Promise<TaskReply> =>
       slot.api.run(Comlink.transfer(req, [req.args.buffer, ...req.deps.map(([, b]) => b.buffer)]));
-    let reply = await send(request(!slot.seen.has(job.fn)));
-    if (!reply.ok && 'needSource' in reply) reply = await send(request(true));
-    slot.seen.add(job.fn);
-    return reply;
+    try {
+      let reply = await send(await request(!slot.seen.has(job.fn)));
+      if (!reply.ok && 'needSource' in reply) reply = await send(await request(true));
+      slot.seen.add(job.fn);
+      return reply;
+    } catch (e) {
+      // The module could not be fetched: the task fails, and its Web Worker, untouched, stays.
+      if (!(e instanceof ModuleError)) throw e;
+      return { ok: false, error: errorToWire(e, { code: ErrorCode.REMOTE_ERROR }), startedAt, stoppedAt: Date.now() };
+    }
   }
 
   /** The thread's job started or stopped waiting on tasks of its own. */

@@ -4,13 +4,13 @@
  */
 import type { TaskReply, TaskRequest } from '../core/task-runner.js';
 
-/** Given to every thread once, by `init`, before any task. */
+/**
+ * Given to every thread once, by `init`, before any task. Task code runs in the thread, so this
+ * holds no secret: module sources and each task's client capability come with the task.
+ */
 export interface ThreadInit {
-  /** The scheduler's HTTP base, where uploaded modules are served (`<base>/modules/<name>.mjs`). */
-  moduleBase: string;
   /** The scheduler's WebSocket address, for clients made inside tasks (`globalThis.meshwork.client()`). */
   scheduler: string;
-  token?: string | undefined;
 }
 
 /** What the page calls on a thread (through comlink). */

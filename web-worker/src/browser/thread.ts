@@ -1,14 +1,15 @@
 /**
  * The script of each task Web Worker (the browser twin of node/thread.ts): the runtime-free
  * TaskRunner exposed to the page through comlink. Task code runs here, never on the page. A
- * result's bytes are transferred back, not copied. Uploaded modules are imported straight from
- * the scheduler; the client package (for `globalThis.meshwork.client()`) is loaded only when a
- * task first needs it, and the task's waits are reported to the page (WAIT_EVENT).
+ * result's bytes are transferred back, not copied. Uploaded modules come as source text from the
+ * page; the client package (for `globalThis.meshwork.client()`) is loaded only when a task first
+ * needs it, connects with the running task's capability, and reports the task's waits to the page
+ * (WAIT_EVENT). No token reaches this thread: the page keeps it.
  */
 import * as Comlink from 'comlink';
 import { valueHash } from '@meshwork/protocol';
 import { ModuleCache, type ModuleImporter } from '../core/modules.js';
-import { TaskGlobal } from '../core/task-global.js';
+import { TaskGlobal, type TaskGlobalLoader } from '../core/task-global.js';
 import { TaskRunner } from '../core/task-runner.js';
 import { WAIT_EVENT, type ThreadApi, type ThreadInit, type WaitEvent } from './thread-protocol.js';
 
@@ -16,22 +17,25 @@ import { WAIT_EVENT, type ThreadApi, type ThreadInit, type WaitEvent } from './t
 const scope = globalThis as unknown as { postMessage(message: unknown): void };
 
 /**
- * Browsers import modules from their URL directly (the scheduler serves them as JavaScript); an
- * import cannot carry a header, so a secured scheduler's token rides as `token=` in the query.
+ * Imports a module from the source the page sent, through a `blob:` URL (revoked once imported):
+ * like Node's `data:` import, it may import absolute URLs but not paths relative to the scheduler.
+ * Task Web Workers' scripts come without the pages' CSP, which would refuse `blob:` scripts.
  */
-function moduleImporter(token: string | undefined): ModuleImporter {
-  return async (url) => {
-    const withToken = token === undefined ? url : `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
-    return (await import(/* @vite-ignore */ withToken)) as Record<string, unknown>;
-  };
-}
+const importModuleSource: ModuleImporter = async (source) => {
+  const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+  try {
+    return (await import(/* @vite-ignore */ url)) as Record<string, unknown>;
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+};
 
-function clientLoader(data: ThreadInit): () => Promise<void> {
-  return async () => {
+function clientLoader(data: ThreadInit): TaskGlobalLoader {
+  return async (capability) => {
     const { installTaskGlobal } = await import('@meshwork/client');
     installTaskGlobal({
       address: data.scheduler,
-      ...(data.token !== undefined ? { token: data.token } : {}),
+      capability,
       // Every call goes to the page, which acts on changes only (a task may end while waiting).
       onWait: (waiting: boolean) => scope.postMessage({ type: WAIT_EVENT, waiting } satisfies WaitEvent),
     });
@@ -44,7 +48,7 @@ const api: ThreadApi = {
   init(data) {
     runner ??= new TaskRunner({
       digest: valueHash,
-      modules: new ModuleCache(data.moduleBase, moduleImporter(data.token)),
+      modules: new ModuleCache(importModuleSource),
       taskGlobal: new TaskGlobal(clientLoader(data)),
     });
     return true;

@@ -19,8 +19,13 @@ export interface Job {
    * `module`, the name of the module's export that is the function.
    */
   source: string;
-  /** Set when the function is an export of an uploaded module. */
+  /**
+   * Set when the function is an export of an uploaded module; the executor fetches its source
+   * (`ModuleSources`) for threads that lack the function.
+   */
   module?: ModuleRef | undefined;
+  /** The capability of the client the task runs for (compute-task `capability`), for the task's client. */
+  capability?: string | undefined;
   /** The encoded argument array; FutureRefs inside stand for `deps`. */
   args: Uint8Array;
   /** Dependency key → encoded value. The executor must not mutate or transfer these. */
@@ -47,6 +52,12 @@ export interface RunHooks {
    * task (dask's secede/rejoin). Called only on changes, and never after the job's outcome.
    */
   onWait?(waiting: boolean): void;
+  /**
+   * The job has a thread and is about to be sent to it; called at most once, before the outcome.
+   * A task's `timeoutMs` counts from here, not from the wait for a thread (a thread replacing a
+   * timed-out one takes a while to start). Every executor must call it.
+   */
+  onStart?(): void;
 }
 
 export interface Executor {

@@ -1,13 +1,18 @@
 /**
- * Uploaded modules (`client.upload(name, source)`), runtime-free: where the scheduler serves them
- * and a per-thread cache of their namespaces. How a module is imported is the host's business
- * (`ModuleImporter`): a browser can `import(url)` directly; Node cannot import http URLs and
- * fetches the text first.
+ * Uploaded modules (`client.upload(name, source)`), runtime-free: where the scheduler serves them,
+ * the host's cache of their sources, and a per-thread cache of their namespaces.
+ *
+ * The host (the worker's main process, or the page of a browser worker) fetches a module's source
+ * with its own token (`ModuleSources`) and sends the text to a thread with the first task that
+ * needs it; the thread imports that text (`ModuleImporter`: from a `data:` URL in Node, a `blob:`
+ * URL in browsers). So no token or credential ever reaches a thread, where task code could read
+ * it, and both runtimes resolve a module's own imports alike: absolute URLs and built-ins only.
  */
+import { MAX_CACHED_MODULE_SOURCES, MODULE_FETCH_TIMEOUT_MS } from '../constants.js';
 import type { ModuleRef } from './interfaces.js';
 
-/** Imports the module at `url` and resolves with its namespace. */
-export type ModuleImporter = (url: string, ref: ModuleRef) => Promise<Record<string, unknown>>;
+/** Imports a module from its source text and resolves with its namespace. */
+export type ModuleImporter = (source: string, ref: ModuleRef) => Promise<Record<string, unknown>>;
 
 /** An uploaded module could not be loaded, or lacks the export a task names. */
 export class ModuleError extends Error {
@@ -29,31 +34,87 @@ export function moduleUrl(httpBase: string, ref: ModuleRef): string {
 }
 
 /**
- * Module namespaces by (name, hash): each version is imported once per thread, concurrent asks
- * share the import, and a failed import is forgotten so a later task retries it. Not bounded:
- * an imported module stays in the runtime's module map whatever this cache does.
+ * The host's module sources by (name, hash), fetched from the scheduler with the host's token
+ * (`Authorization: Bearer`, bounded by MODULE_FETCH_TIMEOUT_MS). Concurrent asks share a fetch; a
+ * failed one is forgotten so a later task retries it; past MAX_CACHED_MODULE_SOURCES versions the
+ * least recently used is fetched again on demand.
+ */
+export class ModuleSources {
+  private readonly sources = new Map<string, Promise<string>>();
+
+  constructor(
+    /** The scheduler's HTTP origin (`httpBaseOf`); undefined: this host cannot load modules. */
+    private readonly httpBase: string | undefined,
+    private readonly token: string | undefined,
+    private readonly fetchImpl: typeof fetch = (input, init) => fetch(input, init),
+  ) {}
+
+  /** The source of one version of a module; rejects with a ModuleError. */
+  get(ref: ModuleRef): Promise<string> {
+    const id = `${ref.name}\n${ref.hash}`;
+    const cached = this.sources.get(id);
+    if (cached) {
+      this.sources.delete(id);
+      this.sources.set(id, cached);
+      return cached;
+    }
+    const loading = this.fetchOnce(ref);
+    this.sources.set(id, loading);
+    loading.catch(() => {
+      if (this.sources.get(id) === loading) this.sources.delete(id);
+    });
+    if (this.sources.size > MAX_CACHED_MODULE_SOURCES) {
+      const oldest = this.sources.keys().next();
+      if (!oldest.done) this.sources.delete(oldest.value);
+    }
+    return loading;
+  }
+
+  private async fetchOnce(ref: ModuleRef): Promise<string> {
+    if (this.httpBase === undefined) throw new ModuleError(`module '${ref.name}': this worker does not know where the scheduler serves modules`);
+    const url = moduleUrl(this.httpBase, ref);
+    try {
+      const headers: Record<string, string> = {};
+      if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+      const res = await this.fetchImpl(url, { headers, signal: AbortSignal.timeout(MODULE_FETCH_TIMEOUT_MS) });
+      if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
+      // The scheduler serves a module's latest upload whatever `?v=` asks; its ETag names that version.
+      const etag = res.headers.get('etag');
+      if (etag !== null && etag.replace(/^W\//, '') !== `"${ref.hash}"`) {
+        throw new Error(`the scheduler now serves version ${etag} of it (uploaded again since this task was submitted)`);
+      }
+      return await res.text();
+    } catch (e) {
+      throw new ModuleError(`could not load module '${ref.name}' (version ${ref.hash}) from ${url}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`, { cause: e });
+    }
+  }
+}
+
+/**
+ * A thread's module namespaces by (name, hash): each version is imported once per thread, from
+ * the source its host sent with the task; concurrent asks share the import, and a failed import
+ * is forgotten so a later task retries it. Not bounded: an imported module stays in the runtime's
+ * module map whatever this cache does.
  */
 export class ModuleCache {
   private readonly namespaces = new Map<string, Promise<Record<string, unknown>>>();
 
-  constructor(
-    private readonly httpBase: string | undefined,
-    private readonly importer: ModuleImporter,
-  ) {}
+  constructor(private readonly importer: ModuleImporter) {}
 
-  load(ref: ModuleRef): Promise<Record<string, unknown>> {
+  /** A module's namespace: imported from `source` unless this thread has it already. */
+  load(ref: ModuleRef, source: string | undefined): Promise<Record<string, unknown>> {
     const id = `${ref.name}\n${ref.hash}`;
     const cached = this.namespaces.get(id);
     if (cached) return cached;
-    const loading = this.importOnce(ref);
+    const loading = this.importOnce(ref, source);
     this.namespaces.set(id, loading);
     loading.catch(() => this.namespaces.delete(id));
     return loading;
   }
 
   /** The export `name` of a module, which must be a function. */
-  async exportOf(ref: ModuleRef, name: string): Promise<(...args: unknown[]) => unknown> {
-    const ns = await this.load(ref);
+  async exportOf(ref: ModuleRef, name: string, source: string | undefined): Promise<(...args: unknown[]) => unknown> {
+    const ns = await this.load(ref, source);
     const value = Object.prototype.hasOwnProperty.call(ns, name) ? ns[name] : undefined;
     if (value === undefined) {
       const names = Object.keys(ns).sort();
@@ -64,13 +125,12 @@ export class ModuleCache {
     return value as (...args: unknown[]) => unknown;
   }
 
-  private async importOnce(ref: ModuleRef): Promise<Record<string, unknown>> {
-    if (this.httpBase === undefined) throw new ModuleError(`module '${ref.name}': this worker does not know where the scheduler serves modules`);
-    const url = moduleUrl(this.httpBase, ref);
+  private async importOnce(ref: ModuleRef, source: string | undefined): Promise<Record<string, unknown>> {
+    if (source === undefined) throw new ModuleError(`module '${ref.name}' (version ${ref.hash}): its source was not sent to this thread`);
     try {
-      return await this.importer(url, ref);
+      return await this.importer(source, ref);
     } catch (e) {
-      throw new ModuleError(`could not load module '${ref.name}' (version ${ref.hash}) from ${url}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`, { cause: e });
+      throw new ModuleError(`could not import module '${ref.name}' (version ${ref.hash}): ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`, { cause: e });
     }
   }
 }

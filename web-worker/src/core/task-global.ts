@@ -7,11 +7,18 @@
  *   meets the client's own `globalThis.meshwork` and `client()` behaves exactly as defined there.
  * - Any other task (e.g. an uploaded module's export) meets a stub whose `client(...)` loads the
  *   client first and returns a promise of what the real `client(...)` returns: `await` it.
+ *
+ * The client connects with the running task's capability (`capability`, set by the runner for
+ * each task and cleared after it): the thread holds no token, only the capability of the task it
+ * runs, so a task acts for the client that submitted it and no other.
  */
 import { TASK_GLOBAL } from '@meshwork/protocol';
 
-/** Loads the client package and calls its `installTaskGlobal`, which replaces the stub or its `client`. */
-export type TaskGlobalLoader = () => Promise<void>;
+/**
+ * Loads the client package and calls its `installTaskGlobal`, which replaces the stub or its
+ * `client`; `capability` reads the running task's capability, for the client to connect with.
+ */
+export type TaskGlobalLoader = (capability: () => string | undefined) => Promise<void>;
 
 interface TaskGlobalShape {
   client(...args: unknown[]): unknown;
@@ -19,6 +26,8 @@ interface TaskGlobalShape {
 
 export class TaskGlobal {
   private loading: Promise<void> | undefined;
+  /** The capability of the task running now (see the file comment). */
+  capability: string | undefined;
 
   constructor(private readonly loader: TaskGlobalLoader) {
     const client = async (...args: unknown[]): Promise<unknown> => {
@@ -39,7 +48,7 @@ export class TaskGlobal {
 
   /** Loads the client once; a failed load is retried by the next caller. */
   ensure(): Promise<void> {
-    this.loading ??= this.loader().catch((e: unknown) => {
+    this.loading ??= this.loader(() => this.capability).catch((e: unknown) => {
       this.loading = undefined;
       throw e;
     });

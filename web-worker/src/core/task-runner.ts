@@ -18,6 +18,10 @@ export interface TaskRequest {
   source?: string | undefined;
   /** Set when the function is an export of an uploaded module. */
   module?: ModuleRef | undefined;
+  /** With `module` and `source`: the module's source text, which the host fetched (see modules.ts). */
+  moduleSource?: string | undefined;
+  /** The capability of the client the task runs for: what `globalThis.meshwork.client()` connects with. */
+  capability?: string | undefined;
   /** The encoded argument array (owned by the thread: a copy). */
   args: Uint8Array;
   /** Dependency key → encoded value (copies). */
@@ -94,10 +98,14 @@ export class TaskRunner {
       return fail(e);
     }
     let result: unknown;
+    // The task's client acts for the task's own client; the capability is gone once the task ends.
+    if (this.o.taskGlobal) this.o.taskGlobal.capability = req.capability;
     try {
       result = await fn(...(args as unknown[]));
     } catch (e) {
       return fail(e);
+    } finally {
+      if (this.o.taskGlobal) this.o.taskGlobal.capability = undefined;
     }
     const stoppedAt = Date.now();
     try {
@@ -125,7 +133,7 @@ export class TaskRunner {
     if (req.module) {
       if (!this.o.modules) throw new ModuleError(`module '${req.module.name}': this thread cannot load uploaded modules`);
       // Module code is not scanned: a module's own use of the global goes through the stub.
-      entry = { fn: await this.o.modules.exportOf(req.module, req.source), namesGlobal: false };
+      entry = { fn: await this.o.modules.exportOf(req.module, req.source, req.moduleSource), namesGlobal: false };
     } else {
       entry = { fn: rebuild(req.source, req.fnName), namesGlobal: TaskGlobal.namedIn(req.source) };
     }

@@ -269,11 +269,13 @@ export class WorkerCore {
     this.running++;
     const { msg } = task;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    if (msg.timeoutMs !== undefined) {
-      timer = setTimeout(() => task.abort.abort(new TimeoutError(`task '${msg.key}' ran past its timeout of ${msg.timeoutMs} ms`)), msg.timeoutMs);
-    }
-    const job: Job = { key: msg.key, fn: msg.fn, fnName: msg.fnName, source: task.fn.source, module: task.fn.module, args: msg.args, deps: task.deps };
-    const outcome = await this.o.executor.run(job, task.abort.signal, { onWait: (waiting) => this.onWait(task, waiting) });
+    const { timeoutMs } = msg;
+    const onStart = (): void => {
+      if (timeoutMs === undefined) return;
+      timer = setTimeout(() => task.abort.abort(new TimeoutError(`task '${msg.key}' ran past its timeout of ${timeoutMs} ms`)), timeoutMs);
+    };
+    const job: Job = { key: msg.key, fn: msg.fn, fnName: msg.fnName, source: task.fn.source, module: task.fn.module, capability: msg.capability, args: msg.args, deps: task.deps };
+    const outcome = await this.o.executor.run(job, task.abort.signal, { onWait: (waiting) => this.onWait(task, waiting), onStart });
     clearTimeout(timer);
     this.running--;
     if (task.seceded) {

@@ -27,7 +27,8 @@ Options:
                            (default: no limit)
   --resources LIST         abstract resources this worker offers, e.g. gpu=1,tpu=2; tasks that ask
                            for resources only run where enough are free (default: none)
-  --token T                the worker token, or the admin token (default: $MESHWORK_WORKER_TOKEN, else $MESHWORK_TOKEN)
+  --token T                the worker token, or the admin token (default: $MESHWORK_WORKER_TOKEN, else $MESHWORK_TOKEN;
+                           prefer those: any local user can read a process's command line, e.g. with ps)
   --host H                 interface the data link (peer-to-peer transfers) listens on
                            (default: 127.0.0.1; use 0.0.0.0 so other machines can fetch from it);
                            on a loopback address WebRTC (to browser tabs) stays on 127.0.0.1 too

@@ -1,12 +1,12 @@
 /** What the host and its threads share besides the comlink API: the thread's start data and its events. */
 
-/** `workerData` of every thread. */
+/**
+ * `workerData` of every thread: task code can read it (`node:worker_threads`), so it holds no
+ * secret. Module sources and each task's client capability come with the task (TaskRequest).
+ */
 export interface ThreadData {
-  /** The scheduler's HTTP origin, where uploaded modules are served (`/modules/<name>.mjs`). */
-  moduleBase?: string | undefined;
   /** The scheduler's WebSocket address, for clients made inside tasks (`globalThis.meshwork.client()`). */
   scheduler?: string | undefined;
-  token?: string | undefined;
   /** The module exporting `installTaskGlobal` (default `@meshwork/client`); tests point it at a fake. */
   clientModule?: string | undefined;
 }

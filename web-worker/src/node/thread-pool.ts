@@ -15,6 +15,7 @@ import { CancelledError, ErrorCode, TimeoutError, errorToWire, type WireError } 
 import { CLOSE_TIMEOUT_MS, MAX_EXTRA_THREADS, THREAD_START_TIMEOUT_MS } from '../constants.js';
 import type { Executor, Job, Outcome, RunHooks } from '../core/interfaces.js';
 import { silentLogger, type Logger } from '../core/logger.js';
+import { ModuleError, type ModuleSources } from '../core/modules.js';
 import type { TaskReply, TaskRequest } from '../core/task-runner.js';
 import type { ThreadApi } from './thread.js';
 import { isWaitEvent, type ThreadData } from './thread-data.js';
@@ -26,6 +27,18 @@ export interface ThreadPoolOptions {
   script?: URL;
   /** Given to every thread as its `workerData`. */
   threadData?: ThreadData;
+  /** Where uploaded modules' sources come from (fetched in this process); without it, module tasks fail. */
+  modules?: ModuleSources;
+}
+
+/** Environment variables that carry tokens (the CLIs read them): left out of every thread's `process.env`. */
+export const TOKEN_ENV_VARS: readonly string[] = ['MESHWORK_TOKEN', 'MESHWORK_WORKER_TOKEN', 'MESHWORK_CLIENT_TOKEN'];
+
+/** This process's environment without its tokens: what task code finds in `process.env`. */
+function threadEnv(): Record<string, string | undefined> {
+  const env = { ...process.env };
+  for (const name of TOKEN_ENV_VARS) delete env[name];
+  return env;
 }
 
 interface Slot {
@@ -71,6 +84,7 @@ export class ThreadPool implements Executor {
   private readonly log: Logger;
   private readonly script: URL;
   private readonly threadData: ThreadData | undefined;
+  private readonly modules: ModuleSources | undefined;
   private seceded = 0;
   private closed = false;
 
@@ -79,6 +93,7 @@ export class ThreadPool implements Executor {
     this.log = o.logger ?? silentLogger;
     this.script = o.script ?? defaultScript();
     this.threadData = o.threadData;
+    this.modules = o.modules;
   }
 
   /** Starts every thread and waits until each answers (bounded by THREAD_START_TIMEOUT_MS). */
@@ -117,6 +132,7 @@ export class ThreadPool implements Executor {
       onAbort = () => resolve({ aborted: signal.reason });
       signal.addEventListener('abort', onAbort, { once: true });
     });
+    hooks.onStart?.();
     let r: Raced;
     try {
       r = await Promise.race([this.call(slot, job), slot.died.then((died) => ({ died })), aborted]);
@@ -150,20 +166,30 @@ export class ThreadPool implements Executor {
   }
 
   private async call(slot: Slot, job: Job): Promise<TaskReply> {
-    const request = (withSource: boolean): TaskRequest => ({
+    const startedAt = Date.now();
+    const request = async (withSource: boolean): Promise<TaskRequest> => ({
       fn: job.fn,
       fnName: job.fnName,
       source: withSource ? job.source : undefined,
       module: withSource ? job.module : undefined,
+      // Fetched here with this process's token: a thread gets a module's text, never a credential.
+      moduleSource: withSource && job.module && this.modules ? await this.modules.get(job.module) : undefined,
+      capability: job.capability,
       args: copy(job.args),
       deps: [...job.deps].map(([key, bytes]) => [key, forThread(bytes)]),
     });
     const send = (req: TaskRequest): Promise<TaskReply> =>
       slot.api.run(Comlink.transfer(req, [req.args.buffer as ArrayBuffer, ...req.deps.flatMap(([, b]) => transferable(b))]));
-    let reply = await send(request(!slot.seen.has(job.fn)));
-    if (!reply.ok && 'needSource' in reply) reply = await send(request(true));
-    slot.seen.add(job.fn);
-    return reply;
+    try {
+      let reply = await send(await request(!slot.seen.has(job.fn)));
+      if (!reply.ok && 'needSource' in reply) reply = await send(await request(true));
+      slot.seen.add(job.fn);
+      return reply;
+    } catch (e) {
+      // The module could not be fetched: the task fails, and its thread, untouched, stays.
+      if (!(e instanceof ModuleError)) throw e;
+      return { ok: false, error: errorToWire(e, { code: ErrorCode.REMOTE_ERROR }), startedAt, stoppedAt: Date.now() };
+    }
   }
 
   /** The thread's job started or stopped waiting on tasks of its own. */
@@ -211,7 +237,7 @@ export class ThreadPool implements Executor {
   }
 
   private spawn(index: number): Slot {
-    const options = { workerData: this.threadData ?? {} };
+    const options = { workerData: this.threadData ?? {}, env: threadEnv() };
     const worker = this.script.pathname.endsWith('.ts')
       ? // Run from source under tsx (tests): threads do not inherit its loader, so register it first.
         new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(this.script.href)}); })`, { ...options, eval: true })

@@ -1,18 +1,19 @@
 /**
  * The script each worker_thread runs: the runtime-free TaskRunner, exposed to the host through
  * comlink over its Node adapter. A result is written into shared memory: the host stores those
- * very bytes and hands them to later tasks' threads without copying. Uploaded
- * modules are fetched from the scheduler; `globalThis.meshwork` loads the client package only
- * when a task first needs it, and reports the task's waits to the host (WAIT_EVENT).
+ * very bytes and hands them to later tasks' threads without copying. Uploaded modules come as
+ * source text from the host; `globalThis.meshwork` loads the client package only when a task
+ * first needs it, connects it with the running task's capability, and reports the task's waits
+ * to the host (WAIT_EVENT). No token reaches this thread.
  */
 import { nodeDigest } from './digest.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink/dist/esm/comlink.mjs';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { ModuleCache } from '../core/modules.js';
-import { TaskGlobal } from '../core/task-global.js';
+import { TaskGlobal, type TaskGlobalLoader } from '../core/task-global.js';
 import { TaskRunner, type TaskReply, type TaskRequest } from '../core/task-runner.js';
-import { httpModuleImporter } from './module-import.js';
+import { importModuleSource } from './module-import.js';
 import { sharedBytes } from './shared-memory.js';
 import { WAIT_EVENT, type ThreadData, type WaitEvent } from './thread-data.js';
 
@@ -23,23 +24,22 @@ export interface ThreadApi {
 }
 
 /** `installTaskGlobal` of `@meshwork/client`. */
-type InstallTaskGlobal = (options: { address: string; token?: string; onWait?: (waiting: boolean) => void }) => void;
+type InstallTaskGlobal = (options: { address: string; capability: () => string | undefined; onWait?: (waiting: boolean) => void }) => void;
 
 /** The default client package; a variable, so nothing loads it until a task needs it. */
 const CLIENT_PACKAGE = '@meshwork/client';
 
-function clientLoader(port: NonNullable<typeof parentPort>, data: ThreadData & { scheduler: string }): () => Promise<void> {
-  return async () => {
+function clientLoader(port: NonNullable<typeof parentPort>, data: ThreadData & { scheduler: string }): TaskGlobalLoader {
+  return async (capability) => {
     const specifier = data.clientModule ?? CLIENT_PACKAGE;
     const mod = (await import(specifier)) as { installTaskGlobal?: unknown };
     if (typeof mod.installTaskGlobal !== 'function') throw new Error(`${specifier} does not export installTaskGlobal: is it the same meshwork version as this worker?`);
-    const options: Parameters<InstallTaskGlobal>[0] = {
+    (mod.installTaskGlobal as InstallTaskGlobal)({
       address: data.scheduler,
+      capability,
       // Every call goes to the host, which acts on changes only (a task may end while waiting).
       onWait: (waiting) => port.postMessage({ type: WAIT_EVENT, waiting } satisfies WaitEvent),
-    };
-    if (data.token !== undefined) options.token = data.token;
-    (mod.installTaskGlobal as InstallTaskGlobal)(options);
+    });
   };
 }
 
@@ -50,7 +50,7 @@ if (parentPort) {
   const runner = new TaskRunner({
     allocate: sharedBytes,
     digest: nodeDigest,
-    modules: new ModuleCache(data.moduleBase, httpModuleImporter(data.token)),
+    modules: new ModuleCache(importModuleSource),
     ...(scheduler !== undefined ? { taskGlobal: new TaskGlobal(clientLoader(port, { ...data, scheduler })) } : {}),
   });
   const api: ThreadApi = {

@@ -17,7 +17,7 @@ import { DEFAULT_DATA_HOST, REJOIN_FIRST_DELAY_MS, REJOIN_JITTER, REJOIN_MAX_DEL
 import { RoutingPeerFetcher, type HolderFetcher, type HolderRoute } from '../core/holder-fetch.js';
 import { helloMessage } from '../core/handshake.js';
 import { silentLogger, type Logger } from '../core/logger.js';
-import { httpBaseOf } from '../core/modules.js';
+import { ModuleSources, httpBaseOf } from '../core/modules.js';
 import { Store } from '../core/store.js';
 import { TransferStats, type PeerTraffic } from '../core/transfer-stats.js';
 import { WorkerCore } from '../core/worker-core.js';
@@ -122,9 +122,11 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   let pool: ThreadPool | undefined;
   let link: SchedulerLink;
   let hello: Record<string, unknown>;
-  const threadData: ThreadData = { scheduler: options.scheduler, token: options.token, clientModule: options.clientModule };
+  // No token in what threads get: task code runs there (module sources come from `modules`).
+  const threadData: ThreadData = { scheduler: options.scheduler, clientModule: options.clientModule };
+  let modules: ModuleSources;
   try {
-    threadData.moduleBase = httpBaseOf(options.scheduler);
+    modules = new ModuleSources(httpBaseOf(options.scheduler), options.token);
     dataServer = await startDataServer({
       host,
       lookup: (key, peer) => {
@@ -140,7 +142,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       put: (key, bytes) => session?.core.putData(key, bytes) ?? { ok: false, message: 'the worker is not joined to its scheduler' },
       logger: log,
     });
-    pool = await ThreadPool.start({ threads, logger: log, threadData });
+    pool = await ThreadPool.start({ threads, logger: log, threadData, modules });
     hello = helloMessage({
       kind: 'node',
       threads,
@@ -161,7 +163,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
 
   const threadPool: ThreadPool = pool;
   const server: DataServer = dataServer;
-  const runExecutor = new LazyExecutor(1, () => ThreadPool.start({ threads: 1, logger: log, threadData }));
+  const runExecutor = new LazyExecutor(1, () => ThreadPool.start({ threads: 1, logger: log, threadData, modules }));
   const sessionOptions: SessionOptions = { options, log, store, stats, host, executor: threadPool, runExecutor };
   session = openSession(link, sessionOptions);
   log.info('joined the scheduler', { id: session.id, scheduler: options.scheduler, threads, dataAddress: server.address });
