@@ -2,7 +2,12 @@
  * Every limit and timeout of the client, named, with its unit.
  * Wire limits shared with the scheduler live in @meshwork/protocol (constants.ts).
  */
-import { CONNECT_TIMEOUT_MS, INLINE_VALUE_MAX_BYTES, PEER_FETCH_TIMEOUT_MS } from '@meshwork/protocol';
+import {
+  CONNECT_TIMEOUT_MS,
+  INLINE_VALUE_MAX_BYTES,
+  MAX_KEYS_PER_REQUEST,
+  PEER_FETCH_TIMEOUT_MS,
+} from '@meshwork/protocol';
 
 /** `Client.connect` gives up after this long unless `timeoutMs` says otherwise, in milliseconds. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = CONNECT_TIMEOUT_MS;
@@ -40,8 +45,11 @@ export const GATHER_RETRY_MAX_MS = 4_000;
 export const GRAPH_MESSAGE_MAX_TASKS = 10_000;
 export const GRAPH_MESSAGE_MAX_BYTES = 4 * 1024 * 1024;
 
-/** One `gather` message asks for at most this many keys (a gather of a million leaves as many messages, answered as each is ready). */
-export const GATHER_MESSAGE_MAX_KEYS = 50_000;
+/**
+ * One `gather` or `who-has` message asks for at most this many keys, the scheduler's limit (a
+ * gather of a million leaves as many messages, answered as each is ready).
+ */
+export const GATHER_MESSAGE_MAX_KEYS = MAX_KEYS_PER_REQUEST;
 
 /** `close()` waits this long for the socket's closing handshake, in milliseconds. */
 export const CLOSE_TIMEOUT_MS = 2_000;

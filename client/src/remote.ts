@@ -3,6 +3,7 @@
  * `run` (call a function once on every worker, outside the task machinery, as dask's `run`).
  */
 import { GraphError, SerializationError, decodeValue, errorFromWire, type MeshworkError } from '@meshwork/protocol';
+import { GATHER_MESSAGE_MAX_KEYS } from './constants.js';
 import type { ClientCore } from './core.js';
 import type { WaitOptions } from './deadline.js';
 import type { Future } from './future.js';
@@ -31,9 +32,15 @@ export async function whoHas(
       ? [...core.states.keys()]
       : [...new Set(Array.from(futures, (f) => (typeof f === 'string' ? f : f.key)))];
   if (keys.length === 0) return {};
-  const reply = await core.requests.ask((id) => ({ type: 'who-has', id, keys }), 'who-has-reply', 'who-has', options);
+  // The scheduler answers at most GATHER_MESSAGE_MAX_KEYS keys a request: more are asked in several.
+  const asks: Promise<Record<string, readonly string[]>>[] = [];
+  for (let i = 0; i < keys.length; i += GATHER_MESSAGE_MAX_KEYS) {
+    const some = keys.slice(i, i + GATHER_MESSAGE_MAX_KEYS);
+    asks.push(core.requests.ask((id) => ({ type: 'who-has', id, keys: some }), 'who-has-reply', 'who-has', options).then((r) => r.holders));
+  }
+  const replies = await Promise.all(asks);
   const out: Record<string, string[]> = {};
-  for (const key of keys) out[key] = [...(reply.holders[key] ?? [])];
+  for (const [i, key] of keys.entries()) out[key] = [...(replies[Math.floor(i / GATHER_MESSAGE_MAX_KEYS)]?.[key] ?? [])];
   return out;
 }
 

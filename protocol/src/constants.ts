@@ -57,6 +57,12 @@ export const CONNECT_TIMEOUT_MS = 10_000;
 /** A peer fetch of one batch of keys gives up after this long, in milliseconds. */
 export const PEER_FETCH_TIMEOUT_MS = 60_000;
 
+/**
+ * Longest per-task timeout (`client.with({ timeoutMs })`), in milliseconds: the longest delay a
+ * timer honours (a longer one would fire at once), about 24.8 days.
+ */
+export const MAX_TASK_TIMEOUT_MS = 2 ** 31 - 1;
+
 /** Small values the scheduler keeps for quick gathers, in bytes over all keys. */
 export const SCHEDULER_INLINE_CACHE_BYTES = 256 * 1024 * 1024;
 
@@ -111,8 +117,43 @@ export const HTTP_HEADERS_TIMEOUT_MS = 10_000;
 /** An HTTP request must arrive whole within this time, in milliseconds. */
 export const HTTP_REQUEST_TIMEOUT_MS = 30_000;
 
-/** Tasks of one client the scheduler holds unfinished (waiting, queued or running); an `update-graph` past it is refused. */
-export const MAX_PENDING_TASKS_PER_CLIENT = 1_000_000;
+/**
+ * Tasks the scheduler holds unfinished (waiting, queued or running) for the clients of one token,
+ * all their connections together; an `update-graph` past it is refused. A scheduler with no token
+ * counts all its clients as one.
+ */
+export const MAX_PENDING_TASKS_PER_TOKEN = 1_000_000;
+
+/** @deprecated The limit is per token (all connections that came with it): MAX_PENDING_TASKS_PER_TOKEN. */
+export const MAX_PENDING_TASKS_PER_CLIENT = MAX_PENDING_TASKS_PER_TOKEN;
+
+/**
+ * Keys one `gather` or `who-has` may list; a request over it is refused (LIMIT_EXCEEDED) and
+ * nothing is looked up. A client asks for more in several requests.
+ */
+export const MAX_KEYS_PER_REQUEST = 50_000;
+
+/**
+ * A `gather` or `who-has` counts against the message rate (MAX_MESSAGES_PER_SECOND) as one
+ * message per this many keys it lists, and at least one: asking for many keys costs in proportion.
+ */
+export const KEYS_PER_COUNTED_MESSAGE = 10;
+
+/**
+ * Largest encoded argument list of one task, in bytes (the arguments ride the control channel with
+ * the task): half of MAX_CONTROL_FRAME_BYTES, leaving room for the function's source and the rest
+ * of the message. A larger value goes to the cluster with `scatter`, and its future is passed instead.
+ */
+export const MAX_TASK_ARGS_BYTES = 32 * 1024 * 1024;
+
+/** Modules the scheduler stores (`upload`); another name past it is refused (LIMIT_EXCEEDED). */
+export const MAX_MODULES = 256;
+
+/**
+ * Bytes of module source (UTF-8) the scheduler stores, all modules together; an upload past it is
+ * refused (LIMIT_EXCEEDED). Replacing a module frees the old version's bytes.
+ */
+export const MAX_MODULE_STORE_BYTES = 64 * 1024 * 1024;
 
 /**
  * Largest size of one value a worker or client may report, in bytes (1 TiB): every byte count the

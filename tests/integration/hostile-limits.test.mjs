@@ -1,6 +1,6 @@
 // The per-connection limits, each attacked: the message rate (a token bucket: a frame over the
 // budget is dropped with RATE_LIMITED, a connection that keeps on is closed), and the pending
-// tasks per client (a graph past it is refused: its futures fail with GraphError, nothing hangs).
+// tasks per token (a graph past it is refused: its futures fail with GraphError, nothing hangs).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import WebSocket from 'ws';
@@ -67,10 +67,11 @@ test('a lower rate, set on the scheduler: a connection that slows down after RAT
   }
 });
 
-test('pending tasks per client: a graph past the limit fails its futures with GraphError; finished tasks free room', async () => {
-  const cluster = await LocalCluster.start({ workers: 1, maxPendingTasksPerClient: 20 });
-  const client = await Client.connect(cluster.address);
-  const other = await Client.connect(cluster.address);
+// The budget is per token (see hostile-resources.test.mjs); `maxPendingTasksPerClient` is its old name.
+test('pending tasks per token: a graph past the limit fails its futures with GraphError; finished tasks free room', async () => {
+  const cluster = await LocalCluster.start({ workers: 1, token: 'admin-secret', clientToken: 'client-secret', maxPendingTasksPerClient: 20 });
+  const client = await Client.connect(cluster.address, { token: 'client-secret' });
+  const other = await Client.connect(cluster.address, { token: 'admin-secret' });
   try {
     const gate = async (ms) => {
       await new Promise((r) => setTimeout(r, ms));
@@ -88,10 +89,10 @@ test('pending tasks per client: a graph past the limit fails its futures with Gr
     for (const f of over)
       await assert.rejects(
         f.result({ timeoutMs: 10_000 }),
-        (e) => e.code === 'GRAPH' && /MAX_PENDING_TASKS_PER_CLIENT/.test(e.message),
+        (e) => e.code === 'GRAPH' && /MAX_PENDING_TASKS_PER_TOKEN/.test(e.message),
       );
     assert.equal(cluster.scheduler.limits.graphsRefused, 1);
-    // Another client has its own budget.
+    // Another token has its own budget.
     assert.deepEqual(
       await other.gather(
         other.map(

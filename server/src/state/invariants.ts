@@ -97,6 +97,16 @@ export function checkInvariants(s: SchedulerState): string[] {
       if (used > (w.resources[r] ?? 0)) fail(`worker ${id}: ${used} of resource ${r} used, only ${w.resources[r] ?? 0} declared`);
     }
   }
+  const fnUses = new Map<string, number>();
+  for (const t of s.tasks.values()) if (t.fn !== '') fnUses.set(t.fn, (fnUses.get(t.fn) ?? 0) + 1);
+  for (const id of fnUses.keys()) if (!s.fns.has(id)) fail(`function ${id}: used by tasks but not kept`);
+  for (const [id, f] of s.fns) {
+    const uses = fnUses.get(id) ?? 0;
+    if (uses === 0) fail(`function ${id}: kept with no task using it`);
+    if (f.tasks !== uses) fail(`function ${id}: ${f.tasks} tasks counted, ${uses} use it`);
+    for (const w of f.sentTo) if (!w.fnsSent.has(id) || s.workers.get(w.id) !== w) fail(`function ${id}: sent to ${w.id}, which does not list it or left`);
+  }
+  for (const [id, w] of s.workers) for (const fn of w.fnsSent) if (!s.fns.get(fn)?.sentTo.has(w)) fail(`worker ${id}: lists function ${fn}, not kept or not sent to it`);
   for (const [id, c] of s.clients) {
     for (const t of c.wants) if (!t.wants.has(id)) fail(`client ${id}: wants ${t.key} which does not count it`);
   }

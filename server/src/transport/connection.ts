@@ -7,6 +7,7 @@
  * Each connection has a message budget (`admit`): a token bucket of MESSAGE_BURST messages
  * refilled at MAX_MESSAGES_PER_SECOND. A frame over what is left is refused whole with
  * RATE_LIMITED (its messages still count); a connection that owes more than a whole burst is closed.
+ * A message may count as more than one (a `gather` listing many keys: see key-requests.ts).
  */
 import {
   Batcher,
@@ -78,7 +79,7 @@ export class Connection<Out> {
     }
     this.reply(
       ReplyCode.RATE_LIMITED,
-      `a frame of ${messages} messages was dropped: this connection may send ${this.rate.messagesPerSecond} messages per second (bursts of ${this.rate.burst}); slow down`,
+      `a frame counted as ${messages} messages was dropped: this connection may send ${this.rate.messagesPerSecond} messages per second (bursts of ${this.rate.burst}); slow down`,
     );
     return 'refuse';
   }

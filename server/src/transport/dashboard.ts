@@ -20,7 +20,7 @@ import {
   type WorkerChannel,
 } from '@meshwork/protocol';
 import type { SchedulerState } from '../state/scheduler-state.js';
-import type { Connection } from './connection.js';
+import type { Admission, Connection } from './connection.js';
 import { TaskStream } from './task-stream.js';
 import type { TrafficBook } from './traffic.js';
 
@@ -244,9 +244,11 @@ export class DashboardFeed {
 
   /**
    * Serves a dashboard that said hello on `conn`: welcome, updates until the socket closes. Later
-   * frames are checked like every other peer's (the page has nothing to say after hello).
+   * frames are checked like every other peer's (the page has nothing to say after hello), and
+   * count against the connection's message rate through `admit` (see Connection.admit): a frame
+   * over it is dropped, a connection that keeps on is closed.
    */
-  attach(id: string, conn: Connection<ToDashboard>, rest: readonly unknown[]): void {
+  attach(id: string, conn: Connection<ToDashboard>, rest: readonly unknown[], admit: (messages: number) => Admission): void {
     const socket: WebSocket = conn.socket;
     const sink: DashboardSink = {
       send: (m) => conn.send(m),
@@ -261,8 +263,12 @@ export class DashboardFeed {
     };
     for (const raw of rest) handle(parseMessage(raw, DashboardChannel.DashboardToServer, dashboardTypes));
     socket.on('message', (data: RawData, isBinary: boolean) => {
-      if (!isBinary || !(data instanceof Uint8Array)) return conn.reply(ReplyCode.PROTOCOL_ERROR, 'frames are binary');
+      if (!isBinary || !(data instanceof Uint8Array)) {
+        if (admit(1) === 'ok') conn.reply(ReplyCode.PROTOCOL_ERROR, 'frames are binary');
+        return;
+      }
       const { messages, errors } = parseFrame(data, DashboardChannel.DashboardToServer, dashboardTypes);
+      if (admit(messages.length + errors.length) !== 'ok') return;
       for (const e of errors) conn.reply(e.code, e.message, e.replyTo);
       for (const m of messages) handle({ ok: true, message: m });
     });

@@ -39,7 +39,12 @@ export interface SchedulerServerOptions extends SchedulerOptions {
   maxConnections?: number;
   /** WebSocket connections that have not said hello yet (default MAX_UNAUTHENTICATED_CONNECTIONS). */
   maxUnauthenticatedConnections?: number;
-  /** Unfinished tasks one client may have (default MAX_PENDING_TASKS_PER_CLIENT). */
+  /**
+   * Unfinished tasks the clients of one token may have, all their connections together (default
+   * MAX_PENDING_TASKS_PER_TOKEN); on a scheduler with no token, all its clients together.
+   */
+  maxPendingTasksPerToken?: number;
+  /** @deprecated The limit is per token now: `maxPendingTasksPerToken` (this name still sets it). */
   maxPendingTasksPerClient?: number;
   /** Messages per connection (default MAX_MESSAGES_PER_SECOND, bursts of MESSAGE_BURST). */
   rateLimit?: RateLimit;
@@ -63,6 +68,6 @@ export interface LimitCounts {
   originsRefused: number;
   /** Plain HTTP requests refused for their Origin or Host. */
   requestsRefused: number;
-  /** update-graph messages refused for MAX_PENDING_TASKS_PER_CLIENT. */
+  /** update-graph messages refused for MAX_PENDING_TASKS_PER_TOKEN. */
   graphsRefused: number;
 }
