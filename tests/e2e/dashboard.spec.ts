@@ -30,14 +30,19 @@ let client: Client;
 /** Uncaught errors of every page (they would otherwise go unnoticed). */
 const pageErrors: string[] = [];
 
+/** Mounts the scheduler on a sub-path, as a site would (its origin is allowed: see the proxy). */
+let proxy: Awaited<ReturnType<typeof subPathProxy>>;
+
 test.beforeAll(async () => {
-  cluster = await LocalCluster.start({ workers: 2 });
+  proxy = await subPathProxy(() => new URL(cluster.httpUrl), '/mesh/');
+  cluster = await LocalCluster.start({ workers: 2, allowOrigins: [proxy.origin] });
   client = await Client.connect(cluster.address, { name: 'dashboard-spec' });
 });
 
 test.afterAll(async () => {
   await client?.close();
   await cluster?.close();
+  await proxy?.close();
 });
 
 test.afterEach(() => {
@@ -141,16 +146,11 @@ test('the dashboard shows workers, tasks, the task stream and transfers live whi
 });
 
 test('behind a reverse proxy on a sub-path, the dashboard finds its scheduler there', async ({ page }) => {
-  const proxy = await subPathProxy(new URL(cluster.httpUrl), '/mesh/');
-  try {
-    await openDashboard(page, proxy.url);
-    const workers = (await clusterState(cluster.httpUrl)).workers.length;
-    await expect.poll(() => pageNumber(page, '#worker-count')).toBe(workers);
-    await expect(page.locator('a.join-link')).toHaveAttribute('href', './join');
-    await page.close();
-  } finally {
-    await proxy.close();
-  }
+  await openDashboard(page, proxy.url);
+  const workers = (await clusterState(cluster.httpUrl)).workers.length;
+  await expect.poll(() => pageNumber(page, '#worker-count')).toBe(workers);
+  await expect(page.locator('a.join-link')).toHaveAttribute('href', './join');
+  await page.close();
 });
 
 test('a dashboard without the scheduler token is refused and says so', async ({ page }) => {

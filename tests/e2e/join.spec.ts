@@ -28,14 +28,19 @@ let client: Client;
 /** Uncaught errors of every page (they would otherwise go unnoticed). */
 const pageErrors: string[] = [];
 
+/** Mounts the scheduler on a sub-path, as a site would (its origin is allowed: see the proxy). */
+let proxy: Awaited<ReturnType<typeof subPathProxy>>;
+
 test.beforeAll(async () => {
-  cluster = await LocalCluster.start({ workers: 1 });
+  proxy = await subPathProxy(() => new URL(cluster.httpUrl), '/mesh/');
+  cluster = await LocalCluster.start({ workers: 1, allowOrigins: [proxy.origin] });
   client = await Client.connect(cluster.address, { name: 'join-spec' });
 });
 
 test.afterAll(async () => {
   await client?.close();
   await cluster?.close();
+  await proxy?.close();
 });
 
 test.afterEach(() => {
@@ -205,25 +210,20 @@ test('the Leave button hands the work back and says so', async ({ page }) => {
 });
 
 test('behind a reverse proxy on a sub-path, the page finds its scheduler there', async ({ page }) => {
-  const proxy = await subPathProxy(new URL(cluster.httpUrl), '/mesh/');
-  try {
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(`${proxy.url}join?threads=1&name=proxied`);
-    await expect(page.locator('#status')).toHaveAttribute('data-state', 'connected', { timeout: JOIN_TIMEOUT_MS });
-    await expect(page.locator('#cluster')).toHaveText(`${new URL(proxy.url).host}/mesh`);
-    const id = (await page.locator('#worker-id').textContent()) ?? '';
-    expect((await browserWorkers()).find((w) => w.id === id)).toMatchObject({ name: 'proxied', threads: 1 });
-    const onTab = client.with({ workers: [id], allowOtherWorkers: false });
-    const x = onTab.submit((a: number) => a * 3, 14);
-    expect(await x.result({ timeoutMs: RESULT_TIMEOUT_MS })).toBe(42);
-    // Uploaded modules are imported by the tab's Web Workers from `<base>/modules/`, also under the sub-path.
-    const mod = await client.upload('join-spec-kernels', 'export function cube(x) { return x * x * x; }');
-    const y = onTab.submit(mod.fn('cube'), 3);
-    expect(await y.result({ timeoutMs: RESULT_TIMEOUT_MS })).toBe(27);
-    await page.close();
-  } finally {
-    await proxy.close();
-  }
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(`${proxy.url}join?threads=1&name=proxied`);
+  await expect(page.locator('#status')).toHaveAttribute('data-state', 'connected', { timeout: JOIN_TIMEOUT_MS });
+  await expect(page.locator('#cluster')).toHaveText(`${new URL(proxy.url).host}/mesh`);
+  const id = (await page.locator('#worker-id').textContent()) ?? '';
+  expect((await browserWorkers()).find((w) => w.id === id)).toMatchObject({ name: 'proxied', threads: 1 });
+  const onTab = client.with({ workers: [id], allowOtherWorkers: false });
+  const x = onTab.submit((a: number) => a * 3, 14);
+  expect(await x.result({ timeoutMs: RESULT_TIMEOUT_MS })).toBe(42);
+  // Uploaded modules are imported by the tab's Web Workers from `<base>/modules/`, also under the sub-path.
+  const mod = await client.upload('join-spec-kernels', 'export function cube(x) { return x * x * x; }');
+  const y = onTab.submit(mod.fn('cube'), 3);
+  expect(await y.result({ timeoutMs: RESULT_TIMEOUT_MS })).toBe(27);
+  await page.close();
 });
 
 test('when the scheduler goes away the page says so and tries to join again by itself; Leave stops it', async ({ page }) => {
