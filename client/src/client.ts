@@ -73,6 +73,7 @@ export class Client extends Submitter {
     await core.conn.open({
       name: options.name,
       token: options.token,
+      capability: options.capability,
       timeoutMs: options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       reconnectTimeoutMs: options.reconnectTimeoutMs ?? RECONNECT_TIMEOUT_MS,
     });
@@ -91,6 +92,7 @@ export class Client extends Submitter {
       .open({
         name: options.name,
         token: options.token,
+        capability: options.capability,
         timeoutMs: options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
         queueEarly: true,
         reconnectTimeoutMs: options.reconnectTimeoutMs ?? RECONNECT_TIMEOUT_MS,
@@ -167,12 +169,14 @@ export class Client extends Submitter {
   }
 
   /**
-   * Cancels the futures' keys on the cluster, for every client (and the tasks that depend on
-   * them). Resolves once the request is sent; these futures are 'cancelled' at once (their
-   * `result()` throws CancelledError), dependents as the scheduler reports them.
+   * Cancels the futures (dask's semantics): this client drops its interest in their keys and in
+   * its keys downstream of them; a task no other client wants is stopped. `{ force: true }`
+   * (admin token only, else AuthError) cancels them for every client, and every task downstream.
+   * Resolves once the request is sent; these futures are 'cancelled' at once (their `result()`
+   * throws CancelledError), dependents as the scheduler reports them.
    */
-  cancel(futures: OneOrMany<Future<unknown>>): Promise<void> {
-    return this.core.cancel(many(futures, isFuture));
+  cancel(futures: OneOrMany<Future<unknown>>, options: { force?: boolean } = {}): Promise<void> {
+    return this.core.cancel(many(futures, isFuture), options.force === true);
   }
 
   /** `{ [key]: workerIds }` for these futures (default: every key this client holds). */

@@ -67,6 +67,7 @@ export interface ConnectionEvents {
 export interface HandshakeOptions {
   name?: string | undefined;
   token?: string | undefined;
+  capability?: string | undefined;
   timeoutMs: number;
   /** Accept messages before `welcome` (sent once it comes). */
   queueEarly?: boolean;
@@ -96,6 +97,8 @@ export class Connection {
   id = '';
   /** What workers' data links ask of this client (a secured scheduler's welcome gives it). */
   dataToken: string | undefined;
+  /** Whether the scheduler took this client for its admin (see `cancel` with `force`). */
+  admin = false;
   private socket: ControlSocket | undefined;
   private readonly batcher = new Batcher<Outgoing>((batch) => this.flush(batch));
   private last: Outgoing | null = null;
@@ -170,6 +173,7 @@ export class Connection {
           clearTimeout(timer);
           this.id = message.id;
           this.dataToken = message.dataToken;
+          this.admin = message.admin === true;
           this.phase = 'open';
           this.queueEarly = false;
           const early = this.early;
@@ -192,6 +196,7 @@ export class Connection {
           const hello: OfType<'hello'> = { type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'client' };
           if (options.name !== undefined) hello.name = options.name;
           if (options.token !== undefined) hello.token = options.token;
+          if (options.capability !== undefined) hello.capability = options.capability;
           opened.socket?.send(encodeFrame([hello]));
         },
         onMessage: (bytes) => {

@@ -2,7 +2,7 @@
  * The client's state: one KeyState per key it holds futures for, reference counts, the functions
  * already sent on this connection, and the handling of what the scheduler pushes.
  */
-import { CancelledError, ConnectionError, LostError, decodeValue, errorFromWire } from '@meshwork/protocol';
+import { AuthError, CancelledError, ConnectionError, LostError, decodeValue, errorFromWire } from '@meshwork/protocol';
 import { RESULT_CACHE_MAX_BYTES } from './constants.js';
 import { Connection, type Incoming } from './connection.js';
 import { withDeadline } from './deadline.js';
@@ -30,7 +30,11 @@ export class ClientCore implements FutureOwner {
   readonly states = new Map<string, KeyState>();
   readonly requests: Requests;
   readonly conn: Connection;
-  private readonly sentFns = new Set<string>();
+  /**
+   * The function ids each queued `update-graph` carries. A function goes with every message whose
+   * tasks use it: the scheduler keeps a function's source only while some task uses it.
+   */
+  private readonly fnsIn = new WeakMap<UpdateGraph, Set<string>>();
   private readonly results: Results;
   private readonly registry = new FinalizationRegistry<KeyState>((state) => this.unref(state));
   /** Keys this client cancelled whose own `key-cancelled` has not come back yet (by count). */
@@ -89,14 +93,16 @@ export class ClientCore implements FutureOwner {
     const unusable = this.unusable;
     if (unusable) throw unusable;
     if (prepared.length === 0 && wanted.length === 0) return [];
-    // A large graph spans several messages (see Connection.graph): a task goes with the function
-    // it is the first to use, and each want with its task, so every message stands on what came before.
+    // A large graph spans several messages (see Connection.graph): a task goes with its function
+    // (once per message), and each want with its task, so every message stands on what came before.
     const placed = new Map<string, UpdateGraph>();
     for (const { fn, task } of prepared) {
       if (this.states.has(task.key) || placed.has(task.key)) continue;
       const graph = this.conn.graph(task.args.byteLength);
-      if (!this.sentFns.has(fn.id)) {
-        this.sentFns.add(fn.id);
+      let fns = this.fnsIn.get(graph);
+      if (!fns) this.fnsIn.set(graph, (fns = new Set()));
+      if (!fns.has(fn.id)) {
+        fns.add(fn.id);
         graph.fns.push(fn);
       }
       placed.set(task.key, graph);
@@ -218,7 +224,8 @@ export class ClientCore implements FutureOwner {
    * at once: their futures are 'cancelled' and forgotten (the scheduler drops this client's wants
    * itself, so no release-keys follows). Resolves once the message is on the socket.
    */
-  async cancel(futures: readonly Future<unknown>[]): Promise<void> {
+  async cancel(futures: readonly Future<unknown>[], force = false): Promise<void> {
+    if (force && !this.conn.admin) throw new AuthError('cancel with { force: true } cancels for every client: it needs the admin token');
     const keys = new Set<string>();
     for (const future of futures) {
       const state = stateOf(future);
@@ -227,7 +234,7 @@ export class ClientCore implements FutureOwner {
     if (keys.size === 0) return;
     const unusable = this.unusable;
     if (unusable) throw unusable;
-    this.conn.send({ type: 'cancel', keys: [...keys] });
+    this.conn.send(force ? { type: 'cancel', keys: [...keys], force } : { type: 'cancel', keys: [...keys] });
     for (const key of keys) {
       this.cancelEchoes.set(key, (this.cancelEchoes.get(key) ?? 0) + 1);
       this.forget(key, 'was cancelled by this client');
@@ -312,7 +319,6 @@ export class ClientCore implements FutureOwner {
    * again makes a new key state and sends the task anew. Requests in flight fail with `error`.
    */
   private onReconnecting(error: ConnectionError): void {
-    this.sentFns.clear();
     this.cancelEchoes.clear();
     const held = [...this.states.values()];
     this.states.clear();

@@ -22,7 +22,7 @@
 import { FutureRef, GraphError, SerializationError, checkSerialisable, encodeValue } from '@meshwork/protocol';
 import { MAX_KEY_NAME_LENGTH } from './constants.js';
 import type { PreparedTask } from './core.js';
-import { functionSpec, keyName, pureKey, taskSpec, type FunctionSpec, type ResolvedOptions } from './tasks.js';
+import { checkArgsSize, functionSpec, keyName, keyedSpec, type FunctionSpec, type ResolvedOptions } from './tasks.js';
 
 /** A dask-style graph: each key maps to a computation (see above). */
 export type Graph = Readonly<Record<string, unknown>>;
@@ -141,9 +141,10 @@ class Compiler {
       checkSerialisable(args[0], path);
     }
     const { bytes, refs } = encodeValue(args);
-    const key = pureKey(prefix ?? keyName(fn), fn, bytes);
-    this.tasks.push({ fn, task: taskSpec(key, fn, { bytes, deps: refs }, this.options) });
-    return key;
+    checkArgsSize(bytes, path);
+    const task = keyedSpec(prefix ?? keyName(fn), fn, { bytes, deps: refs }, { ...this.options, pure: true });
+    this.tasks.push({ fn, task });
+    return task.key;
   }
 
   private fnAt(fn: unknown, path: string): FunctionSpec {

@@ -52,6 +52,7 @@ export {
   GraphError,
   KilledWorkerError,
   LostError,
+  MAX_TASK_TIMEOUT_MS,
   MeshworkError,
   ProtocolError,
   RemoteError,

@@ -53,7 +53,7 @@ export class Requests {
     if (!p || reply.replyTo === undefined) return false;
     this.pending.delete(reply.replyTo);
     p.reject(
-      reply.code === ReplyCode.AUTH_FAILED
+      reply.code === ReplyCode.AUTH_FAILED || reply.code === ReplyCode.NOT_YOURS
         ? new AuthError(`the scheduler refused ${p.what}: ${reply.message}`)
         : new ProtocolError(`the scheduler refused ${p.what}: ${reply.code}: ${reply.message}`),
     );

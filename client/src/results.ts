@@ -7,9 +7,11 @@
  * worker first when it has one.
  */
 import {
+  AuthError,
   ConnectionError,
   ErrorCode,
   ProtocolError,
+  ReplyCode,
   WEBRTC_ADDRESS,
   errorFromWire,
   valueMismatch,
@@ -125,7 +127,11 @@ export class Results {
     for (const key of asked) {
       const entry = this.inflight.get(key);
       if (entry?.requestId === reply.replyTo)
-        entry.reject(new ProtocolError(`scheduler refused gather: ${reply.code}: ${reply.message}`));
+        entry.reject(
+          reply.code === ReplyCode.NOT_YOURS
+            ? new AuthError(`scheduler refused gather: ${reply.message}`)
+            : new ProtocolError(`scheduler refused gather: ${reply.code}: ${reply.message}`),
+        );
     }
     return true;
   }

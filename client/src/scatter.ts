@@ -3,7 +3,7 @@
  *
  * 1. Each value is checked (`values[i]`: SerializationError, nothing sent) and encoded. Its key is
  *    `<type>-<hash of the encoded bytes>` (`float64array-…`; dask's tokenize), so scattering the
- *    same value twice gives the same key; a plain object `{ name: value }` uses its names as keys.
+ *    same value twice from one process gives the same key (the hash is seeded per process); a plain object `{ name: value }` uses its names as keys.
  * 2. `scatter-plan` asks the scheduler which workers should take each value; an empty answer (no
  *    worker yet, or none of `workers`) is asked again until SCATTER_WORKER_WAIT_MS (`timeoutMs`).
  * 3. The values go straight to those workers over their data links (`put-data`).
@@ -66,9 +66,16 @@ export function typeName(value: unknown): string {
   return clean.length > 0 ? clean : 'object';
 }
 
-/** The content key of encoded bytes (the length seeds the hash). */
+/**
+ * Seeds content keys with a secret of this process: scattering a value twice here gives one key,
+ * but another client (a rival) cannot tell the key a value will get, so it cannot take the key
+ * first (a scattered key belongs to the client that put it, see the README's trust model).
+ */
+const SCATTER_KEY_SEED = globalThis.crypto.getRandomValues(new Uint32Array(1))[0] as number;
+
+/** The content key of encoded bytes (the length and this process's seed seed the hash). */
 export function scatterKey(value: unknown, bytes: Uint8Array): string {
-  return checkKey(`${typeName(value)}-${hashBytes(bytes, bytes.byteLength)}`);
+  return checkKey(`${typeName(value)}-${hashBytes(bytes, (bytes.byteLength ^ SCATTER_KEY_SEED) >>> 0)}`);
 }
 
 /** Checks and encodes one value; throws SerializationError naming `path`. */

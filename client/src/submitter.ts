@@ -5,16 +5,7 @@
  */
 import type { ClientCore, PreparedTask } from './core.js';
 import type { Future } from './future.js';
-import {
-  encodeArgs,
-  functionSpec,
-  keyName,
-  pureKey,
-  randomKey,
-  resolveOptions,
-  taskSpec,
-  type ResolvedOptions,
-} from './tasks.js';
+import { encodeArgs, functionSpec, keyName, keyedSpec, resolveOptions, type ResolvedOptions } from './tasks.js';
 import type { TaskArgs, TaskOptions } from './types.js';
 
 /** Submits with fixed task options: what `client.with(...)` returns. */
@@ -30,8 +21,7 @@ export class Submitter {
     const spec = functionSpec(fn);
     const encoded = encodeArgs(args);
     const o = this.options;
-    const key = o.key ?? (o.pure ? pureKey(keyName(spec), spec, encoded.bytes) : randomKey(keyName(spec)));
-    return this.core.queue([{ fn: spec, task: taskSpec(key, spec, encoded, o) }])[0] as Future<Awaited<R>>;
+    return this.core.queue([{ fn: spec, task: keyedSpec(keyName(spec), spec, encoded, o, o.key) }])[0] as Future<Awaited<R>>;
   }
 
   /**
@@ -48,8 +38,7 @@ export class Submitter {
     const prepared: PreparedTask[] = [];
     for (const args of zip(iterables as readonly Iterable<unknown>[])) {
       const encoded = encodeArgs(args);
-      const key = o.pure ? pureKey(prefix, spec, encoded.bytes) : randomKey(prefix);
-      prepared.push({ fn: spec, task: taskSpec(key, spec, encoded, o) });
+      prepared.push({ fn: spec, task: keyedSpec(prefix, spec, encoded, o) });
     }
     return this.core.queue(prepared) as Future<Awaited<R>>[];
   }

@@ -8,12 +8,14 @@ import {
   GraphError,
   MAX_FUNCTION_SOURCE_LENGTH,
   MAX_KEY_LENGTH,
+  MAX_TASK_ARGS_BYTES,
+  MAX_TASK_TIMEOUT_MS,
   MAX_VERIFY,
   SerializationError,
   checkSerialisable,
   encodeValue,
-  hashBytes,
-  hashString,
+  digestString,
+  taskDigest,
 } from '@meshwork/protocol';
 import { MAX_KEY_NAME_LENGTH, RANDOM_KEY_BYTES } from './constants.js';
 import type { TaskOptions } from './types.js';
@@ -54,7 +56,7 @@ export function functionSpec(fn: unknown): FunctionSpec {
       'fn',
     );
   }
-  const spec: FunctionSpec = { id: hashString(source), name: fn.name, source };
+  const spec: FunctionSpec = { id: digestString(source), name: fn.name, source };
   fnSpecs.set(fn, spec);
   return spec;
 }
@@ -63,7 +65,21 @@ export function functionSpec(fn: unknown): FunctionSpec {
 export function encodeArgs(args: readonly unknown[]): { bytes: Uint8Array; deps: string[] } {
   checkSerialisable(args, 'args');
   const { bytes, refs } = encodeValue(args);
+  checkArgsSize(bytes, 'args');
   return { bytes, deps: refs };
+}
+
+/**
+ * Refuses encoded arguments over MAX_TASK_ARGS_BYTES: sent, they would make a frame the scheduler
+ * closes the connection for, failing every other future of this client with it.
+ */
+export function checkArgsSize(bytes: Uint8Array, path: string): void {
+  if (bytes.byteLength <= MAX_TASK_ARGS_BYTES) return;
+  throw new SerializationError(
+    `${path}: the encoded arguments are ${bytes.byteLength} bytes, over MAX_TASK_ARGS_BYTES (${MAX_TASK_ARGS_BYTES} bytes); ` +
+      'put a large value on the cluster with client.scatter and pass its future instead',
+    path,
+  );
 }
 
 /** The name part of a key: the function's name made key-safe, or `lambda`. */
@@ -72,9 +88,20 @@ export function keyName(fn: FunctionSpec): string {
   return name.length > 0 ? name : 'lambda';
 }
 
-/** `<name>-<hash>`: the hash covers the function's source and the encoded arguments. */
-export function pureKey(prefix: string, fn: FunctionSpec, args: Uint8Array): string {
-  return checkKey(`${prefix}-${hashString(fn.id + hashBytes(args))}`);
+/**
+ * `<name>-<digest>`: the digest covers the function's source, the encoded arguments and the
+ * options that decide the value (see taskDigest), so the scheduler can check it and other clients
+ * may share it. `spec` is the task's spec but for its key.
+ */
+export function pureKey(prefix: string, spec: TaskSpec): string {
+  return checkKey(`${prefix}-${taskDigest(spec)}`);
+}
+
+/** The spec of a task with the key its options call for: `o.key`, a pure key, or a random one. */
+export function keyedSpec(prefix: string, fn: FunctionSpec, args: { bytes: Uint8Array; deps: string[] }, o: ResolvedOptions, key?: string): TaskSpec {
+  const spec = taskSpec('', fn, args, o);
+  spec.key = key ?? (o.pure ? pureKey(prefix, spec) : randomKey(prefix));
+  return spec;
 }
 
 /** `<name>-<random hex>`. */
@@ -99,6 +126,7 @@ export interface ResolvedOptions {
   resources: Record<string, number> | undefined;
   workers: string[] | undefined;
   allowOtherWorkers: boolean | undefined;
+  timeoutMs: number | undefined;
   verify: number;
 }
 
@@ -110,6 +138,7 @@ export const defaultOptions: ResolvedOptions = {
   resources: undefined,
   workers: undefined,
   allowOtherWorkers: undefined,
+  timeoutMs: undefined,
   verify: 1,
 };
 
@@ -145,6 +174,14 @@ export function resolveOptions(base: ResolvedOptions, options: TaskOptions): Res
     out.workers = list;
   }
   if (options.allowOtherWorkers !== undefined) out.allowOtherWorkers = Boolean(options.allowOtherWorkers);
+  if (options.timeoutMs !== undefined) {
+    const ms: unknown = options.timeoutMs;
+    if (typeof ms !== 'number' || !(ms > 0 && ms <= MAX_TASK_TIMEOUT_MS)) {
+      const got = typeof ms === 'number' ? String(ms) : typeof ms;
+      throw new GraphError(`options.timeoutMs must be milliseconds over 0, at most ${MAX_TASK_TIMEOUT_MS}; got ${got}`);
+    }
+    out.timeoutMs = ms;
+  }
   if (options.verify !== undefined) {
     if (!Number.isInteger(options.verify) || options.verify < 1 || options.verify > MAX_VERIFY)
       throw new GraphError(`options.verify must be an integer from 1 to ${MAX_VERIFY}`);
@@ -171,6 +208,7 @@ export function taskSpec(
   if (o.resources) spec.resources = o.resources;
   if (o.workers) spec.workers = o.workers;
   if (o.allowOtherWorkers !== undefined) spec.allowOtherWorkers = o.allowOtherWorkers;
+  if (o.timeoutMs !== undefined) spec.timeoutMs = o.timeoutMs;
   if (o.verify > 1) spec.verify = o.verify;
   return spec;
 }

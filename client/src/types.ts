@@ -12,6 +12,12 @@ export interface Logger {
 export interface ConnectOptions {
   /** Sent in `hello`; a scheduler started with a token refuses a wrong one (AuthError). */
   token?: string;
+  /**
+   * A task's client capability, instead of a token: set by the worker runtime for the client a task
+   * finds at `globalThis.meshwork.client()`, which acts for the client the task runs for (AuthError
+   * once that client has left).
+   */
+  capability?: string;
   /** A name for this client, shown by the scheduler. */
   name?: string;
   /** Give up connecting after this long (TimeoutError), in milliseconds. Default DEFAULT_CONNECT_TIMEOUT_MS. */
@@ -51,6 +57,12 @@ export interface TaskOptions {
   workers?: string | readonly string[];
   /** With `workers`: may the task run elsewhere if those are busy or absent? Default true. */
   allowOtherWorkers?: boolean;
+  /**
+   * Each run of a task may last this long, in milliseconds (over 0, at most MAX_TASK_TIMEOUT_MS);
+   * a run lasting longer fails with TimeoutError (a retry, if any are left, runs again) and the
+   * thread it ran on is replaced, so even a task that never yields is stopped. Default: no limit.
+   */
+  timeoutMs?: number;
   /**
    * Run each task on this many distinct workers (browser workers first) and accept its result
    * only when they agree byte for byte; on disagreement it runs on further workers, and workers

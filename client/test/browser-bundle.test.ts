@@ -47,7 +47,7 @@ it('a Vite build of the client for the browser has the browser adapter and no No
     for (const [what, pattern] of [
       ['a node: module', /["']node:[a-z_/]+["']/],
       ['the ws package', /from\s*["']ws["']|require\(["']ws["']\)|WebSocketServer|createWebSocketStream/],
-      ['process', /\bprocess\b/],
+      ['process', /(?<![.\w$])process\b(?!\s*\()/],
       ['the buffer package (a Buffer polyfill)', /kMaxLength|poolSize|base64-js|ieee754/],
       ['a definition of Buffer', /\bBuffer\s*=[^=]|function Buffer\b|class Buffer\b/],
       ['a require() call', /\brequire\(/],

@@ -145,7 +145,7 @@ describe('upload and module functions', () => {
       module: { name: 'kernels', hash: mod.hash },
     });
     const f = client.submit(tile, 1, 2);
-    assert.match(f.key, /^tile-[0-9a-f]{16}$/);
+    assert.match(f.key, /^tile-[0-9a-f]{32}$/);
     assert.equal(client.submit(tile, 1, 2).key, f.key);
     assert.deepEqual(await f.result(), { module: 'kernels', hash: mod.hash, export: 'tile', args: [1, 2] });
     assert.equal(client.map(tile, [1, 2], [3, 4]).length, 2);

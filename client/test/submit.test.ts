@@ -2,7 +2,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { FRAME_TARGET_BYTES } from '@meshwork/protocol';
-import { Client, GATHER_MESSAGE_MAX_KEYS, GRAPH_MESSAGE_MAX_TASKS, SerializationError } from '../src/index.js';
+import {
+  Client,
+  GATHER_MESSAGE_MAX_KEYS,
+  GRAPH_MESSAGE_MAX_TASKS,
+  GraphError,
+  MAX_TASK_TIMEOUT_MS,
+  SerializationError,
+} from '../src/index.js';
 import { platform } from '../src/platform.node.js';
 import { FakeScheduler } from './fake-scheduler.js';
 
@@ -26,7 +33,7 @@ describe('submit', () => {
     const a = client.submit(inc, 1);
     const b = client.submit(inc, 1);
     assert.equal(a.key, b.key);
-    assert.match(a.key, /^inc-[0-9a-f]{16}$/);
+    assert.match(a.key, /^inc-[0-9a-f]{32}$/);
     assert.notEqual(a, b);
   });
 
@@ -38,7 +45,7 @@ describe('submit', () => {
   });
 
   it('names anonymous functions lambda', () => {
-    assert.match(client.submit((x: number) => x * 2, 3).key, /^lambda-[0-9a-f]{16}$/);
+    assert.match(client.submit((x: number) => x * 2, 3).key, /^lambda-[0-9a-f]{32}$/);
   });
 
   it('gives pure: false a fresh key each time', () => {
@@ -55,7 +62,7 @@ describe('submit', () => {
       .with({ key: 'batch' })
       .map(inc, [1, 2])
       .map((f) => f.key);
-    assert.ok(keys.every((k) => /^batch-[0-9a-f]{16}$/.test(k)));
+    assert.ok(keys.every((k) => /^batch-[0-9a-f]{32}$/.test(k)));
     assert.notEqual(keys[0], keys[1]);
   });
 
@@ -84,6 +91,30 @@ describe('submit', () => {
       },
       { retries: 2, priority: 10, resources: { gpu: 1 }, workers: ['w1'], allowOtherWorkers: false },
     );
+  });
+
+  it('carries timeoutMs on every task of submit and map made through with(), and on no other', async () => {
+    const s = client.with({ timeoutMs: 300, pure: false });
+    const timed = [s.submit(inc, 1), ...s.map(inc, [1, 2]), s.with({ priority: 1 }).submit(inc, 1)];
+    const plain = client.with({ pure: false }).submit(inc, 1);
+    await client.gather([...timed, plain]);
+    const specs = new Map(fake.of('update-graph').flatMap((g) => g.tasks.map((t) => [t.key, t] as const)));
+    for (const f of timed) assert.equal(specs.get(f.key)?.timeoutMs, 300, f.key);
+    assert.ok(specs.has(plain.key));
+    assert.equal(specs.get(plain.key)?.timeoutMs, undefined);
+  });
+
+  it('refuses a bad timeoutMs synchronously with GraphError, and sends nothing', async () => {
+    const before = fake.frames.length;
+    for (const bad of [-1, 0, NaN, Infinity, MAX_TASK_TIMEOUT_MS + 1, '300', null]) {
+      assert.throws(
+        () => client.with({ timeoutMs: bad as number }).submit(inc, 1),
+        (e: unknown) => e instanceof GraphError && e.code === 'GRAPH' && /options\.timeoutMs/.test(e.message),
+        String(bad),
+      );
+    }
+    await turn();
+    assert.deepEqual(fake.frames.slice(before).flat().filter((m) => m.type === 'update-graph'), [], 'nothing was sent');
   });
 
   describe('refuses what cannot travel, naming the path, and sends nothing', () => {
@@ -150,7 +181,7 @@ describe('submit', () => {
     assert.deepEqual(new Set(spec?.deps), new Set([a.key, b.key]));
   });
 
-  it('sends a whole map as one update-graph, and each function once per connection', async () => {
+  it('sends a whole map as one update-graph, with each function once in each message whose tasks use it', async () => {
     const before = fake.frames.length;
     const square = (x: number): number => x * x;
     const futures = client.map(square, [1, 2, 3, 4]);
@@ -162,10 +193,11 @@ describe('submit', () => {
     assert.equal(graphs[0]?.type === 'update-graph' && graphs[0].tasks.length, 4);
     assert.equal(graphs[0]?.type === 'update-graph' && graphs[0].fns.length, 1);
     assert.deepEqual(await client.gather(futures), [1, 4, 9, 16]);
+    // The scheduler keeps a function only while its tasks are there: a later message brings it again.
     client.submit(square, 5);
     await turn();
     const later = fake.of('update-graph').at(-1);
-    assert.deepEqual(later?.fns, []);
+    assert.deepEqual(later?.fns.map((f) => f.name), ['square']);
     assert.equal(later?.tasks.length, 1);
   });
 
@@ -190,7 +222,7 @@ describe('submit', () => {
       const here = new Set(g.tasks.map((t) => t.key));
       assert.deepEqual(g.wants, [...here], 'a message wants exactly its own tasks');
     }
-    assert.equal(graphs.flatMap((g) => (g.type === 'update-graph' ? g.fns : [])).length, 1, 'the function once');
+    for (const g of graphs) assert.ok(g.type === 'update-graph' && g.fns.length === (g.tasks.length > 0 ? 1 : 0), 'the function once in each message with tasks');
     assert.equal(new Set(graphs.flatMap((g) => (g.type === 'update-graph' ? g.tasks.map((t) => t.key) : []))).size, n);
     const values = await client.gather(futures.slice(-3));
     assert.deepEqual(values, [1_000, 1_000, 1_000]);

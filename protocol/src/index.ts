@@ -5,6 +5,7 @@ export * from './values.js';
 export * from './frame.js';
 export * from './batch.js';
 export * from './hash.js';
+export * from './digest.js';
 export * from './backoff.js';
 export * from './peer-frame.js';
 export * as ClientChannel from './channels/client-server.js';

@@ -1,10 +1,31 @@
 /** A driver for the pure state machine: records what it sends, plays workers and clients. */
-import type { ClientChannel, WorkerChannel } from '@meshwork/protocol';
+import { taskDigest, type ClientChannel, type WorkerChannel } from '@meshwork/protocol';
 import { SchedulerState, type NewWorker, type SchedulerOptions } from '../src/state/scheduler-state.js';
 import { checkInvariants } from '../src/state/invariants.js';
 
 type ToWorker = WorkerChannel.ServerToWorker;
 type ToClient = ClientChannel.ServerToClient;
+
+interface SubmitOptions {
+  unwanted?: string[];
+  retries?: number;
+  priority?: number;
+  verify?: number;
+  timeoutMs?: number;
+}
+
+function spec(key: string, deps: string[], opts: SubmitOptions): ClientChannel.TaskSpec {
+  return {
+    key,
+    fn: 'f',
+    args: new Uint8Array([1, ...deps.join('').slice(0, 8).split('').map((c) => c.charCodeAt(0) & 255)]),
+    deps,
+    priority: opts.priority ?? 0,
+    retries: opts.retries ?? 0,
+    ...(opts.verify ? { verify: opts.verify } : {}),
+    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+  };
+}
 
 export class Harness {
   readonly toWorkers = new Map<string, ToWorker[]>();
@@ -43,14 +64,19 @@ export class Harness {
   }
 
   /** Submits tasks: `[key, deps]` pairs; every key is wanted by the client unless listed in `unwanted`. */
-  submit(client: string, tasks: [string, string[]][], opts: { unwanted?: string[]; retries?: number; priority?: number; verify?: number } = {}): void {
+  submit(client: string, tasks: [string, string[]][], opts: SubmitOptions = {}): void {
     this.s.updateGraph(client, {
       type: 'update-graph',
       fns: [{ id: 'f', name: 'f', source: '(x) => x' }],
-      tasks: tasks.map(([key, deps]) => ({ key, fn: 'f', args: new Uint8Array([1]), deps, priority: opts.priority ?? 0, retries: opts.retries ?? 0, ...(opts.verify ? { verify: opts.verify } : {}) })),
+      tasks: tasks.map(([key, deps]) => spec(key, deps, opts)),
       wants: tasks.map(([k]) => k).filter((k) => !opts.unwanted?.includes(k)),
     });
     this.check();
+  }
+
+  /** The pure key `<name>-<digest>` of the task `submit` makes with these inputs and options: one that clients share. */
+  pure(name: string, deps: string[] = [], opts: SubmitOptions = {}): string {
+    return `${name}-${taskDigest(spec('', deps, opts))}`;
   }
 
   /** Compute-task keys sent to a worker and not yet taken by `drain`. */

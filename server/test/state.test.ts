@@ -43,15 +43,16 @@ test('two futures for one key: the data stays until both are released', () => {
   h.worker('a');
   h.client('c');
   h.client('d');
-  h.submit('c', [['x', []]]);
-  h.submit('d', [['x', []]]);
-  h.finish('a', 'x');
-  h.s.releaseKeys('c', ['x']);
+  const x = h.pure('x');
+  h.submit('c', [[x, []]]);
+  h.submit('d', [[x, []]]);
+  h.finish('a', x);
+  h.s.releaseKeys('c', [x]);
   h.check();
-  assert.equal(h.status('x'), 'memory');
+  assert.equal(h.status(x), 'memory');
   h.s.removeClient('d');
   h.check();
-  assert.equal(h.status('x'), undefined);
+  assert.equal(h.status(x), undefined);
 });
 
 test('a lost result is recomputed from lineage, and a killed worker re-runs its tasks', () => {
@@ -129,7 +130,7 @@ test('gather waits for keys to settle, and answers inline values or holders', ()
   h.worker('a');
   h.client('c');
   h.submit('c', [['x', []], ['y', []]]);
-  h.s.gather('c', 7, ['x', 'y', 'nope']);
+  h.s.gather('c', 7, ['x', 'y']);
   h.finish('a', 'x');
   assert.ok(!h.clientMessages('c').some((m) => m.type === 'gather-reply'));
   h.s.taskFinished('a', { type: 'task-finished', key: 'y', nbytes: 1e6, startedAt: 0, stoppedAt: 1, thread: 0 });
@@ -138,7 +139,6 @@ test('gather waits for keys to settle, and answers inline values or holders', ()
   assert.equal(reply.id, 7);
   assert.ok(reply.items[0]?.value instanceof Uint8Array);
   assert.deepEqual(reply.items[1]?.holders, [{ id: 'a', address: 'tcp://a' }]);
-  assert.equal(reply.items[2]?.error?.code, 'LOST');
 });
 
 /** Two workers; x (1 MB, with `hash`) finished on one of them, and y(x) sent out: who holds x, who runs y. */
@@ -254,7 +254,7 @@ test('random events never break the invariants, and every wanted key settles', (
       } else if (wanted.size > 0 && rand(5) === 0) {
         const key = [...wanted][rand(wanted.size)] as string;
         wanted.delete(key);
-        h.s.cancel([key]);
+        h.s.cancel('c', [key]);
         h.check();
         for (const k of [...wanted]) if (!h.s.tasks.has(k)) wanted.delete(k);
       } else if (wanted.size > 0) {
@@ -290,23 +290,55 @@ test('the invariant checker catches a corrupt state', async () => {
   assert.ok(checkInvariants(h.s).some((m) => m.includes('waitingOn')));
 });
 
-test('cancel: every client holding the key or a dependent is told; running work is abandoned', () => {
+/** Clients c and d share the pure tasks x and y(x); c wants both, d only y; x is running on worker a. */
+function sharedChain(): { h: Harness; x: string; y: string } {
   const h = new Harness();
   h.worker('a');
   h.client('c');
   h.client('d');
-  h.submit('c', [['x', []], ['y', ['x']]]);
-  h.submit('d', [['y', ['x']]]);
+  const x = h.pure('x');
+  const y = h.pure('y', [x]);
+  h.submit('c', [[x, []], [y, [x]]]);
+  h.submit('d', [[x, []], [y, [x]]], { unwanted: [x] });
   h.drain('a');
-  h.s.cancel(['x']);
+  return { h, x, y };
+}
+
+const cancelledKeys = (h: Harness, client: string): string[] =>
+  h.clientMessages(client).flatMap((m) => (m.type === 'key-cancelled' ? [m.key] : [])).sort();
+
+test("cancel without force drops the caller's interest only: work another client needs goes on", () => {
+  const { h, x, y } = sharedChain();
+  h.s.cancel('c', [x]);
+  h.check();
+  assert.deepEqual(cancelledKeys(h, 'c'), [x, y].sort(), "the caller's futures downstream are cancelled too");
+  assert.deepEqual(cancelledKeys(h, 'd'), [], 'the other client is not told');
+  assert.equal(h.status(x), 'processing', 'x is still needed for y, which d wants');
+  assert.ok(!h.toWorkers.get('a')?.some((m) => m.type === 'free-keys'));
+  h.finish('a', x);
+  h.finish('a', y);
+  assert.equal(h.status(y), 'memory');
+  h.s.cancel('d', [y]);
+  h.check();
+  assert.equal(h.s.tasks.size, 0, 'no one needs anything now');
+});
+
+test('cancel names only keys the caller holds futures for', () => {
+  const { h, x } = sharedChain();
+  h.s.cancel('d', [x], true);
+  h.check();
+  assert.equal(h.status(x), 'processing', "d holds no future for x: even with force it cancels nothing of c's");
+  assert.deepEqual(cancelledKeys(h, 'c'), []);
+});
+
+test('cancel with force: every client holding the key or a dependent is told; running work is abandoned', () => {
+  const { h, x, y } = sharedChain();
+  h.s.cancel('c', [x], true);
   h.check();
   assert.equal(h.s.tasks.size, 0, 'nothing kept');
-  assert.deepEqual(
-    h.clientMessages('c').filter((m) => m.type === 'key-cancelled').map((m) => m.type === 'key-cancelled' && m.key).sort(),
-    ['x', 'y'],
-  );
-  assert.ok(h.clientMessages('d').some((m) => m.type === 'key-cancelled' && m.key === 'y'));
-  assert.ok(h.toWorkers.get('a')?.some((m) => m.type === 'free-keys' && m.keys.includes('x')), 'the running task is abandoned');
+  assert.deepEqual(cancelledKeys(h, 'c'), [x, y].sort());
+  assert.deepEqual(cancelledKeys(h, 'd'), [y]);
+  assert.ok(h.toWorkers.get('a')?.some((m) => m.type === 'free-keys' && m.keys.includes(x)), 'the running task is abandoned');
 });
 
 test('scatter: plan spreads values, scattered keys are in memory, and their loss is LOST', () => {
@@ -413,7 +445,7 @@ test('cancelling one key of a pending gather answers that key as cancelled and t
   h.client('c');
   h.submit('c', [['x', []], ['y', []]]);
   h.s.gather('c', 1, ['x', 'y']);
-  h.s.cancel(['x']);
+  h.s.cancel('c', ['x']);
   h.check();
   assert.ok(!h.clientMessages('c').some((m) => m.type === 'gather-reply'), 'still waiting for y');
   h.finish('a', 'y');
@@ -486,4 +518,26 @@ test('a result from a worker the task was never sent to is refused, and that wor
   h.finish('a', 'x');
   assert.equal(h.status('x'), 'memory');
   assert.deepEqual([...(h.s.tasks.get('x')?.whoHas ?? [])].map((w) => w.id), ['a']);
+});
+
+test('timeoutMs rides on every compute-task of its task (a retry and a re-run elsewhere too), and a TIMEOUT error reaches the client', () => {
+  const h = new Harness();
+  h.worker('a');
+  h.client('c');
+  h.submit('c', [['slow', []]], { timeoutMs: 300, retries: 1 });
+  h.submit('c', [['plain', []]]);
+  const sent = (w: string) => (h.toWorkers.get(w) ?? []).flatMap((m) => (m.type === 'compute-task' ? [m] : []));
+  const timeouts = (w: string, key: string) => sent(w).filter((m) => m.key === key).map((m) => m.timeoutMs);
+  assert.deepEqual(timeouts('a', 'slow'), [300]);
+  assert.deepEqual(timeouts('a', 'plain'), [undefined]);
+  h.s.removeWorker('a');
+  h.worker('b');
+  assert.deepEqual(timeouts('b', 'slow'), [300], 'a re-run after a lost worker');
+  const timedOut = { code: 'TIMEOUT', name: 'TimeoutError', message: "task 'slow' ran past its timeout of 300 ms" };
+  h.s.taskErred('b', { type: 'task-erred', key: 'slow', error: timedOut, startedAt: 0, stoppedAt: 300, thread: 0 });
+  assert.deepEqual(timeouts('b', 'slow'), [300, 300], 'a retry');
+  h.s.taskErred('b', { type: 'task-erred', key: 'slow', error: timedOut, startedAt: 0, stoppedAt: 300, thread: 0 });
+  h.check();
+  const erred = h.clientMessages('c').find((m) => m.type === 'key-erred' && m.key === 'slow');
+  assert.equal(erred?.type === 'key-erred' && erred.error.code, 'TIMEOUT');
 });

@@ -200,8 +200,9 @@ test('TLS: https and wss with a certificate made here; workers and clients conne
   writeFileSync(certFile, pems.cert);
   const server = await SchedulerServer.start({ port: 0, token: ADMIN, tls: { cert: pems.cert, key: pems.private } });
   const env = { ...process.env, NODE_EXTRA_CA_CERTS: certFile };
-  const worker = spawn(process.execPath, [cliPath, 'worker', server.address, '--threads', '1', '--token', ADMIN], {
-    env,
+  // The token in the environment, not argv, which every local user can read.
+  const worker = spawn(process.execPath, [cliPath, 'worker', server.address, '--threads', '1'], {
+    env: { ...env, MESHWORK_TOKEN: ADMIN },
     stdio: 'ignore',
   });
   try {
@@ -268,5 +269,23 @@ test('a worker cannot speak as another: what the scheduler relays carries the se
   } finally {
     a.ws.close();
     b.ws.close();
+  }
+});
+
+test("cancel with force is the admin's: a client token gets AuthError, the admin cancels a shared key for every client", async () => {
+  const c = await Client.connect(cluster.address, { token: CLIENT });
+  const admin = await Client.connect(cluster.address, { token: ADMIN });
+  try {
+    const sleepy = async (ms) => new Promise((r) => setTimeout(() => r(ms), ms));
+    const theirs = c.submit(sleepy, 5_000);
+    const mine = admin.submit(sleepy, 5_000);
+    assert.equal(mine.key, theirs.key);
+    await authFails(c.cancel(theirs, { force: true }));
+    assert.equal(theirs.status, 'pending', 'a refused force cancels nothing, not even for the caller');
+    await admin.cancel(mine, { force: true });
+    await assert.rejects(theirs.result({ timeoutMs: 10_000 }), (e) => e.code === 'CANCELLED');
+  } finally {
+    await c.close();
+    await admin.close();
   }
 });

@@ -10,7 +10,7 @@ import {
   PROTOCOL_VERSION,
   encode,
   encodeValue,
-  hashString,
+  digestString,
 } from '@meshwork/protocol';
 
 /** mulberry32: a small, fast, seedable PRNG. */
@@ -38,7 +38,7 @@ export function prng(seed) {
 }
 
 const SOURCE = '(x) => x + 1';
-const FN_ID = hashString(SOURCE);
+const FN_ID = digestString(SOURCE);
 /** A fresh object each time: mutations change messages in place. */
 const fnSpec = () => ({ id: FN_ID, name: 'fuzzed', source: SOURCE });
 const args = encodeValue([1]).bytes;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LocalCluster } from '@meshwork/server';
-import { Client, KilledWorkerError } from '@meshwork/client';
+import { Client, KilledWorkerError, TimeoutError } from '@meshwork/client';
 import { withCluster } from './helpers.mjs';
 
 test('key: a chosen key; retries: a task that fails twice succeeds on the third run', async () => {
@@ -46,11 +46,55 @@ test('priority: among ready tasks, higher priority runs first', async () => {
   });
 });
 
-test('timeoutMs: a task running longer fails with TimeoutError and the worker goes on', async () => {
-  await withCluster({ workers: 1 }, async (_cluster, client) => {
-    const slow = client.with({ timeoutMs: 200, pure: false }).submit(() => new Promise((r) => setTimeout(() => r('late'), 10_000)));
-    await assert.rejects(slow.result({ timeoutMs: 10_000 }), (e) => e.code === 'TIMEOUT');
-    assert.equal(await client.submit((x) => x + 1, 1).result({ timeoutMs: 10_000 }), 2);
+// Far longer than any task timeout below, so only the task's own timeout can end these waits.
+const RESULT_WAIT_MS = 20_000;
+// How long the sleeping task would run without its timeout, in milliseconds.
+const SLEEP_MS = 15_000;
+
+/** Asserts that `future` failed with its own task timeout, not with the wait's. */
+async function rejectsWithTaskTimeout(future, timeoutMs) {
+  await assert.rejects(future.result({ timeoutMs: RESULT_WAIT_MS }), (e) => {
+    assert.ok(e instanceof TimeoutError, `${e}`);
+    assert.equal(e.code, 'TIMEOUT');
+    assert.match(e.message, new RegExp(`task '${future.key}' ran past its timeout of ${timeoutMs} ms`));
+    return true;
+  });
+}
+
+test('timeoutMs: a busy loop fails with TimeoutError, its thread is replaced and the worker serves the next task', async () => {
+  await withCluster({ workers: 1, threadsPerWorker: 1 }, async (_cluster, client) => {
+    const whereAmI = async () => [process.pid, (await import('node:worker_threads')).threadId];
+    const [pid, thread] = await client.with({ pure: false }).submit(whereAmI).result({ timeoutMs: RESULT_WAIT_MS });
+    const spin = client.with({ timeoutMs: 300, pure: false }).submit(() => {
+      while (true) {
+        // never yields: only terminating its thread ends it
+      }
+    });
+    await rejectsWithTaskTimeout(spin, 300);
+    // One worker with one thread: the next task runs only if that thread was replaced. Its own
+    // timeout counts from when it has a thread, not while the replacement starts.
+    const next = client.with({ timeoutMs: 300, pure: false }).submit(whereAmI);
+    const [pidAfter, threadAfter] = await next.result({ timeoutMs: RESULT_WAIT_MS });
+    assert.equal(pidAfter, pid, 'the same worker process');
+    assert.notEqual(threadAfter, thread, 'on a new thread');
+  });
+});
+
+test('timeoutMs is per task, for submit and map: only the run past it fails, long before it would have ended; a bad value is refused at submit', async () => {
+  await withCluster({ workers: 1, threadsPerWorker: 1 }, async (_cluster, client) => {
+    const sleep = (ms) => new Promise((r) => setTimeout(() => r(ms), ms));
+    const timed = client.with({ timeoutMs: 300, pure: false });
+    const started = Date.now();
+    const [fast, slow] = timed.map(sleep, [10, SLEEP_MS]);
+    assert.equal(await fast.result({ timeoutMs: RESULT_WAIT_MS }), 10);
+    await rejectsWithTaskTimeout(slow, 300);
+    assert.ok(Date.now() - started < SLEEP_MS / 2, 'the timeout ended the task, not its own end');
+    assert.equal(await timed.submit(sleep, 20).result({ timeoutMs: RESULT_WAIT_MS }), 20);
+    // Longer than 300 ms: without the option, the same call runs to its end.
+    assert.equal(await client.with({ pure: false }).submit(sleep, 600).result({ timeoutMs: RESULT_WAIT_MS }), 600);
+    for (const bad of [-1, NaN, '300']) {
+      assert.throws(() => client.with({ timeoutMs: bad }).submit(sleep, 1), (e) => e.code === 'GRAPH' && /options\.timeoutMs/.test(e.message));
+    }
   });
 });
 

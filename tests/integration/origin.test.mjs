@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
 import { LocalCluster, SchedulerServer } from '@meshwork/server';
-import { PROTOCOL_VERSION, decode, encode, encodeFrame, hashString } from '@meshwork/protocol';
+import { PROTOCOL_VERSION, decode, digestString, encode, encodeFrame } from '@meshwork/protocol';
 import { cliPath, run } from './helpers.mjs';
 
 const TOKEN = 'origin-test-admin-5e7a';
@@ -52,7 +52,7 @@ function connectAs(address, { origin, host, role = 'client', token, run: runIt =
       if (role === 'worker') Object.assign(hello, { kind: 'node', threads: 1 });
       const msgs = [hello];
       const source = '() => 7';
-      if (runIt && role === 'client') msgs.push({ type: 'run', id: 1, fn: { id: hashString(source), name: 'seven', source }, args: encode([]) });
+      if (runIt && role === 'client') msgs.push({ type: 'run', id: 1, fn: { id: digestString(source), name: 'seven', source }, args: encode([]) });
       ws.send(encodeFrame(msgs));
     });
     ws.on('message', (data) => {

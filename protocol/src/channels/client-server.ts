@@ -1,7 +1,7 @@
 /** The channel between a client and the scheduler (one WebSocket). */
 import * as v from 'valibot';
-import { MAX_FUNCTION_SOURCE_LENGTH, MAX_MODULE_SOURCE_LENGTH, MAX_VERIFY } from '../constants.js';
-import { ByteCount, Bytes, Count, ErrorReply, Holder, Key, Keys, ModuleRef, RequestId, Resources, ValueHash, Welcome, WireErrorSchema } from './common.js';
+import { MAX_FUNCTION_SOURCE_LENGTH, MAX_MODULE_SOURCE_LENGTH, MAX_TASK_ARGS_BYTES, MAX_VERIFY } from '../constants.js';
+import { ByteCount, Bytes, Count, ErrorReply, Holder, Key, Keys, ModuleRef, RequestId, Resources, TaskTimeoutMs, ValueHash, Welcome, WireErrorSchema } from './common.js';
 
 export const ClientHello = v.object({
   type: v.literal('hello'),
@@ -9,11 +9,19 @@ export const ClientHello = v.object({
   role: v.literal('client'),
   name: v.optional(v.string()),
   token: v.optional(v.string()),
+  /**
+   * A task's client capability (tasks from tasks): what the scheduler sent with the task's
+   * `compute-task`. It admits a non-admin client acting for the client the task runs for, while
+   * that client is connected, instead of a token; a wrong or expired one is refused (AUTH_FAILED).
+   */
+  capability: v.optional(v.string()),
 });
 
 /**
- * A task function, sent once per connection and referred to by id. Either its source text, or
- * (with `module`) the name of an export of an uploaded module: then `source` is that export's name.
+ * A task function, referred to by id. Either its source text, or (with `module`) the name of an
+ * export of an uploaded module: then `source` is that export's name. It goes with each
+ * `update-graph` whose new tasks use it: the scheduler keeps a function only while tasks use it
+ * (a function a graph sends that none of its tasks uses is not kept).
  */
 export const FunctionSpec = v.object({
   id: v.string(),
@@ -22,12 +30,18 @@ export const FunctionSpec = v.object({
   module: v.optional(ModuleRef),
 });
 
+/** An encoded argument list: at most MAX_TASK_ARGS_BYTES (a larger value is scattered, and its future passed). */
+export const TaskArgs = v.pipe(
+  Bytes,
+  v.check((b) => b.byteLength <= MAX_TASK_ARGS_BYTES, `encoded arguments over MAX_TASK_ARGS_BYTES (${MAX_TASK_ARGS_BYTES} bytes)`),
+);
+
 export const TaskSpec = v.object({
   key: Key,
-  /** Id of a FunctionSpec sent on this connection. */
+  /** Id of a FunctionSpec in the same message (or of one the scheduler holds for a task it has). */
   fn: v.string(),
   /** The encoded argument list; FutureRefs inside stand for `deps`. */
-  args: Bytes,
+  args: TaskArgs,
   deps: Keys,
   /** Higher runs first among ready tasks. */
   priority: v.number(),
@@ -35,7 +49,8 @@ export const TaskSpec = v.object({
   resources: v.optional(Resources),
   workers: v.optional(v.array(v.string())),
   allowOtherWorkers: v.optional(v.boolean()),
-  timeoutMs: v.optional(v.number()),
+  /** A run lasting longer fails with TIMEOUT and its thread is replaced. */
+  timeoutMs: v.optional(TaskTimeoutMs),
   /** Run on this many distinct workers and accept the result only when they agree byte for byte. */
   verify: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_VERIFY))),
 });
@@ -56,10 +71,12 @@ export const ReleaseKeys = v.object({ type: v.literal('release-keys'), keys: Key
 export const Gather = v.object({ type: v.literal('gather'), id: RequestId, keys: Keys });
 
 /**
- * Cancels keys for every client: running tasks are abandoned, waiting dependents cancelled too;
- * each client holding futures for them gets `key-cancelled` and drops those futures.
+ * Cancels keys the client holds futures for (dask's semantics): the client drops its interest in
+ * them and in its keys downstream of them, and a task no other client needs is released (running
+ * ones abandoned). With `force` (admin only) they and everything downstream are cancelled for
+ * every client; each client holding futures for them gets `key-cancelled` and drops those futures.
  */
-export const Cancel = v.object({ type: v.literal('cancel'), keys: Keys });
+export const Cancel = v.object({ type: v.literal('cancel'), keys: Keys, force: v.optional(v.boolean()) });
 
 /** Where should these values go? Answered by `scatter-plan`; nothing changes yet. */
 export const ScatterPlan = v.object({
@@ -95,7 +112,7 @@ export const Run = v.object({
   type: v.literal('run'),
   id: RequestId,
   fn: FunctionSpec,
-  args: Bytes,
+  args: TaskArgs,
   /** Only these workers (ids or names), when given. */
   workers: v.optional(v.array(v.string())),
 });

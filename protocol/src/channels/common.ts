@@ -1,6 +1,6 @@
 /** Schema pieces shared by every channel. */
 import * as v from 'valibot';
-import { MAX_CANDIDATE_CHARS, MAX_KEY_LENGTH, MAX_REPORTED_VALUE_BYTES, MAX_RESOURCE_AMOUNT, MAX_SDP_CHARS } from '../constants.js';
+import { MAX_CANDIDATE_CHARS, MAX_KEY_LENGTH, MAX_REPORTED_VALUE_BYTES, MAX_RESOURCE_AMOUNT, MAX_SDP_CHARS, MAX_TASK_TIMEOUT_MS } from '../constants.js';
 
 export const Key = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_KEY_LENGTH));
 export const Keys = v.array(Key);
@@ -16,6 +16,8 @@ export const Resources = v.record(
   v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(MAX_RESOURCE_AMOUNT)),
 );
 export const Millis = v.pipe(v.number(), v.finite(), v.minValue(0));
+/** A task's run-time limit, in milliseconds: over 0, at most MAX_TASK_TIMEOUT_MS. */
+export const TaskTimeoutMs = v.pipe(v.number(), v.gtValue(0), v.maxValue(MAX_TASK_TIMEOUT_MS));
 export const RequestId = v.pipe(v.number(), v.integer(), v.minValue(0));
 /** SHA-256 of a value's encoded bytes, lower-case hex (see `VALUE_HASH`). */
 export const ValueHash = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/));
@@ -97,6 +99,8 @@ export const Welcome = v.object({
   iceServers: v.optional(IceServers),
   /** When the scheduler is secured: what a worker's data link asks of those who connect to it. */
   dataToken: v.optional(v.string()),
+  /** To a client: it came with the admin token (or the scheduler has none), so it may `cancel` with `force`. */
+  admin: v.optional(v.boolean()),
 });
 
 /**

@@ -18,10 +18,10 @@ import {
 } from '@meshwork/protocol';
 import type { Emit } from './emit.js';
 import { TaskGroups, groupName } from './groups.js';
-import { Heap } from './heap.js';
+import { FairQueue } from './fair-queue.js';
 import { DEFAULT_TASK_DURATION_MS, LocalityPlacement, MAX_RECORDED_TASK_DURATION_MS, type PlacementPolicy } from './placement.js';
 import { SmallMap, SmallSet, bytesToString, clear, emptySet, grow, shrink, stringToBytes } from './compact.js';
-import type { ClientState, PendingGather, TaskState, TaskStatus, WorkerState } from './types.js';
+import type { ClientState, FunctionEntry, PendingGather, TaskState, TaskStatus, WorkerState } from './types.js';
 
 export interface SchedulerOptions {
   allowedFailures?: number;
@@ -57,14 +57,17 @@ export abstract class Lifecycle {
   readonly tasks = new Map<string, TaskState>();
   readonly workers = new Map<string, WorkerState>();
   readonly clients = new Map<string, ClientState>();
-  readonly fns = new Map<string, { name: string; source: string; module: { name: string; hash: string } | undefined }>();
+  /** Task functions by id, each while some task uses it (see `newTask`, `maybeForget`). */
+  readonly fns = new Map<string, FunctionEntry>();
   readonly counts: Record<TaskStatus, number> = { waiting: 0, queued: 0, processing: 0, memory: 0, erred: 0, released: 0 };
   /** Tasks per function and status, for the dashboard. */
   readonly groups = new TaskGroups();
   /** Totals since start, for metrics. */
   readonly totals = { tasksFinished: 0, tasksErred: 0, workersJoined: 0, workersLost: 0 };
 
-  protected readonly ready = new Heap<QueueEntry>(
+  /** Ready tasks: clients take turns; a client's own by priority, then submission order (fair-queue.ts). */
+  protected readonly ready = new FairQueue<QueueEntry>(
+    (e) => e.task.creator,
     (a, b) => a.task.priority > b.task.priority || (a.task.priority === b.task.priority && a.task.order < b.task.order),
   );
   /** Workers that may take another task now. */
@@ -91,13 +94,15 @@ export abstract class Lifecycle {
     return this.durations.get(fnName) ?? DEFAULT_TASK_DURATION_MS;
   }
 
-  protected newTask(spec: TaskSpecMessage | { key: string; scattered: true }, deps: TaskState[]): TaskState {
+  protected newTask(spec: TaskSpecMessage | { key: string; scattered: true }, deps: TaskState[], creator: string): TaskState {
     const task = 'scattered' in spec ? null : spec;
     const restricted = task !== null && (task.workers !== undefined || task.resources !== undefined);
-    const fnName = task ? (this.fns.get(task.fn)?.name ?? 'lambda') : 'scatter';
+    const fn = task ? this.fns.get(task.fn) : undefined;
+    if (fn) fn.tasks++;
+    const fnName = task ? (fn?.name ?? 'lambda') : 'scatter';
     const t: TaskState = {
       key: spec.key,
-      fn: task?.fn ?? '',
+      fn: fn && task ? task.fn : '',
       fnName,
       args: task ? bytesToString(task.args) : '',
       deps: deps.length === 0 ? NO_DEPS : deps,
@@ -113,6 +118,7 @@ export abstract class Lifecycle {
       inline: null,
       error: null,
       wants: new SmallMap(),
+      creator,
       priority: task?.priority ?? 0,
       order: this.order++,
       retriesLeft: task?.retries ?? 0,
@@ -211,6 +217,7 @@ export abstract class Lifecycle {
     if (!w.fnsSent.has(t.fn) && fn) {
       msg.source = fn.source;
       w.fnsSent.add(t.fn);
+      fn.sentTo.add(w);
     }
     if (t.timeoutMs !== undefined) msg.timeoutMs = t.timeoutMs;
     this.emit.worker(w.id, msg);
@@ -354,6 +361,7 @@ export abstract class Lifecycle {
       if (this.isNeeded(t) || t.dependents.size > 0 || this.tasks.get(t.key) !== t) continue;
       if (t.status !== 'released' && t.status !== 'erred') continue;
       this.tasks.delete(t.key);
+      this.unuseFunction(t.fn);
       this.counts[t.status]--;
       this.groups.remove(t.group, t.status);
       for (const d of t.deps) {
@@ -361,6 +369,14 @@ export abstract class Lifecycle {
         stack.push(d);
       }
     }
+  }
+
+  /** A task that used function `id` is gone: the function goes with the last such task. */
+  private unuseFunction(id: string): void {
+    const fn = this.fns.get(id);
+    if (!fn || --fn.tasks > 0) return;
+    this.fns.delete(id);
+    for (const w of fn.sentTo) w.fnsSent.delete(id);
   }
 
   private dropInline(t: TaskState): void {

@@ -3,11 +3,12 @@
  * No I/O, no timers, no clock: every transition is testable and `checkInvariants` can run
  * after each one. The transitions live in lifecycle.ts, dispatching in dispatch.ts.
  */
-import { ErrorCode, MEMORY_PAUSE_FRACTION, type ClientChannel, type WireError, type WorkerChannel } from '@meshwork/protocol';
+import { ErrorCode, MEMORY_PAUSE_FRACTION, ReplyCode, type ClientChannel, type WireError, type WorkerChannel } from '@meshwork/protocol';
 import { Dispatcher } from './dispatch.js';
 import { holderOf } from './lifecycle.js';
 import { clear, grow, shrink } from './compact.js';
 import { SUSPICIONS_TO_EXCLUDE, tally, type Verdict } from './verify.js';
+import { heldBy, screenGraph, screenScattered } from './tenancy.js';
 import type { ClientState, PendingGather, TaskState, TaskStatus, WorkerState } from './types.js';
 
 export type { SchedulerOptions } from './lifecycle.js';
@@ -77,6 +78,7 @@ export class SchedulerState extends Dispatcher {
       if (t.status === 'memory' && t.whoHas.size === 0) this.lose(t);
     }
     w.hasWhat.clear();
+    for (const fn of w.fnsSent) this.fns.get(fn)?.sentTo.delete(w);
     // The first `threads` tasks sent to it were (most likely) running; the rest only waited there.
     const running = new Set([...w.seceded, ...[...w.processing].slice(0, w.threads)]);
     for (const t of [...w.seceded, ...w.processing]) {
@@ -113,8 +115,13 @@ export class SchedulerState extends Dispatcher {
     }
   }
 
-  addClient(id: string, name: string): void {
-    this.clients.set(id, { id, name, wants: new Set() });
+  /** A client joined; `tenant` is the client a task client acts for (tasks from tasks), else its own id. */
+  addClient(id: string, name: string, tenant: string = id): void {
+    this.clients.set(id, { id, name, tenant, wants: new Set() });
+  }
+
+  tenantOf(clientId: string): string | undefined {
+    return this.clients.get(clientId)?.tenant;
   }
 
   removeClient(id: string): void {
@@ -129,10 +136,26 @@ export class SchedulerState extends Dispatcher {
     this.dispatch();
   }
 
+  /**
+   * The connected client a task runs for (its code acts for that client: tasks from tasks): the
+   * first that wants it, else the one that created it (a task only other tasks need), else none.
+   */
+  runsFor(key: string): string | undefined {
+    const t = this.tasks.get(key);
+    if (!t) return undefined;
+    for (const [clientId] of t.wants) return clientId;
+    return this.clients.has(t.creator) ? t.creator : undefined;
+  }
+
   // ---- client events ---------------------------------------------------------------------
 
-  updateGraph(clientId: string, msg: ClientMessage<'update-graph'>): void {
-    for (const f of msg.fns) if (!this.fns.has(f.id)) this.fns.set(f.id, { name: f.name, source: f.source, module: f.module });
+  updateGraph(clientId: string, given: ClientMessage<'update-graph'>): void {
+    // Only what this client may have (see tenancy.ts); each want refused is answered at once.
+    const screened = screenGraph(this, clientId, given);
+    for (const [key, error] of screened.refused) this.emit.client(clientId, { type: 'key-erred', key, error });
+    const msg = { ...given, tasks: screened.tasks, wants: screened.wants };
+    // A function is kept while tasks use it: of those the graph sends, only the ones its new tasks use.
+    const sent = new Map(msg.fns.map((f) => [f.id, f]));
     const fresh: TaskState[] = [];
     const specs = new Map<string, (typeof msg.tasks)[number]>();
     for (const spec of msg.tasks) if (!this.tasks.has(spec.key) && !specs.has(spec.key)) specs.set(spec.key, spec);
@@ -152,7 +175,9 @@ export class SchedulerState extends Dispatcher {
         if (dep) deps.push(dep);
         else missing ??= d;
       }
-      const t = this.newTask(spec, deps);
+      const fn = this.fns.has(spec.fn) ? undefined : sent.get(spec.fn);
+      if (fn) this.fns.set(fn.id, { name: fn.name, source: fn.source, module: fn.module, tasks: 0, sentTo: new Set() });
+      const t = this.newTask(spec, deps, this.tenantOf(clientId) ?? clientId); // counts its use of the function
       fresh.push(t);
       if (missing !== null) {
         t.error = { code: ErrorCode.LOST, name: 'LostError', message: `dependency ${missing} of ${key} is not known to the scheduler (released?)`, key };
@@ -212,11 +237,22 @@ export class SchedulerState extends Dispatcher {
     this.dispatch();
   }
 
-  /** Cancels keys and everything downstream of them, for every client. */
-  cancel(keys: readonly string[]): void {
+  /**
+   * `cancel` from a client, with dask's semantics, for keys it holds futures for (others are
+   * ignored). Without `force` the client drops its interest in them and in what it wants
+   * downstream of them; a task no other client needs is then released (abandoned if running).
+   * With `force` (the admin's, checked at the edge) they and everything downstream are
+   * cancelled for every client.
+   */
+  cancel(clientId: string, keys: readonly string[], force = false): void {
+    const client = this.clients.get(clientId);
+    if (!client) return;
     const order: TaskState[] = [];
     const seen = new Set<TaskState>();
-    const queue = keys.flatMap((k) => this.tasks.get(k) ?? []);
+    const queue = keys.flatMap((k) => {
+      const t = this.tasks.get(k);
+      return t && client.wants.has(t) ? [t] : [];
+    });
     // An index, not shift(): shift is O(n) on a long queue, and a cancel may reach many tasks.
     for (let i = 0; i < queue.length; i++) {
       const t = queue[i] as TaskState;
@@ -225,6 +261,7 @@ export class SchedulerState extends Dispatcher {
       order.push(t);
       queue.push(...t.dependents);
     }
+    if (!force) return this.dropInterest(client, order);
     for (const t of order) {
       for (const [clientId] of t.wants) {
         this.emit.client(clientId, { type: 'key-cancelled', key: t.key });
@@ -241,7 +278,41 @@ export class SchedulerState extends Dispatcher {
     this.dispatch();
   }
 
+  /** `client` cancels `order` (tasks and what is downstream, upstream first) for itself alone. */
+  private dropInterest(client: ClientState, order: readonly TaskState[]): void {
+    for (const t of order) {
+      if (!client.wants.has(t)) continue;
+      this.emit.client(client.id, { type: 'key-cancelled', key: t.key });
+      t.wants.delete(client.id);
+      client.wants.delete(t);
+      for (const g of t.gathers) {
+        if (g.clientId !== client.id) continue;
+        (g.cancelled ??= new Set()).add(t.key);
+        shrink(t, 'gathers', g);
+        if (--g.remaining === 0) this.answerGather(g);
+      }
+    }
+    for (const t of [...order].reverse()) this.maybeRelease(t);
+    this.dispatch();
+  }
+
+  /** Keys of `keys` that the client's tenant holds no future for (see tenancy.ts): a request naming one is refused whole. */
+  private notHeld(clientId: string, keys: readonly string[]): string[] {
+    const tenant = this.tenantOf(clientId);
+    return keys.filter((key) => {
+      const t = this.tasks.get(key);
+      return tenant === undefined || !t || !heldBy(this, tenant, t);
+    });
+  }
+
+  private refuseKeys(clientId: string, id: number, what: string, keys: readonly string[]): void {
+    const message = `${what} of ${keys.length} key(s) this client holds no future for (${keys.slice(0, 3).join(', ')}${keys.length > 3 ? ', …' : ''}): nothing done`;
+    this.emit.client(clientId, { type: 'error', code: ReplyCode.NOT_YOURS, message, replyTo: id });
+  }
+
   gather(clientId: string, id: number, keys: readonly string[]): void {
+    const foreign = this.notHeld(clientId, keys);
+    if (foreign.length > 0) return this.refuseKeys(clientId, id, 'gather', foreign);
     const g: PendingGather = { clientId, id, keys: [...keys], remaining: 0 };
     for (const key of keys) {
       const t = this.tasks.get(key);
@@ -255,6 +326,8 @@ export class SchedulerState extends Dispatcher {
   }
 
   whoHas(clientId: string, id: number, keys: readonly string[]): void {
+    const foreign = this.notHeld(clientId, keys);
+    if (foreign.length > 0) return this.refuseKeys(clientId, id, 'who-has', foreign);
     const holders: Record<string, string[]> = {};
     for (const key of keys) holders[key] = [...(this.tasks.get(key)?.whoHas ?? [])].map((w) => w.id);
     this.emit.client(clientId, { type: 'who-has-reply', id, holders });
@@ -282,8 +355,19 @@ export class SchedulerState extends Dispatcher {
 
   /** Values a client put on workers: keys in memory there, with no lineage. */
   scattered(clientId: string, msg: ClientMessage<'scattered'>): void {
-    for (const item of msg.items) if (!this.tasks.has(item.key)) this.newTask({ key: item.key, scattered: true }, []);
-    this.addWants(clientId, msg.wants);
+    // Pure-form keys and other clients' keys are refused, their wants answered at once (tenancy.ts).
+    const refused = new Map<string, WireError>();
+    for (const item of msg.items) {
+      const error = screenScattered(this, clientId, item.key);
+      if (error) refused.set(item.key, error);
+    }
+    for (const [key, error] of refused) this.emit.client(clientId, { type: 'key-erred', key, error });
+    if (refused.size > 0) msg = { ...msg, items: msg.items.filter((i) => !refused.has(i.key)), wants: msg.wants.filter((k) => !refused.has(k)) };
+    const items = new Set(msg.items.map((i) => i.key));
+    const wants = msg.wants.filter((key) => items.has(key));
+    const tenant = this.tenantOf(clientId) ?? clientId;
+    for (const item of msg.items) if (!this.tasks.has(item.key)) this.newTask({ key: item.key, scattered: true }, [], tenant);
+    this.addWants(clientId, wants);
     for (const item of msg.items) {
       // Gone already when an earlier item of the same key was wanted by no one and freed.
       const t = this.tasks.get(item.key);
@@ -302,7 +386,7 @@ export class SchedulerState extends Dispatcher {
         this.store(t, first, item.nbytes, undefined, item.hash);
       }
     }
-    this.needWanted(clientId, msg.wants, new Set());
+    this.needWanted(clientId, wants, new Set());
     this.dispatch();
   }
 

@@ -15,7 +15,7 @@ export type TaskStatus = 'waiting' | 'queued' | 'processing' | 'memory' | 'erred
 
 export interface TaskState {
   readonly key: string;
-  /** Function id; '' for scattered data, which has no lineage. */
+  /** Function id; '' for scattered data, which has no lineage, and for a task whose function was never sent (it fails at once). */
   readonly fn: string;
   readonly fnName: string;
   /** The encoded arguments, one byte per character (see compact.ts). */
@@ -40,6 +40,11 @@ export interface TaskState {
   error: WireError | null;
   /** Client id → how many futures it holds for this key. */
   readonly wants: SmallMap<number>;
+  /**
+   * The tenant that created it (the client whose message did, or for a task's client the client
+   * that task runs for, see tenancy.ts): whom it runs for when no client wants it (see `runsFor`).
+   */
+  readonly creator: string;
   readonly priority: number;
   readonly order: number;
   retriesLeft: number;
@@ -106,9 +111,22 @@ export interface WorkerState {
   readonly fnsSent: Set<string>;
 }
 
+/** A task function the scheduler holds: kept while some task uses it, forgotten with the last. */
+export interface FunctionEntry {
+  readonly name: string;
+  readonly source: string;
+  readonly module: { name: string; hash: string } | undefined;
+  /** Tasks the scheduler has that use it. */
+  tasks: number;
+  /** Workers it was sent to (their `fnsSent` name it). */
+  readonly sentTo: Set<WorkerState>;
+}
+
 export interface ClientState {
   readonly id: string;
   readonly name: string;
+  /** The client it acts for (a task client, see tenancy.ts), else its own id. */
+  readonly tenant: string;
   /** Keys this client wants (holds futures for). */
   readonly wants: Set<TaskState>;
 }

@@ -21,13 +21,13 @@ import {
   MAX_CONNECTIONS,
   MAX_CONTROL_FRAME_BYTES,
   MAX_HELLO_BYTES,
-  MAX_PENDING_TASKS_PER_CLIENT,
+  MAX_PENDING_TASKS_PER_TOKEN,
   MAX_UNAUTHENTICATED_CONNECTIONS,
   PROTOCOL_VERSION,
   ReplyCode,
   WorkerChannel,
   parseFrame,
-  hashString,
+  digestString,
   parseMessage,
   typesOf,
 } from '@meshwork/protocol';
@@ -35,7 +35,8 @@ import { SchedulerState } from '../state/scheduler-state.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { PeerLinks } from './peer-links.js';
 import { Connection, DEFAULT_RATE_LIMIT, closeSocket, type Admission, type RateLimit } from './connection.js';
-import { PendingTasks } from './pending-tasks.js';
+import { PendingTasks, principalOf } from './pending-tasks.js';
+import { frameCost, requestKeys, tooManyKeys } from './key-requests.js';
 import { parseHello } from './hello.js';
 import { createHttpApp } from './http.js';
 import { TrafficBook } from './traffic.js';
@@ -92,13 +93,15 @@ export class SchedulerServer {
   /** WebSocket connections open that have not said hello. */
   private unauthenticated = 0;
   private readonly pending: PendingTasks;
+  /** Unfinished tasks the clients of one token may have (see PendingTasks). */
+  private readonly pendingLimit: number;
   private readonly rateLimit: RateLimit;
 
   private constructor(private readonly options: SchedulerServerOptions) {
     this.logger = options.logger ?? silentLogger;
     this.state = new SchedulerState(
       {
-        worker: (id, m) => this.workers.get(id)?.conn.send(m),
+        worker: (id, m) => this.workers.get(id)?.conn.send(m.type === 'compute-task' ? this.withCapability(m) : m),
         client: (id, m) => this.clients.get(id)?.send(m),
       },
       options,
@@ -113,7 +116,8 @@ export class SchedulerServer {
       secured: this.access.secured,
     });
     this.rateLimit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
-    this.pending = new PendingTasks(options.maxPendingTasksPerClient ?? MAX_PENDING_TASKS_PER_CLIENT, (key) => {
+    this.pendingLimit = options.maxPendingTasksPerToken ?? options.maxPendingTasksPerClient ?? MAX_PENDING_TASKS_PER_TOKEN;
+    this.pending = new PendingTasks(this.pendingLimit, (key) => {
       const status = this.state.tasks.get(key)?.status;
       return status === 'waiting' || status === 'queued' || status === 'processing';
     });
@@ -278,11 +282,16 @@ export class SchedulerServer {
         const c = conn as Connection<ToClient>;
         this.clients.set(id, c);
         if (result.admin) this.admins.add(id);
-        this.state.addClient(id, hello.message.name ?? id);
-        c.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, id, ...this.dataToken() });
-        this.logger.info(`client ${id} connected from ${remote}`);
+        const parent = result.parentClientId;
+        // A task's client counts against the budget of the client its task runs for.
+        this.pending.join(id, parent === undefined ? principalOf(this.access.secured, hello.message.token) : (this.pending.principalOfClient(parent) ?? `client:${parent}`));
+        this.state.addClient(id, hello.message.name ?? id, parent === undefined ? id : (this.state.tenantOf(parent) ?? parent));
+        this.access.capabilities.issue(id);
+        c.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, id, ...this.dataToken(), ...(result.admin ? { admin: true } : {}) });
+        this.logger.info(`client ${id} connected from ${remote}${result.parentClientId === undefined ? '' : ` for a task of ${result.parentClientId}`}`);
         socket.on('message', (d: RawData) => this.onClientFrame(id, c, d));
         socket.on('close', () => {
+          this.access.capabilities.forget(id);
           this.clients.delete(id);
           this.admins.delete(id);
           this.pending.forget(id);
@@ -291,7 +300,7 @@ export class SchedulerServer {
         });
         for (const raw of result.rest) this.onClientMessage(id, c, raw);
       } else if (hello.role === 'dashboard') {
-        this.dashboards.attach(this.newId('dashboard'), conn, result.rest);
+        this.dashboards.attach(this.newId('dashboard'), conn, result.rest, (n) => this.admit(conn, n));
       } else {
         const m = hello.message;
         const id = this.newId('worker');
@@ -313,6 +322,14 @@ export class SchedulerServer {
         socket.on('close', (code) => this.dropWorker(id, code === 1000 || code === 1001 ? 'left' : `connection lost (${code})`));
       }
     });
+  }
+
+  /** A compute-task carries the capability of the client its task runs for (see capabilities.ts). */
+  private withCapability(m: WorkerChannel.ComputeTask): WorkerChannel.ComputeTask {
+    const clientId = this.state.runsFor(m.key);
+    const capability = clientId === undefined ? undefined : this.access.capabilities.of(clientId);
+    if (capability !== undefined) m.capability = capability;
+    return m;
   }
 
   private dataToken(): { dataToken?: string } {
@@ -351,7 +368,7 @@ export class SchedulerServer {
     const bytes = toBytes(data);
     if (!bytes) return conn.reply(ReplyCode.PROTOCOL_ERROR, 'frames are binary');
     const { messages, errors } = parseFrame(bytes, ClientChannel.ClientToServer, clientTypes);
-    if (this.admit(conn, messages.length + errors.length) !== 'ok') return;
+    if (this.admit(conn, frameCost(messages) + errors.length) !== 'ok') return;
     for (const e of errors) this.refuse(conn, e);
     for (const m of messages) this.handleClient(id, conn, m);
   }
@@ -370,10 +387,14 @@ export class SchedulerServer {
         return this.updateGraph(id, conn, m);
       case 'release-keys':
         return this.state.releaseKeys(id, m.keys);
-      case 'gather':
-        return this.state.gather(id, m.id, m.keys);
+      case 'gather': {
+        const keys = requestKeys(m.keys);
+        if (!keys) return conn.reply(ReplyCode.LIMIT_EXCEEDED, tooManyKeys(m.type, m.keys.length), m.id);
+        return this.state.gather(id, m.id, keys);
+      }
       case 'cancel':
-        return this.state.cancel(m.keys);
+        if (m.force === true && !this.admins.has(id)) return conn.reply(ReplyCode.AUTH_FAILED, 'cancel with force (for every client) needs the admin token');
+        return this.state.cancel(id, m.keys, m.force === true);
       case 'scatter-plan':
         return this.state.scatterPlan(id, m);
       case 'scattered':
@@ -384,15 +405,19 @@ export class SchedulerServer {
         if (!t || !this.state.clients.get(id)?.wants.has(t)) return;
         return this.state.missingData(m.key, m.holder);
       }
-      case 'who-has':
-        return this.state.whoHas(id, m.id, m.keys);
+      case 'who-has': {
+        const keys = requestKeys(m.keys);
+        if (!keys) return conn.reply(ReplyCode.LIMIT_EXCEEDED, tooManyKeys(m.type, m.keys.length), m.id);
+        return this.state.whoHas(id, m.id, keys);
+      }
       case 'run':
         if (!this.admins.has(id)) return conn.reply(ReplyCode.AUTH_FAILED, 'client.run needs the admin token', m.id);
         return this.state.run(id, m);
       case 'upload': {
         if (!this.admins.has(id)) return conn.reply(ReplyCode.AUTH_FAILED, 'uploading a module needs the admin token', m.id);
-        const hash = this.modules.put(m.name, m.source);
-        return conn.send({ type: 'upload-reply', id: m.id, name: m.name, hash });
+        const stored = this.modules.put(m.name, m.source);
+        if (!stored.ok) return conn.reply(ReplyCode.LIMIT_EXCEEDED, stored.message, m.id);
+        return conn.send({ type: 'upload-reply', id: m.id, name: m.name, hash: stored.hash });
       }
     }
   }
@@ -458,6 +483,7 @@ export class SchedulerServer {
 
   /** Spends a frame's messages from the connection's budget (see Connection.admit). */
   private admit<T>(conn: Connection<T>, messages: number): Admission {
+    if (conn.closed) return 'close'; // closing already: frames still arriving are dropped, not counted again
     const admission = conn.admit(messages);
     if (admission === 'refuse') this.limits.framesRateLimited++;
     else if (admission === 'close') this.limits.closedForRate++;
@@ -469,13 +495,13 @@ export class SchedulerServer {
    * A graph from a client, checked at the edge: functions must be what their ids say (an id is
    * the hash of the source, so a client cannot plant another source under an id others use),
    * argument bytes are copied out of the frame (a task must not keep a whole frame alive), and
-   * the client's unfinished tasks stay under MAX_PENDING_TASKS_PER_CLIENT: a graph past it is
-   * refused, each new key it wanted failing with GraphError.
+   * the unfinished tasks of the client's token (all its connections) stay under
+   * MAX_PENDING_TASKS_PER_TOKEN: a graph past it is refused, each new key it wanted failing with GraphError.
    */
   private updateGraph(id: string, conn: Connection<ToClient>, m: ClientMessage<'update-graph'>): void {
     for (const f of m.fns) {
       if (this.state.fns.has(f.id)) continue;
-      const expected = hashString(f.module ? `module:${f.module.name}@${f.module.hash}#${f.source}` : f.source);
+      const expected = digestString(f.module ? `module:${f.module.name}@${f.module.hash}#${f.source}` : f.source);
       if (f.id !== expected) {
         conn.reply(ReplyCode.PROTOCOL_ERROR, `bad 'update-graph' message: function id ${f.id.slice(0, 64)} is not the hash of its source`);
         return;
@@ -486,8 +512,8 @@ export class SchedulerServer {
     const admitted = this.pending.admit(id, fresh);
     if (!admitted.ok) {
       this.limits.graphsRefused++;
-      const limit = this.options.maxPendingTasksPerClient ?? MAX_PENDING_TASKS_PER_CLIENT;
-      const message = `graph of ${m.tasks.length} tasks refused: this client has ${admitted.pending} unfinished tasks and may have at most ${limit} (MAX_PENDING_TASKS_PER_CLIENT); wait for some to finish`;
+      const whose = this.access.secured ? 'the clients of this token have' : 'the clients of this scheduler (it has no token: they count as one) have';
+      const message = `graph of ${m.tasks.length} tasks refused: ${whose} ${admitted.pending} unfinished tasks and may have at most ${this.pendingLimit} (MAX_PENDING_TASKS_PER_TOKEN); wait for some to finish`;
       conn.reply(ReplyCode.LIMIT_EXCEEDED, message);
       const refused = new Set(fresh);
       for (const key of m.wants) if (refused.has(key)) conn.send({ type: 'key-erred', key, error: { code: ErrorCode.GRAPH, name: 'GraphError', message, key } });
