@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { LocalCluster } from '@meshwork/server';
 import { Client } from '@meshwork/client';
+import WebSocket from 'ws';
+import { PROTOCOL_VERSION, decode, encodeFrame } from '@meshwork/protocol';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 export const cliPath = fileURLToPath(new URL('../../server/dist/cli.js', import.meta.url));
@@ -68,4 +70,20 @@ export function run(command, args, options = {}) {
       });
     },
   };
+}
+
+/**
+ * A worker connection spoken by hand: says hello (`hello` fields override the defaults: a Node
+ * worker with one thread and no data link), waits for its welcome, and collects every message the
+ * scheduler sends in `inbox`. `id` is the id the scheduler gave it.
+ */
+export async function rawWorker(address, hello = {}) {
+  const ws = new WebSocket(address);
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  const inbox = [];
+  ws.on('message', (d) => inbox.push(...decode(new Uint8Array(d))));
+  const base = { type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'worker', kind: 'node', threads: 1 };
+  ws.send(encodeFrame([{ ...base, memoryLimit: null, resources: {}, dataAddress: null, agent: 'test', ...hello }]));
+  const welcome = await eventually(() => inbox.find((m) => m.type === 'welcome'), { what: 'welcome' });
+  return { ws, inbox, id: welcome.id };
 }

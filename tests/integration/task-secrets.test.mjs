@@ -6,11 +6,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import WebSocket from 'ws';
 import { LocalCluster } from '@meshwork/server';
 import { Client } from '@meshwork/client';
-import { PROTOCOL_VERSION, decode, encodeFrame } from '@meshwork/protocol';
-import { eventually, getJson } from './helpers.mjs';
+import { eventually, getJson, rawWorker } from './helpers.mjs';
 
 const ADMIN = 'admin-token-5d0e71c2';
 const CLIENT = 'client-token-a83f6b19';
@@ -141,34 +139,10 @@ test('on this secured cluster a task submits sub-tasks through meshwork.client()
   assert.equal(await byAdmin.result({ timeoutMs: 30_000 }), 'AUTH');
 });
 
-/** A worker spoken by hand (the worker token): it joins and collects what the scheduler sends it. */
-async function rawWorker(name) {
-  const ws = new WebSocket(cluster.address);
-  await new Promise((r) => ws.once('open', r));
-  const inbox = [];
-  ws.on('message', (d) => inbox.push(...decode(new Uint8Array(d))));
-  const hello = {
-    type: 'hello',
-    protocolVersion: PROTOCOL_VERSION,
-    role: 'worker',
-    kind: 'node',
-    name,
-    threads: 1,
-    memoryLimit: null,
-    resources: {},
-    dataAddress: null,
-    agent: 'test',
-    token: WORKER,
-  };
-  ws.send(encodeFrame([hello]));
-  await eventually(() => inbox.some((m) => m.type === 'welcome'), { what: 'welcome' });
-  return { ws, inbox };
-}
-
 test("a capability admits a task's client only while its client is connected; a made-up one gets AuthError", async () => {
   await authFails(Client.connect(cluster.address, { capability: 'made-up-capability' }));
   await authFails(Client.connect(cluster.address, { capability: WORKER })); // a token is no capability
-  const raw = await rawWorker('raw');
+  const raw = await rawWorker(cluster.address, { name: 'raw', token: WORKER });
   const owner = await Client.connect(cluster.address, { token: CLIENT, name: 'owner' });
   try {
     owner.with({ pure: false, workers: ['raw'], allowOtherWorkers: false }).submit(() => 1);
