@@ -10,16 +10,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import selfsigned from 'selfsigned';
-import WebSocket from 'ws';
 import { LocalCluster, SchedulerServer } from '@meshwork/server';
 import { Client } from '@meshwork/client';
 import { startWorker } from '@meshwork/web-worker/node';
-import { PROTOCOL_VERSION, decode, encodeFrame, encodePeerFrame, PeerFrameReader } from '@meshwork/protocol';
-import { cliPath, getJson, run } from './helpers.mjs';
+import { PROTOCOL_VERSION, encodeFrame, encodePeerFrame, PeerFrameReader } from '@meshwork/protocol';
+import { cliPath, getJson, rawWorker, run } from './helpers.mjs';
 
 const ADMIN = 'admin-secret-4f1c9a';
 const CLIENT = 'client-secret-77d2e0';
 const WORKER = 'worker-secret-0b93aa';
+/** A worker spoken by hand, with the worker token. */
+const WORKER_HELLO = { kind: 'browser', token: WORKER };
 const logs = [];
 const logger = {
   debug: (l) => logs.push(l),
@@ -122,36 +123,13 @@ test("a worker's data link serves no one without the scheduler's data token", as
   }
 });
 
-/** A worker connection spoken by hand (the worker token), welcomed; its inbox fills as frames come. */
-async function rawWorker() {
-  const ws = new WebSocket(cluster.address);
-  await new Promise((r) => ws.once('open', r));
-  const inbox = [];
-  ws.on('message', (d) => inbox.push(...decode(new Uint8Array(d))));
-  const hello = {
-    type: 'hello',
-    protocolVersion: PROTOCOL_VERSION,
-    role: 'worker',
-    kind: 'browser',
-    threads: 1,
-    memoryLimit: null,
-    resources: {},
-    dataAddress: null,
-    agent: 'test',
-    token: WORKER,
-  };
-  ws.send(encodeFrame([hello]));
-  await until(() => inbox.some((m) => m.type === 'welcome'));
-  return { ws, inbox, id: inbox.find((m) => m.type === 'welcome').id };
-}
-
 /** Waits (20 ms steps, 2 s at most) for `done()`. */
 async function until(done) {
   for (let i = 0; i < 100 && !done(); i++) await new Promise((r) => setTimeout(r, 20));
 }
 
 test('a worker cannot ask the scheduler for keys or submit work: its channel has no such messages', async () => {
-  const w = await rawWorker();
+  const w = await rawWorker(cluster.address, WORKER_HELLO);
   w.ws.send(
     encodeFrame([
       { type: 'gather', id: 1, keys: ['x'] },
@@ -229,7 +207,9 @@ test('TLS: https and wss with a certificate made here; workers and clients conne
 });
 
 test('a worker that leaves: the workers it had a relay link or WebRTC signalling with are told at once, no one else', async () => {
-  const [a, b, c, gone] = [await rawWorker(), await rawWorker(), await rawWorker(), await rawWorker()];
+  const raw = [];
+  for (let i = 0; i < 4; i++) raw.push(await rawWorker(cluster.address, WORKER_HELLO));
+  const [a, b, c, gone] = raw;
   try {
     a.ws.send(encodeFrame([{ type: 'relay', to: gone.id, data: new Uint8Array([1]) }]));
     gone.ws.send(encodeFrame([{ type: 'signal', to: b.id, payload: { kind: 'request-offer' } }]));
@@ -253,8 +233,8 @@ test('a worker that leaves: the workers it had a relay link or WebRTC signalling
 });
 
 test('a worker cannot speak as another: what the scheduler relays carries the sender it knows', async () => {
-  const a = await rawWorker();
-  const b = await rawWorker();
+  const a = await rawWorker(cluster.address, WORKER_HELLO);
+  const b = await rawWorker(cluster.address, WORKER_HELLO);
   try {
     a.ws.send(
       encodeFrame([

@@ -8,9 +8,8 @@ import { after, before, test } from 'node:test';
 import { LocalCluster } from '@meshwork/server';
 import { Client } from '@meshwork/client';
 import { startWorker } from '@meshwork/web-worker/node';
-import WebSocket from 'ws';
-import { PROTOCOL_VERSION, decode, encodeFrame } from '@meshwork/protocol';
-import { getJson } from './helpers.mjs';
+import { encodeFrame } from '@meshwork/protocol';
+import { getJson, rawWorker } from './helpers.mjs';
 
 let cluster;
 let client;
@@ -97,26 +96,13 @@ test("a Node worker whose data link cannot be reached is fetched from through th
 test('a worker that could not reach a live holder (no holder blamed) gets the task again; the holder keeps its copy', async () => {
   const big = client.with({ workers: ['a'], pure: false }).submit(make, 1000);
   await new Promise((resolve) => big.onDone(resolve));
-  const ws = new WebSocket(cluster.address);
-  await new Promise((resolve) => ws.once('open', resolve));
-  const inbox = [];
-  ws.on('message', (d) => inbox.push(...decode(new Uint8Array(d))));
-  const hello = {
-    type: 'hello',
-    protocolVersion: PROTOCOL_VERSION,
-    role: 'worker',
-    name: 'raw',
-    kind: 'node',
-    threads: 1,
-  };
-  ws.send(encodeFrame([{ ...hello, memoryLimit: null, resources: {}, dataAddress: null, agent: 'test' }]));
+  const { ws, inbox } = await rawWorker(cluster.address, { name: 'raw' });
   const sent = (key) => inbox.filter((m) => m.type === 'compute-task' && m.key === key).length;
   const until = async (done) => {
     for (let i = 0; i < 100 && !done(); i++) await new Promise((r) => setTimeout(r, 20));
     return done();
   };
   try {
-    assert.ok(await until(() => inbox.some((m) => m.type === 'welcome')));
     const total = client.with({ workers: ['raw'], allowOtherWorkers: false }).submit(sum, big);
     assert.ok(await until(() => sent(total.key) === 1), 'the task went to the raw worker');
     ws.send(encodeFrame([{ type: 'dep-missing', key: total.key, dep: big.key }]));
