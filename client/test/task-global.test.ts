@@ -85,6 +85,7 @@ describe('installTaskGlobal', () => {
       );
     } finally {
       await scoped.close();
+      await installed.close(); // its client stays open otherwise, and keeps the process alive
       installed = installTaskGlobal({ address: fake.address, onWait: (w) => events.push(w) });
     }
   });
