@@ -95,8 +95,6 @@ export function toWebSocketUrl(address: string): string {
 export class Connection {
   /** The id the scheduler gave this connection (from `welcome`; a new one after each reconnect). */
   id = '';
-  /** What workers' data links ask of this client (a secured scheduler's welcome gives it). */
-  dataToken: string | undefined;
   /** Whether the scheduler took this client for its admin (see `cancel` with `force`). */
   admin = false;
   private socket: ControlSocket | undefined;
@@ -172,7 +170,6 @@ export class Connection {
           settled = true;
           clearTimeout(timer);
           this.id = message.id;
-          this.dataToken = message.dataToken;
           this.admin = message.admin === true;
           this.phase = 'open';
           this.queueEarly = false;

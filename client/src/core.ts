@@ -142,7 +142,8 @@ export class ClientCore implements FutureOwner {
     this.conn.send(message);
     for (const item of items) {
       const state = this.states.get(item.key);
-      if (!state || state.settled) continue;
+      // Put nowhere (no put ticket): the scheduler's key-erred for it settles it.
+      if (!state || state.settled || item.workers.length === 0) continue;
       if (item.bytes.byteLength <= RESULT_CACHE_MAX_BYTES) state.cached = new Uint8Array(item.bytes);
       state.finish();
     }

@@ -1,8 +1,10 @@
 /**
  * The client's side of a worker's data link (protocol/src/channels/peer.ts): `hello
- * {protocolVersion, from}`, then requests. Fetching: `get-data {id, keys}`, answered per key by
- * `data {id, key, nbytes}` (the encoded value as the frame body) or `data-missing`. Scattering:
- * `put-data {id, key}` with the encoded value as the body, answered by `put-ok` or `error`.
+ * {protocolVersion, from}`, then requests. Fetching: `get-data {id, keys, tickets}`, answered per
+ * key by `data {id, key, nbytes}` (the encoded value as the frame body), `data-missing`, or an
+ * `error` naming the key (its ticket refused). Scattering: `put-data {id, key, ticket}` with the
+ * encoded value as the body, answered by `put-ok` or `error`. A client has no data token: each
+ * key goes with the ticket the scheduler gave for it (protocol tickets.ts).
  * Runtime-free: the byte stream comes from the platform.
  */
 import {
@@ -17,10 +19,15 @@ import {
 } from '@meshwork/protocol';
 import type { Platform, PeerStream } from './platform.js';
 
-/** Who this client is to a worker's data link: its id, and the scheduler's data token when it gave one. */
+/** Who this client is to a worker's data link: its id (for the worker's logs and counters). */
 export interface PeerIdentity {
   id: string;
-  token?: string | undefined;
+}
+
+/** A key to get or put, with the ticket the scheduler gave for it (none from a scheduler that gives none). */
+export interface Ticketed {
+  key: string;
+  ticket?: string | undefined;
 }
 
 const replyTypes = typesOf(PeerChannel.PeerReply);
@@ -31,6 +38,8 @@ export interface PeerFetchResult {
   found: Map<string, Uint8Array>;
   /** Keys the worker said it does not hold. */
   missing: Set<string>;
+  /** Keys it would not serve (their ticket refused), with its reason. */
+  refused: Map<string, string>;
 }
 
 export interface PeerPutResult {
@@ -82,7 +91,7 @@ function exchange(
     try {
       stream = platform.openPeerStream(address, {
         onOpen() {
-          const hello = { type: 'hello', protocolVersion: PROTOCOL_VERSION, from: from.id, ...(from.token !== undefined ? { token: from.token } : {}) };
+          const hello = { type: 'hello', protocolVersion: PROTOCOL_VERSION, from: from.id };
           stream?.write(encodePeerFrame(hello));
           for (const parts of requests) stream?.write(parts);
         },
@@ -104,18 +113,21 @@ function exchange(
   });
 }
 
-/** Asks one worker for `keys`; rejects (ConnectionError/ProtocolError) if the link fails first. */
+/** Asks one worker for `items`; rejects (ConnectionError/ProtocolError) if the link fails first. */
 export async function fetchFromPeer(
   platform: Platform,
   address: string,
   from: PeerIdentity,
-  keys: readonly string[],
+  items: readonly Ticketed[],
   timeoutMs: number,
 ): Promise<PeerFetchResult> {
-  const wanted = new Set(keys);
-  const result: PeerFetchResult = { found: new Map(), missing: new Set() };
+  const tickets = new Map(items.map((i) => [i.key, i.ticket]));
+  const wanted = new Set(tickets.keys());
+  const result: PeerFetchResult = { found: new Map(), missing: new Set(), refused: new Map() };
   if (wanted.size === 0) return result;
-  const request = encodePeerFrame({ type: 'get-data', id: REQUEST_ID, keys: [...wanted] });
+  const keys = [...wanted];
+  const ticketed = items.some((i) => i.ticket !== undefined);
+  const request = encodePeerFrame({ type: 'get-data', id: REQUEST_ID, keys, ...(ticketed ? { tickets: keys.map((k) => tickets.get(k) ?? '') } : {}) });
   await exchange(platform, address, from, [request], timeoutMs, `${wanted.size} key(s)`, (msg, body) => {
     switch (msg.type) {
       case 'data':
@@ -135,6 +147,11 @@ export async function fetchFromPeer(
       case 'put-ok':
         break;
       case 'error':
+        // One key refused (its ticket), or the whole request.
+        if (msg.replyTo === REQUEST_ID && msg.key !== undefined) {
+          if (wanted.delete(msg.key)) result.refused.set(msg.key, `${msg.code}: ${msg.message}`);
+          break;
+        }
         return new ProtocolError(`data link to ${address} refused the request: ${msg.code}: ${msg.message}`);
     }
     return wanted.size === 0 ? 'done' : 'more';
@@ -147,14 +164,16 @@ export async function putToPeer(
   platform: Platform,
   address: string,
   from: PeerIdentity,
-  items: readonly { key: string; bytes: Uint8Array }[],
+  items: readonly (Ticketed & { bytes: Uint8Array })[],
   timeoutMs: number,
 ): Promise<PeerPutResult> {
   const result: PeerPutResult = { stored: new Set(), refused: new Map() };
   if (items.length === 0) return result;
   // Request ids are 1-based positions in `items`.
   const unanswered = new Set(items.map((_, i) => i + 1));
-  const requests = items.map((item, i) => encodePeerFrame({ type: 'put-data', id: i + 1, key: item.key }, item.bytes));
+  const requests = items.map((item, i) =>
+    encodePeerFrame({ type: 'put-data', id: i + 1, key: item.key, ...(item.ticket !== undefined ? { ticket: item.ticket } : {}) }, item.bytes),
+  );
   const bytes = items.reduce((n, i) => n + i.bytes.byteLength, 0);
   await exchange(platform, address, from, requests, timeoutMs, `${items.length} value(s) of ${bytes} bytes`, (msg) => {
     switch (msg.type) {

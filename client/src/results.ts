@@ -4,7 +4,9 @@
  * workers that hold it (next holder on `data-missing` or a failed link; asking the scheduler again,
  * after a pause that doubles, up to GATHER_ATTEMPTS, when no holder could hand it over). Holders
  * only reachable over WebRTC (tabs) are skipped: the scheduler copies such values onto a Node
- * worker first when it has one.
+ * worker first when it has one. Each key goes to its holders with the get ticket the gather reply
+ * gave for it; a holder that refuses the ticket (its scheduler restarted) is passed over, and its
+ * copy is not reported missing.
  */
 import {
   AuthError,
@@ -47,6 +49,8 @@ interface RemoteItem {
   entry: Inflight;
   holders: Holder[];
   expect: ExpectedValue;
+  /** What the holders' data links ask for this key (from the gather reply). */
+  ticket: string | undefined;
 }
 
 export class Results {
@@ -108,7 +112,7 @@ export class Results {
       else if (item.holders && item.holders.length > 0) {
         const holders = item.holders.filter((h) => this.reachable(h));
         if (holders.length === 0) this.retry(item.key, entry, item.holders);
-        else remote.push({ key: item.key, entry, holders, expect: { nbytes: item.nbytes, hash: item.hash } });
+        else remote.push({ key: item.key, entry, holders, expect: { nbytes: item.nbytes, hash: item.hash }, ticket: item.ticket });
       }
       else entry.reject(new ProtocolError(`gather-reply for '${item.key}' has neither a value, holders nor an error`));
     }
@@ -150,17 +154,21 @@ export class Results {
     await Promise.all(
       [...byAddress].map(async ([address, group]) => {
         try {
-          const { found } = await fetchFromPeer(
+          const { found, refused } = await fetchFromPeer(
             this.platform,
             address,
-            { id: this.conn.id, token: this.conn.dataToken },
-            group.map((g) => g.key),
+            { id: this.conn.id },
+            group.map((g) => ({ key: g.key, ticket: g.ticket })),
             PEER_FETCH_BATCH_TIMEOUT_MS,
           );
           for (const g of group) {
             const bytes = found.get(g.key);
             if (bytes && (await valueMismatch(bytes, g.expect)) === undefined) {
               g.entry.resolve({ value: bytes });
+              continue;
+            }
+            if (refused.has(g.key)) {
+              retryNext.push(g);
               continue;
             }
             // Not there, or bytes that do not match what their producer reported: the scheduler

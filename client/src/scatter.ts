@@ -6,8 +6,11 @@
  *    same value twice from one process gives the same key (the hash is seeded per process); a plain object `{ name: value }` uses its names as keys.
  * 2. `scatter-plan` asks the scheduler which workers should take each value; an empty answer (no
  *    worker yet, or none of `workers`) is asked again until SCATTER_WORKER_WAIT_MS (`timeoutMs`).
- * 3. The values go straight to those workers over their data links (`put-data`).
- * 4. `scattered` tells the scheduler which workers took what; the futures are finished at once.
+ * 3. The values go straight to those workers over their data links (`put-data`), each with the put
+ *    ticket the plan gave for its key. A key the plan gives no ticket for (another client's, or of
+ *    the pure form) is put nowhere.
+ * 4. `scattered` tells the scheduler which workers took what; the futures are finished at once,
+ *    but for keys put nowhere: the scheduler's `key-erred` settles those.
  *
  * A runtime without direct links (a browser) sends each value as an identity task instead.
  */
@@ -48,6 +51,8 @@ interface Item {
   key: string;
   bytes: Uint8Array;
   value: unknown;
+  /** The put ticket of the latest plan (none from a scheduler that gives none). */
+  ticket?: string | undefined;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -136,8 +141,8 @@ async function place(core: ClientCore, items: readonly Item[], options: ScatterO
       'a scatter plan',
       { timeoutMs: waitMs, signal: options.signal },
     );
-    if (reply.targets.length !== pending.length)
-      throw new ProtocolError(`scatter-plan-reply has ${reply.targets.length} targets for ${pending.length} values`);
+    if (reply.targets.length !== pending.length || (reply.tickets && reply.tickets.length !== pending.length))
+      throw new ProtocolError(`scatter-plan-reply has ${reply.targets.length} targets and ${reply.tickets?.length ?? 'no'} tickets for ${pending.length} values`);
     if (reply.targets.some((t) => t.length === 0)) {
       const left = remaining(deadline) ?? 0;
       if (left <= 0) {
@@ -148,7 +153,18 @@ async function place(core: ClientCore, items: readonly Item[], options: ScatterO
       pause = Math.min(pause * 2, SCATTER_PLAN_RETRY_MAX_MS);
       continue;
     }
-    const { done, failed } = await put(core, pending, reply.targets);
+    const toPut: Item[] = [];
+    const targets: (readonly Holder[])[] = [];
+    pending.forEach((item, i) => {
+      const ticket = reply.tickets?.[i];
+      // No ticket: not ours to scatter under. Named with no workers, the scheduler answers why (key-erred).
+      if (ticket === null) placed.push({ key: item.key, bytes: item.bytes, workers: [] });
+      else {
+        toPut.push({ ...item, ticket });
+        targets.push(reply.targets[i] ?? []);
+      }
+    });
+    const { done, failed } = await put(core, toPut, targets);
     placed.push(...done);
     if (failed.length === 0) break;
     if (++attempt > SCATTER_ATTEMPTS) {
@@ -182,7 +198,7 @@ async function put(
   await Promise.all(
     [...byAddress.values()].map(async ({ holder, items: group }) => {
       try {
-        const r = await putToPeer(core.platform, holder.address, { id: core.conn.id, token: core.conn.dataToken }, group, PEER_PUT_BATCH_TIMEOUT_MS);
+        const r = await putToPeer(core.platform, holder.address, { id: core.conn.id }, group, PEER_PUT_BATCH_TIMEOUT_MS);
         for (const key of r.stored) note(stored, key, holder.id);
         for (const [key, why] of r.refused) note(reasons, key, `${holder.id} refused: ${why}`);
       } catch (e) {

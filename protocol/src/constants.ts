@@ -166,3 +166,9 @@ export const MAX_RESOURCE_AMOUNT = 2 ** 20;
 
 /** A peer that does not answer our WebSocket close frame is cut off after this long, in milliseconds. */
 export const CLOSE_HANDSHAKE_TIMEOUT_MS = 1_000;
+
+/**
+ * Hex characters of a data ticket (see tickets.ts), in characters: the first 128 bits of an
+ * HMAC-SHA-256, beyond guessing for anyone without the scheduler's data secret.
+ */
+export const TICKET_HEX_CHARS = 32;

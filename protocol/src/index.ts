@@ -6,6 +6,7 @@ export * from './frame.js';
 export * from './batch.js';
 export * from './hash.js';
 export * from './digest.js';
+export * from './tickets.js';
 export * from './backoff.js';
 export * from './peer-frame.js';
 export * as ClientChannel from './channels/client-server.js';

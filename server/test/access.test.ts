@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PROTOCOL_VERSION, ReplyCode, encodeFrame } from '@meshwork/protocol';
+import { PROTOCOL_VERSION, ReplyCode, TICKET_HEX_CHARS, encodeFrame, ticketValid } from '@meshwork/protocol';
 import { Access, checkExposure, isLoopbackHost } from '../src/transport/access.js';
 import { parseHello } from '../src/transport/hello.js';
 
@@ -12,13 +12,26 @@ test('roles: each token admits its role, the admin token every role, and nothing
   assert.deepEqual(a.admit('worker', 'W'), { ok: true, admin: false });
   assert.deepEqual(a.admit('worker', 'C'), { ok: false, admin: false });
   assert.deepEqual(a.admit('worker', undefined), { ok: false, admin: false });
-  assert.ok(a.dataToken && a.dataToken.length >= 32, 'a secured scheduler hands out a data token');
+  assert.ok(a.dataToken.length >= 32, 'a secured scheduler has a data secret');
   const onlyAdmin = new Access({ token: 'A' }, true);
   assert.equal(onlyAdmin.admit('worker', 'A').ok, true, 'alone, the admin token is the shared secret');
   assert.equal(onlyAdmin.admit('client', 'C').ok, false);
   const open = new Access({}, true);
   assert.deepEqual(open.admit('client', undefined), { ok: true, admin: true });
-  assert.equal(open.dataToken, undefined);
+  assert.ok(open.dataToken.length >= 32, 'so does one without tokens: clients reach data links by ticket only');
+  assert.notEqual(open.dataToken, a.dataToken, 'random per scheduler');
+});
+
+test("tickets: the scheduler's are the data secret's HMAC of purpose and key, which a data link checks; any other secret, purpose or key fails", () => {
+  const a = new Access({}, true);
+  const t = a.ticket('get', 'model-weights');
+  assert.match(t, new RegExp(`^[0-9a-f]{${TICKET_HEX_CHARS}}$`));
+  assert.equal(ticketValid(a.dataToken, 'get', 'model-weights', t), true);
+  assert.equal(ticketValid(a.dataToken, 'put', 'model-weights', t), false, 'a get ticket is no put ticket');
+  assert.equal(ticketValid(a.dataToken, 'get', 'model-weights2', t), false);
+  assert.equal(ticketValid(new Access({}, true).dataToken, 'get', 'model-weights', t), false, "another scheduler's secret");
+  assert.equal(ticketValid(a.dataToken, 'get', 'model-weights', undefined), false);
+  assert.equal(ticketValid(a.dataToken, 'get', 'model-weights', t.slice(0, -1)), false);
 });
 
 test('state is open on loopback only; beyond it, and for the dump, the admin token is needed', () => {

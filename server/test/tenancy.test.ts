@@ -105,6 +105,36 @@ test("scattering under another client's key, or under a pure-form key, is refuse
   assert.equal(h.s.tasks.has(pureForm), false);
 });
 
+test('data tickets: a get ticket goes only with the holders of a key the client gathers; a put ticket only to a key it may scatter under', () => {
+  const h = new Harness({ tickets: (purpose, key) => `${purpose}:${key}` });
+  h.worker('w');
+  h.client('A');
+  h.client('B');
+  h.submit('A', [['model-weights', []]]);
+  h.drain('w');
+  // Too big to ride inline: gathered from its holder.
+  h.s.taskFinished('w', { type: 'task-finished', key: 'model-weights', nbytes: 200_000, startedAt: 0, stoppedAt: 1, thread: 0 });
+  h.check();
+  h.s.gather('A', 1, ['model-weights']);
+  const reply = h.clientMessages('A').find((m) => m.type === 'gather-reply' && m.id === 1);
+  assert.ok(reply?.type === 'gather-reply');
+  assert.deepEqual(reply.items[0]?.holders?.map((x) => x.id), ['w']);
+  assert.equal(reply.items[0]?.ticket, 'get:model-weights');
+  h.s.gather('B', 2, ['model-weights']);
+  assert.equal(errorReply(h, 'B', 2), 'NOT_YOURS');
+  assert.ok(!h.clientMessages('B').some((m) => m.type === 'gather-reply'), 'no holders, no ticket');
+  const pureForm = h.pure('data');
+  const items = ['model-weights', pureForm, 'mine'].map((key) => ({ key, nbytes: 8 }));
+  h.s.scatterPlan('B', { type: 'scatter-plan', id: 3, items });
+  const plan = h.clientMessages('B').find((m) => m.type === 'scatter-plan-reply' && m.id === 3);
+  assert.ok(plan?.type === 'scatter-plan-reply');
+  assert.deepEqual(plan.tickets, [null, null, 'put:mine'], "none for A's key nor a pure-form key");
+  h.s.scatterPlan('A', { type: 'scatter-plan', id: 4, items: [{ key: 'model-weights', nbytes: 8 }] });
+  const own = h.clientMessages('A').find((m) => m.type === 'scatter-plan-reply' && m.id === 4);
+  assert.ok(own?.type === 'scatter-plan-reply');
+  assert.deepEqual(own.tickets, ['put:model-weights'], 'its owner may');
+});
+
 test('a task client acts for the client its task runs for: the same tenant', () => {
   const h = victim();
   h.s.addClient('A-task', 'A-task', 'A');

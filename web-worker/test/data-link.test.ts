@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, createServer, type Socket } from 'node:net';
-import { PROTOCOL_VERSION, PeerFrameReader, decodeValue, encodePeerFrame, encodeValue, type PeerFrame } from '@meshwork/protocol';
+import { PROTOCOL_VERSION, PeerFrameReader, decodeValue, encodePeerFrame, encodeValue, makeTicket, type PeerFrame } from '@meshwork/protocol';
 import { Store } from '../src/core/store.js';
 import { startDataServer } from '../src/node/data-server.js';
 import { TcpPeerFetcher } from '../src/node/peer-fetcher.js';
@@ -223,6 +223,64 @@ test('data server: put-data stores through the handler, in order with get-data',
     assert.equal(decodeValue(data?.body as Uint8Array), 'hello');
     assert.deepEqual(no?.header, { type: 'error', code: 'BAD_REQUEST', message: 'not that one', replyTo: 3 });
     c.socket.destroy();
+  } finally {
+    await server.close();
+  }
+});
+
+test("data server: a hello without the data token is a client's: each key needs its ticket, else AUTH_FAILED naming it, nothing served or stored; a peer needs none", async () => {
+  const secret = 'the-data-secret';
+  const store = new Store();
+  store.put('model-weights', encodeValue('weights').bytes);
+  store.put('theirs', encodeValue('private').bytes);
+  const server = await startDataServer({
+    host: '127.0.0.1',
+    lookup: (k) => store.get(k),
+    put: (k, bytes) => (store.put(k, bytes), { ok: true }),
+    token: () => secret,
+  });
+  const put = (c: ReturnType<typeof rawClient>, id: number, key: string, value: unknown, ticket?: string): void => {
+    for (const p of encodePeerFrame({ type: 'put-data', id, key, ...(ticket === undefined ? {} : { ticket }) }, encodeValue(value).bytes)) c.socket.write(p);
+  };
+  try {
+    const c = rawClient(server.address);
+    c.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, from: 'client' });
+    const forged = makeTicket('a-guessed-secret', 'get', 'theirs');
+    c.send({ type: 'get-data', id: 1, keys: ['model-weights', 'theirs', 'nope'], tickets: [makeTicket(secret, 'get', 'model-weights'), forged, makeTicket(secret, 'get', 'nope')] });
+    c.send({ type: 'get-data', id: 2, keys: ['theirs'] });
+    c.send({ type: 'get-data', id: 3, keys: ['theirs'], tickets: [makeTicket(secret, 'put', 'theirs')] });
+    put(c, 4, 'theirs', 'overwritten');
+    put(c, 5, 'theirs', 'overwritten', makeTicket(secret, 'get', 'theirs'));
+    put(c, 6, 'mine', 'scattered', makeTicket(secret, 'put', 'mine'));
+    const frames = await c.next(8);
+    const headers = frames.map((f) => f.header as { type: string; key?: string; replyTo?: number; code?: string });
+    assert.equal(decodeValue(frames[0]?.body as Uint8Array), 'weights', 'a valid get ticket is served');
+    assert.deepEqual(headers.slice(1, 3).map((h) => [h.type, h.code, h.key, h.replyTo]), [['error', 'AUTH_FAILED', 'theirs', 1], ['data-missing', undefined, 'nope', undefined]]);
+    assert.deepEqual(headers.slice(3, 7).map((h) => [h.type, h.code, h.key, h.replyTo]), [
+      ['error', 'AUTH_FAILED', 'theirs', 2],
+      ['error', 'AUTH_FAILED', 'theirs', 3],
+      ['error', 'AUTH_FAILED', 'theirs', 4],
+      ['error', 'AUTH_FAILED', 'theirs', 5],
+    ], 'no ticket, a put ticket to get, none or a get ticket to put: refused');
+    assert.deepEqual(headers[7], { type: 'put-ok', id: 6, key: 'mine' });
+    assert.equal(headers.filter((h) => h.type === 'data').length, 1, 'no bytes of theirs');
+    assert.equal(decodeValue(store.get('theirs') as Uint8Array), 'private', 'not overwritten');
+    assert.equal(decodeValue(store.get('mine') as Uint8Array), 'scattered');
+    assert.equal(c.ended, false, 'the connection stays open');
+    c.socket.destroy();
+
+    const peer = rawClient(server.address);
+    peer.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, from: 'w2', token: secret });
+    peer.send({ type: 'get-data', id: 1, keys: ['theirs'] });
+    const [served] = await peer.next(1);
+    assert.equal(decodeValue(served?.body as Uint8Array), 'private', 'a peer with the data token is served any key');
+    peer.socket.destroy();
+
+    const wrong = rawClient(server.address);
+    wrong.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, from: 'w3', token: 'guess' });
+    const [refused] = await wrong.next(1);
+    assert.equal((refused?.header as { code?: string }).code, 'AUTH_FAILED');
+    await wrong.closed;
   } finally {
     await server.close();
   }

@@ -1,7 +1,7 @@
 /** The channel between a client and the scheduler (one WebSocket). */
 import * as v from 'valibot';
 import { MAX_FUNCTION_SOURCE_LENGTH, MAX_MODULE_SOURCE_LENGTH, MAX_TASK_ARGS_BYTES, MAX_VERIFY } from '../constants.js';
-import { ByteCount, Bytes, Count, ErrorReply, Holder, Key, Keys, ModuleRef, RequestId, Resources, TaskTimeoutMs, ValueHash, Welcome, WireErrorSchema } from './common.js';
+import { ByteCount, Bytes, Count, ErrorReply, Holder, Key, Keys, ModuleRef, RequestId, Resources, TaskTimeoutMs, Ticket, ValueHash, Welcome, WireErrorSchema } from './common.js';
 
 export const ClientHello = v.object({
   type: v.literal('hello'),
@@ -151,6 +151,8 @@ export const GatherItem = v.object({
   /** With `holders`: the value's size and hash, which the fetched bytes must match. */
   nbytes: v.optional(ByteCount),
   hash: v.optional(ValueHash),
+  /** With `holders`: the get ticket the holders' data links ask for this key (tickets.ts). */
+  ticket: v.optional(Ticket),
   error: v.optional(WireErrorSchema),
 });
 export type GatherItem = v.InferOutput<typeof GatherItem>;
@@ -165,6 +167,12 @@ export const ScatterPlanReply = v.object({
   id: RequestId,
   /** Per item, in order: the workers to put it on (one, or every worker for a broadcast). */
   targets: v.array(v.array(Holder)),
+  /**
+   * Per item, in order: the put ticket the targets' data links ask for its key (tickets.ts), or
+   * null when the client may not scatter under that key (another client's, or of the pure form):
+   * the `scattered` that names it is answered with `key-erred`.
+   */
+  tickets: v.optional(v.array(v.nullable(Ticket))),
 });
 
 export const WhoHasReply = v.object({ type: v.literal('who-has-reply'), id: RequestId, holders: v.record(v.string(), v.array(v.string())) });

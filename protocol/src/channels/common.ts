@@ -1,6 +1,6 @@
 /** Schema pieces shared by every channel. */
 import * as v from 'valibot';
-import { MAX_CANDIDATE_CHARS, MAX_KEY_LENGTH, MAX_REPORTED_VALUE_BYTES, MAX_RESOURCE_AMOUNT, MAX_SDP_CHARS, MAX_TASK_TIMEOUT_MS } from '../constants.js';
+import { MAX_CANDIDATE_CHARS, MAX_KEY_LENGTH, MAX_REPORTED_VALUE_BYTES, MAX_RESOURCE_AMOUNT, MAX_SDP_CHARS, MAX_TASK_TIMEOUT_MS, TICKET_HEX_CHARS } from '../constants.js';
 
 export const Key = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_KEY_LENGTH));
 export const Keys = v.array(Key);
@@ -21,6 +21,8 @@ export const TaskTimeoutMs = v.pipe(v.number(), v.gtValue(0), v.maxValue(MAX_TAS
 export const RequestId = v.pipe(v.number(), v.integer(), v.minValue(0));
 /** SHA-256 of a value's encoded bytes, lower-case hex (see `VALUE_HASH`). */
 export const ValueHash = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/));
+/** A data ticket for one key (tickets.ts); only bounded here: a wrong one is refused per key, not per frame. */
+export const Ticket = v.pipe(v.string(), v.maxLength(TICKET_HEX_CHARS));
 
 export const WireErrorSchema = v.object({
   code: v.string(),
@@ -53,7 +55,11 @@ export const ReplyCode = {
   UNKNOWN_TYPE: 'UNKNOWN_TYPE',
   /** `hello` named another protocol version; the connection is closed. */
   VERSION_MISMATCH: 'VERSION_MISMATCH',
-  /** The token was missing or wrong; the connection is closed. */
+  /**
+   * The token was missing or wrong; the connection is closed. On a worker's data link it also
+   * answers, per key (`replyTo` and `key` set), a client's `get-data` or `put-data` of a key without
+   * a valid ticket: nothing was served or stored for that key, and the connection stays open.
+   */
   AUTH_FAILED: 'AUTH_FAILED',
   /** The frame was over the size limit; the connection is closed. */
   FRAME_TOO_LARGE: 'FRAME_TOO_LARGE',
@@ -76,6 +82,8 @@ export const ErrorReply = v.object({
   message: v.string(),
   /** The id of the request this answers, when it had one. */
   replyTo: v.optional(RequestId),
+  /** The one key of that request this refusal is about, when the request named several (a data link's `get-data`). */
+  key: v.optional(Key),
 });
 export type ErrorReply = v.InferOutput<typeof ErrorReply>;
 
@@ -97,7 +105,11 @@ export const Welcome = v.object({
   id: v.string(),
   /** For peers that open WebRTC connections. */
   iceServers: v.optional(IceServers),
-  /** When the scheduler is secured: what a worker's data link asks of those who connect to it. */
+  /**
+   * To a worker, never to a client: the scheduler's data secret (random per scheduler, with or
+   * without tokens). Workers present it in their data-link `hello` to each other; clients instead
+   * present tickets made with it (tickets.ts), which the scheduler hands them per key.
+   */
   dataToken: v.optional(v.string()),
   /** To a client: it came with the admin token (or the scheduler has none), so it may `cancel` with `force`. */
   admin: v.optional(v.boolean()),

@@ -4,13 +4,24 @@
  * so a value's bytes are written as they are stored, never re-encoded.
  */
 import * as v from 'valibot';
-import { Count, ErrorReply, Key, Keys, RequestId } from './common.js';
+import { Count, ErrorReply, Key, Keys, RequestId, Ticket } from './common.js';
 
-/** `token`: the data token from the scheduler's welcome, when it gave one (the link refuses without it). */
+/**
+ * `token`: the data token of a worker's welcome. A hello with it is a peer worker's, served every
+ * key; a wrong one is refused (AUTH_FAILED, the link closes). A hello without it is a client's:
+ * served only the keys it presents tickets for (tickets.ts).
+ */
 export const PeerHello = v.object({ type: v.literal('hello'), protocolVersion: v.number(), from: v.string(), token: v.optional(v.string()) });
-export const GetData = v.object({ type: v.literal('get-data'), id: RequestId, keys: Keys });
-/** Store the frame's body under `key` (a client scattering data); answered by `put-ok` or `error`. */
-export const PutData = v.object({ type: v.literal('put-data'), id: RequestId, key: Key });
+/**
+ * `tickets`: a client's get tickets, one per key in order (from its gather reply); a key without a
+ * valid one is answered by an `error` AUTH_FAILED naming it. Peers send none.
+ */
+export const GetData = v.object({ type: v.literal('get-data'), id: RequestId, keys: Keys, tickets: v.optional(v.array(Ticket)) });
+/**
+ * Store the frame's body under `key` (a client scattering data); answered by `put-ok` or `error`.
+ * `ticket`: the put ticket of the client's scatter plan; without a valid one, AUTH_FAILED.
+ */
+export const PutData = v.object({ type: v.literal('put-data'), id: RequestId, key: Key, ticket: v.optional(Ticket) });
 export const PeerRequest = v.variant('type', [PeerHello, GetData, PutData]);
 export type PeerRequest = v.InferOutput<typeof PeerRequest>;
 

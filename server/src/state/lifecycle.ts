@@ -13,6 +13,7 @@ import {
   WEBRTC_ADDRESS,
   WORKER_QUEUE_EXTRA,
   type ClientChannel,
+  type TicketPurpose,
   type WireError,
   type WorkerChannel,
 } from '@meshwork/protocol';
@@ -29,6 +30,12 @@ export interface SchedulerOptions {
   /** Tasks a worker may hold beyond its threads. */
   workerQueueExtra?: number;
   placement?: PlacementPolicy;
+  /**
+   * Makes the data ticket for `purpose` on `key` (the server signs with its data secret, see
+   * protocol tickets.ts). Called only for keys the client may use so: get tickets go with the
+   * holders of a gather reply, put tickets with a scatter plan. Without it, none are issued.
+   */
+  tickets?: (purpose: TicketPurpose, key: string) => string;
 }
 
 export interface QueueEntry {
@@ -77,6 +84,7 @@ export abstract class Lifecycle {
   protected readonly allowedFailures: number;
   private readonly inlineCacheBytes: number;
   private readonly queueExtra: number;
+  protected readonly tickets: ((purpose: TicketPurpose, key: string) => string) | undefined;
   private inlineBytes = 0;
   private order = 0;
 
@@ -87,6 +95,7 @@ export abstract class Lifecycle {
     this.allowedFailures = options.allowedFailures ?? DEFAULT_ALLOWED_FAILURES;
     this.inlineCacheBytes = options.inlineCacheBytes ?? SCHEDULER_INLINE_CACHE_BYTES;
     this.queueExtra = options.workerQueueExtra ?? WORKER_QUEUE_EXTRA;
+    this.tickets = options.tickets;
     this.placement = options.placement ?? new LocalityPlacement((fn) => this.durationOf(fn));
   }
 
@@ -452,7 +461,8 @@ export abstract class Lifecycle {
       if (t.inline !== null) return { key, value: stringToBytes(t.inline) };
       const spec = depSpec(t);
       if (spec.holders.length === 0) return lost(`no worker holds ${key}`);
-      return spec;
+      // The gather was screened (tenancy.ts): the client holds a future for every key it names.
+      return this.tickets ? { ...spec, ticket: this.tickets('get', key) } : spec;
     });
     this.emit.client(g.clientId, { type: 'gather-reply', id: g.id, items });
   }

@@ -350,7 +350,11 @@ export class SchedulerState extends Dispatcher {
       load.set(best, (load.get(best) as number) + item.nbytes);
       return [holder(best)];
     });
-    this.emit.client(clientId, { type: 'scatter-plan-reply', id: msg.id, targets });
+    const reply: Extract<ClientChannel.ServerToClient, { type: 'scatter-plan-reply' }> = { type: 'scatter-plan-reply', id: msg.id, targets };
+    // A put ticket only for a key the client may scatter under (the same screen `scattered` applies).
+    const tickets = this.tickets;
+    if (tickets) reply.tickets = msg.items.map((item) => (screenScattered(this, clientId, item.key) ? null : tickets('put', item.key)));
+    this.emit.client(clientId, reply);
   }
 
   /** Values a client put on workers: keys in memory there, with no lineage. */

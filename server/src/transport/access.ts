@@ -8,12 +8,16 @@
  * every role (one shared secret). With no token at all the scheduler is open, which it allows
  * only on loopback unless told `insecure` (see `checkExposure`).
  *
- * Workers and clients that got in are handed a `dataToken` (random per scheduler) in their
- * welcome: a worker's data link serves only those who present it, so strangers who find a
- * worker's port read nothing. Tokens are compared in constant time and never logged or shown.
+ * Every scheduler, with tokens or without, has a data secret (random per scheduler), handed to
+ * workers alone as the `dataToken` of their welcome: a worker's data link serves every key to a
+ * peer that presents it, and to anyone else (a client) only the keys it has tickets for: HMACs
+ * under the secret that the scheduler issues per key (`ticket`, protocol tickets.ts). So strangers
+ * who find a worker's port read nothing, and a client reads and writes only what it was let.
+ * Tokens are compared in constant time and never logged or shown.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
+import { makeTicket, type TicketPurpose } from '@meshwork/protocol';
 import { Capabilities } from './capabilities.js';
 
 export type Role = 'client' | 'worker' | 'dashboard';
@@ -27,12 +31,12 @@ export interface AccessOptions {
   insecure?: boolean | undefined;
 }
 
-/** Bytes of randomness in the data token handed to workers and clients. */
+/** Bytes of randomness in the data secret handed to workers. */
 export const DATA_TOKEN_BYTES = 24;
 
 export class Access {
-  /** Set when any token is: what data links must present. */
-  readonly dataToken: string | undefined;
+  /** The data secret: what workers present on each other's data links, and what tickets are made with. */
+  readonly dataToken: string = randomBytes(DATA_TOKEN_BYTES).toString('base64url');
   /** The task client capability of each connected client (see capabilities.ts): admits its tasks' clients. */
   readonly capabilities = new Capabilities();
 
@@ -40,9 +44,10 @@ export class Access {
     private readonly o: AccessOptions,
     /** The scheduler is bound to loopback only. */
     private readonly loopback: boolean,
-  ) {
-    this.dataToken = this.secured ? randomBytes(DATA_TOKEN_BYTES).toString('base64url') : undefined;
-  }
+  ) {}
+
+  /** The ticket a data link asks of a client for `purpose` on `key`; issue it only to a client the state machine lets. */
+  readonly ticket = (purpose: TicketPurpose, key: string): string => makeTicket(this.dataToken, purpose, key);
 
   get secured(): boolean {
     return this.o.token !== undefined || this.o.clientToken !== undefined || this.o.workerToken !== undefined;

@@ -73,7 +73,7 @@ export class SchedulerServer {
   readonly traffic = new TrafficBook();
   /** Live updates for dashboard pages (nothing runs while none is connected). */
   readonly dashboards: DashboardFeed;
-  /** Who may do what: tokens per role, the data token. */
+  /** Who may do what: tokens per role, the data secret and its tickets. */
   readonly access: Access;
   /** Which web pages may reach us (Origin and Host checks). */
   readonly origins: OriginPolicy;
@@ -99,15 +99,16 @@ export class SchedulerServer {
 
   private constructor(private readonly options: SchedulerServerOptions) {
     this.logger = options.logger ?? silentLogger;
+    this.access = new Access(options, isLoopbackHost(options.host ?? '127.0.0.1'));
     this.state = new SchedulerState(
       {
         worker: (id, m) => this.workers.get(id)?.conn.send(m.type === 'compute-task' ? this.withCapability(m) : m),
         client: (id, m) => this.clients.get(id)?.send(m),
       },
-      options,
+      // Clients reach workers' data links with tickets made with the data secret, never the secret.
+      { ...options, tickets: this.access.ticket },
     );
     this.dashboards = new DashboardFeed(this.state, this.traffic);
-    this.access = new Access(options, isLoopbackHost(options.host ?? '127.0.0.1'));
     this.origins = new OriginPolicy({
       tls: options.tls !== undefined,
       host: options.host ?? '127.0.0.1',
@@ -287,7 +288,7 @@ export class SchedulerServer {
         this.pending.join(id, parent === undefined ? principalOf(this.access.secured, hello.message.token) : (this.pending.principalOfClient(parent) ?? `client:${parent}`));
         this.state.addClient(id, hello.message.name ?? id, parent === undefined ? id : (this.state.tenantOf(parent) ?? parent));
         this.access.capabilities.issue(id);
-        c.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, id, ...this.dataToken(), ...(result.admin ? { admin: true } : {}) });
+        c.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, id, ...(result.admin ? { admin: true } : {}) });
         this.logger.info(`client ${id} connected from ${remote}${result.parentClientId === undefined ? '' : ` for a task of ${result.parentClientId}`}`);
         socket.on('message', (d: RawData) => this.onClientFrame(id, c, d));
         socket.on('close', () => {
@@ -306,7 +307,7 @@ export class SchedulerServer {
         const id = this.newId('worker');
         const c = conn as Connection<ToWorker>;
         this.workers.set(id, { conn: c, lastSeen: Date.now() });
-        c.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, id, iceServers: this.iceServers(localAddress), ...this.dataToken() });
+        c.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, id, iceServers: this.iceServers(localAddress), dataToken: this.access.dataToken });
         this.state.addWorker({
           id,
           name: m.name ?? id,
@@ -330,10 +331,6 @@ export class SchedulerServer {
     const capability = clientId === undefined ? undefined : this.access.capabilities.of(clientId);
     if (capability !== undefined) m.capability = capability;
     return m;
-  }
-
-  private dataToken(): { dataToken?: string } {
-    return this.access.dataToken === undefined ? {} : { dataToken: this.access.dataToken };
   }
 
   private dropWorker(id: string, why: string): void {

@@ -6,6 +6,13 @@
  * `put-ok {id, key}` or an `error`. Requests on a connection are served in order, with
  * backpressure. A bad header gets an `error` reply and the connection stays; broken framing gets
  * an `error` reply and the connection closes.
+ *
+ * Who asks: a hello with the scheduler's data token is a peer worker's, served every key; a hello
+ * with a wrong token is refused and the connection closed; a hello without one is a client's,
+ * which must present a ticket (protocol tickets.ts) with each key: a `get-data` key or a
+ * `put-data` without a valid one is answered by an `error` AUTH_FAILED naming it, nothing served
+ * or stored, and the connection stays open. Tickets are checked against the secret of the moment,
+ * so those of an earlier membership (a restarted scheduler) no longer pass.
  */
 import { sharedBytes } from './shared-memory.js';
 import { timingSafeEqual } from 'node:crypto';
@@ -19,8 +26,10 @@ import {
   ReplyCode,
   encodePeerFrame,
   parseMessage,
+  ticketValid,
   typesOf,
   type ErrorReply,
+  type TicketPurpose,
 } from '@meshwork/protocol';
 import { CLOSE_TIMEOUT_MS, MAX_QUEUED_PEER_REQUESTS } from '../constants.js';
 import { silentLogger, type Logger } from '../core/logger.js';
@@ -41,8 +50,10 @@ export interface DataServerOptions {
   /** Stores put-data; without it, put-data is refused. */
   put?: PutHandler;
   /**
-   * What a hello must carry, read at each hello: the scheduler's data token (undefined: none is
-   * needed; null: nothing is served yet, the worker has not joined). Default: undefined.
+   * The scheduler's data token, read at each hello and each ticket checked: a peer's hello carries
+   * it, a client's tickets are made with it. Undefined: none is needed, everyone is served as a
+   * peer (a scheduler that gives none, tests); null: nothing is served yet, the worker has not
+   * joined. Default: undefined.
    */
   token?: () => string | undefined | null;
   logger?: Logger;
@@ -92,6 +103,8 @@ function serveConnection(socket: Socket, o: Pick<DataServerOptions, 'lookup' | '
   const reader = new PeerFrameReader({ allocate: sharedBytes });
   const queue: (GetData | PutData)[] = [];
   let helloed = false;
+  /** The hello came without the data token: each key must carry its ticket. */
+  let ticketed = false;
   let serving = false;
   let broken = false;
   const peer = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -106,10 +119,18 @@ function serveConnection(socket: Socket, o: Pick<DataServerOptions, 'lookup' | '
     for (const part of encodePeerFrame(header, body)) ok = socket.write(part);
     return ok;
   };
-  const reply = (code: ErrorReply['code'], message: string, replyTo?: number): void => {
+  const reply = (code: ErrorReply['code'], message: string, replyTo?: number, key?: string): void => {
     const r: ErrorReply = { type: 'error', code, message };
     if (replyTo !== undefined) r.replyTo = replyTo;
+    if (key !== undefined) r.key = key;
     write(r);
+  };
+  /** May this connection have `key` for `purpose`? A peer may have any; a client needs the ticket. */
+  const admitted = (purpose: TicketPurpose, key: string, ticket: string | undefined): boolean => {
+    if (!ticketed) return true;
+    const secret = o.token?.();
+    if (secret === undefined) return true;
+    return secret !== null && ticketValid(secret, purpose, key, ticket);
   };
   /** Replies and closes the connection: it can no longer be trusted or understood. */
   function fail(code: ErrorReply['code'], message: string): void {
@@ -142,12 +163,21 @@ function serveConnection(socket: Socket, o: Pick<DataServerOptions, 'lookup' | '
           store(req);
           continue;
         }
-        for (const key of req.keys) {
-          const bytes = o.lookup(key, from);
-          const ok = bytes ? write({ type: 'data', id: req.id, key, nbytes: bytes.byteLength }, bytes) : write({ type: 'data-missing', id: req.id, key });
+        let refused = 0;
+        for (const [i, key] of req.keys.entries()) {
+          let ok: boolean;
+          if (admitted('get', key, req.tickets?.[i])) {
+            const bytes = o.lookup(key, from);
+            ok = bytes ? write({ type: 'data', id: req.id, key, nbytes: bytes.byteLength }, bytes) : write({ type: 'data-missing', id: req.id, key });
+          } else {
+            refused++;
+            const message = `no valid get ticket for '${key}': the scheduler gives one with the holders of a key the client may gather`;
+            ok = write({ type: 'error', code: ReplyCode.AUTH_FAILED, message, replyTo: req.id, key } satisfies ErrorReply);
+          }
           if (!ok) await drained();
           if (socket.destroyed) return;
         }
+        if (refused > 0) log.warn('refused get-data keys without a valid ticket', { peer, from, keys: refused });
       }
     } finally {
       serving = false;
@@ -155,6 +185,10 @@ function serveConnection(socket: Socket, o: Pick<DataServerOptions, 'lookup' | '
   }
 
   function store(req: PutData): void {
+    if (!admitted('put', req.key, req.ticket)) {
+      log.warn('refused put-data without a valid ticket', { peer, from, key: req.key });
+      return reply(ReplyCode.AUTH_FAILED, `no valid put ticket for '${req.key}': ask the scheduler for it (scatter plan)`, req.id, req.key);
+    }
     if (!o.put) return reply(ReplyCode.BAD_REQUEST, 'this data server does not accept put-data', req.id);
     if (req.body.byteLength === 0) return reply(ReplyCode.BAD_REQUEST, `put-data of '${req.key}' has no value (an empty body)`, req.id);
     const stored = o.put(req.key, req.body);
@@ -186,9 +220,15 @@ function serveConnection(socket: Socket, o: Pick<DataServerOptions, 'lookup' | '
         if (msg.protocolVersion !== PROTOCOL_VERSION) {
           return fail(ReplyCode.VERSION_MISMATCH, `this worker speaks protocol version ${PROTOCOL_VERSION}, the peer ${msg.protocolVersion}`);
         }
-        if (!tokenMatches(o.token?.(), msg.token)) {
-          log.warn('refused a data link: wrong or missing token', { peer });
-          return fail(ReplyCode.AUTH_FAILED, 'this worker serves only peers of its cluster: wrong or missing token');
+        switch (helloRole(o.token?.(), msg.token)) {
+          case 'refused':
+            log.warn('refused a data link: wrong token, or not joined yet', { peer });
+            return fail(ReplyCode.AUTH_FAILED, 'this worker serves only peers of its cluster, and clients with tickets: wrong token');
+          case 'client':
+            ticketed = true; // served key by key on its tickets (`admitted`)
+            break;
+          case 'peer':
+            break;
         }
         helloed = true;
         from = msg.from;
@@ -221,11 +261,16 @@ function serveConnection(socket: Socket, o: Pick<DataServerOptions, 'lookup' | '
   });
 }
 
-/** Does a hello's token meet what is expected (see DataServerOptions.token)? */
-function tokenMatches(expected: string | undefined | null, given: string | undefined): boolean {
-  if (expected === undefined) return true;
-  if (expected === null || given === undefined) return false;
+/**
+ * Who a hello comes from, given the token expected (see DataServerOptions.token): a peer (it
+ * carries the data token, or none is needed), a client (it carries none), or refused (a wrong
+ * token, or the worker has not joined).
+ */
+function helloRole(expected: string | undefined | null, given: string | undefined): 'peer' | 'client' | 'refused' {
+  if (expected === undefined) return 'peer';
+  if (expected === null) return 'refused';
+  if (given === undefined) return 'client';
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+  return a.length === b.length && timingSafeEqual(a, b) ? 'peer' : 'refused';
 }

@@ -17,7 +17,7 @@ import { PeerConnection } from './peer-connection.js';
 export interface TcpPeerFetcherOptions {
   /** This end's id, sent in `hello`. */
   from: string;
-  /** The scheduler's data token, sent in `hello` (a secured cluster's data links require it). */
+  /** The scheduler's data token, sent in `hello`: it makes this worker a peer, served every key (a hello without it is a client's). */
   token?: string | undefined;
   logger?: Logger;
   /** Gives up on a holder that sends nothing for this long, in milliseconds. */

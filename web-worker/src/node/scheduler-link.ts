@@ -23,7 +23,7 @@ export interface SchedulerLink {
   readonly id: string;
   /** ICE servers for WebRTC, from the welcome. */
   readonly iceServers: RtcIceServer[];
-  /** What data links ask of those who connect (a secured scheduler's welcome); undefined: open. */
+  /** The scheduler's data secret: what peers present on data links, and what clients' tickets are made with (undefined: a scheduler that gives none; the links are open). */
   readonly dataToken: string | undefined;
   /** Messages that came in the welcome frame after `welcome`. */
   readonly rest: WorkerChannel.ServerToWorker[];

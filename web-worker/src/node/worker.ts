@@ -137,7 +137,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         }
         return bytes;
       },
-      // Only peers of the cluster are served: they present the data token of the current membership.
+      // Peers of the cluster present the data token of the current membership; clients, tickets made with it.
       token: () => (session ? session.link.dataToken : null),
       put: (key, bytes) => session?.core.putData(key, bytes) ?? { ok: false, message: 'the worker is not joined to its scheduler' },
       logger: log,

@@ -4,6 +4,10 @@
  * or by `data-missing`; `put-data` stores the body and answers `put-ok`. Requests are served in
  * order, one frame handed to the link at a time (the link's back-pressure), at most
  * MAX_QUEUED_PEER_REQUESTS queued. Requests arrive already validated.
+ *
+ * Only workers reach a responder: its links (WebRTC, the scheduler's relay) are opened through
+ * `signal` and `relay` messages of the worker channel, which clients have no part in. So it asks
+ * for no data token nor tickets (the TCP data server does: clients dial it).
  */
 import {
   HELLO_TIMEOUT_MS,
