@@ -233,3 +233,39 @@ test('the owner gathers and scatters through its tickets; workers still get the 
   assert.equal(typeof (await welcomeOf(worker)).dataToken, 'string', 'a worker gets the data secret');
   assert.equal((await welcomeOf({ role: 'client', name: 'another' })).dataToken, undefined, 'no client does');
 });
+
+test('bytes a rival put on workers under a key before it existed are no one\'s result or input, and a scattered value cannot be overwritten', async () => {
+  const r = await rival();
+  try {
+    const PLANTED = 'planted-weights';
+    r.send({ type: 'scatter-plan', id: 7, broadcast: true, items: [{ key: PLANTED, nbytes: 8 }] });
+    const plan = await r.next((m) => m.type === 'scatter-plan-reply' && m.id === 7);
+    const poison = encodeValue('POISONED BY RIVAL').bytes;
+    for (const h of plan.targets[0]) {
+      const res = await dataLink(h.address, [hello(), [{ type: 'put-data', id: 1, key: PLANTED, ticket: plan.tickets[0] }, poison]], 1);
+      assert.equal(res.replies[0]?.type, 'put-ok', 'the rival may put under a key no one has yet');
+    }
+    // The victim later computes that key, on every worker, and uses it as an input on every worker.
+    const honest = a.with({ key: PLANTED }).submit(() => 'honest result');
+    assert.equal(await honest.result(), 'honest result', 'a stored value is not taken for the result');
+    for (const w of (await a.whoHas([honest]))[PLANTED] ?? []) assert.ok(w);
+    const names = (await (await fetch(`${cluster.httpUrl}/api/state`)).json()).workers.map((w) => w.name);
+    for (const name of names) {
+      const used = a.with({ workers: [name], allowOtherWorkers: false, pure: false }).submit((s) => s, honest);
+      assert.equal(await used.result(), 'honest result', `the input on ${name} is the scheduler's value`);
+    }
+    // A name the victim will scatter under: the rival takes a put ticket for it first, the victim
+    // scatters, the rival's put over it (with that valid ticket) is refused on every worker.
+    r.send({ type: 'scatter-plan', id: 8, broadcast: true, items: [{ key: 'victim-named', nbytes: 8 }] });
+    const early = await r.next((m) => m.type === 'scatter-plan-reply' && m.id === 8);
+    const { 'victim-named': mine } = await a.scatter({ 'victim-named': new Float64Array(LENGTH).fill(3) }, { broadcast: true });
+    const overwrite = encodeValue(new Float64Array(LENGTH).fill(-1)).bytes;
+    for (const h of early.targets[0]) {
+      const res = await dataLink(h.address, [hello(), [{ type: 'put-data', id: 2, key: 'victim-named', ticket: early.tickets[0] }, overwrite]], 1);
+      assert.notEqual(res.replies[0]?.type, 'put-ok', 'no client overwrites a stored value');
+    }
+    assert.equal(await a.submit((d) => d[0], mine).result(), 3);
+  } finally {
+    r.close();
+  }
+});

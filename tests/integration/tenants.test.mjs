@@ -191,3 +191,23 @@ test("one client's thousands of queued tasks do not starve another's one, and it
     await a.cancel(flood);
   }
 });
+
+test("a client sharing a pure call cannot make it again for the others by reporting its copies missing", async () => {
+  const roll = () => Math.random();
+  const mine = a.submit(roll);
+  const first = await mine.result();
+  const holders = (await a.whoHas([mine]))[mine.key];
+  const b = await rival();
+  try {
+    const { fnSpec, spec, key } = specOf(roll, [], 'roll');
+    assert.equal(key, mine.key, 'the same pure call');
+    b.send({ type: 'update-graph', fns: [fnSpec], tasks: [{ key, ...spec }], wants: [key] });
+    await b.next((m) => m.type === 'key-finished' && m.key === key);
+    for (const holder of holders) b.send({ type: 'missing-data', key, holder });
+    b.send({ type: 'who-has', id: 11, keys: [key] });
+    assert.deepEqual((await b.next((m) => m.type === 'who-has-reply' && m.id === 11)).holders[key], holders, 'no copy dropped');
+  } finally {
+    b.close();
+  }
+  assert.equal(await a.submit((x) => x, mine).result(), first, 'not made again to another value');
+});

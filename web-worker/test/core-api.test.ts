@@ -126,8 +126,12 @@ test('memory: a change over 5% of the limit is reported in the same batch; put-d
   assert.equal(refused.ok, false);
   assert.match((refused as { message: string }).message, /7000 bytes is over this worker's remaining memory \(6900 of 10000 bytes\)/);
   assert.ok(!core.store.has('huge'));
-  // Replacing a key counts only the difference.
-  assert.equal(core.putData('big', new Uint8Array(8_000)).ok, true);
+  // A client never overwrites a stored value; the same bytes again are accepted.
+  const over = core.putData('big', new Uint8Array(2_000).fill(7));
+  assert.equal(over.ok, false);
+  assert.match((over as { message: string }).message, /cannot overwrite/);
+  assert.equal(core.store.get('big')?.[0], 0, 'the stored value is untouched');
+  assert.deepEqual(core.putData('big', new Uint8Array(2_000)), { ok: true });
   feed({ type: 'free-keys', keys: ['big', 'x'] });
   await settle();
   assert.deepEqual(frames.at(-1), [{ type: 'heartbeat', memoryUsed: 100 }]);

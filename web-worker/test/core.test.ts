@@ -98,20 +98,25 @@ test('free-keys cancels queued and running tasks silently and drops stored data'
   core.close();
 });
 
-test('a stored key is reported at once; an unknown function errs; duplicates are ignored', async () => {
+test('a key already stored runs again (stored bytes are no result: a client may have put them); an unknown function errs; duplicates are ignored', async () => {
   const { executor, core, feed, settle, of } = setup();
+  assert.deepEqual(core.putData('x', new Uint8Array([6, 6, 6])), { ok: true });
   feed(task('x'));
   await settle();
+  assert.equal(executor.jobs.length, 1, 'bytes a client put under the key are not reported as its result');
   executor.jobs[0]?.finish({});
   await settle();
   feed(task('x'), task('y', [], { fn: 'never-sent', source: undefined }));
+  await settle();
+  assert.equal(executor.jobs.length, 2, 'asked again, it runs again');
+  executor.jobs[1]?.finish({});
   await settle();
   assert.deepEqual(of('x').map((m) => m.type), ['task-finished', 'task-finished']);
   assert.equal(of('y')[0]?.type, 'task-erred');
   assert.match((of('y')[0]?.error as { message: string }).message, /no source for function/);
   feed(task('z'), task('z'));
   await settle();
-  assert.equal(executor.jobs.length, 2);
+  assert.equal(executor.jobs.length, 3);
   core.close();
 });
 

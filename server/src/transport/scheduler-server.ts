@@ -397,9 +397,13 @@ export class SchedulerServer {
       case 'scattered':
         return this.state.scattered(id, m);
       case 'missing-data': {
-        // Only a client that holds a future for the key gathers it, and can find it missing.
+        // Only a client that holds a future for the key gathers it, and can find it missing; a key
+        // another client holds too (a shared pure call) keeps its copies: one client's word would
+        // otherwise make the value again for every client (a different one, if impure).
         const t = this.state.tasks.get(m.key);
         if (!t || !this.state.clients.get(id)?.wants.has(t)) return;
+        const tenant = this.state.tenantOf(id);
+        for (const [other] of t.wants) if (this.state.tenantOf(other) !== tenant) return;
         return this.state.missingData(m.key, m.holder);
       }
       case 'who-has': {

@@ -31,7 +31,7 @@ export async function acquireValues(
   const groups = new Map<string, { holders: DepSpec['holders']; keys: string[] }>();
   const expect = expectations(specs);
   for (const spec of specs) {
-    if (o.store.has(spec.key)) continue;
+    if (o.store.has(spec.key) && listedHere(spec, o.fetcher)) continue;
     const cached = o.cache.peek(spec.key);
     if (cached) {
       o.store.put(spec.key, cached);
@@ -73,4 +73,15 @@ export function holdersSignature(holders: DepSpec['holders']): string {
 /** Key → the size and hash its fetched bytes must match (see PeerFetcher `expect`). */
 export function expectations(specs: readonly DepSpec[]): Map<string, Expected> {
   return new Map(specs.map((s) => [s.key, { nbytes: s.nbytes, hash: s.hash }]));
+}
+
+/**
+ * Whether the scheduler lists this worker among the holders of `dep`, so its stored copy may be
+ * used. Bytes a client put here under that key without the scheduler's word are not an input:
+ * the value is fetched from the holders the scheduler named. (A fetcher that does not know its
+ * id, as in some unit tests, trusts its store.)
+ */
+export function listedHere(dep: DepSpec, fetcher: PeerFetcher): boolean {
+  const self = fetcher.localId;
+  return self === undefined || dep.holders.some((h) => h.id === self);
 }

@@ -105,6 +105,10 @@ export class RoutingPeerFetcher implements PeerFetcher {
     this.log = o.logger ?? silentLogger;
   }
 
+  get localId(): string {
+    return this.o.localId;
+  }
+
   fetch(holders: readonly Holder[], keys: readonly string[], options: FetchOptions): Promise<FetchResult> {
     const o = { logger: this.log, skip: this.o.localId, ...(this.o.digest ? { digest: this.o.digest } : {}) };
     return fetchWithFailover(holders, keys, options, (h, k, opts) => this.fetchFrom(h, k, opts), o);

@@ -89,6 +89,12 @@ export interface PeerFetcher {
    */
   fetch(holders: readonly Holder[], keys: readonly string[], options: FetchOptions): Promise<FetchResult>;
   close(): void;
+  /**
+   * This worker's id, as holder lists name it. A value in this worker's store is used as an input
+   * only when the scheduler lists this worker among its holders: a client may have put bytes here
+   * under a key the scheduler never gave it (see WorkerCore.putData).
+   */
+  readonly localId?: string | undefined;
 }
 
 /** What a fetched value must match: its producer's size and hash (see `ValueHash`), when known. */

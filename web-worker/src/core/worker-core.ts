@@ -169,10 +169,18 @@ export class WorkerCore {
 
   /**
    * Stores a value a client put here (scatter). Refused when it would take this worker past its
-   * memory limit; the scheduler learns of the key from the client, not from this worker.
+   * memory limit, and when another value is stored under the key already (a client never
+   * overwrites: the same bytes again are accepted); the scheduler learns of the key from the
+   * client, not from this worker, and until it lists this worker as a holder the bytes are no
+   * task's input here (see `listedHere`).
    */
   putData(key: string, bytes: Uint8Array): { ok: true } | { ok: false; message: string } {
     if (this.closing.signal.aborted) return { ok: false, message: 'the worker is closing' };
+    const existing = this.store.get(key);
+    if (existing) {
+      if (sameBytes(existing, bytes)) return { ok: true };
+      return { ok: false, message: `another value is stored under ${key.slice(0, 64)} here: a client cannot overwrite it` };
+    }
     const limit = this.o.memoryLimit;
     if (limit != null) {
       const remaining = limit - (this.memoryUsed - (this.store.get(key)?.byteLength ?? 0));
@@ -208,17 +216,8 @@ export class WorkerCore {
       this.log.debug('ignored a repeated compute-task', { key: msg.key });
       return;
     }
-    const stored = this.store.get(msg.key);
-    if (stored) {
-      const now = Date.now();
-      const timing = { startedAt: now, stoppedAt: now, thread: 0 };
-      if (!this.o.digest) return this.reportFinished(msg.key, stored, timing);
-      void this.o.digest(stored).then(
-        (hash) => this.reportFinished(msg.key, stored, timing, hash),
-        () => this.reportFinished(msg.key, stored, timing),
-      );
-      return;
-    }
+    // A value stored under the key already is not the task's result: a client may have put it
+    // here before the task existed. The task runs; its result replaces what is stored.
     const fn = this.fns.get(msg.fn);
     if (fn === undefined) {
       return this.reportErred(msg.key, errorToWire(new ProtocolError(`no source for function '${msg.fnName}' (${msg.fn}) was sent to this worker`)));
@@ -358,4 +357,10 @@ export class WorkerCore {
     if (wire.stack === undefined) delete wire.stack;
     this.outbox.send({ type: 'task-erred', key, error: wire, startedAt: t?.startedAt ?? now, stoppedAt: t?.stoppedAt ?? now, thread: t?.thread ?? 0 });
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
