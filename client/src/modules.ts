@@ -5,7 +5,7 @@
  * `{ id, name: exportName, source: exportName, module: { name, hash } }`; its id hashes the
  * module's name, hash and the export, so pure keys change when the module changes.
  */
-import { GraphError, MAX_MODULE_SOURCE_LENGTH, SerializationError, digestString } from '@meshwork/protocol';
+import { GraphError, MAX_MODULE_SOURCE_LENGTH, SerializationError, functionId } from '@meshwork/protocol';
 import type { ClientCore } from './core.js';
 import type { WaitOptions } from './deadline.js';
 import { registerFunctionSpec, type FunctionSpec } from './tasks.js';
@@ -67,7 +67,7 @@ export function moduleHandle(name: string, hash: string): ModuleHandle {
 
 function moduleFunction(name: string, hash: string, exportName: string): ModuleFunction {
   const spec: FunctionSpec = {
-    id: digestString(`module:${name}@${hash}#${exportName}`),
+    id: functionId(exportName, { name, hash }),
     name: exportName,
     source: exportName,
     module: { name, hash },

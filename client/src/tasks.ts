@@ -14,7 +14,7 @@ import {
   SerializationError,
   checkSerialisable,
   encodeValue,
-  digestString,
+  functionId,
   taskDigest,
 } from '@meshwork/protocol';
 import { MAX_KEY_NAME_LENGTH, RANDOM_KEY_BYTES } from './constants.js';
@@ -56,7 +56,7 @@ export function functionSpec(fn: unknown): FunctionSpec {
       'fn',
     );
   }
-  const spec: FunctionSpec = { id: digestString(source), name: fn.name, source };
+  const spec: FunctionSpec = { id: functionId(source), name: fn.name, source };
   fnSpecs.set(fn, spec);
   return spec;
 }

@@ -31,6 +31,15 @@ export function digestString(text: string): string {
   return hex(sha256(utf8.encode(text)));
 }
 
+/**
+ * A task function's id: the digest of its source, or for an export of an uploaded module, of the
+ * module's name and version and the export's name (`source` is then the export's name). The
+ * scheduler recomputes it, so no one can plant another source under an id others use.
+ */
+export function functionId(source: string, module?: { name: string; hash: string }): string {
+  return digestString(module ? `module:${module.name}@${module.hash}#${source}` : source);
+}
+
 /** What a pure key covers: everything in a task's spec that decides its value, where it runs, and how it may fail. */
 export interface DigestedSpec {
   fn: string;

@@ -9,7 +9,7 @@ import { DEFAULT_SCHEDULER_PORT } from '@meshwork/protocol';
 import { runWorkerCli } from '@meshwork/web-worker/node';
 import { lineLogger } from './logger.js';
 import { SchedulerServer } from './transport/scheduler-server.js';
-import { normaliseOrigin } from './transport/origin.js';
+import { normaliseOrigins } from './transport/origin.js';
 
 const usage = `Usage: meshwork <command> [options]
 
@@ -81,11 +81,12 @@ async function scheduler(argv: string[]): Promise<void> {
     values['tls-cert'] !== undefined && values['tls-key'] !== undefined
       ? { cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']) }
       : undefined;
-  const allowOrigins = (values['allow-origin'] ?? []).map((o) => {
-    const r = normaliseOrigin(o);
-    if ('error' in r) throw new UsageError(r.error);
-    return r.origin;
-  });
+  let allowOrigins: string[];
+  try {
+    allowOrigins = normaliseOrigins(values['allow-origin']);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   const server = await SchedulerServer.start({
     allowOrigins,
     host: values.host,

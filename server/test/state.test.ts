@@ -290,57 +290,6 @@ test('the invariant checker catches a corrupt state', async () => {
   assert.ok(checkInvariants(h.s).some((m) => m.includes('waitingOn')));
 });
 
-/** Clients c and d share the pure tasks x and y(x); c wants both, d only y; x is running on worker a. */
-function sharedChain(): { h: Harness; x: string; y: string } {
-  const h = new Harness();
-  h.worker('a');
-  h.client('c');
-  h.client('d');
-  const x = h.pure('x');
-  const y = h.pure('y', [x]);
-  h.submit('c', [[x, []], [y, [x]]]);
-  h.submit('d', [[x, []], [y, [x]]], { unwanted: [x] });
-  h.drain('a');
-  return { h, x, y };
-}
-
-const cancelledKeys = (h: Harness, client: string): string[] =>
-  h.clientMessages(client).flatMap((m) => (m.type === 'key-cancelled' ? [m.key] : [])).sort();
-
-test("cancel without force drops the caller's interest only: work another client needs goes on", () => {
-  const { h, x, y } = sharedChain();
-  h.s.cancel('c', [x]);
-  h.check();
-  assert.deepEqual(cancelledKeys(h, 'c'), [x, y].sort(), "the caller's futures downstream are cancelled too");
-  assert.deepEqual(cancelledKeys(h, 'd'), [], 'the other client is not told');
-  assert.equal(h.status(x), 'processing', 'x is still needed for y, which d wants');
-  assert.ok(!h.toWorkers.get('a')?.some((m) => m.type === 'free-keys'));
-  h.finish('a', x);
-  h.finish('a', y);
-  assert.equal(h.status(y), 'memory');
-  h.s.cancel('d', [y]);
-  h.check();
-  assert.equal(h.s.tasks.size, 0, 'no one needs anything now');
-});
-
-test('cancel names only keys the caller holds futures for', () => {
-  const { h, x } = sharedChain();
-  h.s.cancel('d', [x], true);
-  h.check();
-  assert.equal(h.status(x), 'processing', "d holds no future for x: even with force it cancels nothing of c's");
-  assert.deepEqual(cancelledKeys(h, 'c'), []);
-});
-
-test('cancel with force: every client holding the key or a dependent is told; running work is abandoned', () => {
-  const { h, x, y } = sharedChain();
-  h.s.cancel('c', [x], true);
-  h.check();
-  assert.equal(h.s.tasks.size, 0, 'nothing kept');
-  assert.deepEqual(cancelledKeys(h, 'c'), [x, y].sort());
-  assert.deepEqual(cancelledKeys(h, 'd'), [y]);
-  assert.ok(h.toWorkers.get('a')?.some((m) => m.type === 'free-keys' && m.keys.includes(x)), 'the running task is abandoned');
-});
-
 test('scatter: plan spreads values, scattered keys are in memory, and their loss is LOST', () => {
   const h = new Harness();
   h.worker('a');
@@ -437,22 +386,6 @@ test('run: one answer per worker; a worker that leaves answers with an error', (
   assert.equal(reply.id, 5);
   assert.ok(reply.results['a']?.value);
   assert.equal(reply.results['b']?.error?.code, 'CONNECTION');
-});
-
-test('cancelling one key of a pending gather answers that key as cancelled and the rest as they settle', () => {
-  const h = new Harness();
-  h.worker('a');
-  h.client('c');
-  h.submit('c', [['x', []], ['y', []]]);
-  h.s.gather('c', 1, ['x', 'y']);
-  h.s.cancel('c', ['x']);
-  h.check();
-  assert.ok(!h.clientMessages('c').some((m) => m.type === 'gather-reply'), 'still waiting for y');
-  h.finish('a', 'y');
-  const reply = h.clientMessages('c').find((m) => m.type === 'gather-reply');
-  assert.ok(reply?.type === 'gather-reply');
-  assert.equal(reply.items[0]?.error?.code, 'CANCELLED');
-  assert.ok(reply.items[1]?.value);
 });
 
 test('placement prices a move over WebRTC (a tab at either end) above one over the Node workers\' TCP link', () => {

@@ -11,9 +11,8 @@ import WebSocket from 'ws';
 import { LocalCluster } from '@meshwork/server';
 import { Client } from '@meshwork/client';
 import { INLINE_VALUE_MAX_BYTES, PROTOCOL_VERSION, PeerFrameReader, TICKET_HEX_CHARS, decode, encodeFrame, encodePeerFrame, encodeValue } from '@meshwork/protocol';
+import { REPLY_TIMEOUT_MS, rawClient } from './helpers.mjs';
 
-/** How long a rival waits for an answer, in milliseconds. */
-const REPLY_TIMEOUT_MS = 10_000;
 /** Elements of the victim's Float64Arrays: 200 kB each, over the inline limit, so held on workers. */
 const LENGTH = 25_000;
 const WEIGHTS_KEY = 'model-weights';
@@ -35,34 +34,8 @@ after(async () => {
   await cluster?.close();
 });
 
-/** A client that speaks the protocol itself: `send(...messages)`, `next(predicate)` for a reply. */
-async function rival() {
-  const ws = new WebSocket(cluster.address);
-  const seen = [];
-  const waiters = [];
-  ws.on('message', (d) => {
-    for (const m of decode(new Uint8Array(d))) {
-      seen.push(m);
-      for (const w of [...waiters]) if (w.match(m)) waiters.splice(waiters.indexOf(w), 1) && w.resolve(m);
-    }
-  });
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  const r = {
-    send: (...messages) => ws.send(encodeFrame(messages)),
-    next: (match) => {
-      const found = seen.find(match);
-      if (found) return Promise.resolve(found);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no such reply within ${REPLY_TIMEOUT_MS} ms`)), REPLY_TIMEOUT_MS);
-        waiters.push({ match, resolve: (m) => (clearTimeout(timer), resolve(m)) });
-      });
-    },
-    close: () => ws.close(),
-  };
-  r.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'client', name: 'rival' });
-  r.welcome = await r.next((m) => m.type === 'welcome');
-  return r;
-}
+/** A rival client of the cluster, speaking the protocol itself. */
+const rival = () => rawClient(cluster.address);
 
 /** Says `hello` to the scheduler as anyone, and returns its welcome (the connection closed). */
 async function welcomeOf(hello) {

@@ -87,3 +87,41 @@ export async function rawWorker(address, hello = {}) {
   const welcome = await eventually(() => inbox.find((m) => m.type === 'welcome'), { what: 'welcome' });
   return { ws, inbox, id: welcome.id };
 }
+
+/** How long a client spoken by hand waits for the scheduler's answer, in milliseconds. */
+export const REPLY_TIMEOUT_MS = 10_000;
+
+/**
+ * A client that speaks the protocol itself (a rival, in the trust tests): says hello (`hello`
+ * fields override), waits for its welcome (`welcome`), and offers `send(...messages)`,
+ * `next(predicate)` for the first message that matches (rejects after REPLY_TIMEOUT_MS), `seen`
+ * (every message so far) and `close()`.
+ */
+export async function rawClient(address, hello = {}) {
+  const ws = new WebSocket(address);
+  const seen = [];
+  const waiters = [];
+  ws.on('message', (d) => {
+    for (const m of decode(new Uint8Array(d))) {
+      seen.push(m);
+      for (const w of [...waiters]) if (w.match(m)) waiters.splice(waiters.indexOf(w), 1) && w.resolve(m);
+    }
+  });
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  const client = {
+    seen,
+    send: (...messages) => ws.send(encodeFrame(messages)),
+    next: (match) => {
+      const found = seen.find(match);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no such reply within ${REPLY_TIMEOUT_MS} ms`)), REPLY_TIMEOUT_MS);
+        waiters.push({ match, resolve: (m) => (clearTimeout(timer), resolve(m)) });
+      });
+    },
+    close: () => ws.close(),
+  };
+  client.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'client', name: 'rival', ...hello });
+  client.welcome = await client.next((m) => m.type === 'welcome');
+  return client;
+}

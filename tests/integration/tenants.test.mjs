@@ -3,13 +3,10 @@
 // same pure call still share it. Each case is an attack that worked before clients were tenants.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import WebSocket from 'ws';
 import { LocalCluster } from '@meshwork/server';
 import { Client } from '@meshwork/client';
-import { PROTOCOL_VERSION, decode, digestString, encodeFrame, encodeValue, taskDigest } from '@meshwork/protocol';
-
-/** How long a rival waits for the scheduler's answer, in milliseconds. */
-const REPLY_TIMEOUT_MS = 10_000;
+import { digestString, encodeValue, taskDigest } from '@meshwork/protocol';
+import { rawClient } from './helpers.mjs';
 
 let cluster;
 let a; // the victim, the npm client
@@ -22,35 +19,8 @@ after(async () => {
   await cluster?.close();
 });
 
-/** A client that speaks the protocol itself: `send(...messages)`, `next(predicate)` for a reply. */
-async function rival() {
-  const ws = new WebSocket(cluster.address);
-  const seen = [];
-  const waiters = [];
-  ws.on('message', (data) => {
-    for (const m of decode(new Uint8Array(data))) {
-      seen.push(m);
-      for (const w of [...waiters]) if (w.match(m)) waiters.splice(waiters.indexOf(w), 1) && w.resolve(m);
-    }
-  });
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  const rivalClient = {
-    seen,
-    send: (...messages) => ws.send(encodeFrame(messages)),
-    next: (match) => {
-      const found = seen.find(match);
-      if (found) return Promise.resolve(found);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no such reply within ${REPLY_TIMEOUT_MS} ms`)), REPLY_TIMEOUT_MS);
-        waiters.push({ match, resolve: (m) => (clearTimeout(timer), resolve(m)) });
-      });
-    },
-    close: () => ws.close(),
-  };
-  rivalClient.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'client', name: 'rival' });
-  await rivalClient.next((m) => m.type === 'welcome');
-  return rivalClient;
-}
+/** A rival client of the cluster, speaking the protocol itself. */
+const rival = () => rawClient(cluster.address);
 
 /** The spec and key the npm client gives `fn(...args)` (pure, default options): computable offline by anyone. */
 function specOf(fn, args, name = fn.name) {

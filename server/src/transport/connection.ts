@@ -18,7 +18,7 @@ import {
   encodeFrames,
   type ErrorReply,
 } from '@meshwork/protocol';
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 
 export interface RateLimit {
   /** Messages per second, sustained. */
@@ -113,4 +113,12 @@ export function closeSocket(socket: WebSocket, code: number, reason: string): vo
   const timer = setTimeout(() => socket.terminate(), CLOSE_HANDSHAKE_TIMEOUT_MS);
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
+}
+
+/** A WebSocket message's bytes, or null for a text frame. */
+export function toBytes(data: RawData): Uint8Array | null {
+  if (data instanceof Uint8Array) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return null;
 }

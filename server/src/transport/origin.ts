@@ -15,6 +15,8 @@
  */
 import { hostname, networkInterfaces } from 'node:os';
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ReplyCode } from '@meshwork/protocol';
 import { isLoopbackHost } from './access.js';
 
 /** What the policy decided about a request. `crossOrigin`: a browser page of an origin not allowed, admitted only because the scheduler has tokens. */
@@ -44,6 +46,21 @@ export function normaliseOrigin(given: string): { origin: string } | { error: st
     return { error: `--allow-origin ${given}: an origin is scheme://host[:port] alone, with no path, query or credentials` };
   }
   return { origin: url.origin };
+}
+
+/** `--allow-origin` values in canonical form; throws naming the first that is no origin. */
+export function normaliseOrigins(given: readonly string[] | undefined): string[] {
+  return (given ?? []).map((o) => {
+    const r = normaliseOrigin(o);
+    if ('error' in r) throw new Error(r.error);
+    return r.origin;
+  });
+}
+
+/** Answers a refused WebSocket upgrade: HTTP 403 with `{ code: ORIGIN_REFUSED, message }`, then the socket ends. */
+export function refuseUpgrade(tcp: Duplex, reason: string): void {
+  const body = JSON.stringify({ code: ReplyCode.ORIGIN_REFUSED, message: reason });
+  tcp.end(`HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
 export interface OriginPolicyOptions {

@@ -12,7 +12,6 @@ import {
   AuthError,
   ClientChannel,
   DEFAULT_SCHEDULER_PORT,
-  ErrorCode,
   HEARTBEAT_TIMEOUT_MS,
   HELLO_TIMEOUT_MS,
   HTTP_HEADERS_TIMEOUT_MS,
@@ -27,21 +26,21 @@ import {
   ReplyCode,
   WorkerChannel,
   parseFrame,
-  digestString,
   parseMessage,
   typesOf,
 } from '@meshwork/protocol';
 import { SchedulerState } from '../state/scheduler-state.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { PeerLinks } from './peer-links.js';
-import { Connection, DEFAULT_RATE_LIMIT, closeSocket, type Admission, type RateLimit } from './connection.js';
+import { Connection, DEFAULT_RATE_LIMIT, closeSocket, toBytes, type Admission, type RateLimit } from './connection.js';
+import { admitGraph, type GraphEdge } from './graph-edge.js';
 import { PendingTasks, principalOf } from './pending-tasks.js';
 import { frameCost, requestKeys, tooManyKeys } from './key-requests.js';
 import { parseHello } from './hello.js';
 import { createHttpApp } from './http.js';
 import { TrafficBook } from './traffic.js';
 import { Access, checkExposure, isLoopbackHost } from './access.js';
-import { OriginPolicy, normaliseOrigin } from './origin.js';
+import { OriginPolicy, normaliseOrigins, refuseUpgrade } from './origin.js';
 import { ModuleStore } from './modules.js';
 import { DashboardFeed } from './dashboard.js';
 import { startStunServer, type StunServer } from './stun.js';
@@ -94,7 +93,8 @@ export class SchedulerServer {
   private unauthenticated = 0;
   private readonly pending: PendingTasks;
   /** Unfinished tasks the clients of one token may have (see PendingTasks). */
-  private readonly pendingLimit: number;
+  /** What the graph edge needs (graph-edge.ts). */
+  private readonly graphEdge: GraphEdge;
   private readonly rateLimit: RateLimit;
 
   private constructor(private readonly options: SchedulerServerOptions) {
@@ -113,15 +113,16 @@ export class SchedulerServer {
       tls: options.tls !== undefined,
       host: options.host ?? '127.0.0.1',
       port: () => this.port,
-      allowOrigins: allowedOrigins(options.allowOrigins),
+      allowOrigins: normaliseOrigins(options.allowOrigins),
       secured: this.access.secured,
     });
     this.rateLimit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
-    this.pendingLimit = options.maxPendingTasksPerToken ?? options.maxPendingTasksPerClient ?? MAX_PENDING_TASKS_PER_TOKEN;
-    this.pending = new PendingTasks(this.pendingLimit, (key) => {
+    const pendingLimit = options.maxPendingTasksPerToken ?? options.maxPendingTasksPerClient ?? MAX_PENDING_TASKS_PER_TOKEN;
+    this.pending = new PendingTasks(pendingLimit, (key) => {
       const status = this.state.tasks.get(key)?.status;
       return status === 'waiting' || status === 'queued' || status === 'processing';
     });
+    this.graphEdge = { state: this.state, pending: this.pending, limits: this.limits, pendingLimit, secured: this.access.secured };
     const headersTimeout = options.httpHeadersTimeoutMs ?? HTTP_HEADERS_TIMEOUT_MS;
     const httpOptions = {
       headersTimeout,
@@ -212,11 +213,7 @@ export class SchedulerServer {
     if (!verdict.ok) {
       this.limits.originsRefused++;
       this.logger.warn(`${remote}: WebSocket refused: ${verdict.reason}`);
-      const body = JSON.stringify({ code: ReplyCode.ORIGIN_REFUSED, message: verdict.reason });
-      tcp.end(
-        `HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
-      return;
+      return refuseUpgrade(tcp, verdict.reason);
     }
     this.wss.handleUpgrade(req, tcp, head, (socket) => this.accept(socket, req.socket, remote, req.socket.localAddress, verdict.crossOrigin));
   }
@@ -381,7 +378,7 @@ export class SchedulerServer {
       case 'hello':
         return conn.reply(ReplyCode.BAD_REQUEST, 'hello was already received');
       case 'update-graph':
-        return this.updateGraph(id, conn, m);
+        return admitGraph(this.graphEdge, id, conn, m);
       case 'release-keys':
         return this.state.releaseKeys(id, m.keys);
       case 'gather': {
@@ -492,61 +489,9 @@ export class SchedulerServer {
     return admission;
   }
 
-  /**
-   * A graph from a client, checked at the edge: functions must be what their ids say (an id is
-   * the hash of the source, so a client cannot plant another source under an id others use),
-   * argument bytes are copied out of the frame (a task must not keep a whole frame alive), and
-   * the unfinished tasks of the client's token (all its connections) stay under
-   * MAX_PENDING_TASKS_PER_TOKEN: a graph past it is refused, each new key it wanted failing with GraphError.
-   */
-  private updateGraph(id: string, conn: Connection<ToClient>, m: ClientMessage<'update-graph'>): void {
-    for (const f of m.fns) {
-      if (this.state.fns.has(f.id)) continue;
-      const expected = digestString(f.module ? `module:${f.module.name}@${f.module.hash}#${f.source}` : f.source);
-      if (f.id !== expected) {
-        conn.reply(ReplyCode.PROTOCOL_ERROR, `bad 'update-graph' message: function id ${f.id.slice(0, 64)} is not the hash of its source`);
-        return;
-      }
-    }
-    const fresh: string[] = [];
-    for (const t of m.tasks) if (!this.state.tasks.has(t.key)) fresh.push(t.key);
-    const admitted = this.pending.admit(id, fresh);
-    if (!admitted.ok) {
-      this.limits.graphsRefused++;
-      const whose = this.access.secured ? 'the clients of this token have' : 'the clients of this scheduler (it has no token: they count as one) have';
-      const message = `graph of ${m.tasks.length} tasks refused: ${whose} ${admitted.pending} unfinished tasks and may have at most ${this.pendingLimit} (MAX_PENDING_TASKS_PER_TOKEN); wait for some to finish`;
-      conn.reply(ReplyCode.LIMIT_EXCEEDED, message);
-      const refused = new Set(fresh);
-      for (const key of m.wants) if (refused.has(key)) conn.send({ type: 'key-erred', key, error: { code: ErrorCode.GRAPH, name: 'GraphError', message, key } });
-      // Wants of keys the scheduler already knows still count: the client will release them.
-      const known = m.wants.filter((key) => !refused.has(key));
-      if (known.length > 0) this.state.updateGraph(id, { type: 'update-graph', fns: [], tasks: [], wants: known });
-      return;
-    }
-    this.state.updateGraph(id, m);
-  }
-
   private refuse<T>(conn: Connection<T>, e: { code: ReplyCode; message: string; replyTo?: number }): void {
     this.logger.warn(`${conn.remote}: ${e.code}: ${e.message}`);
     conn.reply(e.code, e.message, e.replyTo);
     if (e.code === ReplyCode.FRAME_TOO_LARGE) conn.close(1009, e.code);
   }
-}
-
-/** `--allow-origin` values in canonical form; a value that is no origin stops the scheduler from starting. */
-function allowedOrigins(given: readonly string[] | undefined): string[] {
-  return (given ?? []).map((o) => {
-    const r = normaliseOrigin(o);
-    if ('error' in r) throw new Error(r.error);
-    return r.origin;
-  });
-}
-
-type ClientMessage<T extends ClientChannel.ClientToServer['type']> = Extract<ClientChannel.ClientToServer, { type: T }>;
-
-function toBytes(data: RawData): Uint8Array | null {
-  if (data instanceof Uint8Array) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return null;
 }
