@@ -168,3 +168,19 @@ test("clients take turns for workers: one client's thousands of queued tasks do 
   assert.ok(bLow > bHigh, "B's own priority orders B's tasks");
   assert.ok(bLow >= 0 && bLow < 8, `B's second task gets the next turn of B: ${run.join(' ')}`);
 });
+
+test('missing-data drops a copy only for a key the reporting client holds, and no other client holds too', () => {
+  const h = victim();
+  h.s.missingData('B', 'x', 'w');
+  assert.ok(h.s.tasks.get('x')?.whoHas.size === 1, "B holds no future for A's x");
+  const shared = h.pure('shared');
+  h.submit('A', [[shared, []]]);
+  h.submit('B', [[shared, []]]);
+  h.finish('w', shared);
+  h.s.missingData('B', shared, 'w');
+  h.check();
+  assert.equal(h.status(shared), 'memory', 'A holds it too: its copy stays');
+  h.s.missingData('A', 'x', 'w');
+  h.check();
+  assert.notEqual(h.status('x'), 'memory', "the owner's word drops its own copy: x is made again");
+});

@@ -220,8 +220,17 @@ export class SchedulerState extends ClientEvents {
     this.dispatch();
   }
 
-  /** A client's gather found `key` missing on `holder`, or its bytes wrong there. */
-  missingData(key: string, holderId: string): void {
+  /**
+   * A client's gather found `key` missing on `holder`, or its bytes wrong there. Only a client
+   * that holds a future for the key gathers it and can find it missing; a key another client holds
+   * too (a shared pure call) keeps its copies: one client's word would otherwise make the value
+   * again for every client (a different one, if impure).
+   */
+  missingData(clientId: string, key: string, holderId: string): void {
+    const t = this.tasks.get(key);
+    if (!t || !this.clients.get(clientId)?.wants.has(t)) return;
+    const tenant = this.tenantOf(clientId);
+    for (const [other] of t.wants) if (this.tenantOf(other) !== tenant) return;
     this.dropCopy(key, holderId);
     this.dispatch();
   }

@@ -393,16 +393,8 @@ export class SchedulerServer {
         return this.state.scatterPlan(id, m);
       case 'scattered':
         return this.state.scattered(id, m);
-      case 'missing-data': {
-        // Only a client that holds a future for the key gathers it, and can find it missing; a key
-        // another client holds too (a shared pure call) keeps its copies: one client's word would
-        // otherwise make the value again for every client (a different one, if impure).
-        const t = this.state.tasks.get(m.key);
-        if (!t || !this.state.clients.get(id)?.wants.has(t)) return;
-        const tenant = this.state.tenantOf(id);
-        for (const [other] of t.wants) if (this.state.tenantOf(other) !== tenant) return;
-        return this.state.missingData(m.key, m.holder);
-      }
+      case 'missing-data':
+        return this.state.missingData(id, m.key, m.holder);
       case 'who-has': {
         const keys = requestKeys(m.keys);
         if (!keys) return conn.reply(ReplyCode.LIMIT_EXCEEDED, tooManyKeys(m.type, m.keys.length), m.id);
