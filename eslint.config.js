@@ -19,7 +19,7 @@ const TS_TESTS = ['*/test/**/*.ts', 'tests/**/*.ts', 'playwright.config.ts'];
 // Buffer, URL, fetch, ...): the same thing the `globals` package lists.
 const nodeGlobals = Object.fromEntries(Object.getOwnPropertyNames(globalThis).map((name) => [name, 'readonly']));
 
-const WORKSPACES = ['protocol', 'web-worker', 'client', 'examples', 'server', 'demo-site'];
+const WORKSPACES = ['protocol', 'datalink', 'web-worker', 'client', 'examples', 'server', 'demo-site'];
 
 // --- import restrictions, composed per folder -------------------------------
 const noNode = {
@@ -141,7 +141,28 @@ export default defineConfig(
     rules: {
       'no-restricted-imports': restrict(
         noRelativeIntoPackages,
-        noWorkspaces(['protocol'], 'client may import only @meshwork/protocol among workspaces.'),
+        noWorkspaces(['protocol', 'datalink'], 'client may import only @meshwork/protocol and @meshwork/datalink among workspaces.'),
+      ),
+    },
+  },
+  {
+    // The data plane: protocol below it; workers and clients above. Runtime-free but for *.node.ts.
+    files: ['datalink/src/**/*.ts'],
+    ignores: ['datalink/src/**/*.node.ts', 'datalink/src/node.ts'],
+    rules: {
+      'no-restricted-imports': restrict(
+        noNode,
+        noRelativeIntoPackages,
+        noWorkspaces(['protocol'], 'datalink imports only @meshwork/protocol among workspaces.'),
+      ),
+    },
+  },
+  {
+    files: ['datalink/src/**/*.node.ts', 'datalink/src/node.ts'],
+    rules: {
+      'no-restricted-imports': restrict(
+        noRelativeIntoPackages,
+        noWorkspaces(['protocol'], 'datalink imports only @meshwork/protocol among workspaces.'),
       ),
     },
   },

@@ -3,14 +3,14 @@
 //   node bench/webrtc-raw.mjs [node-node] [node-chromium] [chromium-chromium] [connect]   (default: all)
 //
 // One JSON line per pair: MiB/s to send 64 MiB in 64 KiB messages (high water 1 MiB, resume on
-// `bufferedamountlow` at 256 KiB, the settings of web-worker/src/peers/constants.ts), timed at the
+// `bufferedamountlow` at 256 KiB, the settings of datalink/src/constants.ts), timed at the
 // sender from the first send to the receiver's 1-byte acknowledgement; median of RUNS runs on one
 // connection per run, plus the connect time (offer to channel open). Node uses node-datachannel
 // (bound to 127.0.0.1); Chromium is Debian's /usr/bin/chromium, headless, through Playwright; the
 // STUN responder of server/src/transport/stun.ts is the only ICE server (Chromium needs it on
 // loopback). Needs `npx tsc -b` first (it loads server/dist).
 //
-// Signalling is done as web-worker/src/peers/peer-connection.ts does it (standard `actpass` offer;
+// Signalling is done as datalink/src/webrtc/peer-connection.ts does it (standard `actpass` offer;
 // the offerer's candidates held until the answer is applied). `connect` times CONNECTS connections
 // per pair with that (`ours`), without the hold (`no-hold`), and with an `a=setup:active` offer
 // (`setup-active`), counting connects over 900 ms (DTLS retransmitting a dropped ClientHello after

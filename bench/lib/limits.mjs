@@ -5,7 +5,7 @@
 // - loopback TCP MB/s between two processes: 100 MB written at once, timed to the last byte read;
 //   the ceiling of a worker→worker transfer over the direct link;
 // - a raw WebRTC data channel Node↔Node (node-datachannel, 64 MiB in 64 KiB messages, the flow
-//   control of web-worker/src/peers): the ceiling of a transfer that involves a browser tab.
+//   control of datalink/src/webrtc): the ceiling of a transfer that involves a browser tab.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import nodeDataChannel from 'node-datachannel';

@@ -1,7 +1,7 @@
 // The raw WebRTC measurement shared by bench/webrtc-raw.mjs and bench/peer-transfer.mjs: two ends
 // (Node through node-datachannel, or a Chromium page) on one negotiated data channel, without any
 // meshwork framing; a 64 MiB blast in 64 KiB messages with the flow control of
-// web-worker/src/peers/constants.ts. See bench/webrtc-raw.mjs for what is measured and why.
+// datalink/src/constants.ts. See bench/webrtc-raw.mjs for what is measured and why.
 import { RTCPeerConnection as NodeRTCPeerConnection } from 'node-datachannel/polyfill';
 
 /* global window, RTCPeerConnection -- inside page.evaluate callbacks, which run in the page */
@@ -49,7 +49,7 @@ function rawPeer(RTCPeerConnection, { iceServers, sendSignal, total, chunk, high
     };
   };
   // Our own candidates wait for our description; with `holdCandidates` the offerer's wait until
-  // the answer is applied (what web-worker/src/peers/peer-connection.ts does).
+  // the answer is applied (what datalink/src/webrtc/peer-connection.ts does).
   const mine = [];
   let mineFree = false;
   const release = () => {

@@ -9,8 +9,8 @@ import { expect, test, type Browser, type Page } from '@playwright/test';
 import { build } from 'esbuild';
 import { WebSocket, WebSocketServer } from 'ws';
 import { startStunServer, type StunServer } from '@meshwork/server';
-import { WebRtcTransport, parseSignal, type SignalPayload, type Signaller } from '@meshwork/web-worker/peers';
-import { nodeRtcPeerConnection, shutdownNodeRtc } from '@meshwork/web-worker/peers/node';
+import { WebRtcTransport, parseSignal, type SignalPayload, type Signaller } from '@meshwork/datalink';
+import { nodeRtcPeerConnection, shutdownNodeRtc } from '@meshwork/datalink/node';
 import type { PagePeers } from './fixtures/webrtc-page.js';
 
 const MiB = 1024 * 1024;

@@ -13,12 +13,6 @@ export const MAX_CACHED_FUNCTIONS_PER_THREAD = 1_000;
 /** A thread must load its script and answer a ping within this time, in milliseconds. */
 export const THREAD_START_TIMEOUT_MS = 10_000;
 
-/** Requests one peer may have queued on a data-link connection before it gets an error reply. */
-export const MAX_QUEUED_PEER_REQUESTS = 1_024;
-
-/** Pooled outgoing data-link connections; past this the oldest idle one is closed. */
-export const MAX_PEER_CONNECTIONS = 256;
-
 /** Closing (a socket, the scheduler link, a thread) waits this long before forcing, in milliseconds. */
 export const CLOSE_TIMEOUT_MS = 5_000;
 

@@ -5,7 +5,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FutureRef, WEBRTC_ADDRESS, decodeValue, encodeValue } from '@meshwork/protocol';
-import { TcpPeerFetcher, isLoopbackHost, startWorker, type WorkerHandle } from '../src/node/index.js';
+import { TcpPeerFetcher } from '@meshwork/datalink/node';
+import { isLoopbackHost, startWorker, type WorkerHandle } from '../src/node/index.js';
 import { FakeScheduler, type FakeWorkerConn, type Msg } from './fake-scheduler.js';
 
 /** Float64 elements of the value that moves: 1.6 MB, many data-channel chunks. */

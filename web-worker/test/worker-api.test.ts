@@ -2,7 +2,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FutureRef, decodeValue, encodeValue } from '@meshwork/protocol';
-import { PeerConnection } from '../src/node/peer-connection.js';
+import { PeerSession } from '@meshwork/datalink';
+import { dialLink } from '@meshwork/datalink/node';
 import { startWorker, type WorkerHandle } from '../src/node/index.js';
 import { FakeScheduler, type FakeWorkerConn, type Msg } from './fake-scheduler.js';
 
@@ -86,20 +87,20 @@ test('an uploaded module: compute-task runs its export; a missing export errs na
 });
 
 test('put-data stores a value peers can fetch; memory is reported at once; over the limit is refused', async () => {
-  const conn = await PeerConnection.open(a.dataAddress, 'test-client');
+  const conn = new PeerSession(await dialLink(a.dataAddress), { localId: 'test-client', peerId: a.dataAddress, role: 'ask', path: 'tcp' });
   try {
     const value = new Float64Array(125_000).fill(1.5); // 1 MB: 25% of the limit
     const bytes = encodeValue(value).bytes;
     const opts = { signal: new AbortController().signal, timeoutMs: 5_000 };
-    await conn.put('scattered-x', bytes, opts);
+    await conn.putData('scattered-x', bytes, opts);
     const hb = await ca.next((m) => m.type === 'heartbeat' && (m.memoryUsed as number) >= bytes.byteLength, 300);
     assert.ok((hb.memoryUsed as number) < MEMORY_LIMIT);
     cb.send(task('use-scattered', '(xs) => xs.length * xs[0]', [new FutureRef('scattered-x')], { deps: [{ key: 'scattered-x', holders: [{ id: a.id, address: a.dataAddress }] }] }));
     assert.equal(decodeValue((await cb.forKey('use-scattered')).value as Uint8Array), 187_500);
-    await assert.rejects(conn.put('too-big', new Uint8Array(MEMORY_LIMIT), opts), /refused the request \(BAD_REQUEST\): a value of 4000000 bytes is over this worker's remaining memory/);
-    await assert.rejects(conn.put('empty', new Uint8Array(0), opts), /no value/);
+    await assert.rejects(conn.putData('too-big', new Uint8Array(MEMORY_LIMIT), opts), /refused the request \(BAD_REQUEST\): a value of 4000000 bytes is over this worker's remaining memory/);
+    await assert.rejects(conn.putData('empty', new Uint8Array(0), opts), /no value/);
     // The connection is still good.
-    await conn.put('scattered-y', encodeValue('y').bytes, opts);
+    await conn.putData('scattered-y', encodeValue('y').bytes, opts);
     ca.send({ type: 'free-keys', keys: ['scattered-x', 'scattered-y'] });
     await ca.next((m) => m.type === 'heartbeat' && (m.memoryUsed as number) < bytes.byteLength, 300);
   } finally {

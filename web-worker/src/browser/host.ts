@@ -30,7 +30,7 @@ import { Store } from '../core/store.js';
 import { TransferStats } from '../core/transfer-stats.js';
 import { WorkerCore } from '../core/worker-core.js';
 import { LazyExecutor } from '../node/lazy-executor.js';
-import type { RtcPeerConnectionConstructor } from '../peers/index.js';
+import type { RtcPeerConnectionConstructor } from '@meshwork/datalink';
 import { PeerBook, type PeerInfo } from './peer-book.js';
 import { SchedulerSignaller, TabPeers } from './peers.js';
 import { LEAVE_CLOSE_CODE, TAB_REJOIN_TIMEOUT_MS } from './constants.js';

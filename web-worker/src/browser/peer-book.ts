@@ -12,7 +12,7 @@ import type {
   RtcDataChannelLike,
   RtcPeerConnectionConstructor,
   RtcPeerConnectionLike,
-} from '../peers/index.js';
+} from '@meshwork/datalink';
 
 export type PeerState = 'connecting' | 'open' | 'closed';
 

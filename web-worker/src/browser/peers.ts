@@ -5,7 +5,7 @@
  * payload}` in). The same transport answers other workers' `get-data` from this tab's store.
  */
 import { valueHash, type Holder, type WorkerChannel } from '@meshwork/protocol';
-import { fetchWithFailover, type HolderDelivery } from '../core/holder-fetch.js';
+import { fetchWithFailover, type HolderDelivery } from '@meshwork/datalink';
 import type { FetchOptions, FetchResult, PeerFetcher } from '../core/interfaces.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { Store } from '../core/store.js';
@@ -17,7 +17,7 @@ import {
   WebRtcTransport,
   type RtcIceServer,
   type RtcPeerConnectionConstructor,
-} from '../peers/index.js';
+} from '@meshwork/datalink';
 import type { TransferStats } from '../core/transfer-stats.js';
 import type { PeerBook } from './peer-book.js';
 

@@ -13,7 +13,7 @@ import {
   type WorkerChannel,
 } from '@meshwork/protocol';
 import { FrameGate } from '../core/handshake.js';
-import type { RtcIceServer } from '../peers/index.js';
+import type { RtcIceServer } from '@meshwork/datalink';
 import { LEAVE_CLOSE_CODE, MAX_CLOSE_REASON_CHARS } from './constants.js';
 
 export interface TabLink {

@@ -3,7 +3,7 @@
  * dependencies arrive from peers (PeerFetcher). Node implements them with worker_threads and
  * TCP; the browser host will implement them with Web Workers and WebRTC.
  */
-import type { ExpectedValue, Holder, WireError, WorkerChannel } from '@meshwork/protocol';
+import type { WireError, WorkerChannel } from '@meshwork/protocol';
 
 /** An uploaded module, by name and content hash. */
 export type ModuleRef = NonNullable<WorkerChannel.ComputeTask['module']>;
@@ -40,8 +40,7 @@ interface Timing {
   thread: number;
 }
 
-/** The SHA-256 of a value's encoded bytes, lower-case hex (protocol `valueHash`; Node hosts use node:crypto). */
-export type Digest = (bytes: Uint8Array) => Promise<string>;
+export type { Digest, Expected, FetchOptions, FetchResult, PeerFetcher } from '@meshwork/datalink';
 
 export type Outcome = (Timing & { ok: true; bytes: Uint8Array; hash?: string | undefined }) | (Timing & { ok: false; error: WireError });
 
@@ -72,40 +71,3 @@ export interface Executor {
   close(): Promise<void>;
 }
 
-export interface FetchResult {
-  values: Map<string, Uint8Array>;
-  /**
-   * Keys no holder delivered, each with the holder to blame: one that said data-missing or sent
-   * bytes that do not match (`absent`: it surely has no good copy), else the first, whose link failed.
-   */
-  missing: { key: string; holder: string; absent?: true }[];
-}
-
-export interface PeerFetcher {
-  /**
-   * Fetches `keys` from the first holder that has them, trying the next holder for keys a holder
-   * lacks or when it fails. Resolves with what it got and what no one had; rejects only when
-   * `signal` aborts. Bounded in time by the protocol's PEER_FETCH_TIMEOUT_MS per holder.
-   */
-  fetch(holders: readonly Holder[], keys: readonly string[], options: FetchOptions): Promise<FetchResult>;
-  close(): void;
-  /**
-   * This worker's id, as holder lists name it. A value in this worker's store is used as an input
-   * only when the scheduler lists this worker among its holders: a client may have put bytes here
-   * under a key the scheduler never gave it (see WorkerCore.putData).
-   */
-  readonly localId?: string | undefined;
-}
-
-/** What a fetched value must match: its producer's size and hash (see `ValueHash`), when known. */
-export type Expected = ExpectedValue;
-
-export interface FetchOptions {
-  signal: AbortSignal;
-  /**
-   * Key → what its bytes must match. A holder whose bytes do not match is treated as not having
-   * the value (the next holder is asked; if none delivers, that holder is blamed as missing, so
-   * the scheduler drops the copy and fetches elsewhere or recomputes).
-   */
-  expect?: ReadonlyMap<string, Expected> | undefined;
-}

@@ -1,15 +1,7 @@
-/** The logger the runtime writes through; hosts inject one (library code never uses `console`). */
-export interface Logger {
-  debug(message: string, details?: Record<string, unknown>): void;
-  info(message: string, details?: Record<string, unknown>): void;
-  warn(message: string, details?: Record<string, unknown>): void;
-  error(message: string, details?: Record<string, unknown>): void;
-}
+/** The logger the runtime writes through (the data plane's); hosts inject one (library code never uses `console`). */
+import type { Logger } from '@meshwork/datalink';
 
-const nothing = (): void => {};
-
-/** Writes nothing: the default of library entry points, so embedding a worker stays quiet. */
-export const silentLogger: Logger = { debug: nothing, info: nothing, warn: nothing, error: nothing };
+export { silentLogger, type Logger } from '@meshwork/datalink';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -6,8 +6,9 @@
  * heartbeat ride on it (`takeChanged`), so the scheduler and its dashboard see who traded what.
  */
 import type { WorkerChannel } from '@meshwork/protocol';
+import type { TransferPath } from '@meshwork/datalink';
 
-export type TransferPath = WorkerChannel.TransferPath;
+export type { TransferPath };
 
 export interface PeerTraffic {
   /** The peer's worker id (or, for a data-link client that sent none, its socket address). */

@@ -1,12 +1,8 @@
 /** `@meshwork/web-worker/node`: the Node host of the meshwork worker runtime. */
 export { startWorker, type WorkerHandle, type WorkerOptions } from './worker.js';
 export { runWorkerCli, parseWorkerArgs, WORKER_USAGE } from './cli.js';
-export { startDataServer, type DataServer, type DataServerOptions } from './data-server.js';
-export { TcpPeerFetcher, type TcpPeerFetcherOptions } from './peer-fetcher.js';
 export { ThreadPool, type ThreadPoolOptions } from './thread-pool.js';
-export { formatTcpAddress, parseTcpAddress } from './address.js';
 export { lineLogger, silentLogger, type Logger, type LogLevel } from '../core/logger.js';
 export type { Executor, FetchResult, Job, Outcome, PeerFetcher } from '../core/interfaces.js';
-export { RoutingPeerFetcher, fetchWithFailover, type HolderFetcher, type HolderDelivery } from '../core/holder-fetch.js';
 export { TransferStats, type PeerTraffic, type TransferPath } from '../core/transfer-stats.js';
 export { NodeRtcPeers, isLoopbackHost, type NodeRtcPeersOptions } from './rtc-peers.js';

@@ -4,7 +4,7 @@
  * asked to run anything starts no such thread.
  */
 import { CancelledError, errorToWire } from '@meshwork/protocol';
-import { abortable } from '../core/abortable.js';
+import { abortable } from '@meshwork/datalink';
 import type { Executor, Job, Outcome, RunHooks } from '../core/interfaces.js';
 
 export class LazyExecutor implements Executor {

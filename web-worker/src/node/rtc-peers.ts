@@ -10,13 +10,16 @@ import type { WorkerChannel } from '@meshwork/protocol';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { Store } from '../core/store.js';
 import type { TransferStats } from '../core/transfer-stats.js';
-import { SchedulerSignaller } from '../peers/scheduler-signaller.js';
-import { TransportFetcher } from '../peers/transport-fetcher.js';
-import { WebRtcTransport } from '../peers/webrtc-transport.js';
-import { FallbackTransport } from '../peers/fallback-transport.js';
-import { RelayTransport } from '../peers/relay.js';
-import { nodeRtcPeerConnection, retainNodeRtc } from '../peers/node-rtc.js';
-import type { RtcIceServer, RtcPeerConnectionConstructor } from '../peers/rtc-types.js';
+import {
+  FallbackTransport,
+  RelayTransport,
+  SchedulerSignaller,
+  TransportFetcher,
+  WebRtcTransport,
+  type RtcIceServer,
+  type RtcPeerConnectionConstructor,
+} from '@meshwork/datalink';
+import { nodeRtcPeerConnection, retainNodeRtc } from '@meshwork/datalink/node';
 import { sharedBytes } from './shared-memory.js';
 
 /** What node-datachannel binds to when the worker's data link is on a loopback address. */

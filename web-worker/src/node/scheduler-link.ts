@@ -16,7 +16,7 @@ import {
 import { CLOSE_TIMEOUT_MS } from '../constants.js';
 import { FrameGate } from '../core/handshake.js';
 import { silentLogger, type Logger } from '../core/logger.js';
-import type { RtcIceServer } from '../peers/rtc-types.js';
+import type { RtcIceServer } from '@meshwork/datalink';
 
 export interface SchedulerLink {
   /** The id the scheduler gave this worker. */

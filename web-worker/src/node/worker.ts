@@ -14,19 +14,18 @@
 import { availableParallelism } from 'node:os';
 import { Batcher, ConnectionError, encodeFrame, isRefusal, retry, type WorkerChannel } from '@meshwork/protocol';
 import { DEFAULT_DATA_HOST, REJOIN_FIRST_DELAY_MS, REJOIN_JITTER, REJOIN_MAX_DELAY_MS, REJOIN_TIMEOUT_MS } from '../constants.js';
-import { RoutingPeerFetcher, type HolderFetcher, type HolderRoute } from '../core/holder-fetch.js';
+import { RoutingPeerFetcher, type HolderFetcher, type HolderRoute } from '@meshwork/datalink';
 import { helloMessage } from '../core/handshake.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { ModuleSources, httpBaseOf } from '../core/modules.js';
 import { Store } from '../core/store.js';
 import { TransferStats, type PeerTraffic } from '../core/transfer-stats.js';
 import { WorkerCore } from '../core/worker-core.js';
-import { startDataServer, type DataServer } from './data-server.js';
+import { TCP_SCHEME, TcpPeerFetcher, Unreachable, startDataServer, type DataServer } from '@meshwork/datalink/node';
 import { nodeDigest } from './digest.js';
 import { LazyExecutor } from './lazy-executor.js';
-import { TcpPeerFetcher, Unreachable } from './peer-fetcher.js';
 import { NodeRtcPeers } from './rtc-peers.js';
-import { TCP_SCHEME } from './address.js';
+import { sharedBytes } from './shared-memory.js';
 import { connectScheduler, type SchedulerLink } from './scheduler-link.js';
 import type { ThreadData } from './thread-data.js';
 import { ThreadPool } from './thread-pool.js';
@@ -129,6 +128,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     modules = new ModuleSources(httpBaseOf(options.scheduler), options.token);
     dataServer = await startDataServer({
       host,
+      allocate: sharedBytes,
       lookup: (key, peer) => {
         const bytes = store.get(key);
         if (bytes) {
@@ -257,7 +257,7 @@ interface Session {
 function openSession(link: SchedulerLink, o: SessionOptions): Session {
   const { id } = link;
   const { log, store, stats, host } = o;
-  const tcp = new TcpPeerFetcher({ from: id, token: link.dataToken, logger: log });
+  const tcp = new TcpPeerFetcher({ from: id, token: link.dataToken, logger: log, allocate: sharedBytes, digest: nodeDigest });
   const signals = new Batcher<WorkerChannel.WorkerToServer>((batch) => link.send(encodeFrame(batch)));
   const rtc =
     o.options.webrtc === false

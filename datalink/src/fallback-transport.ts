@@ -3,7 +3,7 @@
  * scheduler's relay. A pair whose direct connection failed goes straight to the relay for
  * RELAY_RETRY_DIRECT_MS, then tries direct again (networks change; a TURN server may appear).
  */
-import { silentLogger, type Logger } from '../core/logger.js';
+import { silentLogger, type Logger } from './logger.js';
 import { RELAY_RETRY_DIRECT_MS } from './constants.js';
 import type { PeerAddress, PeerDataHandler, PeerLink, PeerTransport } from './link.js';
 

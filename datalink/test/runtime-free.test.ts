@@ -1,6 +1,6 @@
-// web-worker/src/peers runs unchanged in a page: typecheck it with the DOM lib and without
+// datalink/src (its runtime-free entry) runs unchanged in a page: typecheck it with the DOM lib and without
 // @types/node, so a Node-only API (Timeout.refresh, Buffer, process…) fails here and not in a tab.
-// node-rtc.ts, the Node adapter, is not reachable from peers/index.ts and is left out.
+// The *.node.ts adapters are reachable only from node.ts and are left out.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TSC_TIMEOUT_MS = 50_000;
 
-test('peers/ typechecks as browser code (DOM lib, no Node types)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'meshwork-peers-'));
+test('the data plane typechecks as browser code (DOM lib, no Node types)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'meshwork-datalink-'));
   try {
     const config = {
       extends: join(ROOT, 'tsconfig.base.json'),
@@ -27,7 +27,7 @@ test('peers/ typechecks as browser code (DOM lib, no Node types)', async () => {
         types: [],
         rootDir: ROOT,
       },
-      files: [join(ROOT, 'web-worker/src/peers/index.ts')],
+      files: [join(ROOT, 'datalink/src/index.ts')],
     };
     writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(config));
     const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');

@@ -9,7 +9,7 @@ import {
   RelayTransport,
   type PeerLink,
   type PeerTransport,
-} from '../src/peers/index.js';
+} from '../src/index.js';
 
 function pair(): {
   a: RelayTransport;

@@ -2,11 +2,11 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { PROTOCOL_VERSION } from '@meshwork/protocol';
-import { ChannelStream } from '../src/peers/channel-stream.js';
-import { nodeRtcPeerConnection, shutdownNodeRtc } from '../src/peers/node-rtc.js';
-import { PeerConnection } from '../src/peers/peer-connection.js';
-import { parseSignal, type SignalPayload, type Signaller } from '../src/peers/signals.js';
-import { WebRtcTransport, type WebRtcTransportOptions } from '../src/peers/webrtc-transport.js';
+import { ChannelStream } from '../src/webrtc/channel-stream.js';
+import { nodeRtcPeerConnection, shutdownNodeRtc } from '../src/webrtc/rtc.node.js';
+import { PeerConnection } from '../src/webrtc/peer-connection.js';
+import { parseSignal, type SignalPayload, type Signaller } from '../src/webrtc/signals.js';
+import { WebRtcTransport, type WebRtcTransportOptions } from '../src/webrtc/webrtc-transport.js';
 
 const RTC = nodeRtcPeerConnection({ bindAddress: '127.0.0.1' });
 const MiB = 1024 * 1024;
@@ -45,7 +45,7 @@ function pair(extra: Partial<WebRtcTransportOptions> = {}) {
   const a = make('worker-a');
   const b = make('worker-b');
   const stores = { a: new Map<string, Uint8Array>(), b: new Map<string, Uint8Array>() };
-  a.serve({ lookup: (k) => stores.a.get(k), put: (k, v) => void stores.a.set(k, v) });
+  a.serve({ lookup: (k) => stores.a.get(k), put: (k, v) => (stores.a.set(k, v), { ok: true }) });
   b.serve({ lookup: (k) => stores.b.get(k) });
   return { hub, a, b, stores, close: () => (a.close(), b.close()) };
 }

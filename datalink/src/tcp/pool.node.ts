@@ -1,18 +1,18 @@
 /**
- * The direct TCP fetcher of Node workers: one pooled data-link connection per address (at most
- * MAX_PEER_CONNECTIONS, least recently used idle ones closed first); each fetch tries the holders
- * in order, asking each for the keys still missing, and never waits longer than
- * PEER_FETCH_TIMEOUT_MS without progress. A Node worker uses it through a RoutingPeerFetcher
+ * The direct TCP fetcher of Node workers: one pooled ask-only PeerSession per address (at most
+ * MAX_PEER_CONNECTIONS, least recently used idle ones closed first), over a dialled socket that
+ * reads values straight into their memory. A Node worker uses it through a RoutingPeerFetcher
  * (TCP for `tcp://` holders, WebRTC for the others); alone it reaches `tcp://` holders only.
  */
 import { ConnectionError, PEER_FETCH_TIMEOUT_MS, type Holder } from '@meshwork/protocol';
 import { MAX_PEER_CONNECTIONS } from '../constants.js';
-import { abortable } from '../core/abortable.js';
-import { fetchWithFailover, type HolderDelivery, type HolderFetcher } from '../core/holder-fetch.js';
-import type { FetchOptions, FetchResult, PeerFetcher } from '../core/interfaces.js';
-import { nodeDigest } from './digest.js';
-import { silentLogger, type Logger } from '../core/logger.js';
-import { PeerConnection } from './peer-connection.js';
+import { abortable } from '../abortable.js';
+import { fetchWithFailover, type HolderDelivery, type HolderFetcher } from '../failover.js';
+import type { FetchOptions, FetchResult, PeerFetcher } from '../fetch.js';
+import type { Digest } from '../fetch.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { PeerSession } from '../session.js';
+import { dialLink } from './socket-link.node.js';
 
 export interface TcpPeerFetcherOptions {
   /** This end's id, sent in `hello`. */
@@ -22,6 +22,10 @@ export interface TcpPeerFetcherOptions {
   logger?: Logger;
   /** Gives up on a holder that sends nothing for this long, in milliseconds. */
   timeoutMs?: number;
+  /** Where a received value is assembled (shared memory in a Node worker). Default: fresh memory. */
+  allocate?: (bytes: number) => Uint8Array;
+  /** Checks fetched bytes against the producer's hash. */
+  digest?: Digest;
 }
 
 /** A holder's data link could not be opened at all (refused, unroutable, timed out connecting). */
@@ -29,8 +33,8 @@ export class Unreachable extends ConnectionError {}
 
 export class TcpPeerFetcher implements PeerFetcher, HolderFetcher {
   /** address → connection (or its opening), least recently used first. */
-  private readonly pool = new Map<string, Promise<PeerConnection>>();
-  private readonly live = new Map<string, PeerConnection>();
+  private readonly pool = new Map<string, Promise<PeerSession>>();
+  private readonly live = new Map<string, PeerSession>();
   private readonly log: Logger;
   private readonly timeoutMs: number;
   private closed = false;
@@ -41,19 +45,22 @@ export class TcpPeerFetcher implements PeerFetcher, HolderFetcher {
   }
 
   fetch(holders: readonly Holder[], keys: readonly string[], options: FetchOptions): Promise<FetchResult> {
-    return fetchWithFailover(holders, keys, options, (h, k, o) => this.fetchFrom(h, k, o), { logger: this.log, digest: nodeDigest });
+    return fetchWithFailover(holders, keys, options, (h, k, o) => this.fetchFrom(h, k, o), {
+      logger: this.log,
+      ...(this.o.digest ? { digest: this.o.digest } : {}),
+    });
   }
 
   /** Asks one holder, over the pooled connection to its address; an address that cannot be reached rejects with Unreachable. */
   async fetchFrom(holder: Holder, keys: readonly string[], { signal }: { signal: AbortSignal }): Promise<HolderDelivery> {
-    let conn: PeerConnection;
+    let conn: PeerSession;
     try {
       conn = await abortable(this.connection(holder.address), signal);
     } catch (e) {
       if (signal.aborted || this.closed) throw e;
       throw new Unreachable(`no data link to ${holder.id} at ${holder.address}: ${(e as Error).message}`, { cause: e });
     }
-    return conn.request(keys, { signal, timeoutMs: this.timeoutMs });
+    return conn.getData(keys, { signal, timeoutMs: this.timeoutMs });
   }
 
   close(): void {
@@ -63,7 +70,7 @@ export class TcpPeerFetcher implements PeerFetcher, HolderFetcher {
     this.live.clear();
   }
 
-  private connection(address: string): Promise<PeerConnection> {
+  private connection(address: string): Promise<PeerSession> {
     if (this.closed) return Promise.reject(new Error('peer fetcher closed'));
     const existing = this.pool.get(address);
     if (existing) {
@@ -73,7 +80,7 @@ export class TcpPeerFetcher implements PeerFetcher, HolderFetcher {
       return existing;
     }
     this.evictIdle();
-    const opening = PeerConnection.open(address, this.o.from, this.log, this.o.token).then(
+    const opening = this.dial(address).then(
       (conn) => {
         if (this.closed || this.pool.get(address) !== opening || conn.closed) {
           if (this.pool.get(address) === opening) this.pool.delete(address);
@@ -81,10 +88,6 @@ export class TcpPeerFetcher implements PeerFetcher, HolderFetcher {
           throw new Error(this.closed ? 'peer fetcher closed' : `data link to ${address} closed while opening`);
         }
         this.live.set(address, conn);
-        conn.onClose = () => {
-          if (this.pool.get(address) === opening) this.pool.delete(address);
-          if (this.live.get(address) === conn) this.live.delete(address);
-        };
         return conn;
       },
       (e: unknown) => {
@@ -94,6 +97,27 @@ export class TcpPeerFetcher implements PeerFetcher, HolderFetcher {
     );
     this.pool.set(address, opening);
     return opening;
+  }
+
+  /** A new ask-only session to `address`; when it ends it leaves the pool. */
+  private async dial(address: string): Promise<PeerSession> {
+    const link = await dialLink(address, this.o.allocate ? { allocate: this.o.allocate } : {});
+    const conn: PeerSession = new PeerSession(link, {
+      localId: this.o.from,
+      peerId: address,
+      role: 'ask',
+      path: 'tcp',
+      token: this.o.token,
+      logger: this.log,
+      onClose: () => {
+        const pooled = this.pool.get(address);
+        if (this.live.get(address) === conn) {
+          this.live.delete(address);
+          if (pooled) this.pool.delete(address);
+        }
+      },
+    });
+    return conn;
   }
 
   private evictIdle(): void {

@@ -11,11 +11,11 @@
  * chunk per link is ever in the scheduler's hands.
  */
 import { ConnectionError, MAX_RELAY_CHUNK_BYTES, type WorkerChannel } from '@meshwork/protocol';
-import { silentLogger, type Logger } from '../core/logger.js';
-import { ChannelStream } from './channel-stream.js';
+import { silentLogger, type Logger } from './logger.js';
+import { ChannelStream } from './webrtc/channel-stream.js';
 import { MAX_RTC_CONNECTIONS, RTC_IDLE_TIMEOUT_MS } from './constants.js';
 import type { PeerAddress, PeerDataHandler, PeerLink, PeerTransport } from './link.js';
-import type { RtcDataChannelLike, RtcDataChannelState, RtcEventLike } from './rtc-types.js';
+import type { RtcDataChannelLike, RtcDataChannelState, RtcEventLike } from './webrtc/rtc-types.js';
 import { PeerSession } from './session.js';
 
 type Listener = (e: RtcEventLike & { data: unknown }) => void;

@@ -1,5 +1,5 @@
 /**
- * Limits and timeouts of the WebRTC data plane, each named with its unit. The figures behind
+ * Limits and timeouts of the data plane, each named with its unit. The figures behind
  * them are in DESIGN.md ("Chunk bulk data…", "Open peer connections ahead of need").
  */
 
@@ -61,3 +61,18 @@ export const DATA_CHANNEL_ID = 0;
 
 /** After a direct connection to a peer failed, its data goes through the scheduler's relay for this long before direct is tried again, in milliseconds. */
 export const RELAY_RETRY_DIRECT_MS = 5 * 60_000;
+
+/** Open data-link (TCP) connections per fetcher; past this the least recently used idle one is closed. */
+export const MAX_PEER_CONNECTIONS = 256;
+
+/** How long closing a listener waits for its connections to end, in milliseconds. */
+export const CLOSE_TIMEOUT_MS = 5_000;
+
+/** The slowest a holder may hand over a value before it is cut off, in bytes per second (with the slack below). */
+export const FETCH_DEADLINE_FLOOR_BYTES_PER_S = 1_000_000;
+
+/** Added to every fetch's deadline, in milliseconds: connecting, queueing behind other requests. */
+export const FETCH_DEADLINE_SLACK_MS = 15_000;
+
+/** Failed fetches in a row after which a holder is blamed as lacking the value (its copy dropped). */
+export const HOLDER_FAILURES_TO_BLAME = 3;

@@ -25,7 +25,7 @@
  * `close`); `close` exactly once, with the reason (undefined for a local `close()` without one).
  */
 import { ConnectionError, ProtocolError, TimeoutError } from '@meshwork/protocol';
-import { silentLogger, type Logger } from '../core/logger.js';
+import { silentLogger, type Logger } from '../logger.js';
 import {
   DATA_CHANNEL_ID,
   DATA_CHANNEL_LABEL,
@@ -33,7 +33,7 @@ import {
   PEER_CHUNK_BYTES,
   PEER_CONNECT_TIMEOUT_MS,
   PEER_DISCONNECTED_GRACE_MS,
-} from './constants.js';
+} from '../constants.js';
 import type {
   RtcDataChannelLike,
   RtcIceCandidateInit,

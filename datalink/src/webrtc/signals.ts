@@ -6,7 +6,7 @@
  * The worker with the lower id (string comparison) makes the offer; the other one asks it to
  * with `request-offer`. There is never a renegotiation: a new offer means a new connection.
  */
-import { MAX_CANDIDATE_CHARS, MAX_SDP_CHARS } from './constants.js';
+import { MAX_CANDIDATE_CHARS, MAX_SDP_CHARS } from '../constants.js';
 
 export type SignalPayload =
   | { kind: 'offer' | 'answer'; sdp: string }

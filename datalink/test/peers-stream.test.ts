@@ -5,14 +5,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { PeerFrameReader } from '@meshwork/protocol';
-import { ChannelStream } from '../src/peers/channel-stream.js';
+import { ChannelStream } from '../src/webrtc/channel-stream.js';
 import {
   CHANNEL_HIGH_WATER_BYTES,
   CHANNEL_LOW_WATER_BYTES,
   MAX_QUEUED_SEND_BYTES,
   PEER_CHUNK_BYTES,
-} from '../src/peers/constants.js';
-import type { RtcDataChannelLike, RtcDataChannelState, RtcEventLike } from '../src/peers/rtc-types.js';
+} from '../src/constants.js';
+import type { RtcDataChannelLike, RtcDataChannelState, RtcEventLike } from '../src/webrtc/rtc-types.js';
 
 type Listener = (e: RtcEventLike & { data: unknown }) => void;
 

@@ -2,10 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, createServer, type Socket } from 'node:net';
 import { PROTOCOL_VERSION, PeerFrameReader, decodeValue, encodePeerFrame, encodeValue, makeTicket, type PeerFrame } from '@meshwork/protocol';
-import { Store } from '../src/core/store.js';
-import { startDataServer } from '../src/node/data-server.js';
-import { TcpPeerFetcher } from '../src/node/peer-fetcher.js';
-import { parseTcpAddress } from '../src/node/address.js';
+import { TcpPeerFetcher, parseTcpAddress, startDataServer } from '../src/node.js';
+
+/** The stored values a listener serves. */
+class Store extends Map<string, Uint8Array> {
+  put(key: string, bytes: Uint8Array): void {
+    this.set(key, bytes);
+  }
+}
 
 async function serverWith(entries: Record<string, unknown>) {
   const store = new Store();
@@ -197,7 +201,7 @@ test('data server: put-data before hello is refused; without a put handler it is
     c.send({ type: 'get-data', id: 3, keys: ['a'] });
     const [early, refused, data] = await c.next(3);
     assert.deepEqual(early?.header, { type: 'error', code: 'BAD_REQUEST', message: 'send hello first', replyTo: 1 });
-    assert.deepEqual(refused?.header, { type: 'error', code: 'BAD_REQUEST', message: 'this data server does not accept put-data', replyTo: 2 });
+    assert.deepEqual(refused?.header, { type: 'error', code: 'BAD_REQUEST', message: 'this peer accepts no put-data', replyTo: 2 });
     assert.equal((data?.header as { type: string }).type, 'data');
     c.socket.destroy();
   } finally {

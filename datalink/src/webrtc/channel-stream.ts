@@ -18,8 +18,8 @@ import {
   MAX_QUEUED_SEND_FRAMES,
   MIN_PEER_MESSAGE_BYTES,
   PEER_CHUNK_BYTES,
-} from './constants.js';
-import type { FrameLink, FrameReceiver } from './link.js';
+} from '../constants.js';
+import type { FrameLink, FrameReceiver } from '../link.js';
 import type { RtcDataChannelLike } from './rtc-types.js';
 
 export interface ChannelStreamOptions {

@@ -1,10 +1,10 @@
 /**
  * A HolderFetcher over a PeerTransport: reaches a holder by its worker id (WebRTC ignores the
  * address) and asks for the keys on the shared link. For a PeerFetcher with failover across
- * holders, wrap it with `fetchWithFailover` or a RoutingPeerFetcher (core/holder-fetch.ts).
+ * holders, wrap it with `fetchWithFailover` or a RoutingPeerFetcher (routing.ts).
  */
 import { PEER_FETCH_TIMEOUT_MS, type Holder } from '@meshwork/protocol';
-import type { HolderDelivery, HolderFetcher } from '../core/holder-fetch.js';
+import type { HolderDelivery, HolderFetcher } from './failover.js';
 import type { PeerLink, PeerTransport } from './link.js';
 
 export interface TransportFetcherOptions {

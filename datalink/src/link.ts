@@ -1,9 +1,9 @@
 /**
- * The seams of the data plane, shared by every transport (WebRTC here; the TCP data link can
- * implement the same):
+ * The seams of the data plane, shared by every link (TCP, WebRTC, the scheduler's relay):
  *
  * - FrameLink: one connection carrying peer frames (protocol/src/peer-frame.ts) both ways.
- *   ChannelStream is the WebRTC one; a TCP socket plus a PeerFrameReader is the other.
+ *   ChannelStream is the WebRTC one (also under the relay); StreamLink the one over a byte
+ *   stream (TCP, a client platform's stream).
  * - PeerLink: requests on a FrameLink (`get-data`, `put-data`), multiplexed by id, with the
  *   replies gathered per request. PeerSession implements it over any FrameLink and also answers
  *   the remote's requests from a PeerDataHandler, so one connection serves both directions.
@@ -42,6 +42,8 @@ export interface Delivery {
   values: Map<string, Uint8Array>;
   /** Keys the peer said it does not hold. */
   missing: string[];
+  /** Keys the peer would not serve (a client's ticket refused), with its reason. */
+  refused: Map<string, string>;
 }
 
 export interface RequestOptions {
@@ -50,11 +52,28 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
+/** A client's requests carry the scheduler's ticket for each key (protocol tickets.ts). */
+export interface GetOptions extends RequestOptions {
+  /** Key → its get ticket; keys without one are asked without (a peer worker needs none). */
+  tickets?: ReadonlyMap<string, string | undefined>;
+}
+
+export interface PutOptions extends RequestOptions {
+  /** The put ticket of the client's scatter plan. */
+  ticket?: string | undefined;
+}
+
+/** How a link reaches the remote: TCP between Node processes, a WebRTC data channel, or relayed through the scheduler. */
+export type LinkPath = 'tcp' | 'webrtc' | 'relay';
+
+/** What storing a put value gave: stored, or refused with a reason (e.g. over the memory limit). */
+export type PutResult = { ok: true } | { ok: false; message: string };
+
 export interface PeerLink {
   /** The remote's worker id. */
   readonly peerId: string;
-  /** How it is reached: a WebRTC data channel, or relayed through the scheduler. */
-  readonly path: 'webrtc' | 'relay';
+  /** How it is reached. */
+  readonly path: LinkPath;
   readonly closed: boolean;
   /** True while a request is in flight: a busy link is never closed for being idle. */
   readonly busy: boolean;
@@ -63,18 +82,18 @@ export interface PeerLink {
    * closes (ConnectionError), the peer refuses (ProtocolError), `signal` aborts, or nothing
    * arrives for `timeoutMs` (TimeoutError; the timer restarts on every chunk received).
    */
-  getData(keys: readonly string[], options: RequestOptions): Promise<Delivery>;
-  /** Stores `bytes` under `key` on the peer (a client scattering); resolves on `put-ok`. */
-  putData(key: string, bytes: Uint8Array, options: RequestOptions): Promise<void>;
+  getData(keys: readonly string[], options: GetOptions): Promise<Delivery>;
+  /** Stores `bytes` under `key` on the peer (a client scattering); resolves on `put-ok`, rejects (ProtocolError) when refused. */
+  putData(key: string, bytes: Uint8Array, options: PutOptions): Promise<void>;
   close(reason?: Error): void;
 }
 
 /** How a peer answers the remote's requests (injected: the worker's store). */
 export interface PeerDataHandler {
   /** The stored bytes of `key` asked for by worker `peer` (over `path`), or undefined. Served as they are, never copied. */
-  lookup(key: string, peer: string, path: 'webrtc' | 'relay'): Uint8Array | undefined;
+  lookup(key: string, peer: string, path: LinkPath): Uint8Array | undefined;
   /** Stores a value a client sent; when absent, `put-data` is refused with BAD_REQUEST. */
-  put?(key: string, bytes: Uint8Array): void;
+  put?(key: string, bytes: Uint8Array): PutResult;
 }
 
 export interface PeerTransport {

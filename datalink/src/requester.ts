@@ -9,9 +9,10 @@ import {
   TimeoutError,
   type PeerChannel,
 } from '@meshwork/protocol';
-import type { Delivery, FrameLink, RequestOptions } from './link.js';
+import type { Delivery, FrameLink, GetOptions, PutOptions, RequestOptions } from './link.js';
 
 interface Pending {
+  kind: 'get' | 'put';
   /** Keys still to come (get-data), or the one key stored (put-data). */
   remaining: Set<string>;
   delivery: Delivery;
@@ -22,7 +23,7 @@ interface Pending {
 
 export class PeerRequester {
   private readonly pending = new Map<number, Pending>();
-  private nextId = 0;
+  private nextId = 1;
   private closedBy: Error | undefined;
   /** Date.now() of the last chunk received (timers are re-armed from it: `Timeout.refresh` is Node-only). */
   private lastProgress = 0;
@@ -38,16 +39,19 @@ export class PeerRequester {
     return this.pending.size > 0;
   }
 
-  getData(keys: readonly string[], o: RequestOptions): Promise<Delivery> {
+  getData(keys: readonly string[], o: GetOptions): Promise<Delivery> {
     const unique = [...new Set(keys)];
-    return this.request(new Set(unique), o, (id, signal) =>
-      this.link.send({ type: 'get-data', id, keys: unique }, undefined, { signal }),
+    const t = o.tickets;
+    const tickets = t && unique.some((k) => t.get(k) !== undefined) ? { tickets: unique.map((k) => t.get(k) ?? '') } : {};
+    return this.request('get', new Set(unique), o, (id, signal) =>
+      this.link.send({ type: 'get-data', id, keys: unique, ...tickets }, undefined, { signal }),
     );
   }
 
-  async putData(key: string, bytes: Uint8Array, o: RequestOptions): Promise<void> {
-    await this.request(new Set([key]), o, (id, signal) =>
-      this.link.send({ type: 'put-data', id, key }, bytes, { signal }),
+  async putData(key: string, bytes: Uint8Array, o: PutOptions): Promise<void> {
+    const ticket = o.ticket !== undefined ? { ticket: o.ticket } : {};
+    await this.request('put', new Set([key]), o, (id, signal) =>
+      this.link.send({ type: 'put-data', id, key, ...ticket }, bytes, { signal }),
     );
   }
 
@@ -65,25 +69,32 @@ export class PeerRequester {
           );
         }
         const p = this.pending.get(msg.id);
-        if (!p || !p.remaining.delete(msg.key)) return; // a request given up on, or a repeat
+        if (!p || p.kind !== 'get' || !p.remaining.delete(msg.key)) return; // a request given up on, or a repeat
         p.delivery.values.set(msg.key, body);
         if (p.remaining.size === 0) p.resolve(p.delivery);
         return;
       }
       case 'data-missing': {
         const p = this.pending.get(msg.id);
-        if (!p || !p.remaining.delete(msg.key)) return;
+        if (!p || p.kind !== 'get' || !p.remaining.delete(msg.key)) return;
         p.delivery.missing.push(msg.key);
         if (p.remaining.size === 0) p.resolve(p.delivery);
         return;
       }
       case 'put-ok': {
         const p = this.pending.get(msg.id);
-        if (p && p.remaining.delete(msg.key) && p.remaining.size === 0) p.resolve(p.delivery);
+        if (p && p.kind === 'put' && p.remaining.delete(msg.key) && p.remaining.size === 0) p.resolve(p.delivery);
         return;
       }
       case 'error': {
         const p = msg.replyTo !== undefined ? this.pending.get(msg.replyTo) : undefined;
+        if (p && msg.key !== undefined && p.kind === 'get') {
+          // One key refused (a client's ticket): the others are still coming.
+          if (!p.remaining.delete(msg.key)) return;
+          p.delivery.refused.set(msg.key, `${msg.code}: ${msg.message}`);
+          if (p.remaining.size === 0) p.resolve(p.delivery);
+          return;
+        }
         if (p) return p.reject(new ProtocolError(`${this.name} refused the request (${msg.code}): ${msg.message}`));
         return this.link.close(new ProtocolError(`${this.name} refused the connection (${msg.code}): ${msg.message}`));
       }
@@ -99,6 +110,7 @@ export class PeerRequester {
   }
 
   private request(
+    kind: Pending['kind'],
     expect: Set<string>,
     o: RequestOptions,
     write: (id: number, signal: AbortSignal) => Promise<void>,
@@ -129,8 +141,9 @@ export class PeerRequester {
         this.onStall(e);
       };
       const p: Pending = {
+        kind,
         remaining: expect,
-        delivery: { values: new Map(), missing: [] },
+        delivery: { values: new Map(), missing: [], refused: new Map() },
         timer: setTimeout(onTimer, timeoutMs),
         resolve: (d) => settle(() => resolve(d)),
         reject: (e) => settle(() => reject(e)),

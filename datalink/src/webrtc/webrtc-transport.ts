@@ -9,13 +9,13 @@
  * from the handler given to `serve()`.
  */
 import { ConnectionError, ProtocolError } from '@meshwork/protocol';
-import { silentLogger, type Logger } from '../core/logger.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { ChannelStream } from './channel-stream.js';
-import { MAX_RTC_CONNECTIONS, RTC_IDLE_TIMEOUT_MS } from './constants.js';
-import type { PeerAddress, PeerDataHandler, PeerLink, PeerTransport } from './link.js';
+import { MAX_RTC_CONNECTIONS, RTC_IDLE_TIMEOUT_MS } from '../constants.js';
+import type { PeerAddress, PeerDataHandler, PeerLink, PeerTransport } from '../link.js';
 import { PeerConnection } from './peer-connection.js';
 import type { RtcIceServer, RtcPeerConnectionConstructor } from './rtc-types.js';
-import { PeerSession } from './session.js';
+import { PeerSession } from '../session.js';
 import { isOfferer, type SignalPayload, type Signaller } from './signals.js';
 
 export interface WebRtcTransportOptions {

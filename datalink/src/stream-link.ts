@@ -1,0 +1,137 @@
+/**
+ * A FrameLink over any ordered byte stream (a TCP socket, a WebSocket, a client platform's
+ * stream): frames written as `encodePeerFrame` parts, chunks read back through a PeerFrameReader.
+ * Broken framing (a bad prefix, an undecodable header, a body over the limit) is answered with
+ * one `error` PROTOCOL_ERROR frame and closes the link: nothing after it can be trusted.
+ */
+import { ConnectionError, PeerFrameReader, ProtocolError, ReplyCode, encodePeerFrame, type ErrorReply } from '@meshwork/protocol';
+import type { FrameLink, FrameReceiver } from './link.js';
+
+/** The byte stream under a StreamLink. */
+export interface ByteStream {
+  /**
+   * Writes the parts in order, as they are (no copy). Returns false when the stream's buffer is
+   * over its high-water mark: the link then waits for `onDrain` before resolving the send.
+   */
+  write(parts: readonly Uint8Array[]): boolean;
+  /** Ends the stream (after what was written), and destroys it soon after. */
+  end(): void;
+  /** Calls `listener` once the stream can take more (after a write returned false). */
+  onDrain(listener: () => void): void;
+}
+
+export interface StreamLinkOptions {
+  /** Where a frame's body is assembled (shared memory in a Node worker). Default: fresh memory. */
+  allocate?: (bytes: number) => Uint8Array;
+  /** Largest body accepted, in bytes (default: the protocol's MAX_VALUE_BYTES). */
+  maxBodyBytes?: number;
+}
+
+export class StreamLink implements FrameLink {
+  private readonly reader: PeerFrameReader;
+  private receiver: FrameReceiver | undefined;
+  private closedBy: Error | undefined;
+  private readonly drainWaiters = new Set<() => void>();
+
+  constructor(
+    private readonly stream: ByteStream,
+    o: StreamLinkOptions = {},
+  ) {
+    this.reader = new PeerFrameReader({
+      ...(o.allocate ? { allocate: o.allocate } : {}),
+      ...(o.maxBodyBytes !== undefined ? { maxBodyBytes: o.maxBodyBytes } : {}),
+    });
+    stream.onDrain(() => this.drained());
+  }
+
+  get closed(): boolean {
+    return this.closedBy !== undefined;
+  }
+
+  receive(receiver: FrameReceiver): void {
+    this.receiver = receiver;
+  }
+
+  async send(header: unknown, body?: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.closedBy) throw this.closedBy;
+    options.signal?.throwIfAborted();
+    if (this.stream.write(encodePeerFrame(header, body))) return;
+    await new Promise<void>((resolve, reject) => {
+      const done = (): void => {
+        this.drainWaiters.delete(done);
+        if (this.closedBy) reject(this.closedBy);
+        else resolve();
+      };
+      this.drainWaiters.add(done);
+    });
+  }
+
+  /** Bytes arrived from the stream. */
+  push(chunk: Uint8Array): void {
+    if (this.closedBy) return;
+    let frames;
+    try {
+      frames = this.reader.push(chunk);
+    } catch (e) {
+      return this.broken(e as Error);
+    }
+    this.deliver(frames);
+  }
+
+  /**
+   * Where the stream's next read may go straight into the body being assembled (see
+   * PeerFrameReader.bodyWindow): undefined while headers are being read.
+   */
+  bodyWindow(): Uint8Array | undefined {
+    return this.closedBy ? undefined : this.reader.bodyWindow();
+  }
+
+  /** `n` bytes were read into the start of `bodyWindow()`. */
+  filled(n: number): void {
+    if (this.closedBy) return;
+    let frames;
+    try {
+      frames = this.reader.filled(n);
+    } catch (e) {
+      return this.broken(e as Error);
+    }
+    this.deliver(frames);
+  }
+
+  /** The stream ended or failed underneath (`reason`): the link is closed. */
+  ended(reason: Error = new ConnectionError('the stream closed')): void {
+    this.finish(reason);
+  }
+
+  close(reason: Error = new ConnectionError('link closed')): void {
+    if (this.closedBy) return;
+    this.stream.end();
+    this.finish(reason);
+  }
+
+  private deliver(frames: { header: unknown; body: Uint8Array }[]): void {
+    this.receiver?.progress?.();
+    for (const f of frames) {
+      if (this.closedBy) return;
+      this.receiver?.frame(f.header, f.body);
+    }
+  }
+
+  private broken(e: Error): void {
+    const message = `unreadable frame: ${e.message}`;
+    const reply: ErrorReply = { type: 'error', code: ReplyCode.PROTOCOL_ERROR, message };
+    this.stream.write(encodePeerFrame(reply));
+    this.close(new ProtocolError(message));
+  }
+
+  private drained(): void {
+    for (const w of [...this.drainWaiters]) w();
+  }
+
+  private finish(reason: Error): void {
+    if (this.closedBy) return;
+    this.closedBy = reason;
+    this.drained();
+    this.receiver?.closed(reason);
+  }
+}
