@@ -1,6 +1,6 @@
 // ChannelStream against a fake data channel whose buffer drains only when the test says so:
 // chunk sizes, the high-water mark, resume on `bufferedamountlow`, the bound on queued frames,
-// abort, the stall timeout, and reassembly on the other end.
+// abort, the stall timeout (and a slow channel that is not stalled), and reassembly on the other end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -135,6 +135,30 @@ test('a channel that accepts nothing for the stall timeout closes the stream', a
   );
   assert.equal(closedWith?.message.includes('accepted nothing'), true);
   assert.equal(dc.readyState, 'closed');
+});
+
+test('a channel that drains slowly, short of the low water, stays open until it reaches it', async () => {
+  // What a loaded browser does to a Node sender: packets dropped, SCTP backing off, the queue
+  // falling one message every few seconds, longer than the stall timeout between the two marks.
+  const stallMs = 200;
+  const dc = new FakeChannel();
+  const stream = new ChannelStream(dc, { stallTimeoutMs: stallMs });
+  let closedWith: Error | undefined;
+  stream.receive({ frame: () => {}, closed: (e) => (closedWith = e) });
+  const body = randomBytes(CHANNEL_HIGH_WATER_BYTES * 2);
+  let done = false;
+  const sent = stream.send({ type: 'slow' }, body).then(() => (done = true));
+  assert.ok(dc.bufferedAmount > CHANNEL_HIGH_WATER_BYTES, 'waiting for bufferedamountlow');
+  // One message's worth every quarter of the stall timeout: each stall window sees progress, and
+  // the low water is reached only after a dozen windows.
+  while (!done && !closedWith) {
+    await new Promise((r) => setTimeout(r, stallMs / 4));
+    dc.drain(PEER_CHUNK_BYTES);
+  }
+  assert.equal(closedWith, undefined, 'a channel that keeps taking messages is not stalled');
+  await sent;
+  assert.ok(stream.bytesSent > body.byteLength, 'the whole frame was handed to the channel');
+  stream.close();
 });
 
 test('incoming chunks are reassembled; a broken frame or a text message closes the stream', () => {

@@ -176,8 +176,10 @@ test('a dependency missing on its holder (or with bytes that fail its hash) is d
 
 test('dep-missing naming no holder (a failed link) plans the task again and keeps every copy', () => {
   const { h, xOn, yOn } = yNeedsX();
+  assert.equal(h.s.totals.tasksReplanned, 0);
   h.s.depMissing(yOn, { key: 'y', dep: 'x' });
   h.check();
+  assert.equal(h.s.totals.tasksReplanned, 1, 'counted for /metrics');
   assert.equal(h.status('x'), 'memory', 'not made again');
   assert.deepEqual([...(h.s.tasks.get('x')?.whoHas ?? [])].map((w) => w.id), [xOn]);
   assert.ok(!h.toWorkers.get(xOn)?.some((m) => m.type === 'free-keys'), 'the holder keeps its copy');

@@ -4,10 +4,13 @@
  * into one message). Flow control: messages are handed to the channel while its
  * `bufferedAmount` is at most CHANNEL_HIGH_WATER_BYTES, then sending resumes on
  * `bufferedamountlow` (threshold CHANNEL_LOW_WATER_BYTES), so the channel never holds more than
- * the high water plus one message, far below the 16 MiB at which Chromium throws. Our own queue
- * holds references to at most MAX_QUEUED_SEND_FRAMES frames / MAX_QUEUED_SEND_BYTES bytes;
- * `send()` waits for room beyond that. Incoming messages feed a PeerFrameReader, which copies
- * each body once, into a buffer of its final size.
+ * the high water plus one message, far below the 16 MiB at which Chromium throws. The channel is
+ * dead only when its `bufferedAmount` has not fallen for the stall timeout: one that drains
+ * slowly, short of the low water, is alive (a loaded browser drops UDP packets, SCTP backs off,
+ * and the 768 KiB between the two marks can take longer than the timeout while messages still
+ * go). Our own queue holds references to at most MAX_QUEUED_SEND_FRAMES frames /
+ * MAX_QUEUED_SEND_BYTES bytes; `send()` waits for room beyond that. Incoming messages feed a
+ * PeerFrameReader, which copies each body once, into a buffer of its final size.
  */
 import { ConnectionError, PeerFrameReader, ProtocolError, TimeoutError, encodePeerFrame } from '@meshwork/protocol';
 import {
@@ -56,6 +59,8 @@ export class ChannelStream implements FrameLink {
   private receiver: FrameReceiver | undefined;
   private closedBy: Error | undefined;
   private stallTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The channel's `bufferedAmount` when the stall timer was last armed: less at expiry is progress. */
+  private stallMark = 0;
   /** Bytes handed to the channel and received from it (for tests and metrics). */
   bytesSent = 0;
   bytesReceived = 0;
@@ -171,12 +176,21 @@ export class ChannelStream implements FrameLink {
       return this.close(new ConnectionError(`sending to ${this.name} failed: ${(e as Error).message}`));
     }
     this.admit();
-    if (this.admitted > 0) {
-      this.stallTimer = setTimeout(
-        () => this.close(new TimeoutError(`data channel to ${this.name} accepted nothing for ${this.stallMs} ms`)),
-        this.stallMs,
-      );
-    }
+    if (this.admitted > 0) this.armStall();
+  }
+
+  /**
+   * Waits for `bufferedamountlow`, but watches progress rather than the event: only the event
+   * resumes sending, yet any fall of `bufferedAmount` proves the channel alive, so the timer
+   * starts again from the new level instead of closing a channel that is still taking messages.
+   */
+  private armStall(): void {
+    this.stallMark = this.dc.bufferedAmount;
+    this.stallTimer = setTimeout(() => {
+      if (this.closedBy) return;
+      if (this.dc.bufferedAmount < this.stallMark) return this.armStall();
+      this.close(new TimeoutError(`data channel to ${this.name} accepted nothing for ${this.stallMs} ms`));
+    }, this.stallMs);
   }
 
   /** Takes the next message off the queue: a subarray of one part, or small pieces copied together. */

@@ -69,8 +69,8 @@ export abstract class Lifecycle {
   readonly counts: Record<TaskStatus, number> = { waiting: 0, queued: 0, processing: 0, memory: 0, erred: 0, released: 0 };
   /** Tasks per function and status, for the dashboard. */
   readonly groups = new TaskGroups();
-  /** Totals since start, for metrics. */
-  readonly totals = { tasksFinished: 0, tasksErred: 0, workersJoined: 0, workersLost: 0 };
+  /** Totals since start, for metrics (tasksReplanned: a worker could not fetch an input, so the task was planned again). */
+  readonly totals = { tasksFinished: 0, tasksErred: 0, tasksReplanned: 0, workersJoined: 0, workersLost: 0 };
 
   /** Ready tasks: clients take turns; a client's own by priority, then submission order (fair-queue.ts). */
   protected readonly ready = new FairQueue<QueueEntry>(

@@ -260,6 +260,7 @@ export class SchedulerState extends ClientEvents {
     // not a holder, dropCopy does nothing), and its task is planned again, blamed holder or not.
     if (t && t.processingOn?.id === workerId) {
       if (msg.holder !== undefined && t.deps.some((d) => d.key === msg.dep)) this.dropCopy(msg.dep, msg.holder);
+      this.totals.tasksReplanned++;
       this.unassign(t);
       this.reschedule(t);
     }

@@ -71,6 +71,9 @@ export function prometheusText(s: SchedulerState, traffic: TrafficBook): string 
   );
   metric('meshwork_tasks_finished_total', 'counter', 'Tasks that finished.', [['', s.totals.tasksFinished]]);
   metric('meshwork_tasks_erred_total', 'counter', 'Tasks that failed.', [['', s.totals.tasksErred]]);
+  metric('meshwork_tasks_replanned_total', 'counter', 'Tasks planned again: an input could not be fetched.', [
+    ['', s.totals.tasksReplanned],
+  ]);
   metric('meshwork_workers_joined_total', 'counter', 'Workers that joined.', [['', s.totals.workersJoined]]);
   metric('meshwork_workers_lost_total', 'counter', 'Workers that left or died.', [['', s.totals.workersLost]]);
   metric('meshwork_bytes_stored', 'gauge', 'Bytes of results held by workers.', [
