@@ -76,6 +76,8 @@ export interface FailoverOptions {
   digest?: Digest;
   /** Failure counts per holder, kept across fetches by the caller. */
   failures?: HolderFailures;
+  /** How long one holder may take for `keys` (default `fetchDeadlineMs`), in milliseconds. */
+  deadlineMs?: (keys: readonly string[], expect?: ReadonlyMap<string, Expected>) => number;
 }
 
 /**
@@ -106,7 +108,7 @@ export async function fetchWithFailover(
       for (const key of remaining) if (!saidMissing.has(key)) saidMissing.set(key, holder.id);
       continue;
     }
-    const deadline = AbortSignal.timeout(fetchDeadlineMs(remaining, expect));
+    const deadline = AbortSignal.timeout((o.deadlineMs ?? fetchDeadlineMs)(remaining, expect));
     try {
       const got = await fetchFrom(holder, remaining, { signal: AbortSignal.any([signal, deadline]) });
       if (got.values.size > 0) o.failures?.delivered(holder.id);

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { valueHash, type Holder } from '@meshwork/protocol';
-import { fetchWithFailover, type HolderDelivery, type HolderFetcher } from '../src/failover.js';
+import { HOLDER_FAILURES_TO_BLAME } from '../src/constants.js';
+import { HolderFailures, fetchWithFailover, type HolderDelivery, type HolderFetcher } from '../src/failover.js';
 import { RoutingPeerFetcher } from '../src/routing.js';
 
 /** Counts bytes received per peer and path. */
@@ -129,4 +130,21 @@ test("bytes that do not match the producer's size or hash are refused: the next 
     digest: valueHash,
   });
   assert.equal(r3.values.get('k'), good);
+});
+
+test('a holder whose fetches keep failing is blamed as lacking the value after HOLDER_FAILURES_TO_BLAME in a row; a delivery resets it', async () => {
+  const failures = new HolderFailures();
+  let up = false;
+  const fetchFrom = async (_h: Holder, keys: readonly string[]): Promise<HolderDelivery> => {
+    if (!up) throw new Error('stalled');
+    return { values: new Map(keys.map((k) => [k, new Uint8Array(1)])), missing: [] };
+  };
+  const holders: Holder[] = [{ id: 'h', address: 'tcp://h:9' }];
+  const once = () => fetchWithFailover(holders, ['k'], { signal: signal() }, fetchFrom, { failures });
+  for (let i = 1; i < HOLDER_FAILURES_TO_BLAME; i++) assert.deepEqual((await once()).missing, [{ key: 'k', holder: 'h' }], `failure ${i}: not blamed`);
+  assert.deepEqual((await once()).missing, [{ key: 'k', holder: 'h', absent: true }], 'blamed: its copy is dropped');
+  up = true;
+  assert.equal((await once()).values.size, 1);
+  up = false;
+  assert.deepEqual((await once()).missing, [{ key: 'k', holder: 'h' }], 'the count starts again after a delivery');
 });
