@@ -31,6 +31,14 @@ export const RESULT_CACHE_MAX_BYTES = INLINE_VALUE_MAX_BYTES;
  */
 export const GATHER_ATTEMPTS = 8;
 
+/**
+ * How many times one key is asked of the scheduler while it answers that only browser tabs hold
+ * it (which clients cannot reach): it copies such values onto a Node worker before answering when
+ * it has one, so this answer means it has none (or the copy failed); the wait then fails within
+ * a second (pauses of 100, 200 and 400 ms) with a ConnectionError that says to start a Node worker.
+ */
+export const ONLY_TABS_GATHER_ATTEMPTS = 4;
+
 /** First pause before asking again for a key no holder handed over, in milliseconds (doubles each time). */
 export const GATHER_RETRY_MS = 100;
 

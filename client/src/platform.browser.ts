@@ -1,19 +1,10 @@
 /**
- * Browsers: the global WebSocket. No direct data link yet: values that are not inline
- * (over INLINE_VALUE_MAX_BYTES) cannot be fetched from a browser client until WebRTC lands.
+ * Browsers: the global WebSocket, for the scheduler and for workers' data links (a Node
+ * worker's data link answers WebSocket on its TCP port: peer-socket.browser.ts).
  */
-import { ConnectionError, INLINE_VALUE_MAX_BYTES, MAX_CONTROL_FRAME_BYTES } from '@meshwork/protocol';
-import type { ControlSocket, ControlSocketHandlers, PeerStream, Platform } from './platform.js';
-
-/** The part of the DOM WebSocket used here (the client compiles without the DOM lib). */
-interface BrowserWebSocket {
-  binaryType: string;
-  readonly readyState: number;
-  send(data: Uint8Array): void;
-  close(code?: number): void;
-  addEventListener(type: string, listener: (event: { data?: unknown; code?: number; reason?: string }) => void): void;
-}
-type BrowserWebSocketClass = new (url: string) => BrowserWebSocket;
+import { MAX_CONTROL_FRAME_BYTES } from '@meshwork/protocol';
+import type { ControlSocket, ControlSocketHandlers, Platform } from './platform.js';
+import { openWebSocketPeerStream, type BrowserWebSocket, type BrowserWebSocketClass } from './peer-socket.browser.js';
 
 const OPEN = 1;
 
@@ -55,11 +46,9 @@ function openControlSocket(url: string, handlers: ControlSocketHandlers): Contro
   };
 }
 
-function openPeerStream(address: string): PeerStream {
-  throw new ConnectionError(
-    `this value is held by a worker (${address}) and is larger than ${INLINE_VALUE_MAX_BYTES} bytes; ` +
-      'fetching it directly from a browser client is not supported yet (WebRTC data links are coming)',
-  );
-}
-
-export const platform: Platform = { name: 'browser', directLinks: false, openControlSocket, openPeerStream };
+export const platform: Platform = {
+  name: 'browser',
+  directLinks: true,
+  openControlSocket,
+  openPeerStream: openWebSocketPeerStream,
+};

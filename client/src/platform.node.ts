@@ -3,6 +3,7 @@ import { connect as tcpConnect } from 'node:net';
 import { WebSocket } from 'ws';
 import { ConnectionError, MAX_CONTROL_FRAME_BYTES } from '@meshwork/protocol';
 import { PEER_CONNECT_TIMEOUT_MS } from './constants.js';
+import { parseTcpAddress } from './data-address.js';
 import type { ControlSocket, ControlSocketHandlers, PeerStream, PeerStreamHandlers, Platform } from './platform.js';
 
 function openControlSocket(url: string, handlers: ControlSocketHandlers): ControlSocket {
@@ -42,15 +43,6 @@ function toBytes(data: WebSocket.RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   return data;
-}
-
-/** `tcp://host:port` → host and port; IPv6 hosts are written in brackets. */
-export function parseTcpAddress(address: string): { host: string; port: number } {
-  const m = /^tcp:\/\/(\[[^\]]+\]|[^:/[\]]+):(\d{1,5})\/?$/.exec(address);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || !(port > 0 && port < 65536))
-    throw new ConnectionError(`bad data-link address '${address}' (expected tcp://host:port)`);
-  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
 }
 
 function openPeerStream(address: string, handlers: PeerStreamHandlers): PeerStream {

@@ -31,7 +31,7 @@ export interface PeerStreamHandlers {
   onClose(error: Error | undefined): void;
 }
 
-/** A byte stream to a worker's data link (TCP in Node). */
+/** A byte stream to a worker's data link (TCP in Node, a WebSocket on the same port in browsers). */
 export interface PeerStream {
   /** Writes the parts in order; each is sent as it is, without a copy. */
   write(parts: readonly Uint8Array[]): void;

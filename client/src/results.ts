@@ -4,7 +4,7 @@
  * workers that hold it (next holder on `data-missing` or a failed link; asking the scheduler again,
  * after a pause that doubles, up to GATHER_ATTEMPTS, when no holder could hand it over). Holders
  * only reachable over WebRTC (tabs) are skipped: the scheduler copies such values onto a Node
- * worker first when it has one. Each key goes to its holders with the get ticket the gather reply
+ * worker first when it has one; with none, the wait fails with a ConnectionError saying so. Each key goes to its holders with the get ticket the gather reply
  * gave for it; a holder that refuses the ticket (its scheduler restarted) is passed over, and its
  * copy is not reported missing.
  */
@@ -12,6 +12,7 @@ import {
   AuthError,
   ConnectionError,
   ErrorCode,
+  INLINE_VALUE_MAX_BYTES,
   ProtocolError,
   ReplyCode,
   WEBRTC_ADDRESS,
@@ -23,7 +24,13 @@ import {
   type Holder,
   type MeshworkError,
 } from '@meshwork/protocol';
-import { GATHER_ATTEMPTS, GATHER_RETRY_MAX_MS, GATHER_RETRY_MS, PEER_FETCH_BATCH_TIMEOUT_MS } from './constants.js';
+import {
+  GATHER_ATTEMPTS,
+  GATHER_RETRY_MAX_MS,
+  GATHER_RETRY_MS,
+  ONLY_TABS_GATHER_ATTEMPTS,
+  PEER_FETCH_BATCH_TIMEOUT_MS,
+} from './constants.js';
 import type { Connection } from './connection.js';
 import { fetchFromPeer } from './peer-fetch.js';
 import type { Platform } from './platform.js';
@@ -186,21 +193,26 @@ export class Results {
     if (retryNext.length > 0) await this.fetchRemote(retryNext, index + 1);
   }
 
-  /** A Node client dials workers' data links; a tab (address 'webrtc') it cannot reach. */
+  /** A client dials Node workers' data links (TCP, or WebSocket from a page); a tab (address 'webrtc') it cannot reach. */
   private reachable(h: Holder): boolean {
     return !this.platform.directLinks || h.address !== WEBRTC_ADDRESS;
   }
 
   /** Asks the scheduler again for `key` after a pause, or fails the wait once the attempts are spent. */
   private retry(key: string, entry: Inflight, holders: readonly Holder[]): void {
+    const onlyTabs = holders.length > 0 && holders.every((h) => h.address === WEBRTC_ADDRESS);
     const giveUp = (): void => {
       const where = holders.map((h) => `${h.id} (${h.address})`).join(', ');
       entry.reject(
-        new ConnectionError(`could not fetch '${key}' from any holder after ${entry.attempts} attempt(s): ${where}`),
+        new ConnectionError(
+          onlyTabs
+            ? onlyTabsMessage(key, where)
+            : `could not fetch '${key}' from any holder after ${entry.attempts} attempt(s): ${where}`,
+        ),
       );
     };
     if (this.inflight.get(key) !== entry) return;
-    if (entry.attempts >= GATHER_ATTEMPTS || !this.conn.isOpen) return giveUp();
+    if (entry.attempts >= (onlyTabs ? ONLY_TABS_GATHER_ATTEMPTS : GATHER_ATTEMPTS) || !this.conn.isOpen) return giveUp();
     entry.requestId = 0; // a reply to the last request is stale now
     const pause = Math.min(GATHER_RETRY_MS * 2 ** (entry.attempts - 1), GATHER_RETRY_MAX_MS);
     entry.timer = setTimeout(() => {
@@ -226,4 +238,16 @@ export class Results {
     this.requests.clear();
     for (const entry of entries) entry.reject(error);
   }
+}
+
+/**
+ * Why a value held only by tabs cannot be had: clients reach workers' data links (Node workers);
+ * the scheduler copies such a value onto a Node worker for a gather, when the cluster has one.
+ */
+export function onlyTabsMessage(key: string, where: string): string {
+  return (
+    `'${key}' is held only by browser tabs (${where}) and is over ${INLINE_VALUE_MAX_BYTES} bytes: a client ` +
+    'fetches large values from Node workers only. Start a Node worker (npx meshwork worker <scheduler address>) ' +
+    'and the scheduler copies such values onto it, or return smaller results'
+  );
 }

@@ -6,13 +6,15 @@
  *    same value twice from one process gives the same key (the hash is seeded per process); a plain object `{ name: value }` uses its names as keys.
  * 2. `scatter-plan` asks the scheduler which workers should take each value; an empty answer (no
  *    worker yet, or none of `workers`) is asked again until SCATTER_WORKER_WAIT_MS (`timeoutMs`).
- * 3. The values go straight to those workers over their data links (`put-data`), each with the put
- *    ticket the plan gave for its key. A key the plan gives no ticket for (another client's, or of
+ * 3. The values go straight to those workers over their data links (`put-data`; TCP from Node, a
+ *    WebSocket from a page), each with the put ticket the plan gave for its key. A key the plan gives no ticket for (another client's, or of
  *    the pure form) is put nowhere.
  * 4. `scattered` tells the scheduler which workers took what; the futures are finished at once,
  *    but for keys put nowhere: the scheduler's `key-erred` settles those.
  *
- * A runtime without direct links (a browser) sends each value as an identity task instead.
+ * Only Node workers take scattered values (tabs have no data link a client can dial): a cluster
+ * of tabs alone gives empty plans, and scatter fails with TimeoutError saying so. A platform
+ * without direct links sends each value as an identity task instead.
  */
 import {
   ConnectionError,
@@ -147,7 +149,10 @@ async function place(core: ClientCore, items: readonly Item[], options: ScatterO
       const left = remaining(deadline) ?? 0;
       if (left <= 0) {
         const where = workers ? ` among workers ${workers.join(', ')}` : '';
-        throw new TimeoutError(`scatter: no worker${where} to put ${pending.length} value(s) on within ${waitMs} ms`);
+        throw new TimeoutError(
+          `scatter: no worker${where} to put ${pending.length} value(s) on within ${waitMs} ms ` +
+            '(values are put on Node workers; browser tabs take none: start one with npx meshwork worker <scheduler address>)',
+        );
       }
       await sleep(Math.min(pause, left), options.signal);
       pause = Math.min(pause * 2, SCATTER_PLAN_RETRY_MAX_MS);

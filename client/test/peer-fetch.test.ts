@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client, ConnectionError, GATHER_ATTEMPTS } from '../src/index.js';
-import { platform as browserPlatform } from '../src/platform.browser.js';
+import { ONLY_TABS_GATHER_ATTEMPTS } from '../src/constants.js';
 import { platform } from '../src/platform.node.js';
 import { FakeScheduler } from './fake-scheduler.js';
 import { fakeWorker, type FakeWorker } from './fake-worker.js';
@@ -87,17 +87,16 @@ describe('direct fetch from holders', () => {
     }
   });
 
-  it('in a browser, fails values that are not inline with a clear ConnectionError', async () => {
-    holders = [{ id: 'w-full', address: full.address }];
-    const hybrid = {
-      ...platform,
-      name: 'browser',
-      directLinks: false,
-      openPeerStream: (address: string) =>
-        browserPlatform.openPeerStream(address, { onOpen() {}, onData() {}, onClose() {} }),
-    };
-    const other = await Client.connect(fake.address, { platform: hybrid });
-    await assert.rejects(other.submit(big, 30_000).result(), /not supported yet/);
-    await other.close();
+  it('a value only tabs hold fails soon with a ConnectionError that says to start a Node worker', async () => {
+    holders = [{ id: 'tab-1', address: 'webrtc' }];
+    const f = client.submit(big, 30_000);
+    const started = Date.now();
+    await assert.rejects(f.result(), (e: unknown) => {
+      assert.ok(e instanceof ConnectionError);
+      assert.match(e.message, /held only by browser tabs .*Start a Node worker/);
+      return true;
+    });
+    assert.equal(fake.of('gather').filter((g) => g.keys.includes(f.key)).length, ONLY_TABS_GATHER_ATTEMPTS);
+    assert.ok(Date.now() - started < 5_000, 'not the full round of asks');
   });
 });

@@ -51,6 +51,13 @@ export const MAX_VALUE_BYTES = 2 ** 31 - 1;
 /** Largest header of a peer frame, in bytes. */
 export const MAX_PEER_HEADER_BYTES = 1024 * 1024;
 
+/**
+ * A worker's data link also speaks WebSocket on the same port, for browser clients: the byte
+ * stream of peer frames is cut into binary messages of at most this many bytes (a frame may span
+ * messages), and a side that receives a larger message closes the link (close code 1009).
+ */
+export const DATA_LINK_WS_MESSAGE_MAX_BYTES = 256 * 1024;
+
 /** Opening a connection (scheduler or peer) gives up after this long, in milliseconds. */
 export const CONNECT_TIMEOUT_MS = 10_000;
 

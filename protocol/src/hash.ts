@@ -2,6 +2,8 @@
  * A small, fast, runtime-free hash (two FNV-style 32-bit lanes: 64 bits) for task keys.
  * Not cryptographic: keys need only be stable and spread well.
  */
+import { sha256 } from '@noble/hashes/sha2';
+
 const utf8 = new TextEncoder();
 
 export function hashBytes(bytes: Uint8Array, seed = 0): string {
@@ -24,11 +26,14 @@ export function hashString(text: string, seed = 0): string {
  * SHA-256 of a value's encoded bytes, lower-case hex: what a producer reports with its result and
  * a receiver checks fetched bytes against (see ValueHash). Web Crypto, so the same code runs in
  * browsers and Node; views of shared memory are copied first, which Web Crypto refuses. Node hosts
- * may use `node:crypto` instead (same output, no copy).
+ * may use `node:crypto` instead (same output, no copy). A page that is not a secure context (plain
+ * http from a host other than localhost) has no `crypto.subtle`: the hash is then computed in
+ * JavaScript (@noble/hashes, several times slower, same output).
  */
 export async function valueHash(bytes: Uint8Array): Promise<string> {
+  const subtle = (globalThis as { crypto?: { subtle?: typeof crypto.subtle } }).crypto?.subtle;
   const own = bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : bytes.slice();
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', own));
+  const digest = subtle ? new Uint8Array(await subtle.digest('SHA-256', own)) : sha256(bytes);
   let hex = '';
   for (const b of digest) hex += b.toString(16).padStart(2, '0');
   return hex;

@@ -1,7 +1,8 @@
 /**
- * A Node worker's data-link listener (TCP): peers and clients fetch stored values directly, and
- * clients put scattered values. Each accepted connection is a serve-only PeerSession (see
- * responder.ts for what is answered and how).
+ * A Node worker's data-link listener (TCP, and WebSocket on the same port for pages:
+ * websocket.node.ts): peers and clients fetch stored values directly, and clients put scattered
+ * values. Each accepted connection is a serve-only PeerSession (see responder.ts for what is
+ * answered and how).
  *
  * Who asks: a hello with the scheduler's data token is a peer worker's, served every key; a hello
  * with a wrong token is refused and the connection closed; a hello without one is a client's,
@@ -18,6 +19,7 @@ import type { Admission } from '../responder.js';
 import { PeerSession } from '../session.js';
 import { advertisedHost, formatTcpAddress } from './address.node.js';
 import { acceptedLink } from './socket-link.node.js';
+import { dataLinkAcceptor, type DataLinkSocket, type TokenSource } from './websocket.node.js';
 
 /** Stores a value a client put; refuses (e.g. over the memory limit) with a message. */
 export type PutHandler = (key: string, bytes: Uint8Array) => PutResult;
@@ -54,20 +56,24 @@ export async function startDataServer(o: DataServerOptions): Promise<DataServer>
   const sockets = new Set<Socket>();
   const put = o.put;
   const handler: PeerDataHandler = { lookup: (key, peer, path) => o.lookup(key, peer, path), ...(put ? { put: (key, bytes) => put(key, bytes) } : {}) };
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    const name = `${socket.remoteAddress}:${socket.remotePort}`;
-    const link = acceptedLink(socket, o.allocate ? { allocate: o.allocate } : {});
+  const serve = (connection: DataLinkSocket, token: TokenSource | undefined): void => {
+    const link = acceptedLink(connection, o.allocate ? { allocate: o.allocate } : {});
     new PeerSession(link, {
       localId: '',
-      peerId: name,
+      peerId: `${connection.remoteAddress}:${connection.remotePort}`,
       role: 'serve',
       path: 'tcp',
-      admit: (hello) => admission(o.token?.(), hello.token, o.token),
+      admit: (hello) => admission(token?.(), hello.token, token),
       handler: () => handler,
       logger: log,
     });
+  };
+  // Peer frames over TCP, or the same frames over WebSocket for pages.
+  const accept = dataLinkAcceptor(o.token, log, serve);
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    accept(socket);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

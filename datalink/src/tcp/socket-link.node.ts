@@ -8,11 +8,12 @@ import { CONNECT_TIMEOUT_MS, ConnectionError, TimeoutError } from '@meshwork/pro
 import { CLOSE_TIMEOUT_MS } from '../constants.js';
 import { StreamLink, type StreamLinkOptions } from '../stream-link.js';
 import { parseTcpAddress } from './address.node.js';
+import type { DataLinkSocket } from './websocket.node.js';
 
 /** Size of a read while frame headers are being read, in bytes (a body is read straight into its own memory). */
 const HEADER_READ_BYTES = 64 * 1024;
 
-function streamOf(socket: Socket): ConstructorParameters<typeof StreamLink>[0] {
+function streamOf(socket: Socket | DataLinkSocket): ConstructorParameters<typeof StreamLink>[0] {
   return {
     write(parts) {
       if (socket.destroyed || socket.writableEnded) return true;
@@ -30,13 +31,13 @@ function streamOf(socket: Socket): ConstructorParameters<typeof StreamLink>[0] {
   };
 }
 
-function wireEnd(socket: Socket, link: StreamLink, name: string): void {
+function wireEnd(socket: Socket | DataLinkSocket, link: StreamLink, name: string): void {
   socket.on('error', (e) => link.ended(new ConnectionError(`data link ${name} failed: ${e.message}`)));
   socket.on('close', () => link.ended(new ConnectionError(`data link ${name} closed`)));
 }
 
-/** A link over a socket a listener accepted. */
-export function acceptedLink(socket: Socket, o: StreamLinkOptions = {}): StreamLink {
+/** A link over a socket a listener accepted (or a WebSocket seen as one: websocket.node.ts). */
+export function acceptedLink(socket: Socket | DataLinkSocket, o: StreamLinkOptions = {}): StreamLink {
   socket.setNoDelay(true);
   const link = new StreamLink(streamOf(socket), o);
   socket.on('data', (chunk: Buffer) => link.push(chunk));
