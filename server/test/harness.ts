@@ -12,6 +12,8 @@ interface SubmitOptions {
   priority?: number;
   verify?: number;
   timeoutMs?: number;
+  /** Runs only there (allowOtherWorkers: false). */
+  workers?: string[];
 }
 
 function spec(key: string, deps: string[], opts: SubmitOptions): ClientChannel.TaskSpec {
@@ -24,6 +26,7 @@ function spec(key: string, deps: string[], opts: SubmitOptions): ClientChannel.T
     retries: opts.retries ?? 0,
     ...(opts.verify ? { verify: opts.verify } : {}),
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    ...(opts.workers ? { workers: opts.workers, allowOtherWorkers: false } : {}),
   };
 }
 

@@ -174,6 +174,37 @@ test('a dependency missing on its holder (or with bytes that fail its hash) is d
   }
 });
 
+test('a holder blamed with certainty is suspected once per distinct peer, excluded after two, and the value is made again elsewhere', () => {
+  const h = new Harness();
+  for (const w of ['a', 'b', 'c', 'd']) h.worker(w);
+  h.client('c1');
+  h.submit('c1', [['x', []]]);
+  const xOn = h.s.tasks.get('x')?.processingOn?.id as string;
+  h.finish(xOn, 'x');
+  const peers = ['a', 'b', 'c', 'd'].filter((w) => w !== xOn);
+  h.submit('c1', [['y1', ['x']]], { workers: [peers[0] as string] });
+  h.s.depMissing(peers[0] as string, { key: 'y1', dep: 'x', holder: xOn });
+  h.check();
+  const w = h.s.workers.get(xOn);
+  assert.equal(w?.suspicions, 1);
+  assert.notEqual(h.s.tasks.get('x')?.processingOn?.id, xOn, 'x is made again on another worker');
+  const again = h.s.tasks.get('x')?.processingOn?.id as string;
+  h.finish(again, 'x');
+  // The same peer blaming again counts no more; a second peer excludes the holder.
+  assert.equal(w?.excluded, false);
+  h.submit('c1', [['y2', ['x']]], { workers: [peers[1] as string] });
+  const t = h.s.tasks.get('x');
+  if (t && w) {
+    t.whoHas.add(w);
+    w.hasWhat.add(t);
+    w.bytesStored += t.nbytes;
+  }
+  h.s.depMissing(peers[1] as string, { key: 'y2', dep: 'x', holder: xOn });
+  h.check();
+  assert.equal(w?.suspicions, 2);
+  assert.equal(w?.excluded, true, 'two distinct peers found its copies missing: no more tasks');
+});
+
 test('dep-missing naming no holder (a failed link) plans the task again and keeps every copy', () => {
   const { h, xOn, yOn } = yNeedsX();
   assert.equal(h.s.totals.tasksReplanned, 0);

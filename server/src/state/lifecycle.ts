@@ -134,6 +134,7 @@ export abstract class Lifecycle {
       suspicious: 0,
       verify: task?.verify ?? 1,
       votes: null,
+      shunned: null,
       restrictions:
         task && restricted ? { workers: task.workers, allowOtherWorkers: task.allowOtherWorkers ?? false, resources: task.resources } : null,
       timeoutMs: task?.timeoutMs,

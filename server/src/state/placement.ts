@@ -43,8 +43,11 @@ export function allowed(task: TaskState, worker: WorkerState): boolean {
   // A verified task runs on workers that have not computed it yet.
   if (task.votes?.some((v) => v.worker === worker)) return false;
   const r = task.restrictions;
+  const pinned = r?.workers !== undefined && !r.allowOtherWorkers;
+  // A worker whose copy of this value a peer surely found missing or wrong makes it again only when it must.
+  if (!pinned && task.shunned?.includes(worker)) return false;
   if (!r) return true;
-  if (r.workers && !r.allowOtherWorkers && !r.workers.some((w) => w === worker.id || w === worker.name)) return false;
+  if (pinned && !r.workers?.some((w) => w === worker.id || w === worker.name)) return false;
   if (r.resources) {
     for (const [name, amount] of Object.entries(r.resources)) {
       if ((worker.resources[name] ?? 0) - (worker.resourcesUsed[name] ?? 0) < amount) return false;

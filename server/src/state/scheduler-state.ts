@@ -6,7 +6,7 @@
  */
 import { ErrorCode, MEMORY_PAUSE_FRACTION, type ClientChannel, type WireError, type WorkerChannel } from '@meshwork/protocol';
 import { ClientEvents } from './client-events.js';
-import { SUSPICIONS_TO_EXCLUDE, tally, type Verdict } from './verify.js';
+import { MAX_BLAMERS_REMEMBERED, SUSPICIONS_TO_EXCLUDE, tally, type Verdict } from './verify.js';
 import type { ClientState, TaskState, TaskStatus, WorkerState } from './types.js';
 
 export type { SchedulerOptions } from './lifecycle.js';
@@ -48,6 +48,7 @@ export class SchedulerState extends ClientEvents {
       memoryUsed: 0,
       paused: false,
       suspicions: 0,
+      blamedBy: null,
       excluded: false,
       processing: new Set(),
       seceded: new Set(),
@@ -192,13 +193,39 @@ export class SchedulerState extends ClientEvents {
     t.votes = null;
     for (const bad of verdict.outvoted) {
       this.emit.worker(bad.id, { type: 'free-keys', keys: [t.key] });
-      bad.suspicions++;
-      if (bad.suspicions >= SUSPICIONS_TO_EXCLUDE && !bad.excluded) {
-        bad.excluded = true;
-        this.updateRoom(bad);
-      }
+      this.suspect(bad);
     }
     return verdict;
+  }
+
+  /** One more suspicion against `w`; past SUSPICIONS_TO_EXCLUDE it gets no more tasks. */
+  private suspect(w: WorkerState): void {
+    w.suspicions++;
+    if (w.suspicions >= SUSPICIONS_TO_EXCLUDE && !w.excluded) {
+      w.excluded = true;
+      this.updateRoom(w);
+    }
+  }
+
+  /**
+   * `reporter` surely found `holderId`'s copy of `key` missing or wrong (it said data-missing,
+   * sent bytes that do not match, or failed every fetch in a row): the copy is dropped, the value
+   * is made again elsewhere when it can be, and the holder is suspected once per distinct
+   * reporter (one peer's word alone cannot exclude anyone).
+   */
+  private blame(key: string, holderId: string, reporter: WorkerState): void {
+    const t = this.tasks.get(key);
+    const holder = this.workers.get(holderId);
+    if (!t || !holder || !t.whoHas.has(holder)) return;
+    this.dropCopy(key, holderId);
+    if (holder === reporter) return; // its own store lacks what the scheduler listed: no one to suspect
+    if (!(t.shunned ??= []).includes(holder)) t.shunned.push(holder);
+    // Never shun every worker: the value must be made somewhere (the latest blamed stays shunned).
+    if (t.shunned.length >= this.workers.size) t.shunned = [holder];
+    holder.blamedBy ??= new Set();
+    if (holder.blamedBy.has(reporter.id) || holder.blamedBy.size >= MAX_BLAMERS_REMEMBERED) return;
+    holder.blamedBy.add(reporter.id);
+    this.suspect(holder);
   }
 
   taskErred(workerId: string, msg: WorkerMessage<'task-erred'>): void {
@@ -259,7 +286,8 @@ export class SchedulerState extends ClientEvents {
     // Only the worker running `key` fetches its inputs: it may blame a holder of one of them (if
     // not a holder, dropCopy does nothing), and its task is planned again, blamed holder or not.
     if (t && t.processingOn?.id === workerId) {
-      if (msg.holder !== undefined && t.deps.some((d) => d.key === msg.dep)) this.dropCopy(msg.dep, msg.holder);
+      const reporter = this.workers.get(workerId);
+      if (msg.holder !== undefined && reporter && t.deps.some((d) => d.key === msg.dep)) this.blame(msg.dep, msg.holder, reporter);
       this.totals.tasksReplanned++;
       this.unassign(t);
       this.reschedule(t);
@@ -282,7 +310,7 @@ export class SchedulerState extends ClientEvents {
     // no copy left is made again; the gathers wait for it (answerGather). A failed link drops
     // nothing: a closed tab is removed when its socket closes, and the client asks again.
     const asked = new Set(pending.keys);
-    for (const m of msg.missing) if (m.holder !== undefined && asked.has(m.key)) this.dropCopy(m.key, m.holder);
+    for (const m of msg.missing) if (w && m.holder !== undefined && asked.has(m.key)) this.blame(m.key, m.holder, w);
     for (const g of pending.gathers) if (--g.remaining === 0) this.answerGather(g);
     this.dispatch();
   }

@@ -54,6 +54,8 @@ export interface TaskState {
   readonly verify: number;
   /** With `verify` > 1: the runs so far (who, which hash); null when none is pending. */
   votes: Vote[] | null;
+  /** Workers whose copy of this value a peer surely found missing or wrong: it is made again elsewhere when it can be. */
+  shunned: WorkerState[] | null;
   readonly restrictions: Restrictions | null;
   readonly timeoutMs: number | undefined;
   /** Gathers waiting for this key to settle (sparse). */
@@ -85,8 +87,13 @@ export interface Restrictions {
 
 export interface WorkerState {
   readonly id: string;
-  /** Times it was outvoted on a verified task (see verify.ts). */
+  /**
+   * Times it was outvoted on a verified task (see verify.ts), plus the distinct peers that surely
+   * found a value it held missing or wrong (`blamedBy`).
+   */
   suspicions: number;
+  /** Workers that blamed it with certainty (each counts once toward `suspicions`); null when none. */
+  blamedBy: Set<string> | null;
   /** Outvoted too often: it gets no more tasks. */
   excluded: boolean;
   readonly name: string;

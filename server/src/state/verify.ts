@@ -7,8 +7,11 @@
  */
 import type { WorkerState } from './types.js';
 
-/** Outvoted this many times, a worker is excluded. */
+/** Suspected this many times (outvoted, or blamed by distinct peers for a missing or wrong value), a worker is excluded. */
 export const SUSPICIONS_TO_EXCLUDE = 2;
+
+/** Distinct peers remembered per worker as having blamed it; past this, more blames count no more. */
+export const MAX_BLAMERS_REMEMBERED = 64;
 
 export interface Vote {
   worker: WorkerState;
