@@ -44,7 +44,11 @@ const extras = {
   'tree-reduction': { arrays: SIZES.treeArrays, length: SIZES.treeLength },
   transfer: {
     bytes: SIZES.transferBytes,
-    note: 'submit to result of a task on local-1 whose 100 MB input sits on local-0',
+    note: 'the time of a task on local-1 whose 100 MB input sits on local-0, less the same task on local-0',
+  },
+  'local-input': {
+    bytes: SIZES.transferBytes,
+    note: 'submit to result of a task on local-0 whose 100 MB Float64Array input was made there',
   },
   'cold-start': { workers: 2 },
 };

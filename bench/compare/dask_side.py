@@ -1,4 +1,4 @@
-"""dask.distributed's side of bench/compare: the six workloads of bench/lib/workloads.mjs.
+"""dask.distributed's side of bench/compare: the workloads of bench/lib/workloads.mjs.
 
 A driver on stdin/stdout, started by bench/compare/run.mjs: it prints one JSON line
 {"ready": true, "versions": {...}} once its LocalCluster (2 processes x 1 thread) is up, then
@@ -96,19 +96,45 @@ def tree_reduction(client, r, sizes):
     return dt
 
 
-def transfer(client, r, sizes):
-    nbytes = sizes["transferBytes"]
+# A move timed at less than this (the remote task no slower than the local one) counts as this, in s.
+MIN_MOVE_S = 0.001
+
+
+def made_on_first(client, sizes):
+    """A 100 MB float64 array made on the first worker and left there; the two workers."""
     w0, w1 = sorted(client.scheduler_info()["workers"])
-    a = client.submit(full, int(nbytes // 8), workers=[w0], pure=False)
-    wait(a)  # made on w0, not moved
+    a = client.submit(full, int(sizes["transferBytes"] // 8), workers=[w0], pure=False)
+    wait(a)
+    return a, w0, w1
+
+
+def time_length(client, worker, a, sizes):
+    """Seconds from submit to result of `length` pinned to `worker`, on the value of `a`."""
     t = time.perf_counter()
-    b = client.submit(length, a, workers=[w1], pure=False)
+    b = client.submit(length, a, workers=[worker], pure=False)
     n = b.result()
     dt = time.perf_counter() - t
-    if n != nbytes // 8:
-        raise RuntimeError(f"transfer gave {n}")
-    del a, b
-    return nbytes / 1e6 / dt
+    if n != sizes["transferBytes"] // 8:
+        raise RuntimeError(f"length gave {n}")
+    del b
+    return dt
+
+
+def transfer(client, r, sizes):
+    """MB/s of the move alone: the task on the other worker less the same task on the input's own."""
+    a, w0, w1 = made_on_first(client, sizes)
+    local = time_length(client, w0, a, sizes)
+    remote = time_length(client, w1, a, sizes)
+    del a
+    return sizes["transferBytes"] / 1e6 / max(remote - local, MIN_MOVE_S)
+
+
+def local_input(client, r, sizes):
+    """Milliseconds of a task taking the 100 MB array made on its own worker and returning its length."""
+    a, w0, _ = made_on_first(client, sizes)
+    ms = time_length(client, w0, a, sizes) * 1000
+    del a
+    return ms
 
 
 def cold_start(client, r, sizes):
@@ -125,6 +151,7 @@ WORKLOADS = {
     "chain": chain,
     "tree-reduction": tree_reduction,
     "transfer": transfer,
+    "local-input": local_input,
     "cold-start": cold_start,
 }
 

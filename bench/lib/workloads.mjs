@@ -1,10 +1,12 @@
-// The six workloads of `npm run bench`, one sample each, shared by bench/run.mjs and
-// bench/compare/meshwork.mjs (which runs them beside dask.distributed's equivalents in
+// The workloads of `npm run bench`, one sample each, shared by bench/run.mjs and
+// bench/compare/meshwork_side.mjs (which runs them beside dask.distributed's equivalents in
 // bench/compare/dask_side.py). Each sample returns its figure in the workload's unit.
 import { LocalCluster, treeReduction } from '@meshwork/server';
 import { Client } from '@meshwork/client';
 
 const now = () => performance.now();
+/** A move timed at less than this (noise: the remote task no slower than the local one) counts as this, in ms. */
+const MIN_MOVE_MS = 1;
 
 /** Tasks per workload, shared with the Python side through bench/compare/run.mjs. */
 export const SIZES = {
@@ -22,6 +24,7 @@ export const UNITS = {
   chain: 'µs/task',
   'tree-reduction': 's',
   transfer: 'MB/s',
+  'local-input': 'ms',
   'cold-start': 's',
 };
 
@@ -32,8 +35,30 @@ export const HIGHER_IS_BETTER = {
   chain: false,
   'tree-reduction': false,
   transfer: true,
+  'local-input': false,
   'cold-start': false,
 };
+
+const make = (n) => new Float64Array(n).fill(1.5);
+const length = (x) => x.length;
+
+/** Milliseconds from submit to result of `length` pinned to `worker`, on the value of `a`. */
+async function timeLength(client, worker, a) {
+  const t = now();
+  const b = client.with({ workers: [worker], pure: false }).submit(length, a);
+  const n = await b.result();
+  const ms = now() - t;
+  b.release();
+  if (n !== SIZES.transferBytes / 8) throw new Error(`length gave ${n}`);
+  return ms;
+}
+
+/** A 100 MB Float64Array made on local-0 and left there. */
+async function madeOnFirst(client) {
+  const a = client.with({ workers: ['local-0'], pure: false }).submit(make, SIZES.transferBytes / 8);
+  await new Promise((resolve) => a.onDone(resolve));
+  return a;
+}
 
 /** One sample of each workload that runs on an existing client; `r` makes each run's keys fresh. */
 export const samples = {
@@ -78,19 +103,24 @@ export const samples = {
     if (Math.abs(res.sum - res.inputsSum) > 1e-6 * res.inputsSum) throw new Error('tree reduction gave a wrong sum');
     return res.seconds;
   },
+  /**
+   * MB/s of moving 100 MB worker→worker: the time of a task on local-1 whose input sits on local-0,
+   * less the time of the same task on local-0 (the input local), both in this sample, so what is
+   * left is the move alone.
+   */
   async transfer(client) {
-    const bytes = SIZES.transferBytes;
-    const make = (n) => new Float64Array(n).fill(1.5);
-    const a = client.with({ workers: ['local-0'], pure: false }).submit(make, bytes / 8);
-    await new Promise((resolve) => a.onDone(resolve)); // made on local-0, not moved
-    const t = now();
-    const b = client.with({ workers: ['local-1'], pure: false }).submit((x) => x.length, a);
-    const n = await b.result();
-    if (n !== bytes / 8) throw new Error(`transfer gave ${n}`);
-    const dt = (now() - t) / 1000;
+    const a = await madeOnFirst(client);
+    const local = await timeLength(client, 'local-0', a);
+    const remote = await timeLength(client, 'local-1', a);
     a.release();
-    b.release();
-    return bytes / 1e6 / dt;
+    return SIZES.transferBytes / 1e6 / (Math.max(remote - local, MIN_MOVE_MS) / 1000);
+  },
+  /** Milliseconds of a task on local-0 taking the 100 MB Float64Array made there and returning its length. */
+  async 'local-input'(client) {
+    const a = await madeOnFirst(client);
+    const ms = await timeLength(client, 'local-0', a);
+    a.release();
+    return ms;
   },
 };
 

@@ -16,7 +16,15 @@ export class Submitter {
     protected readonly options: ResolvedOptions,
   ) {}
 
-  /** Runs `fn(...args)` on the cluster; returns at once. Futures may stand anywhere inside `args`. */
+  /**
+   * Runs `fn(...args)` on the cluster; returns at once. Futures may stand anywhere inside `args`.
+   *
+   * `fn` must not mutate its inputs (dask's rule): a large typed array it gets (64 KiB or more)
+   * is a view of the bytes the worker stores, which other tasks read and peers fetch, not a copy.
+   * Copy first (`x.slice()`) to change one. A stored value that a task changed anyway no longer
+   * matches its hash, and no peer accepts it. In a Node worker those views are of a
+   * SharedArrayBuffer, which a few APIs refuse (`crypto.subtle`): pass them a copy.
+   */
   submit<A extends readonly unknown[], R>(fn: (...args: A) => R, ...args: TaskArgs<A>): Future<Awaited<R>> {
     const spec = functionSpec(fn);
     const encoded = encodeArgs(args);
@@ -27,6 +35,7 @@ export class Submitter {
   /**
    * One task per item: `fn(a[i], b[i], …)` over the iterables zipped (to the shortest).
    * With the `key` option, each key is `<key>-<hash>`. All or nothing: one bad item refuses the whole map.
+   * `fn` must not mutate its inputs: see `submit`.
    */
   map<A extends readonly unknown[], R>(
     fn: (...args: A) => R,

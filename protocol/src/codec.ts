@@ -67,6 +67,8 @@ let blobs: { bytes: Uint8Array; offset: number }[] | null = null;
 let blobRegionBytes = 0;
 /** The blob region of the value the current `decodeValue` reads. */
 let blobRegion: Uint8Array | null = null;
+/** The current `decodeValue` hands out views of out-of-line binaries instead of copies. */
+let viewing = false;
 
 const align8 = (n: number): number => (n + 7) & ~7;
 
@@ -146,12 +148,19 @@ function readBlob(data: Uint8Array): unknown {
   const offset = view.getUint32(1, true);
   const length = view.getUint32(5, true);
   if (offset + length > blobRegion.byteLength) throw new Error('an out-of-line binary past the end of its value');
-  // Values decode into memory of their own (the input may be shared memory other tasks read).
+  const at = blobRegion.subarray(offset, offset + length);
+  const Kind = typedArrayKinds[kind];
+  if (viewing) {
+    // A view of the value's own bytes (see `decodeValue`); an ArrayBuffer cannot be one, and an
+    // element type the offset does not align with falls back to a copy.
+    if (kind === DATA_VIEW_KIND) return new DataView(at.buffer, at.byteOffset, length);
+    if (Kind && at.byteOffset % Kind.BYTES_PER_ELEMENT === 0 && length % Kind.BYTES_PER_ELEMENT === 0)
+      return new Kind(at.buffer as ArrayBuffer, at.byteOffset, length / Kind.BYTES_PER_ELEMENT);
+  }
   const own = new Uint8Array(length);
-  own.set(blobRegion.subarray(offset, offset + length));
+  own.set(at);
   if (kind === ARRAY_BUFFER_KIND) return own.buffer;
   if (kind === DATA_VIEW_KIND) return new DataView(own.buffer);
-  const Kind = typedArrayKinds[kind];
   if (!Kind) throw new Error(`unknown binary kind ${kind}`);
   return new Kind(own.buffer);
 }
@@ -163,7 +172,7 @@ for (const Class of [TypedArray, ArrayBuffer, DataView]) {
 
 const packr = new Packr(options);
 const unpackr = new Unpackr(options);
-/** Values decode into memory of their own: never views into the bytes (which may be shared). */
+/** Binaries under OUT_OF_LINE_MIN_BYTES decode into memory of their own: never views into the bytes. */
 const valueUnpackr = new Unpackr({ ...options, copyBuffers: true });
 
 /** Encodes a message or value. The result is a fresh buffer owned by the caller. */
@@ -218,11 +227,23 @@ export function encodeValue(
   return { bytes, refs: [...refs] };
 }
 
-/** Decodes a value, putting `resolve(key)` wherever a FutureRef stood. */
-export function decodeValue(bytes: Uint8Array, resolve?: (key: string) => unknown): unknown {
+export interface DecodeValueOptions {
+  /**
+   * Typed arrays and DataViews laid out of line (OUT_OF_LINE_MIN_BYTES or more) come back as views
+   * of `bytes` rather than copies, so they live as long as and change with `bytes`; ArrayBuffers
+   * and smaller binaries are still copies. For callers that own `bytes` or whose readers do not
+   * mutate what they get (tasks read their inputs this way: README, "Tasks do not mutate their
+   * inputs"). Default false.
+   */
+  views?: boolean;
+}
+
+/** Decodes a value, putting `resolve(key)` wherever a FutureRef stood. Binaries are copies unless `views`. */
+export function decodeValue(bytes: Uint8Array, resolve?: (key: string) => unknown, options: DecodeValueOptions = {}): unknown {
   // A `resolve` may decode another value: restore the outer call's slots afterwards.
-  const outer = { resolving, blobRegion };
+  const outer = { resolving, blobRegion, viewing };
   resolving = resolve ?? null;
+  viewing = options.views === true;
   try {
     if (bytes[0] !== OUT_OF_LINE_MAGIC) return valueUnpackr.unpack(bytes);
     if (bytes.byteLength < OUT_OF_LINE_PREFIX_BYTES) throw new Error('a value cut short');
@@ -232,6 +253,6 @@ export function decodeValue(bytes: Uint8Array, resolve?: (key: string) => unknow
     blobRegion = bytes.subarray(regionStart);
     return valueUnpackr.unpack(bytes.subarray(OUT_OF_LINE_PREFIX_BYTES, OUT_OF_LINE_PREFIX_BYTES + skeletonBytes));
   } finally {
-    ({ resolving, blobRegion } = outer);
+    ({ resolving, blobRegion, viewing } = outer);
   }
 }

@@ -37,6 +37,27 @@ test('encoding into given memory writes there; decoding from shared memory gives
   assert.deepEqual(decodeValue(small), [1, new Uint8Array(4)]);
 });
 
+test('with `views`, large typed arrays and DataViews are views of the bytes; ArrayBuffers, small binaries and misaligned ones are copies', () => {
+  const value = { f: new Float64Array(big).fill(2.5), d: new DataView(new ArrayBuffer(OUT_OF_LINE_MIN_BYTES)), b: new ArrayBuffer(OUT_OF_LINE_MIN_BYTES), s: new Uint8Array(4) };
+  const { bytes } = encodeValue(value, shared);
+  const out = decodeValue(bytes, undefined, { views: true }) as typeof value;
+  assert.equal(out.f.buffer, bytes.buffer, 'the Float64Array is a view of the value bytes');
+  assert.equal(out.f.byteOffset % 8, 0);
+  assert.equal(out.d.buffer, bytes.buffer);
+  assert.ok(out.b instanceof ArrayBuffer && out.b !== bytes.buffer);
+  assert.notEqual(out.s.buffer, bytes.buffer);
+  assert.deepEqual(out, decodeValue(bytes));
+  out.f[0] = 99; // a reader that mutates its view changes the value itself
+  assert.equal((decodeValue(bytes) as typeof value).f[0], 99);
+  // The same bytes one off an 8-byte boundary: a Float64Array cannot view them, so it is a copy.
+  const off = new Uint8Array(bytes.byteLength + 1);
+  off.set(bytes, 1);
+  const moved = decodeValue(off.subarray(1), undefined, { views: true }) as typeof value;
+  assert.notEqual(moved.f.buffer, off.buffer);
+  assert.equal(moved.f[0], 99);
+  assert.equal(moved.d.buffer, off.buffer, 'a DataView views any offset');
+});
+
 test('a truncated value with large binaries fails to decode instead of reading past its end', () => {
   const { bytes } = encodeValue([new Uint8Array(OUT_OF_LINE_MIN_BYTES)]);
   assert.throws(() => decodeValue(bytes.subarray(0, bytes.byteLength - 1)));

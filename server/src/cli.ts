@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SCHEDULER_PORT } from '@meshwork/protocol';
-import { runWorkerCli } from '@meshwork/web-worker/node';
+import { relaunchWithHugePages, runWorkerCli } from '@meshwork/web-worker/node';
 import { lineLogger } from './logger.js';
 import { SchedulerServer } from './transport/scheduler-server.js';
 import { normaliseOrigins } from './transport/origin.js';
@@ -116,6 +116,10 @@ class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  // The long-lived commands run with huge pages (huge-pages.ts in @meshwork/web-worker): started
+  // again with them when missing, this process then only waits for that one.
+  const longLived = (command === 'scheduler' || command === 'worker') && !rest.some((a) => a === '-h' || a === '--help');
+  if (longLived && (await relaunchWithHugePages())) return;
   switch (command) {
     case 'scheduler':
       return scheduler(rest);

@@ -5,9 +5,13 @@
 import { Client } from '@meshwork/client';
 import { treeReduction } from '@meshwork/examples';
 import { DEFAULT_SCHEDULER_PORT } from '@meshwork/protocol';
+import { relaunchWithHugePages } from '@meshwork/web-worker/node';
 import { LocalCluster } from './local-cluster.js';
 import { lineLogger } from './logger.js';
 import { progressBar } from './progress-bar.js';
+
+// With huge pages (huge-pages.ts in @meshwork/web-worker): started again with them when missing.
+if (await relaunchWithHugePages()) process.exit();
 
 const port = Number(process.env['MESHWORK_PORT'] ?? DEFAULT_SCHEDULER_PORT);
 const cluster = await LocalCluster.start({

@@ -59,6 +59,29 @@ test('bytes that fail the hash are refused: the bad copy is dropped, the value r
   assert.deepEqual(await big.result(), make(N));
 });
 
+test('a task that mutates its input changes the stored value (tasks see views); no peer accepts the changed bytes', async () => {
+  const big = client.with({ workers: ['a'], pure: false }).submit(make, N);
+  await new Promise((resolve) => big.onDone(resolve));
+  const stored = a.store.get(big.key);
+  const before = Buffer.from(stored);
+  // Against the rule (tasks do not mutate their inputs): the view it gets is the stored value.
+  const vandal = (xs) => {
+    xs[0] = -1e9;
+    return xs.length;
+  };
+  assert.equal(
+    await client
+      .with({ workers: ['a'], pure: false })
+      .submit(vandal, big)
+      .result(),
+    N,
+  );
+  assert.ok(!before.equals(a.store.get(big.key)), 'the stored bytes changed: the task got a view, not a copy');
+  const total = client.with({ workers: ['b'] }).submit(sum, big);
+  assert.equal(await total.result(), ((N - 1) * N) / 2, 'b refused the changed bytes and got the value made again');
+  big.release();
+});
+
 test('a client gathering a copy that fails its hash does not believe it: the scheduler drops it and recomputes', async () => {
   const big = client.with({ workers: ['a'], pure: false }).submit(make, N);
   await new Promise((resolve) => big.onDone(resolve));

@@ -42,6 +42,12 @@ test('runs a function; futures in the arguments become dependency values', async
   assert.ok(o.thread === 0 || o.thread === 1);
 });
 
+test("a task's large typed-array input is a view of the stored shared memory, not a copy", async () => {
+  const stored = encodeValue(new Float64Array(1 << 14).fill(1.5), (n) => new Uint8Array(new SharedArrayBuffer(n))).bytes;
+  const j = job((x: Float64Array) => [x.buffer.constructor.name, x.length], [new FutureRef('in')]);
+  assert.deepEqual(value(await run({ ...j, deps: new Map([['in', stored]]) })), ['SharedArrayBuffer', 1 << 14]);
+});
+
 test('runs an async function, and a method-shorthand source', async () => {
   const slow = async (x: number) => {
     await new Promise((r) => setTimeout(r, 10));

@@ -1,8 +1,10 @@
 /**
  * The browser executor: a pool of module Web Workers driven through comlink (the twin of
- * node/thread-pool.ts). Each job goes to an idle thread with copies of its inputs (transferred,
- * so copied once); the function's source goes only to threads that have not seen it; the result's
- * buffer is transferred back. An abort (timeout, free-keys, leaving) terminates that Web Worker
+ * node/thread-pool.ts). Each job goes to an idle thread with copies of its inputs, transferred
+ * (so copied once: the page's store keeps its own to serve peers, and a page that is not
+ * cross-origin isolated has no shared memory; bytes that are shared go as they are), and the task
+ * decodes views of that copy; the function's source goes only to threads that have not seen it;
+ * the result's buffer is transferred back, not copied. An abort (timeout, free-keys, leaving) terminates that Web Worker
  * and a fresh one takes its index.
  *
  * A job whose thread reports that it waits on tasks of its own (secede) stops counting: the pool
@@ -52,6 +54,18 @@ function copy(bytes: Uint8Array): Uint8Array {
   const out = new Uint8Array(bytes.byteLength);
   out.set(bytes);
   return out;
+}
+
+/** Shared memory exists only on cross-origin isolated pages; elsewhere the global is missing. */
+const isShared = (bytes: Uint8Array): boolean => typeof SharedArrayBuffer !== 'undefined' && bytes.buffer instanceof SharedArrayBuffer;
+
+/** Bytes in shared memory go to a thread as they are; others as a copy the thread owns. */
+function forThread(bytes: Uint8Array): Uint8Array {
+  return isShared(bytes) ? bytes : copy(bytes);
+}
+
+function transferable(bytes: Uint8Array): ArrayBuffer[] {
+  return isShared(bytes) ? [] : [bytes.buffer as ArrayBuffer];
 }
 
 type Raced = TaskReply | { died: Error } | { aborted: unknown };
@@ -172,11 +186,11 @@ export class WebThreadPool implements Executor {
       // Fetched by the page with its token: a Web Worker gets a module's text, never a credential.
       moduleSource: withSource && job.module && modules ? await modules.get(job.module) : undefined,
       capability: job.capability,
-      args: copy(job.args),
-      deps: [...job.deps].map(([key, bytes]) => [key, copy(bytes)]),
+      args: forThread(job.args),
+      deps: [...job.deps].map(([key, bytes]) => [key, forThread(bytes)]),
     });
     const send = (req: TaskRequest): Promise<TaskReply> =>
-      slot.api.run(Comlink.transfer(req, [req.args.buffer, ...req.deps.map(([, b]) => b.buffer)]));
+      slot.api.run(Comlink.transfer(req, [...transferable(req.args), ...req.deps.flatMap(([, b]) => transferable(b))]));
     try {
       let reply = await send(await request(!slot.seen.has(job.fn)));
       if (!reply.ok && 'needSource' in reply) reply = await send(await request(true));

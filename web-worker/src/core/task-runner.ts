@@ -3,6 +3,11 @@
  * both run it): rebuild the function from its source text (or take an uploaded module's export),
  * decode the dependencies and the argument array, call, check and encode the result. Errors come
  * back as WireError with code REMOTE_ERROR and the thrown error's own name, message and stack.
+ *
+ * Large typed arrays in the inputs are views of the bytes the thread was given, not copies (in
+ * Node those are the store's own shared memory): tasks do not mutate their inputs (README, "Tasks
+ * do not mutate their inputs"). One that does changes the stored value; its hash no longer
+ * matches, so no peer accepts it.
  */
 import { ErrorCode, SerializationError, checkSerialisable, decodeValue, encodeValue, errorToWire, type WireError } from '@meshwork/protocol';
 import { MAX_CACHED_FUNCTIONS_PER_THREAD } from '../constants.js';
@@ -22,9 +27,9 @@ export interface TaskRequest {
   moduleSource?: string | undefined;
   /** The capability of the client the task runs for: what `globalThis.meshwork.client()` connects with. */
   capability?: string | undefined;
-  /** The encoded argument array (owned by the thread: a copy). */
+  /** The encoded argument array (the thread's own copy, or shared memory in Node). */
   args: Uint8Array;
-  /** Dependency key → encoded value (copies). */
+  /** Dependency key → encoded value: in Node the store's shared memory itself, in a browser a copy. */
   deps: [string, Uint8Array][];
 }
 
@@ -36,6 +41,8 @@ export type TaskReply =
 
 type TaskFunction = (...args: unknown[]) => unknown;
 
+const VIEWS = { views: true } as const;
+
 export interface TaskRunnerOptions {
   /** Where uploaded modules come from; without it, module functions fail with a ModuleError. */
   modules?: ModuleCache;
@@ -44,7 +51,7 @@ export interface TaskRunnerOptions {
   /**
    * Where an encoded result is written (default: a fresh ArrayBuffer, transferred to the host).
    * The Node host passes shared memory, so its store can hand the same bytes to later tasks'
-   * threads without a copy (decoding copies them into the task's own values).
+   * threads without a copy (and tasks see views of them).
    */
   allocate?: (bytes: number) => Uint8Array;
   /** Hashes each encoded result here, on the task's thread, for the scheduler to hand to whoever fetches it. */
@@ -88,11 +95,16 @@ export class TaskRunner {
     let args: unknown;
     try {
       const depValues = new Map<string, unknown>();
-      for (const [key, bytes] of req.deps) depValues.set(key, decodeValue(bytes));
-      args = decodeValue(req.args, (key) => {
-        if (!depValues.has(key)) throw new ReferenceError(`argument refers to '${key}', which is not among the task's dependencies`);
-        return depValues.get(key);
-      });
+      // Views, not copies: a 100 MB input costs no time and no memory of its own.
+      for (const [key, bytes] of req.deps) depValues.set(key, decodeValue(bytes, undefined, VIEWS));
+      args = decodeValue(
+        req.args,
+        (key) => {
+          if (!depValues.has(key)) throw new ReferenceError(`argument refers to '${key}', which is not among the task's dependencies`);
+          return depValues.get(key);
+        },
+        VIEWS,
+      );
       if (!Array.isArray(args)) throw new TypeError('task arguments must encode an array');
     } catch (e) {
       return fail(e);

@@ -6,3 +6,4 @@ export { lineLogger, silentLogger, type Logger, type LogLevel } from '../core/lo
 export type { Executor, FetchResult, Job, Outcome, PeerFetcher } from '../core/interfaces.js';
 export { TransferStats, type PeerTraffic, type TransferPath } from '../core/transfer-stats.js';
 export { NodeRtcPeers, isLoopbackHost, type NodeRtcPeersOptions } from './rtc-peers.js';
+export { HUGE_PAGES_OPT_OUT_ENV, HUGE_PAGES_TUNABLE, MEMORY_TUNABLES, RELAUNCHED_ENV, hugePagesEnv, isLinuxGlibc, relaunchWithHugePages } from './huge-pages.js';

@@ -1,6 +1,7 @@
 /**
  * The Node executor: a pool of worker_threads driven through comlink. Each job goes to an idle
- * thread with copies of its inputs (transferred, so copied once); the function's source goes
+ * thread with its inputs: values in shared memory (the store's) as they are, so the task sees the
+ * stored bytes themselves; others as copies, transferred (so copied once). The function's source goes
  * only to threads that have not seen it. An abort (timeout, free-keys) or a dying thread ends
  * that thread and a fresh one takes its index.
  *
@@ -175,11 +176,11 @@ export class ThreadPool implements Executor {
       // Fetched here with this process's token: a thread gets a module's text, never a credential.
       moduleSource: withSource && job.module && this.modules ? await this.modules.get(job.module) : undefined,
       capability: job.capability,
-      args: copy(job.args),
+      args: forThread(job.args),
       deps: [...job.deps].map(([key, bytes]) => [key, forThread(bytes)]),
     });
     const send = (req: TaskRequest): Promise<TaskReply> =>
-      slot.api.run(Comlink.transfer(req, [req.args.buffer as ArrayBuffer, ...req.deps.flatMap(([, b]) => transferable(b))]));
+      slot.api.run(Comlink.transfer(req, [...transferable(req.args), ...req.deps.flatMap(([, b]) => transferable(b))]));
     try {
       let reply = await send(await request(!slot.seen.has(job.fn)));
       if (!reply.ok && 'needSource' in reply) reply = await send(await request(true));
