@@ -6,6 +6,9 @@ export class Store {
   private readonly values = new Map<string, Uint8Array>();
   private total = 0;
 
+  /** `onDrop(bytes)`: a value left the store (a host may reclaim its memory: node/reclaim.ts). */
+  constructor(private readonly onDrop?: (bytes: number) => void) {}
+
   get bytes(): number {
     return this.total;
   }
@@ -33,6 +36,7 @@ export class Store {
     if (old === undefined) return false;
     this.values.delete(key);
     this.total -= old.byteLength;
+    this.onDrop?.(old.byteLength);
     return true;
   }
 
@@ -49,6 +53,9 @@ export class Store {
 export class DepCache {
   private readonly entries = new Map<string, { bytes: Uint8Array; refs: number }>();
   private total = 0;
+
+  /** `onDrop(bytes)`: a fetched value is no longer needed here. */
+  constructor(private readonly onDrop?: (bytes: number) => void) {}
 
   get bytes(): number {
     return this.total;
@@ -74,5 +81,6 @@ export class DepCache {
     if (--entry.refs > 0) return;
     this.entries.delete(key);
     this.total -= entry.bytes.byteLength;
+    this.onDrop?.(entry.bytes.byteLength);
   }
 }

@@ -50,6 +50,8 @@ export interface WorkerCoreOptions {
   runExecutor?: Executor;
   fetcher: PeerFetcher;
   store?: Store;
+  /** A value this worker held (stored or fetched for a task) was dropped: `bytes` may be reclaimed. */
+  onDrop?: (bytes: number) => void;
   /** Bytes this worker should hold at most; null or absent for no limit. */
   memoryLimit?: number | null;
   logger?: Logger;
@@ -87,7 +89,7 @@ interface Task {
 
 export class WorkerCore {
   readonly store: Store;
-  private readonly cache = new DepCache();
+  private readonly cache: DepCache;
   private readonly gatherer: DepGatherer;
   private readonly outbox: Outbox;
   private readonly fns = new Map<string, FunctionSpec>();
@@ -100,7 +102,8 @@ export class WorkerCore {
   private done = 0;
 
   constructor(private readonly o: WorkerCoreOptions) {
-    this.store = o.store ?? new Store();
+    this.store = o.store ?? new Store(o.onDrop);
+    this.cache = new DepCache(o.onDrop);
     this.log = o.logger ?? silentLogger;
     this.gatherer = new DepGatherer(this.store, this.cache, o.fetcher, () => this.outbox.memoryChanged());
     const outbox: ConstructorParameters<typeof Outbox>[0] = { send: (frame) => o.send(frame), memoryUsed: () => this.memoryUsed, memoryLimit: o.memoryLimit ?? null };

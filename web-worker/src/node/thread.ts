@@ -14,6 +14,7 @@ import { ModuleCache } from '../core/modules.js';
 import { TaskGlobal, type TaskGlobalLoader } from '../core/task-global.js';
 import { TaskRunner, type TaskReply, type TaskRequest } from '../core/task-runner.js';
 import { importModuleSource } from './module-import.js';
+import { Reclaimer } from './reclaim.js';
 import { sharedBytes } from './shared-memory.js';
 import { WAIT_EVENT, type ThreadData, type WaitEvent } from './thread-data.js';
 
@@ -53,9 +54,14 @@ if (parentPort) {
     modules: new ModuleCache(importModuleSource),
     ...(scheduler !== undefined ? { taskGlobal: new TaskGlobal(clientLoader(port, { ...data, scheduler })) } : {}),
   });
+  // What a task read and wrote is this thread's to let go of (reclaim.ts).
+  const reclaimer = new Reclaimer();
   const api: ThreadApi = {
     async run(req) {
       const reply = await runner.run(req);
+      let touched = req.args.byteLength + (reply.ok ? reply.bytes.byteLength : 0);
+      for (const [, bytes] of req.deps) touched += bytes.byteLength;
+      reclaimer.dropped(touched);
       // Shared memory travels to the host without a copy or a transfer.
       return reply.ok && !(reply.bytes.buffer instanceof SharedArrayBuffer) ? Comlink.transfer(reply, [reply.bytes.buffer]) : reply;
     },

@@ -25,6 +25,7 @@ import { TCP_SCHEME, TcpPeerFetcher, Unreachable, startDataServer, type DataServ
 import { nodeDigest } from './digest.js';
 import { LazyExecutor } from './lazy-executor.js';
 import { NodeRtcPeers } from './rtc-peers.js';
+import { Reclaimer } from './reclaim.js';
 import { sharedBytes } from './shared-memory.js';
 import { connectScheduler, type SchedulerLink } from './scheduler-link.js';
 import type { ThreadData } from './thread-data.js';
@@ -112,7 +113,9 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   checkOptions(options);
   const log = options.logger ?? silentLogger;
   const threads = options.threads ?? availableParallelism();
-  const store = new Store();
+  // Large values' memory goes back to the allocator promptly once dropped (reclaim.ts).
+  const reclaimer = new Reclaimer();
+  const store = new Store(reclaimer.dropped);
   const stats = new TransferStats();
   const host = options.host ?? DEFAULT_DATA_HOST;
   /** The current membership, while joined: the data server stores put-data through its core. */
@@ -164,7 +167,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const threadPool: ThreadPool = pool;
   const server: DataServer = dataServer;
   const runExecutor = new LazyExecutor(1, () => ThreadPool.start({ threads: 1, logger: log, threadData, modules }));
-  const sessionOptions: SessionOptions = { options, log, store, stats, host, executor: threadPool, runExecutor };
+  const sessionOptions: SessionOptions = { options, log, store, stats, host, executor: threadPool, runExecutor, reclaimer };
   session = openSession(link, sessionOptions);
   log.info('joined the scheduler', { id: session.id, scheduler: options.scheduler, threads, dataAddress: server.address });
 
@@ -243,6 +246,7 @@ interface SessionOptions {
   host: string;
   executor: ThreadPool;
   runExecutor: LazyExecutor;
+  reclaimer: Reclaimer;
 }
 
 /** One membership of the scheduler: what lives only as long as one link and one worker id. */
@@ -286,6 +290,7 @@ function openSession(link: SchedulerLink, o: SessionOptions): Session {
     runExecutor: o.runExecutor,
     fetcher,
     store,
+    onDrop: o.reclaimer.dropped,
     memoryLimit: o.options.memoryLimit ?? null,
     logger: log,
     stats,
