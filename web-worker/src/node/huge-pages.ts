@@ -91,12 +91,19 @@ export async function relaunchWithHugePages(): Promise<boolean> {
   if (process.env[RELAUNCHED_ENV] !== undefined) {
     // This is the relaunch: its own children may be relaunched (they get the tunable anyway).
     delete process.env[RELAUNCHED_ENV];
+    // The launcher ends only after this one, so losing it means it was killed (SIGKILL cannot be
+    // passed on): end too, as abruptly, rather than live on unseen by whoever killed it.
+    if (process.channel) {
+      process.channel.unref();
+      process.once('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+    }
     return false;
   }
   const env = hugePagesEnv(process.env);
   if (!env) return false;
   env[RELAUNCHED_ENV] = '1';
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { env, stdio: 'inherit' });
+  // The IPC channel carries nothing: it closes when this process dies, however it dies.
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { env, stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
   const forward = (signal: NodeJS.Signals): void => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   };
