@@ -68,8 +68,12 @@ export const MAX_PEER_CONNECTIONS = 256;
 /** How long closing a listener waits for its connections to end, in milliseconds. */
 export const CLOSE_TIMEOUT_MS = 5_000;
 
-/** The slowest a holder may hand over a value before it is cut off, in bytes per second (with the slack below). */
-export const FETCH_DEADLINE_FLOOR_BYTES_PER_S = 1_000_000;
+/**
+ * The slowest a holder may hand over a value before it is cut off, in bytes per second (with the
+ * slack below). Low: a WebRTC channel to a loaded browser tab was seen moving ~13 KB/s for seconds
+ * while SCTP backed off, and a cut-off honest fetch costs a re-plan (three, the value itself).
+ */
+export const FETCH_DEADLINE_FLOOR_BYTES_PER_S = 64_000;
 
 /** Added to every fetch's deadline, in milliseconds: connecting, queueing behind other requests. */
 export const FETCH_DEADLINE_SLACK_MS = 15_000;

@@ -13,7 +13,7 @@ import { startDataServer } from '@meshwork/datalink/node';
 import { eventually, rawWorker } from './helpers.mjs';
 
 /** Bytes of the value the bad holder claims: over the inline limit, so peers fetch it from the holder. */
-const VALUE_BYTES = 1_000_000;
+const VALUE_BYTES = 200_000;
 
 let cluster;
 let client;

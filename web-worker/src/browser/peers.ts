@@ -5,7 +5,7 @@
  * payload}` in). The same transport answers other workers' `get-data` from this tab's store.
  */
 import { valueHash, type Holder, type WorkerChannel } from '@meshwork/protocol';
-import { fetchWithFailover, type HolderDelivery } from '@meshwork/datalink';
+import { HolderFailures, fetchWithFailover, type HolderDelivery } from '@meshwork/datalink';
 import type { FetchOptions, FetchResult, PeerFetcher } from '../core/interfaces.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { Store } from '../core/store.js';
@@ -42,6 +42,8 @@ export interface TabPeersOptions {
 
 /** The PeerFetcher of a tab, and the server side of its data plane. */
 export class TabPeers implements PeerFetcher {
+  /** Failed fetches per holder: one that keeps failing is blamed (datalink's failover). */
+  private readonly failures = new HolderFailures();
   readonly transport: FallbackTransport;
   private readonly relay: RelayTransport;
   private readonly fetcher: TransportFetcher;
@@ -81,6 +83,7 @@ export class TabPeers implements PeerFetcher {
       logger: this.log,
       skip: this.o.localId,
       digest: valueHash,
+      failures: this.failures,
     });
   }
 
