@@ -8,6 +8,7 @@ import { TimeoutError, valueMismatch, type Holder } from '@meshwork/protocol';
 import { FETCH_DEADLINE_FLOOR_BYTES_PER_S, FETCH_DEADLINE_SLACK_MS, HOLDER_FAILURES_TO_BLAME } from './constants.js';
 import type { Digest, Expected, FetchOptions, FetchResult } from './fetch.js';
 import { silentLogger, type Logger } from './logger.js';
+import { arrivedDigests } from './stream-link.js';
 import type { TransferPath } from './fetch.js';
 
 /** What one holder answered. */
@@ -96,6 +97,12 @@ export async function fetchWithFailover(
   o: FailoverOptions = {},
 ): Promise<FetchResult> {
   const { signal, expect } = options;
+  const given = o.digest;
+  // A body hashed while it arrived (stream-link.ts) is not read again.
+  const digest: Digest | undefined = given && ((bytes) => {
+    const known = arrivedDigests.get(bytes);
+    return known !== undefined ? Promise.resolve(known) : given(bytes);
+  });
   const log = o.logger ?? silentLogger;
   const values = new Map<string, Uint8Array>();
   const saidMissing = new Map<string, string>();
@@ -113,7 +120,7 @@ export async function fetchWithFailover(
       const got = await fetchFrom(holder, remaining, { signal: AbortSignal.any([signal, deadline]) });
       if (got.values.size > 0) o.failures?.delivered(holder.id);
       for (const [key, bytes] of got.values) {
-        const wrong = await valueMismatch(bytes, expect?.get(key), o.digest);
+        const wrong = await valueMismatch(bytes, expect?.get(key), digest);
         if (wrong === undefined) {
           values.set(key, bytes);
           continue;

@@ -20,9 +20,27 @@ export interface ByteStream {
   onDrain(listener: () => void): void;
 }
 
+/** A hash fed piece by piece (SHA-256 in Node: node:crypto). */
+export interface IncrementalHash {
+  update(bytes: Uint8Array): void;
+  /** Lower-case hex. */
+  digest(): string;
+}
+
+/**
+ * The hash of each body hashed while it arrived (StreamLinkOptions.hasher), by body: the fetcher
+ * then checks a value without reading its bytes again (failover.ts). Weak: it goes with the body.
+ */
+export const arrivedDigests = new WeakMap<Uint8Array, string>();
+
 export interface StreamLinkOptions {
   /** Where a frame's body is assembled (shared memory in a Node worker). Default: fresh memory. */
   allocate?: (bytes: number) => Uint8Array;
+  /**
+   * Hashes each body as its bytes arrive, while the sender is still sending, instead of after the
+   * last byte (the hash of a 100 MB value took ~70 ms after a ~50 ms transfer). See arrivedDigests.
+   */
+  hasher?: () => IncrementalHash;
   /** Largest body accepted, in bytes (default: the protocol's MAX_VALUE_BYTES). */
   maxBodyBytes?: number;
 }
@@ -32,11 +50,15 @@ export class StreamLink implements FrameLink {
   private receiver: FrameReceiver | undefined;
   private closedBy: Error | undefined;
   private readonly drainWaiters = new Set<() => void>();
+  private readonly hasher: (() => IncrementalHash) | undefined;
+  /** The body being hashed as it arrives, and how much of it is hashed. */
+  private hashing: { body: Uint8Array; hashed: number; hash: IncrementalHash } | undefined;
 
   constructor(
     private readonly stream: ByteStream,
     o: StreamLinkOptions = {},
   ) {
+    this.hasher = o.hasher;
     this.reader = new PeerFrameReader({
       ...(o.allocate ? { allocate: o.allocate } : {}),
       ...(o.maxBodyBytes !== undefined ? { maxBodyBytes: o.maxBodyBytes } : {}),
@@ -110,11 +132,30 @@ export class StreamLink implements FrameLink {
   }
 
   private deliver(frames: { header: unknown; body: Uint8Array }[]): void {
+    if (this.hasher) this.hashArrived(frames);
     this.receiver?.progress?.();
     for (const f of frames) {
       if (this.closedBy) return;
       this.receiver?.frame(f.header, f.body);
     }
+  }
+
+  /** Hashes what arrived: the rest of each body completed now, then the part of the one in progress. */
+  private hashArrived(frames: readonly { body: Uint8Array }[]): void {
+    const make = this.hasher as () => IncrementalHash;
+    for (const { body } of frames) {
+      if (body.byteLength === 0) continue;
+      const h = this.hashing?.body === body ? this.hashing : { body, hashed: 0, hash: make() };
+      h.hash.update(body.subarray(h.hashed));
+      arrivedDigests.set(body, h.hash.digest());
+      if (this.hashing === h) this.hashing = undefined;
+    }
+    const now = this.reader.assembling();
+    if (!now) return;
+    if (this.hashing?.body !== now.body) this.hashing = { body: now.body, hashed: 0, hash: make() };
+    const h = this.hashing;
+    if (now.filled > h.hashed) h.hash.update(now.body.subarray(h.hashed, now.filled));
+    h.hashed = now.filled;
   }
 
   private broken(e: Error): void {

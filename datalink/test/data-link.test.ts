@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, createServer, type Socket } from 'node:net';
+import { createHash } from 'node:crypto';
 import { PROTOCOL_VERSION, PeerFrameReader, decodeValue, encodePeerFrame, encodeValue, makeTicket, type PeerFrame } from '@meshwork/protocol';
 import { TcpPeerFetcher, parseTcpAddress, startDataServer } from '../src/node.js';
 
@@ -286,6 +287,32 @@ test("data server: a hello without the data token is a client's: each key needs 
     assert.equal((refused?.header as { code?: string }).code, 'AUTH_FAILED');
     await wrong.closed;
   } finally {
+    await server.close();
+  }
+});
+
+test('data link: a value is hashed while it arrives, and the fetch checks it without reading it again', async () => {
+  const value = new Uint8Array(20e6);
+  for (let i = 0; i < value.byteLength; i += 997) value[i] = i & 255;
+  const store = new Store([['v', value]]);
+  const server = await startDataServer({ host: '127.0.0.1', lookup: (k) => store.get(k) });
+  const hash = createHash('sha256').update(value).digest('hex');
+  let hashedAfter = 0;
+  const digest = async (bytes: Uint8Array) => {
+    hashedAfter++;
+    return createHash('sha256').update(bytes).digest('hex');
+  };
+  const fetcher = new TcpPeerFetcher({ from: 'hasher', digest });
+  try {
+    const expect = new Map([['v', { nbytes: value.byteLength, hash }]]);
+    const got = await fetcher.fetch([{ id: 'w', address: server.address }], ['v'], { signal: AbortSignal.timeout(30_000), expect });
+    assert.equal(got.values.get('v')?.byteLength, value.byteLength, 'accepted: the hash computed on arrival matched');
+    assert.equal(hashedAfter, 0, 'not hashed again after it arrived');
+    const wrong = new Map([['v', { nbytes: value.byteLength, hash: 'ab'.repeat(32) }]]);
+    const refused = await fetcher.fetch([{ id: 'w', address: server.address }], ['v'], { signal: AbortSignal.timeout(30_000), expect: wrong });
+    assert.equal(refused.values.size, 0, 'a hash that does not match is still refused');
+  } finally {
+    fetcher.close();
     await server.close();
   }
 });

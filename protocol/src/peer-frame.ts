@@ -82,6 +82,11 @@ export class PeerFrameReader {
     return this.body && this.pendingBytes === 0 ? this.body.subarray(this.bodyFilled) : undefined;
   }
 
+  /** The body being assembled and how many of its bytes are in, or undefined between bodies. */
+  assembling(): { body: Uint8Array; filled: number } | undefined {
+    return this.body ? { body: this.body, filled: this.bodyFilled } : undefined;
+  }
+
   /** `n` bytes were written at the start of `bodyWindow()`; returns the frame it completed, if any. */
   filled(n: number): PeerFrame[] {
     const body = this.body;

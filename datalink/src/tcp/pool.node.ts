@@ -4,6 +4,7 @@
  * reads values straight into their memory. A Node worker uses it through a RoutingPeerFetcher
  * (TCP for `tcp://` holders, WebRTC for the others); alone it reaches `tcp://` holders only.
  */
+import { createHash } from 'node:crypto';
 import { ConnectionError, PEER_FETCH_TIMEOUT_MS, type Holder } from '@meshwork/protocol';
 import { MAX_PEER_CONNECTIONS } from '../constants.js';
 import { abortable } from '../abortable.js';
@@ -13,6 +14,13 @@ import type { Digest } from '../fetch.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { PeerSession } from '../session.js';
 import { dialLink } from './socket-link.node.js';
+import type { IncrementalHash } from '../stream-link.js';
+
+/** SHA-256 piece by piece (protocol `valueHash`), through node:crypto. */
+function sha256Hasher(): IncrementalHash {
+  const h = createHash('sha256');
+  return { update: (bytes) => void h.update(bytes), digest: () => h.digest('hex') };
+}
 
 export interface TcpPeerFetcherOptions {
   /** This end's id, sent in `hello`. */
@@ -101,7 +109,9 @@ export class TcpPeerFetcher implements PeerFetcher, HolderFetcher {
 
   /** A new ask-only session to `address`; when it ends it leaves the pool. */
   private async dial(address: string): Promise<PeerSession> {
-    const link = await dialLink(address, this.o.allocate ? { allocate: this.o.allocate } : {});
+    // With a digest to check against, each value is hashed as it arrives (stream-link.ts).
+    const hasher = this.o.digest ? sha256Hasher : undefined;
+    const link = await dialLink(address, { ...(this.o.allocate ? { allocate: this.o.allocate } : {}), ...(hasher ? { hasher } : {}) });
     const conn: PeerSession = new PeerSession(link, {
       localId: this.o.from,
       peerId: address,
