@@ -6,10 +6,8 @@
  */
 import { TimeoutError, valueMismatch, type Holder } from '@meshwork/protocol';
 import { FETCH_DEADLINE_FLOOR_BYTES_PER_S, FETCH_DEADLINE_SLACK_MS, HOLDER_FAILURES_TO_BLAME } from './constants.js';
-import type { Digest, Expected, FetchOptions, FetchResult } from './fetch.js';
+import { arrivedDigests, type Digest, type Expected, type FetchOptions, type FetchResult, type TransferPath } from './fetch.js';
 import { silentLogger, type Logger } from './logger.js';
-import { arrivedDigests } from './stream-link.js';
-import type { TransferPath } from './fetch.js';
 
 /** What one holder answered. */
 export interface HolderDelivery {

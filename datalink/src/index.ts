@@ -20,7 +20,7 @@ export type {
   PutOptions,
   RequestOptions,
 } from './link.js';
-export type { Digest, Expected, FetchOptions, FetchResult, PeerFetcher, TransferCounter, TransferPath } from './fetch.js';
+export { arrivedDigests, type Digest, type Expected, type FetchOptions, type FetchResult, type IncrementalHash, type PeerFetcher, type TransferCounter, type TransferPath } from './fetch.js';
 export { silentLogger, type Logger } from './logger.js';
 export { abortable } from './abortable.js';
 export { PeerSession, type PeerSessionOptions, type SessionRole } from './session.js';

@@ -5,6 +5,7 @@
  * one `error` PROTOCOL_ERROR frame and closes the link: nothing after it can be trusted.
  */
 import { ConnectionError, PeerFrameReader, ProtocolError, ReplyCode, encodePeerFrame, type ErrorReply } from '@meshwork/protocol';
+import { arrivedDigests, type IncrementalHash } from './fetch.js';
 import type { FrameLink, FrameReceiver } from './link.js';
 
 /** The byte stream under a StreamLink. */
@@ -19,19 +20,6 @@ export interface ByteStream {
   /** Calls `listener` once the stream can take more (after a write returned false). */
   onDrain(listener: () => void): void;
 }
-
-/** A hash fed piece by piece (SHA-256 in Node: node:crypto). */
-export interface IncrementalHash {
-  update(bytes: Uint8Array): void;
-  /** Lower-case hex. */
-  digest(): string;
-}
-
-/**
- * The hash of each body hashed while it arrived (StreamLinkOptions.hasher), by body: the fetcher
- * then checks a value without reading its bytes again (failover.ts). Weak: it goes with the body.
- */
-export const arrivedDigests = new WeakMap<Uint8Array, string>();
 
 export interface StreamLinkOptions {
   /** Where a frame's body is assembled (shared memory in a Node worker). Default: fresh memory. */

@@ -14,7 +14,7 @@ import type { Digest } from '../fetch.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { PeerSession } from '../session.js';
 import { dialLink } from './socket-link.node.js';
-import type { IncrementalHash } from '../stream-link.js';
+import type { IncrementalHash } from '../fetch.js';
 
 /** SHA-256 piece by piece (protocol `valueHash`), through node:crypto. */
 function sha256Hasher(): IncrementalHash {
