@@ -131,7 +131,7 @@ test(
 
 test('`meshwork worker` whose GLIBC_TUNABLES already names every tunable runs as it is', { skip }, async () => {
   // glibc's defaults, huge pages off.
-  const own = 'glibc.malloc.hugetlb=0:glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072';
+  const own = 'glibc.malloc.hugetlb=0:glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072:glibc.malloc.arena_max=8';
   assert.equal(own.split(':').length, MEMORY_TUNABLES.length);
   const env = { ...process.env, GLIBC_TUNABLES: own };
   delete env.MESHWORK_HUGE_PAGES;

@@ -29,11 +29,19 @@ export const HUGE_PAGES_TUNABLE = 'glibc.malloc.hugetlb=1';
 export const MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024;
 /** Free memory at the top of a heap that glibc keeps for reuse rather than returning it, in bytes. */
 export const TRIM_THRESHOLD_BYTES = 128 * 1024 * 1024;
+/**
+ * Malloc arenas: one. Task threads then allocate values from the main heap, which is advised for
+ * huge pages and reused like the rest, instead of 64 MiB per-thread heaps of 4 KiB pages: encoding
+ * a tree reduction's results into fresh per-thread memory was its largest cost. Tree reduction on
+ * 2 workers, alternating in one run: 1.52–1.56 s without, 0.93–1.09 s with.
+ */
+export const MALLOC_ARENAS = 1;
 /** Every tunable set, in order; each is appended to GLIBC_TUNABLES unless it names it already. */
 export const MEMORY_TUNABLES: readonly string[] = [
   HUGE_PAGES_TUNABLE,
   `glibc.malloc.mmap_threshold=${MMAP_THRESHOLD_BYTES}`,
   `glibc.malloc.trim_threshold=${TRIM_THRESHOLD_BYTES}`,
+  `glibc.malloc.arena_max=${MALLOC_ARENAS}`,
 ];
 /** Set to `0` (or `off`, `false`, `no`) to leave GLIBC_TUNABLES alone. */
 export const HUGE_PAGES_OPT_OUT_ENV = 'MESHWORK_HUGE_PAGES';
