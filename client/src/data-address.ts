@@ -3,16 +3,9 @@
  * holders) and the WebSocket URL a browser opens for one: the worker's data link answers
  * WebSocket on the same port. Runtime-free.
  */
-import { ConnectionError } from '@meshwork/protocol';
+import { parseTcpAddress } from '@meshwork/datalink';
 
-/** `tcp://host:port` → host and port; IPv6 hosts are written in brackets. */
-export function parseTcpAddress(address: string): { host: string; port: number } {
-  const m = /^tcp:\/\/(\[[^\]]+\]|[^:/[\]]+):(\d{1,5})\/?$/.exec(address);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || !(port > 0 && port < 65536))
-    throw new ConnectionError(`bad data-link address '${address}' (expected tcp://host:port)`);
-  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
-}
+export { parseTcpAddress };
 
 /** Loopback names and addresses: browsers let any page, https or not, open `ws:` to them. */
 export function isLoopbackHost(host: string): boolean {

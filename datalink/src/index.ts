@@ -22,6 +22,7 @@ export type {
 } from './link.js';
 export { arrivedDigests, type Digest, type Expected, type FetchOptions, type FetchResult, type IncrementalHash, type PeerFetcher, type TransferCounter, type TransferPath } from './fetch.js';
 export { silentLogger, type Logger } from './logger.js';
+export { TCP_SCHEME, formatTcpAddress, parseTcpAddress } from './address.js';
 export { abortable } from './abortable.js';
 export { PeerSession, type PeerSessionOptions, type SessionRole } from './session.js';
 export type { Admission } from './responder.js';

@@ -78,14 +78,7 @@ export class StreamLink implements FrameLink {
 
   /** Bytes arrived from the stream. */
   push(chunk: Uint8Array): void {
-    if (this.closedBy) return;
-    let frames;
-    try {
-      frames = this.reader.push(chunk);
-    } catch (e) {
-      return this.broken(e as Error);
-    }
-    this.deliver(frames);
+    this.read(() => this.reader.push(chunk));
   }
 
   /**
@@ -98,14 +91,7 @@ export class StreamLink implements FrameLink {
 
   /** `n` bytes were read into the start of `bodyWindow()`. */
   filled(n: number): void {
-    if (this.closedBy) return;
-    let frames;
-    try {
-      frames = this.reader.filled(n);
-    } catch (e) {
-      return this.broken(e as Error);
-    }
-    this.deliver(frames);
+    this.read(() => this.reader.filled(n));
   }
 
   /** The stream ended or failed underneath (`reason`): the link is closed. */
@@ -117,6 +103,18 @@ export class StreamLink implements FrameLink {
     if (this.closedBy) return;
     this.stream.end();
     this.finish(reason);
+  }
+
+  /** Runs one step of the reader: the frames it completed are delivered, broken framing closes the link. */
+  private read(step: () => { header: unknown; body: Uint8Array }[]): void {
+    if (this.closedBy) return;
+    let frames;
+    try {
+      frames = step();
+    } catch (e) {
+      return this.broken(e as Error);
+    }
+    this.deliver(frames);
   }
 
   private deliver(frames: { header: unknown; body: Uint8Array }[]): void {

@@ -17,7 +17,8 @@ import type { LinkPath, PeerDataHandler, PutResult } from '../link.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Admission } from '../responder.js';
 import { PeerSession } from '../session.js';
-import { advertisedHost, formatTcpAddress } from './address.node.js';
+import { formatTcpAddress } from '../address.js';
+import { advertisedHost } from './address.node.js';
 import { acceptedLink } from './socket-link.node.js';
 import { dataLinkAcceptor, type DataLinkSocket, type TokenSource } from './websocket.node.js';
 

@@ -7,7 +7,7 @@ import { connect, type Socket } from 'node:net';
 import { CONNECT_TIMEOUT_MS, ConnectionError, TimeoutError } from '@meshwork/protocol';
 import { CLOSE_TIMEOUT_MS } from '../constants.js';
 import { StreamLink, type StreamLinkOptions } from '../stream-link.js';
-import { parseTcpAddress } from './address.node.js';
+import { parseTcpAddress } from '../address.js';
 import type { DataLinkSocket } from './websocket.node.js';
 
 /** Size of a read while frame headers are being read, in bytes (a body is read straight into its own memory). */
