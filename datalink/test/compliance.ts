@@ -119,6 +119,15 @@ export function linkCompliance(kind: LinkKind): void {
     await closedSoon(b);
   });
 
+  t('a hello from another peer than the link was opened with is refused and the link closed', async () => {
+    const { a, b } = await kind.pair();
+    serve(b, new Map([['x', new Uint8Array([1])]]));
+    const reply = nextFrame(a);
+    await a.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, from: 'mallory' });
+    assert.equal((await reply).header.code, 'BAD_REQUEST');
+    await closedSoon(b);
+  });
+
   t('a bad header gets an error reply and the link stays', async () => {
     const { a, b } = await kind.pair();
     serve(b, new Map([['x', new Uint8Array([5])]]));

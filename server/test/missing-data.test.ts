@@ -91,3 +91,18 @@ test('dep-missing from a worker not running the task, or about a key that is not
   assert.deepEqual([...(h.s.tasks.get('x')?.whoHas ?? [])].map((w) => w.id), [xOn]);
   assert.equal(h.s.tasks.get('y')?.processingOn?.id, yOn);
 });
+
+test("one peer's blames count once: a lying worker alone cannot get an honest holder excluded", () => {
+  const h = new Harness();
+  for (const w of ['a', 'b']) h.worker(w);
+  h.client('c1');
+  h.submit('c1', [['x1', []], ['x2', []]], { workers: ['a'] });
+  h.finish('a', 'x1');
+  h.finish('a', 'x2');
+  h.submit('c1', [['y1', ['x1']], ['y2', ['x2']]], { workers: ['b'] });
+  h.s.depMissing('b', { key: 'y1', dep: 'x1', holder: 'a' });
+  h.s.depMissing('b', { key: 'y2', dep: 'x2', holder: 'a' });
+  h.check();
+  assert.equal(h.s.workers.get('a')?.suspicions, 1, 'the same reporter counts once');
+  assert.equal(h.s.workers.get('a')?.excluded, false);
+});
