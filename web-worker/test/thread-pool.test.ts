@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { CancelledError, FutureRef, decodeValue, encodeValue } from '@meshwork/protocol';
 import type { Job, Outcome } from '../src/core/interfaces.js';
 import { ThreadPool } from '../src/node/thread-pool.js';
+import { RECLAIM_AFTER_BYTES, Reclaimer } from '../src/node/reclaim.js';
 
 let pool: ThreadPool;
 before(async () => {
@@ -146,4 +147,18 @@ test('round trip of a trivial task (reported)', async (t) => {
   for (let i = 0; i < n; i++) await run(j);
   const us = ((performance.now() - started) / n) * 1000;
   t.diagnostic(`thread round trip of a trivial task: ${us.toFixed(0)} µs`);
+});
+
+test('the pool keeps no result once its caller drops it', async () => {
+  const make = (n: number) => new Float64Array(n).fill(1);
+  const made = async (): Promise<WeakRef<Uint8Array>> => {
+    const o = await run(job(make, [1 << 17]));
+    if (!o.ok) assert.fail(o.error.message);
+    return new WeakRef(o.bytes);
+  };
+  const refs: WeakRef<Uint8Array>[] = [];
+  for (let i = 0; i < 4; i++) refs.push(await made());
+  new Reclaimer().dropped(RECLAIM_AFTER_BYTES); // a full collection on a later turn (reclaim.ts)
+  for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(refs.filter((r) => r.deref() !== undefined).length, 0, 'every result was collected');
 });

@@ -18,6 +18,7 @@ import type { Executor, Job, Outcome, RunHooks } from '../core/interfaces.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { ModuleError, type ModuleSources } from '../core/modules.js';
 import type { TaskReply, TaskRequest } from '../core/task-runner.js';
+import { ThreadEnd, firstOf, type FirstOf } from '../core/thread-end.js';
 import { isWaitEvent, type ThreadApi, type ThreadInit } from './thread-protocol.js';
 
 export interface WebThreadPoolOptions {
@@ -36,8 +37,8 @@ interface Slot {
   api: Comlink.Remote<ThreadApi>;
   /** Function ids whose source this thread has been sent. */
   seen: Set<string>;
-  /** Resolves with the reason when the Web Worker failed to load or was terminated. */
-  died: Promise<Error>;
+  /** Ends with the reason when the Web Worker failed to load or was terminated. */
+  end: ThreadEnd;
   kill(reason: Error): void;
   /** The hooks of the job it runs, while it runs one. */
   current: RunHooks | undefined;
@@ -67,8 +68,6 @@ function forThread(bytes: Uint8Array): Uint8Array {
 function transferable(bytes: Uint8Array): ArrayBuffer[] {
   return isShared(bytes) ? [] : [bytes.buffer as ArrayBuffer];
 }
-
-type Raced = TaskReply | { died: Error } | { aborted: unknown };
 
 export class WebThreadPool implements Executor {
   readonly threads: number;
@@ -129,20 +128,12 @@ export class WebThreadPool implements Executor {
       return fail(errorToWire(signal.reason), slot.index);
     }
     slot.current = hooks;
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<{ aborted: unknown }>((resolve) => {
-      onAbort = () => resolve({ aborted: signal.reason });
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
     hooks.onStart?.();
-    let r: Raced;
+    // A failed call (e.g. a value could not be cloned) counts as aborted: the thread is in an unknown state.
+    let r: FirstOf<TaskReply>;
     try {
-      r = await Promise.race([this.call(slot, job), slot.died.then((died) => ({ died })), aborted]);
-    } catch (e) {
-      // comlink itself failed (e.g. a value could not be cloned): the thread is in an unknown state.
-      r = { aborted: e };
+      r = await firstOf(this.call(slot, job), slot.end, signal);
     } finally {
-      if (onAbort) signal.removeEventListener('abort', onAbort);
       this.endJob(slot);
     }
     if ('died' in r) {
@@ -242,19 +233,17 @@ export class WebThreadPool implements Executor {
 
   private spawn(index: number): Slot {
     const worker = this.spawnWorker();
-    let kill: (reason: Error) => void = () => {};
-    const died = new Promise<Error>((resolve) => {
-      kill = (reason) => {
-        worker.terminate();
-        resolve(reason);
-      };
-    });
+    const end = new ThreadEnd();
+    const kill = (reason: Error): void => {
+      worker.terminate();
+      end.end(reason);
+    };
     const slot: Slot = {
       index,
       worker,
       api: Comlink.wrap<ThreadApi>(worker),
       seen: new Set(),
-      died,
+      end,
       kill,
       current: undefined,
       seceded: false,
@@ -284,7 +273,7 @@ export class WebThreadPool implements Executor {
       slot.worker.addEventListener('error', onError);
     });
     try {
-      await Promise.race([slot.api.init(this.o.init), failed, slot.died.then((e) => Promise.reject(e))]);
+      await Promise.race([slot.api.init(this.o.init), failed, slot.end.promise.then((e) => Promise.reject(e))]);
     } finally {
       clearTimeout(timer);
       if (onError) slot.worker.removeEventListener('error', onError);

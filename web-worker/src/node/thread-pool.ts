@@ -18,6 +18,7 @@ import type { Executor, Job, Outcome, RunHooks } from '../core/interfaces.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { ModuleError, type ModuleSources } from '../core/modules.js';
 import type { TaskReply, TaskRequest } from '../core/task-runner.js';
+import { ThreadEnd, firstOf, type FirstOf } from '../core/thread-end.js';
 import type { ThreadApi } from './thread.js';
 import { isWaitEvent, type ThreadData } from './thread-data.js';
 
@@ -48,8 +49,8 @@ interface Slot {
   api: Comlink.Remote<ThreadApi>;
   /** Function ids whose source this thread has been sent. */
   seen: Set<string>;
-  /** Resolves with the reason when the thread exits or crashes. */
-  died: Promise<Error>;
+  /** Ends with the reason when the thread exits or crashes. */
+  end: ThreadEnd;
   /** The hooks of the job it runs, while it runs one. */
   current: RunHooks | undefined;
   /** Its job waits on tasks of its own. */
@@ -74,8 +75,6 @@ function forThread(bytes: Uint8Array): Uint8Array {
 function transferable(bytes: Uint8Array): ArrayBuffer[] {
   return bytes.buffer instanceof SharedArrayBuffer ? [] : [bytes.buffer];
 }
-
-type Raced = TaskReply | { died: Error } | { aborted: unknown };
 
 export class ThreadPool implements Executor {
   readonly threads: number;
@@ -128,20 +127,12 @@ export class ThreadPool implements Executor {
       return fail(errorToWire(signal.reason), slot.index);
     }
     slot.current = hooks;
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<{ aborted: unknown }>((resolve) => {
-      onAbort = () => resolve({ aborted: signal.reason });
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
     hooks.onStart?.();
-    let r: Raced;
+    // A failed call (e.g. a message could not be cloned) counts as aborted: the thread is in an unknown state.
+    let r: FirstOf<TaskReply>;
     try {
-      r = await Promise.race([this.call(slot, job), slot.died.then((died) => ({ died })), aborted]);
-    } catch (e) {
-      // comlink itself failed (e.g. a message could not be cloned): the thread is in an unknown state.
-      r = { aborted: e };
+      r = await firstOf(this.call(slot, job), slot.end, signal);
     } finally {
-      if (onAbort) signal.removeEventListener('abort', onAbort);
       this.endJob(slot);
     }
     if ('died' in r) {
@@ -243,15 +234,14 @@ export class ThreadPool implements Executor {
       ? // Run from source under tsx (tests): threads do not inherit its loader, so register it first.
         new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(this.script.href)}); })`, { ...options, eval: true })
       : new Worker(this.script, options);
-    const died = new Promise<Error>((resolve) => {
-      worker.once('error', (e) => resolve(e instanceof Error ? e : new Error(String(e))));
-      worker.once('exit', (code) => resolve(new Error(`thread exited with code ${code}`)));
-    });
-    const slot: Slot = { index, worker, api: Comlink.wrap<ThreadApi>(nodeEndpoint(worker)), seen: new Set(), died, current: undefined, seceded: false };
+    const end = new ThreadEnd();
+    worker.once('error', (e) => end.end(e instanceof Error ? e : new Error(String(e))));
+    worker.once('exit', (code) => end.end(new Error(`thread exited with code ${code}`)));
+    const slot: Slot = { index, worker, api: Comlink.wrap<ThreadApi>(nodeEndpoint(worker)), seen: new Set(), end, current: undefined, seceded: false };
     worker.on('message', (m: unknown) => {
       if (isWaitEvent(m)) this.onWait(slot, m.waiting);
     });
-    void died.then((e) => {
+    void end.promise.then((e) => {
       if (!this.closed) this.log.debug('thread ended', { thread: index, reason: e.message });
     });
     return slot;
@@ -266,7 +256,7 @@ export class ThreadPool implements Executor {
       await Promise.race([
         slot.api.ping(),
         timeout,
-        slot.died.then((e) => {
+        slot.end.promise.then((e) => {
           throw new Error(`thread ${slot.index} failed to start (${this.script.href}): ${e.message}`);
         }),
       ]);
