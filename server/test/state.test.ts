@@ -116,6 +116,26 @@ test('admission: a worker holds at most threads + extra tasks; the rest wait on 
   assert.equal(h.drain('a').length, 1);
 });
 
+test("a task goes to its input's busy holder rather than moving the input to a worker with room", () => {
+  const h = new Harness({ workerQueueExtra: 0 });
+  h.worker('a', 1);
+  h.worker('b', 1);
+  h.client('c');
+  h.submit('c', [['x', []]]);
+  const holder = h.drain('a').includes('x') ? 'a' : 'b';
+  const other = holder === 'a' ? 'b' : 'a';
+  h.finish(holder, 'x', 8e6);
+  h.submit('c', [['y', []], ['z', []]]); // both workers busy now
+  assert.deepEqual([h.drain('a').length, h.drain('b').length], [1, 1]);
+  h.submit('c', [['sum', ['x']]]);
+  assert.equal(h.status('sum'), 'queued', 'no worker has room');
+  const otherTask = h.s.workers.get(other)?.processing.values().next().value?.key as string;
+  h.finish(other, otherTask);
+  // `other` has room, but 8 MB would travel there; the holder's queue is within HOLDER_QUEUE_EXTRA.
+  assert.deepEqual(h.drain(holder), ['sum']);
+  assert.deepEqual(h.drain(other), []);
+});
+
 test('higher priority runs first among ready tasks', () => {
   const h = new Harness({ workerQueueExtra: 0 });
   h.client('c');
@@ -335,11 +355,11 @@ test('run: one answer per worker; a worker that leaves answers with an error', (
 
 test('placement prices a move over WebRTC (a tab at either end) above one over the Node workers\' TCP link', () => {
   const h = new Harness();
-  h.worker('n1');
+  h.worker('n1', 1, { memoryLimit: 1e9 });
   h.client('c');
   h.submit('c', [['x', []]]);
   h.s.taskFinished('n1', { type: 'task-finished', key: 'x', nbytes: 8_000_000, startedAt: 0, stoppedAt: 1, thread: 0 });
-  h.submit('c', [['b1', []], ['b2', []], ['b3', []]]); // n1 is full now
+  h.s.heartbeat('n1', 9e8); // n1 takes nothing more: x must move
   h.worker('tab', 1, { kind: 'browser', dataAddress: null });
   h.worker('n2');
   h.drain('tab');

@@ -13,6 +13,14 @@ import type { TaskState, WorkerState } from './types.js';
  * of among all of them: placement stays O(1) per task with 1,000 workers (bench/scale).
  */
 export const PLACEMENT_SCAN_LIMIT = 16;
+/**
+ * Tasks a worker may hold beyond its admission limit when it holds inputs of the task being
+ * placed. dask sends a task with inputs straight to a holder without queuing it; here such a task
+ * could only go to a worker with room, so when the holder was busy its inputs travelled (11–27 of
+ * a tree reduction's 31 tasks fetched 8 MB). Bounded, so one client's graph still cannot fill a
+ * worker's queue ahead of everyone else's.
+ */
+export const HOLDER_QUEUE_EXTRA = 4;
 /** Most busy workers looked at for a task to steal, per event. */
 export const STEAL_SCAN_LIMIT = 32;
 
@@ -33,8 +41,25 @@ export abstract class Dispatcher extends Lifecycle {
     else this.overloaded.delete(w);
   }
 
-  /** Where `t` may go: every worker with room, or for an unrestricted task on a big cluster a bounded sample. */
+  /**
+   * Where `t` may go: every worker with room, or for an unrestricted task on a big cluster a
+   * bounded sample; and the holders of its inputs while they are within HOLDER_QUEUE_EXTRA of room.
+   */
   private candidatesFor(t: TaskState): Iterable<WorkerState> {
+    const base = this.roomyCandidates(t);
+    if (t.deps.length === 0) return base;
+    let out: Set<WorkerState> | undefined;
+    for (const d of t.deps)
+      for (const h of d.whoHas)
+        if (!this.roomy.has(h) && this.holderHasRoom(h)) (out ??= new Set(base)).add(h);
+    return out ?? base;
+  }
+
+  private holderHasRoom(w: WorkerState): boolean {
+    return this.workers.get(w.id) === w && !w.paused && !w.excluded && w.processing.size < this.capacity(w) + HOLDER_QUEUE_EXTRA;
+  }
+
+  private roomyCandidates(t: TaskState): Iterable<WorkerState> {
     if (t.restrictions || this.roomy.size <= 2 * PLACEMENT_SCAN_LIMIT) return this.roomy;
     const out = new Set<WorkerState>();
     for (const d of t.deps) for (const h of d.whoHas) if (this.roomy.has(h)) out.add(h);
