@@ -53,15 +53,15 @@ export interface PeerFetcher {
   readonly localId?: string | undefined;
 }
 
-/** A hash fed piece by piece (SHA-256 in Node: node:crypto). */
+/** A hash fed piece by piece (SHA-256 in Node: node:crypto, or on a thread of its own: tcp/hash-thread.node.ts). */
 export interface IncrementalHash {
   update(bytes: Uint8Array): void;
-  /** Lower-case hex. */
-  digest(): string;
+  /** Lower-case hex; a promise where the hashing happens elsewhere. */
+  digest(): string | Promise<string>;
 }
 
 /**
  * The hash of each body hashed while it arrived (stream-link.ts: StreamLinkOptions.hasher), by body: the fetcher
  * then checks a value without reading its bytes again (failover.ts). Weak: it goes with the body.
  */
-export const arrivedDigests = new WeakMap<Uint8Array, string>();
+export const arrivedDigests = new WeakMap<Uint8Array, string | Promise<string>>();

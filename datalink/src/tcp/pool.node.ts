@@ -4,7 +4,6 @@
  * reads values straight into their memory. A Node worker uses it through a RoutingPeerFetcher
  * (TCP for `tcp://` holders, WebRTC for the others); alone it reaches `tcp://` holders only.
  */
-import { createHash } from 'node:crypto';
 import { ConnectionError, PEER_FETCH_TIMEOUT_MS, type Holder } from '@meshwork/protocol';
 import { MAX_PEER_CONNECTIONS } from '../constants.js';
 import { abortable } from '../abortable.js';
@@ -14,13 +13,7 @@ import type { Digest } from '../fetch.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { PeerSession } from '../session.js';
 import { dialLink } from './socket-link.node.js';
-import type { IncrementalHash } from '../fetch.js';
-
-/** SHA-256 piece by piece (protocol `valueHash`), through node:crypto. */
-function sha256Hasher(): IncrementalHash {
-  const h = createHash('sha256');
-  return { update: (bytes) => void h.update(bytes), digest: () => h.digest('hex') };
-}
+import { threadedSha256Hasher } from './hash-thread.node.js';
 
 export interface TcpPeerFetcherOptions {
   /** This end's id, sent in `hello`. */
@@ -109,8 +102,9 @@ export class TcpPeerFetcher implements PeerFetcher, HolderFetcher {
 
   /** A new ask-only session to `address`; when it ends it leaves the pool. */
   private async dial(address: string): Promise<PeerSession> {
-    // With a digest to check against, each value is hashed as it arrives (stream-link.ts).
-    const hasher = this.o.digest ? sha256Hasher : undefined;
+    // With a digest to check against, each value is hashed as it arrives (stream-link.ts), on the
+    // hashing thread when it arrives in shared memory (hash-thread.node.ts).
+    const hasher = this.o.digest ? threadedSha256Hasher : undefined;
     const link = await dialLink(address, { ...(this.o.allocate ? { allocate: this.o.allocate } : {}), ...(hasher ? { hasher } : {}) });
     const conn: PeerSession = new PeerSession(link, {
       localId: this.o.from,
