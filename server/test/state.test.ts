@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Harness } from './harness.js';
+import { MAX_QUEUE_EXTRA } from '../src/state/lifecycle.js';
+import { WORKER_QUEUE_EXTRA } from '@meshwork/protocol';
 
 test('a chain runs in order, on the worker that holds its input', () => {
   const h = new Harness();
@@ -134,6 +136,27 @@ test("a task goes to its input's busy holder rather than moving the input to a w
   // `other` has room, but 8 MB would travel there; the holder's queue is within HOLDER_QUEUE_EXTRA.
   assert.deepEqual(h.drain(holder), ['sum']);
   assert.deepEqual(h.drain(other), []);
+});
+
+test('queue depth: a worker whose tasks are short holds more of them, one with slow tasks threads + WORKER_QUEUE_EXTRA', () => {
+  const h = new Harness();
+  h.worker('fast', 1);
+  h.worker('slow', 1);
+  h.client('c');
+  h.submit('c', Array.from({ length: 200 }, (_, i) => [`t${i}`, []] as [string, string[]]));
+  const held = (w: string) => h.s.workers.get(w)?.processing.size;
+  assert.deepEqual([held('fast'), held('slow')], [1 + WORKER_QUEUE_EXTRA, 1 + WORKER_QUEUE_EXTRA], 'nothing known yet');
+  const finishIn = (w: string, ms: number) => {
+    const key = h.s.workers.get(w)?.processing.values().next().value?.key as string;
+    h.s.taskFinished(w, { type: 'task-finished', key, nbytes: 8, value: new Uint8Array([1]), startedAt: 0, stoppedAt: ms, thread: 0 });
+    h.check();
+  };
+  for (let i = 0; i < 3; i++) {
+    finishIn('fast', 0);
+    finishIn('slow', 50);
+  }
+  assert.equal(held('fast'), 1 + MAX_QUEUE_EXTRA, 'tasks of ~0 ms: the deepest queue');
+  assert.equal(held('slow'), 1 + WORKER_QUEUE_EXTRA, 'tasks of 50 ms: the usual admission');
 });
 
 test('higher priority runs first among ready tasks', () => {

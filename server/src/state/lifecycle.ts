@@ -24,10 +24,17 @@ import { DEFAULT_TASK_DURATION_MS, LocalityPlacement, MAX_RECORDED_TASK_DURATION
 import { SmallMap, SmallSet, bytesToString, clear, emptySet, grow, shrink, stringToBytes } from './compact.js';
 import type { ClientState, FunctionEntry, PendingGather, TaskState, TaskStatus, WorkerState } from './types.js';
 
+/** Work kept queued on a worker beyond its threads, per thread, in milliseconds of its recent tasks. */
+export const QUEUED_WORK_MS = 2;
+/** Most tasks a worker holds beyond its threads however short its tasks: a deeper queue balances worse. */
+export const MAX_QUEUE_EXTRA = 32;
+/** Shortest mean task time the queue depth believes, in ms (workers report whole milliseconds). */
+const MIN_MEAN_TASK_MS = 0.01;
+
 export interface SchedulerOptions {
   allowedFailures?: number;
   inlineCacheBytes?: number;
-  /** Tasks a worker may hold beyond its threads. */
+  /** Tasks a worker may hold beyond its threads; unset, it adapts to the worker's tasks (`queueExtraFor`). */
   workerQueueExtra?: number;
   placement?: PlacementPolicy;
   /**
@@ -83,7 +90,8 @@ export abstract class Lifecycle {
   protected readonly placement: PlacementPolicy;
   protected readonly allowedFailures: number;
   private readonly inlineCacheBytes: number;
-  private readonly queueExtra: number;
+  /** Set by `workerQueueExtra`: a fixed number; else it adapts. */
+  private readonly queueExtra: number | undefined;
   protected readonly tickets: ((purpose: TicketPurpose, key: string) => string) | undefined;
   private inlineBytes = 0;
   private order = 0;
@@ -94,7 +102,7 @@ export abstract class Lifecycle {
   ) {
     this.allowedFailures = options.allowedFailures ?? DEFAULT_ALLOWED_FAILURES;
     this.inlineCacheBytes = options.inlineCacheBytes ?? SCHEDULER_INLINE_CACHE_BYTES;
-    this.queueExtra = options.workerQueueExtra ?? WORKER_QUEUE_EXTRA;
+    this.queueExtra = options.workerQueueExtra;
     this.tickets = options.tickets;
     this.placement = options.placement ?? new LocalityPlacement((fn) => this.durationOf(fn));
   }
@@ -468,16 +476,31 @@ export abstract class Lifecycle {
     this.emit.client(g.clientId, { type: 'gather-reply', id: g.id, items });
   }
 
-  protected recordDuration(fnName: string, ms: number): void {
+  protected recordDuration(fnName: string, ms: number, on: WorkerState): void {
     // Times come from workers: a clock step (or a lie) must not make a duration negative or endless.
     if (!(ms >= 0)) ms = 0;
     ms = Math.min(ms, MAX_RECORDED_TASK_DURATION_MS);
     const old = this.durations.get(fnName);
     this.durations.set(fnName, old === undefined ? ms : old * 0.9 + ms * 0.1);
+    on.meanTaskMs = on.meanTaskMs === null ? ms : on.meanTaskMs * 0.9 + ms * 0.1;
+    this.updateRoom(on);
   }
 
   protected capacity(w: WorkerState): number {
-    return w.threads + this.queueExtra;
+    return w.threads + this.queueExtraFor(w);
+  }
+
+  /**
+   * Tasks `w` may hold beyond its threads: `workerQueueExtra` when set; else WORKER_QUEUE_EXTRA, or
+   * more when its tasks are short — enough of them to keep each thread busy for QUEUED_WORK_MS, the
+   * time a refill takes to arrive — up to MAX_QUEUE_EXTRA. Each task then costs a fraction of a
+   * message each way (frames carry what a turn produced), not a round trip of its own.
+   */
+  private queueExtraFor(w: WorkerState): number {
+    if (this.queueExtra !== undefined) return this.queueExtra;
+    if (w.meanTaskMs === null) return WORKER_QUEUE_EXTRA;
+    const short = Math.ceil((w.threads * QUEUED_WORK_MS) / Math.max(w.meanTaskMs, MIN_MEAN_TASK_MS));
+    return Math.max(WORKER_QUEUE_EXTRA, Math.min(MAX_QUEUE_EXTRA, short));
   }
 
   protected updateRoom(w: WorkerState): void {

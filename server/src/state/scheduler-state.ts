@@ -56,6 +56,7 @@ export class SchedulerState extends ClientEvents {
       hasWhat: new Set(),
       bytesStored: 0,
       tasksDone: 0,
+      meanTaskMs: null,
       fnsSent: new Set(),
     };
     this.workers.set(w.id, w);
@@ -164,7 +165,7 @@ export class SchedulerState extends ClientEvents {
     const verifying = t.verify > 1 && t.processingOn === w;
     if (t.processingOn) this.unassign(t);
     else if (t.status === 'waiting') this.releaseInputs(t);
-    this.recordDuration(t.fnName, msg.stoppedAt - msg.startedAt);
+    this.recordDuration(t.fnName, msg.stoppedAt - msg.startedAt, w);
     w.tasksDone++;
     if (verifying) {
       const verdict = this.vote(t, w, msg.hash ?? `unhashed:${w.id}`);

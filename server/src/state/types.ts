@@ -114,6 +114,8 @@ export interface WorkerState {
   readonly hasWhat: Set<TaskState>;
   bytesStored: number;
   tasksDone: number;
+  /** Its tasks' recent duration as it reports them (a moving average), in ms; null before the first. */
+  meanTaskMs: number | null;
   /** Function ids whose source this worker has been sent. */
   readonly fnsSent: Set<string>;
 }
