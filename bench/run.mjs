@@ -40,6 +40,7 @@ function report(bench, values, extra = {}) {
 const extras = {
   'submit-loop': { tasks: SIZES.submitLoop },
   map: { tasks: SIZES.map },
+  'round-trip': { tasks: SIZES.roundTrips, note: 'median of single tasks, one at a time, submit to result' },
   chain: { tasks: SIZES.chain },
   'tree-reduction': { arrays: SIZES.treeArrays, length: SIZES.treeLength },
   transfer: {

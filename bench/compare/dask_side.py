@@ -64,6 +64,21 @@ def map_(client, r, sizes):
     return n / dt
 
 
+def round_trip(client, r, sizes):
+    """Median µs from one submit to its result, one task at a time (nothing else in flight)."""
+    times = []
+    for i in range(sizes["roundTrips"]):
+        t = time.perf_counter()
+        f = client.submit(inc, i + r * 1_000_000)
+        v = f.result()
+        times.append(time.perf_counter() - t)
+        del f
+        if v != i + r * 1_000_000 + 1:
+            raise RuntimeError(f"round trip gave {v}")
+    times.sort()
+    return times[len(times) // 2] * 1e6
+
+
 def chain(client, r, sizes):
     n = sizes["chain"]
     t = time.perf_counter()
@@ -148,6 +163,7 @@ def cold_start(client, r, sizes):
 WORKLOADS = {
     "submit-loop": submit_loop,
     "map": map_,
+    "round-trip": round_trip,
     "chain": chain,
     "tree-reduction": tree_reduction,
     "transfer": transfer,

@@ -20,12 +20,13 @@ import { measureLimits } from '../lib/limits.mjs';
 const RUNS = Number(process.env.COMPARE_RUNS ?? 5);
 /** One sample may take this long before the run is abandoned, in milliseconds. */
 const SAMPLE_TIMEOUT_MS = 600_000;
-const ORDER = ['submit-loop', 'map', 'chain', 'tree-reduction', 'transfer', 'local-input', 'cold-start'];
+const ORDER = ['submit-loop', 'map', 'round-trip', 'chain', 'tree-reduction', 'transfer', 'local-input', 'cold-start'];
 /** The targets of the comparison, on ratio = meshwork / dask (of each workload's own unit). */
 const TARGETS = {
-  'submit-loop': { text: '≥ 5', met: (r) => r >= 5 },
-  map: { text: '≥ 5', met: (r) => r >= 5 },
-  chain: { text: '≤ 0.33', met: (r) => r <= 1 / 3 },
+  'submit-loop': { text: '≥ 10', met: (r) => r >= 10 },
+  map: { text: '≥ 10', met: (r) => r >= 10 },
+  'round-trip': { text: '≤ 0.05', met: (r) => r <= 0.05 },
+  chain: { text: '≤ 0.1', met: (r) => r <= 0.1 },
   'tree-reduction': { text: '≤ 1', met: (r) => r <= 1 },
   transfer: { text: '≥ 0.5', met: (r) => r >= 0.5 },
   'local-input': { text: '≤ 3', met: (r) => r <= 3 },
@@ -177,7 +178,7 @@ console.log(JSON.stringify({ bench: 'compare-machine', ...machine, ...(limits ? 
 /** How close meshwork gets to this machine's ceiling, as text (— where no single ceiling applies). */
 function ceiling(r) {
   if (!limits) return '—';
-  if (r.workload === 'chain')
+  if (r.workload === 'chain' || r.workload === 'round-trip')
     return `1 loopback RTT = ${limits.rttMicros} µs (${Math.round((100 * limits.rttMicros) / r.meshwork)}%)`;
   if (r.workload === 'submit-loop' || r.workload === 'map')
     return `1 RTT per task = ${Math.round(1e6 / limits.rttMicros)}/s (${Math.round((100 * r.meshwork * limits.rttMicros) / 1e6)}%)`;

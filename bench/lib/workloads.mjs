@@ -13,6 +13,7 @@ export const SIZES = {
   submitLoop: 10_000,
   map: 10_000,
   chain: 2_000,
+  roundTrips: 200,
   treeArrays: 16,
   treeLength: 1_000_000,
   transferBytes: 100e6,
@@ -22,6 +23,7 @@ export const UNITS = {
   'submit-loop': 'tasks/s',
   map: 'tasks/s',
   chain: 'µs/task',
+  'round-trip': 'µs',
   'tree-reduction': 's',
   transfer: 'MB/s',
   'local-input': 'ms',
@@ -33,6 +35,7 @@ export const HIGHER_IS_BETTER = {
   'submit-loop': true,
   map: true,
   chain: false,
+  'round-trip': false,
   'tree-reduction': false,
   transfer: true,
   'local-input': false,
@@ -85,6 +88,21 @@ export const samples = {
     const dt = (now() - t) / 1000;
     fs.forEach((f) => f.release());
     return n / dt;
+  },
+  /** Median µs from one submit to its result, one task at a time (nothing else in flight). */
+  async 'round-trip'(client, r) {
+    const inc = (x) => x + 1;
+    const times = [];
+    for (let i = 0; i < SIZES.roundTrips; i++) {
+      const t = now();
+      const f = client.submit(inc, i + r * 1e6);
+      const v = await f.result();
+      times.push(now() - t);
+      f.release();
+      if (v !== i + r * 1e6 + 1) throw new Error(`round trip gave ${v}`);
+    }
+    times.sort((a, b) => a - b);
+    return times[times.length >> 1] * 1000;
   },
   async chain(client) {
     const n = SIZES.chain;
