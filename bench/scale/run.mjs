@@ -3,7 +3,7 @@
 // - map: one `client.map` of 10k, 100k and 1M tasks (SCALE_MAP_SIZES) on 2 real worker processes;
 //   time to the last result gathered, and the scheduler's peak RSS (VmHWM of its own process).
 // - graph: 100,000 tasks with dependencies (50,000 `inc`, then 50,000 `add` of neighbours).
-// - workers: 10, 100 and 1,000 simulated workers (bench/scale/swarm.mjs: real WebSockets, the real
+// - workers: 10, 100, 1,000 and 10,000 simulated workers (SCALE_SWARM_SIZES) (bench/scale/swarm.mjs: real WebSockets, the real
 //   protocol, tasks finished at once) in one other process; tasks/s of a map of 20,000 (median of
 //   3), the scheduler's CPU per task, and its CPU per heartbeat while idle.
 // Every part starts a fresh scheduler process (`meshwork scheduler`), so that each peak RSS and
@@ -17,7 +17,7 @@ const cli = fileURLToPath(new URL('../../server/dist/cli.js', import.meta.url));
 const swarmScript = fileURLToPath(new URL('./swarm.mjs', import.meta.url));
 const MAP_SIZES = (process.env.SCALE_MAP_SIZES ?? '10000,100000,1000000').split(',').map(Number);
 const GRAPH_HALF = 50_000;
-const SWARM_SIZES = [10, 100, 1000];
+const SWARM_SIZES = (process.env.SCALE_SWARM_SIZES ?? '10,100,1000,10000').split(',').map(Number);
 const SWARM_TASKS = 20_000;
 const SWARM_RUNS = 3;
 const HEARTBEAT_WINDOW_MS = 5_000;
@@ -33,6 +33,19 @@ function memoryOf(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (name) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
   return { peak: kb('VmHWM'), now: kb('VmRSS') };
+}
+
+/**
+ * The process that does the work of `pid`: `meshwork scheduler` starts itself again with glibc's
+ * tunables (huge-pages.ts), and the first process only waits for that child.
+ */
+function working(pid) {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return children.length === 1 ? Number(children[0]) : pid;
+  } catch {
+    return pid;
+  }
 }
 
 /** CPU time (user + system) a process has used, in milliseconds. */
@@ -71,7 +84,7 @@ async function stop(child) {
 /** A scheduler process and `workers` real worker processes (1 thread each). */
 async function cluster(workers) {
   const s = start(
-    [cli, 'scheduler', '--port', '0', '--log-level', 'warn'],
+    [cli, 'scheduler', '--port', '0', '--log-level', 'warn', '--max-connections', String(2 * Math.max(...SWARM_SIZES, 1000))],
     (out) => /ws:\/\/[\d.]+:\d+/.exec(out)?.[0],
   );
   const address = await s.found;
@@ -85,7 +98,7 @@ async function cluster(workers) {
   await Promise.all(ws.map((w) => w.found));
   return {
     address,
-    pid: s.child.pid,
+    pid: working(s.child.pid),
     close: async () => Promise.all([...ws.map((w) => stop(w.child)), stop(s.child)]),
   };
 }

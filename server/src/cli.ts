@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { DEFAULT_SCHEDULER_PORT } from '@meshwork/protocol';
+import { DEFAULT_SCHEDULER_PORT, MAX_CONNECTIONS } from '@meshwork/protocol';
 import { relaunchWithHugePages, runWorkerCli } from '@meshwork/web-worker/node';
 import { lineLogger } from './logger.js';
 import { SchedulerServer } from './transport/scheduler-server.js';
@@ -44,6 +44,8 @@ Options:
   --turn URL   a TURN server handed to WebRTC peers (browser tabs) for networks where direct
                paths fail, e.g. turn:turn.example.org:3478 (see the README: Debian's coturn)
   --turn-username U, --turn-credential C   the TURN server's long-term credentials
+  --max-connections N   open TCP connections on the port, HTTP and WebSocket together (default
+               ${MAX_CONNECTIONS}; past it new ones are dropped): room for N − 1 workers and a client
   --log-level  debug, info, warn or error (default info)
   -h, --help   show this help`;
 
@@ -61,6 +63,7 @@ async function scheduler(argv: string[]): Promise<void> {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
+      'max-connections': { type: 'string', default: String(MAX_CONNECTIONS) },
       turn: { type: 'string' },
       'turn-username': { type: 'string' },
       'turn-credential': { type: 'string' },
@@ -74,6 +77,8 @@ async function scheduler(argv: string[]): Promise<void> {
   }
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, not ${values.port}`);
+  const maxConnections = Number(values['max-connections']);
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new UsageError(`--max-connections must be a positive integer, not ${values['max-connections']}`);
   const level = values['log-level'];
   if (level !== 'debug' && level !== 'info' && level !== 'warn' && level !== 'error') throw new UsageError(`--log-level must be debug, info, warn or error`);
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
@@ -91,6 +96,7 @@ async function scheduler(argv: string[]): Promise<void> {
     allowOrigins,
     host: values.host,
     port,
+    maxConnections,
     token: values.token ?? process.env['MESHWORK_TOKEN'],
     clientToken: values['client-token'] ?? process.env['MESHWORK_CLIENT_TOKEN'],
     workerToken: values['worker-token'] ?? process.env['MESHWORK_WORKER_TOKEN'],

@@ -2,6 +2,7 @@
 // in separate processes, and `npm start`.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { connect } from 'node:net';
 import { Client } from '@meshwork/client';
 import { cliPath, eventually, getJson, run } from './helpers.mjs';
 
@@ -104,4 +105,33 @@ test('the embedded default exits with code 0 on SIGTERM', async () => {
   await main.waitFor(/serving; Ctrl-C to stop/, 60_000);
   main.child.kill('SIGTERM');
   assert.deepEqual(await main.exited, { code: 0, signal: null });
+});
+
+test('meshwork scheduler --max-connections N holds at most N connections; a bad N exits with code 2', async () => {
+  const bad = run(process.execPath, [cliPath, 'scheduler', '--port', '0', '--max-connections', '0']);
+  assert.equal((await bad.exited).code, 2);
+  assert.match(bad.output(), /--max-connections/);
+  const scheduler = run(process.execPath, [cliPath, 'scheduler', '--port', '0', '--max-connections', '4'], { detached: true });
+  const sockets = [];
+  try {
+    const [, address] = await scheduler.waitFor(/scheduler at (ws:\/\/\S+)/);
+    const { port } = new URL(address);
+    const states = await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const socket = connect(Number(port), '127.0.0.1');
+        sockets.push(socket);
+        socket.on('error', () => {});
+        await new Promise((resolve) => socket.once('connect', resolve));
+        return new Promise((resolve) => {
+          const timer = setTimeout(() => resolve('open'), 1_000);
+          socket.once('close', () => (clearTimeout(timer), resolve('dropped')));
+        });
+      }),
+    );
+    assert.equal(states.filter((s) => s === 'open').length, 4, 'the rest were dropped at once');
+  } finally {
+    for (const s of sockets) s.destroy();
+    signalGroup(scheduler, 'SIGKILL');
+    await scheduler.exited;
+  }
 });
