@@ -2,9 +2,8 @@
 // in separate processes, and `npm start`.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { connect } from 'node:net';
 import { Client } from '@meshwork/client';
-import { cliPath, eventually, getJson, run } from './helpers.mjs';
+import { cliPath, eventually, getJson, openConnections, run } from './helpers.mjs';
 
 test('--help of each command names every option', async () => {
   const s = run('npx', ['meshwork', 'scheduler', '--help']);
@@ -116,18 +115,7 @@ test('meshwork scheduler --max-connections N holds at most N connections; a bad 
   try {
     const [, address] = await scheduler.waitFor(/scheduler at (ws:\/\/\S+)/);
     const { port } = new URL(address);
-    const states = await Promise.all(
-      Array.from({ length: 10 }, async () => {
-        const socket = connect(Number(port), '127.0.0.1');
-        sockets.push(socket);
-        socket.on('error', () => {});
-        await new Promise((resolve) => socket.once('connect', resolve));
-        return new Promise((resolve) => {
-          const timer = setTimeout(() => resolve('open'), 1_000);
-          socket.once('close', () => (clearTimeout(timer), resolve('dropped')));
-        });
-      }),
-    );
+    const states = await openConnections(port, 10, sockets);
     assert.equal(states.filter((s) => s === 'open').length, 4, 'the rest were dropped at once');
   } finally {
     for (const s of sockets) s.destroy();

@@ -1,5 +1,6 @@
 // Shared set-up for integration tests: a real scheduler on port 0 and real worker processes.
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { LocalCluster } from '@meshwork/server';
 import { Client } from '@meshwork/client';
@@ -124,4 +125,24 @@ export async function rawClient(address, hello = {}) {
   client.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'client', name: 'rival', ...hello });
   client.welcome = await client.next((m) => m.type === 'welcome');
   return client;
+}
+
+/**
+ * Opens `n` TCP connections to `port` on loopback at once; each resolves 'dropped' if the server
+ * closes it within a second, else 'open'. The sockets go into `sockets` (the caller destroys them).
+ */
+export function openConnections(port, n, sockets) {
+  return Promise.all(
+    Array.from({ length: n }, async () => {
+      const socket = connect(Number(port), '127.0.0.1');
+      sockets.push(socket);
+      socket.on('error', () => {});
+      await new Promise((resolve) => socket.once('connect', resolve));
+      // Dropped sockets close at once; held ones stay open (the headers timeout is 10 s).
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => resolve('open'), 1_000);
+        socket.once('close', () => (clearTimeout(timer), resolve('dropped')));
+      });
+    }),
+  );
 }

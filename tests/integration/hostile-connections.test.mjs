@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { LocalCluster } from '@meshwork/server';
 import { Client } from '@meshwork/client';
 import { MAX_HELLO_BYTES, PROTOCOL_VERSION, encode } from '@meshwork/protocol';
+import { openConnections } from './helpers.mjs';
 
 const HELLO_TIMEOUT_MS = 1_500;
 const HEADERS_TIMEOUT_MS = 1_500;
@@ -140,19 +141,7 @@ test('open connections are bounded by maxConnections: past it new ones are dropp
   const sockets = [];
   try {
     const { port } = new URL(small.httpUrl);
-    const opened = await Promise.all(
-      Array.from({ length: 2 * MAX }, async () => {
-        const socket = connect(Number(port), '127.0.0.1');
-        sockets.push(socket);
-        socket.on('error', () => {});
-        await new Promise((resolve) => socket.once('connect', resolve));
-        // Dropped sockets close at once; held ones stay open (the headers timeout is 10 s).
-        return new Promise((resolve) => {
-          const timer = setTimeout(() => resolve('open'), 1_000);
-          socket.once('close', () => (clearTimeout(timer), resolve('dropped')));
-        });
-      }),
-    );
+    const opened = await openConnections(port, 2 * MAX, sockets);
     const held = opened.filter((s) => s === 'open').length;
     assert.ok(held <= MAX, `${held} connections held`);
     assert.ok(held >= MAX - 2, `${held} connections held (the worker holds one)`);
