@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Harness } from './harness.js';
-import { MAX_QUEUE_EXTRA } from '../src/state/lifecycle.js';
+import { MAX_QUEUE_EXTRA } from '../src/state/queue-depth.js';
 import { WORKER_QUEUE_EXTRA } from '@meshwork/protocol';
 
 test('a chain runs in order, on the worker that holds its input', () => {

@@ -11,7 +11,6 @@ import {
   INLINE_VALUE_MAX_BYTES,
   SCHEDULER_INLINE_CACHE_BYTES,
   WEBRTC_ADDRESS,
-  WORKER_QUEUE_EXTRA,
   type ClientChannel,
   type TicketPurpose,
   type WireError,
@@ -20,21 +19,15 @@ import {
 import type { Emit } from './emit.js';
 import { TaskGroups, groupName } from './groups.js';
 import { FairQueue } from './fair-queue.js';
+import { queueExtraFor, recordTaskTime } from './queue-depth.js';
 import { DEFAULT_TASK_DURATION_MS, LocalityPlacement, MAX_RECORDED_TASK_DURATION_MS, type PlacementPolicy } from './placement.js';
 import { SmallMap, SmallSet, bytesToString, clear, emptySet, grow, shrink, stringToBytes } from './compact.js';
 import type { ClientState, FunctionEntry, PendingGather, TaskState, TaskStatus, WorkerState } from './types.js';
 
-/** Work kept queued on a worker beyond its threads, per thread, in milliseconds of its recent tasks. */
-export const QUEUED_WORK_MS = 2;
-/** Most tasks a worker holds beyond its threads however short its tasks: a deeper queue balances worse. */
-export const MAX_QUEUE_EXTRA = 32;
-/** Shortest mean task time the queue depth believes, in ms (workers report whole milliseconds). */
-const MIN_MEAN_TASK_MS = 0.01;
-
 export interface SchedulerOptions {
   allowedFailures?: number;
   inlineCacheBytes?: number;
-  /** Tasks a worker may hold beyond its threads; unset, it adapts to the worker's tasks (`queueExtraFor`). */
+  /** Tasks a worker may hold beyond its threads; unset, it adapts to the worker's tasks (queue-depth.ts). */
   workerQueueExtra?: number;
   placement?: PlacementPolicy;
   /**
@@ -482,25 +475,12 @@ export abstract class Lifecycle {
     ms = Math.min(ms, MAX_RECORDED_TASK_DURATION_MS);
     const old = this.durations.get(fnName);
     this.durations.set(fnName, old === undefined ? ms : old * 0.9 + ms * 0.1);
-    on.meanTaskMs = on.meanTaskMs === null ? ms : on.meanTaskMs * 0.9 + ms * 0.1;
+    recordTaskTime(on, ms);
     this.updateRoom(on);
   }
 
   protected capacity(w: WorkerState): number {
-    return w.threads + this.queueExtraFor(w);
-  }
-
-  /**
-   * Tasks `w` may hold beyond its threads: `workerQueueExtra` when set; else WORKER_QUEUE_EXTRA, or
-   * more when its tasks are short — enough of them to keep each thread busy for QUEUED_WORK_MS, the
-   * time a refill takes to arrive — up to MAX_QUEUE_EXTRA. Each task then costs a fraction of a
-   * message each way (frames carry what a turn produced), not a round trip of its own.
-   */
-  private queueExtraFor(w: WorkerState): number {
-    if (this.queueExtra !== undefined) return this.queueExtra;
-    if (w.meanTaskMs === null) return WORKER_QUEUE_EXTRA;
-    const short = Math.ceil((w.threads * QUEUED_WORK_MS) / Math.max(w.meanTaskMs, MIN_MEAN_TASK_MS));
-    return Math.max(WORKER_QUEUE_EXTRA, Math.min(MAX_QUEUE_EXTRA, short));
+    return w.threads + queueExtraFor(w, this.queueExtra);
   }
 
   protected updateRoom(w: WorkerState): void {
