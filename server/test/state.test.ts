@@ -138,25 +138,31 @@ test("a task goes to its input's busy holder rather than moving the input to a w
   assert.deepEqual(h.drain(other), []);
 });
 
-test('queue depth: a worker whose tasks are short holds more of them, one with slow tasks threads + WORKER_QUEUE_EXTRA', () => {
-  const h = new Harness();
+test('queue depth follows the pace the scheduler sees, not the run times a worker reports', () => {
+  let clock = 0;
+  const h = new Harness({ now: () => clock });
   h.worker('fast', 1);
-  h.worker('slow', 1);
+  h.worker('liar', 1);
   h.client('c');
   h.submit('c', Array.from({ length: 200 }, (_, i) => [`t${i}`, []] as [string, string[]]));
   const held = (w: string) => h.s.workers.get(w)?.processing.size;
-  assert.deepEqual([held('fast'), held('slow')], [1 + WORKER_QUEUE_EXTRA, 1 + WORKER_QUEUE_EXTRA], 'nothing known yet');
-  const finishIn = (w: string, ms: number) => {
+  assert.deepEqual([held('fast'), held('liar')], [1 + WORKER_QUEUE_EXTRA, 1 + WORKER_QUEUE_EXTRA], 'nothing known yet');
+  const finish = (w: string) => {
     const key = h.s.workers.get(w)?.processing.values().next().value?.key as string;
-    h.s.taskFinished(w, { type: 'task-finished', key, nbytes: 8, value: new Uint8Array([1]), startedAt: 0, stoppedAt: ms, thread: 0 });
+    // Both say their tasks took no time at all.
+    h.s.taskFinished(w, { type: 'task-finished', key, nbytes: 8, value: new Uint8Array([1]), startedAt: 0, stoppedAt: 0, thread: 0 });
     h.check();
   };
-  for (let i = 0; i < 3; i++) {
-    finishIn('fast', 0);
-    finishIn('slow', 50);
+  for (let i = 0; i < 8; i++) {
+    clock += 0.1;
+    finish('fast'); // a result every 0.1 ms
   }
-  assert.equal(held('fast'), 1 + MAX_QUEUE_EXTRA, 'tasks of ~0 ms: the deepest queue');
-  assert.equal(held('slow'), 1 + WORKER_QUEUE_EXTRA, 'tasks of 50 ms: the usual admission');
+  for (let i = 0; i < 4; i++) {
+    clock += 200;
+    finish('liar'); // a result every 0.2 s
+  }
+  assert.equal(held('liar'), 1 + WORKER_QUEUE_EXTRA, 'one result per 0.2 s: the usual admission, whatever it says');
+  assert.equal(held('fast'), 1 + MAX_QUEUE_EXTRA, 'one result per 0.1 ms: the deepest queue');
 });
 
 test('higher priority runs first among ready tasks', () => {

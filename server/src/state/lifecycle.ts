@@ -19,7 +19,7 @@ import {
 import type { Emit } from './emit.js';
 import { TaskGroups, groupName } from './groups.js';
 import { FairQueue } from './fair-queue.js';
-import { queueExtraFor, recordTaskTime } from './queue-depth.js';
+import { queueExtraFor } from './queue-depth.js';
 import { DEFAULT_TASK_DURATION_MS, LocalityPlacement, MAX_RECORDED_TASK_DURATION_MS, type PlacementPolicy } from './placement.js';
 import { SmallMap, SmallSet, bytesToString, clear, emptySet, grow, shrink, stringToBytes } from './compact.js';
 import type { ClientState, FunctionEntry, PendingGather, TaskState, TaskStatus, WorkerState } from './types.js';
@@ -30,6 +30,8 @@ export interface SchedulerOptions {
   /** Tasks a worker may hold beyond its threads; unset, it adapts to the worker's tasks (queue-depth.ts). */
   workerQueueExtra?: number;
   placement?: PlacementPolicy;
+  /** The scheduler's clock in ms (default `performance.now`): the pace of workers' results (queue-depth.ts). */
+  now?: () => number;
   /**
    * Makes the data ticket for `purpose` on `key` (the server signs with its data secret, see
    * protocol tickets.ts). Called only for keys the client may use so: get tickets go with the
@@ -81,6 +83,7 @@ export abstract class Lifecycle {
   protected readonly roomy = new Set<WorkerState>();
   protected readonly durations = new Map<string, number>();
   protected readonly placement: PlacementPolicy;
+  protected readonly now: () => number;
   protected readonly allowedFailures: number;
   private readonly inlineCacheBytes: number;
   /** Set by `workerQueueExtra`: a fixed number; else it adapts. */
@@ -98,6 +101,7 @@ export abstract class Lifecycle {
     this.queueExtra = options.workerQueueExtra;
     this.tickets = options.tickets;
     this.placement = options.placement ?? new LocalityPlacement((fn) => this.durationOf(fn));
+    this.now = options.now ?? (() => performance.now());
   }
 
   durationOf(fnName: string): number {
@@ -469,14 +473,12 @@ export abstract class Lifecycle {
     this.emit.client(g.clientId, { type: 'gather-reply', id: g.id, items });
   }
 
-  protected recordDuration(fnName: string, ms: number, on: WorkerState): void {
+  protected recordDuration(fnName: string, ms: number): void {
     // Times come from workers: a clock step (or a lie) must not make a duration negative or endless.
     if (!(ms >= 0)) ms = 0;
     ms = Math.min(ms, MAX_RECORDED_TASK_DURATION_MS);
     const old = this.durations.get(fnName);
     this.durations.set(fnName, old === undefined ? ms : old * 0.9 + ms * 0.1);
-    recordTaskTime(on, ms);
-    this.updateRoom(on);
   }
 
   protected capacity(w: WorkerState): number {

@@ -1,12 +1,13 @@
 /**
  * The scheduler's state machine: events in (method calls), messages out (through `Emit`).
- * No I/O, no timers, no clock: every transition is testable and `checkInvariants` can run
+ * No I/O, no timers, no clock but the one given (SchedulerOptions.now): every transition is testable and `checkInvariants` can run
  * after each one. The transitions live in lifecycle.ts, dispatching in dispatch.ts, what clients
  * ask in client-events.ts; workers' events and `run` are here.
  */
 import { ErrorCode, MEMORY_PAUSE_FRACTION, type ClientChannel, type WireError, type WorkerChannel } from '@meshwork/protocol';
 import { ClientEvents } from './client-events.js';
 import { MAX_BLAMERS_REMEMBERED, SUSPICIONS_TO_EXCLUDE, tally, type Verdict } from './verify.js';
+import { recordResult } from './queue-depth.js';
 import type { ClientState, TaskState, TaskStatus, WorkerState } from './types.js';
 
 export type { SchedulerOptions } from './lifecycle.js';
@@ -56,7 +57,8 @@ export class SchedulerState extends ClientEvents {
       hasWhat: new Set(),
       bytesStored: 0,
       tasksDone: 0,
-      meanTaskMs: null,
+      msPerTask: null,
+      busySince: null,
       fnsSent: new Set(),
     };
     this.workers.set(w.id, w);
@@ -165,7 +167,9 @@ export class SchedulerState extends ClientEvents {
     const verifying = t.verify > 1 && t.processingOn === w;
     if (t.processingOn) this.unassign(t);
     else if (t.status === 'waiting') this.releaseInputs(t);
-    this.recordDuration(t.fnName, msg.stoppedAt - msg.startedAt, w);
+    this.recordDuration(t.fnName, msg.stoppedAt - msg.startedAt);
+    recordResult(w, this.now());
+    this.updateRoom(w);
     w.tasksDone++;
     if (verifying) {
       const verdict = this.vote(t, w, msg.hash ?? `unhashed:${w.id}`);

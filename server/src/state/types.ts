@@ -114,8 +114,10 @@ export interface WorkerState {
   readonly hasWhat: Set<TaskState>;
   bytesStored: number;
   tasksDone: number;
-  /** Its tasks' recent duration as it reports them (a moving average), in ms; null before the first. */
-  meanTaskMs: number | null;
+  /** Time per task at its recent pace, as the scheduler saw its results arrive (a moving average × threads), in ms; null before it is known. */
+  msPerTask: number | null;
+  /** When its last result arrived while it still had tasks (the scheduler's clock); null when it was left idle. */
+  busySince: number | null;
   /** Function ids whose source this worker has been sent. */
   readonly fnsSent: Set<string>;
 }
