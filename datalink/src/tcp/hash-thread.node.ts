@@ -17,6 +17,8 @@ import type { IncrementalHash } from '../fetch.js';
 
 /** Arrived bytes handed to the hashing thread at once (fewer messages; the tail waits at most this). */
 export const HASH_BATCH_BYTES = 4 * 1024 * 1024;
+/** Smaller bodies are hashed where they arrive: a round trip to the thread costs more than their hash. */
+export const HASH_THREAD_MIN_BYTES = 1024 * 1024;
 
 /** SHA-256 piece by piece on this thread (protocol `valueHash`). */
 export function sha256Hasher(): IncrementalHash {
@@ -99,10 +101,12 @@ function thread(): HashThread | undefined {
 }
 
 /**
- * An IncrementalHash that hashes shared-memory bodies on the hashing thread. Every body the link
- * hashes arrives as consecutive ranges of one buffer (stream-link.ts), which this relies on.
+ * An IncrementalHash for a body of `bodyBytes` that hashes it on the hashing thread when it is in
+ * shared memory and at least HASH_THREAD_MIN_BYTES. Every body the link hashes arrives as
+ * consecutive ranges of one buffer (stream-link.ts), which this relies on.
  */
-export function threadedSha256Hasher(): IncrementalHash {
+export function threadedSha256Hasher(bodyBytes: number): IncrementalHash {
+  if (bodyBytes < HASH_THREAD_MIN_BYTES) return sha256Hasher();
   let local: IncrementalHash | undefined;
   let remote: { t: HashThread; id: number } | undefined;
   /** The whole range handed over or pending, and the part not yet handed over. */
