@@ -1,7 +1,7 @@
 // The Node processes meshwork starts run with transparent huge pages and reused memory on Linux
 // with glibc (GLIBC_TUNABLES=glibc.malloc.hugetlb=1 and the rest of MEMORY_TUNABLES, appended to
-// what is there): LocalCluster's workers and
-// `meshwork worker` (which starts itself again with it). A task reports what its worker's
+// what is there): LocalCluster's workers, and `meshwork worker` and `meshwork scheduler` (which
+// start themselves again with them). A task reports what its worker's
 // environment holds (threads get a copy of it, tokens removed). /proc/PID/environ shows only the
 // first tunable: glibc cuts that copy of the variable short when it parses several.
 import assert from 'node:assert/strict';
@@ -17,6 +17,8 @@ const skip = isLinuxGlibc() ? false : 'only Linux with glibc reads GLIBC_TUNABLE
 const EXISTING = 'glibc.malloc.tcache_count=7';
 const tunables = () => process.env.GLIBC_TUNABLES;
 const ALL = MEMORY_TUNABLES.join(':');
+/** The processes `pid` started (a CLI that starts itself again with the tunables has one). */
+const childrenOf = (pid) => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
 
 /** `process.env` for the duration of `body`, with GLIBC_TUNABLES and MESHWORK_HUGE_PAGES as given. */
 async function withEnv(vars, body) {
@@ -47,6 +49,8 @@ test("LocalCluster's worker processes run with the huge-pages tunable, added to 
   const c = await Client.connect(cluster.address);
   try {
     assert.equal(await c.submit(tunables).result(), `${EXISTING}:${ALL}`);
+    const [worker] = cluster.processes;
+    assert.deepEqual(childrenOf(worker.pid), [], 'LocalCluster gave them: the worker did not need to start itself again');
   } finally {
     await c.close();
     await cluster.close();
@@ -136,7 +140,26 @@ test('`meshwork worker` whose GLIBC_TUNABLES already names every tunable runs as
   const env = { ...process.env, GLIBC_TUNABLES: own };
   delete env.MESHWORK_HUGE_PAGES;
   const { seen, worker } = await cliWorker('cli-own-choice', env);
+  const started = childrenOf(worker.child.pid);
   worker.child.kill('SIGTERM');
   assert.equal(seen, own, "the user's choice stands");
+  assert.deepEqual(started, [], 'not started again');
   await worker.exited;
+});
+
+test('`meshwork scheduler` starts itself again with the tunables', { skip }, async () => {
+  const env = { ...process.env };
+  delete env.GLIBC_TUNABLES;
+  delete env.MESHWORK_HUGE_PAGES;
+  const s = run(process.execPath, [cliPath, 'scheduler', '--port', '0'], { env });
+  try {
+    await s.waitFor(/scheduler at (ws:\/\/\S+)/);
+    const [child] = childrenOf(s.child.pid);
+    assert.ok(child, 'the first process started the real one');
+    const environ = readFileSync(`/proc/${child}/environ`, 'utf8').split('\0');
+    assert.ok(environ.includes(`GLIBC_TUNABLES=${MEMORY_TUNABLES[0]}`), 'with the memory tunables');
+  } finally {
+    s.child.kill('SIGTERM');
+    await s.exited;
+  }
 });
