@@ -163,6 +163,13 @@ test('queue depth follows the pace the scheduler sees, not the run times a worke
   }
   assert.equal(held('liar'), 1 + WORKER_QUEUE_EXTRA, 'one result per 0.2 s: the usual admission, whatever it says');
   assert.equal(held('fast'), 1 + MAX_QUEUE_EXTRA, 'one result per 0.1 ms: the deepest queue');
+  // Results that arrive together (one frame, 0 ms apart) of tasks that ran 40 ms do not make a new worker fast.
+  h.worker('batch', 1);
+  for (let i = 0; i < 2; i++) {
+    const key = h.s.workers.get('batch')?.processing.values().next().value?.key as string;
+    h.s.taskFinished('batch', { type: 'task-finished', key, nbytes: 8, value: new Uint8Array([1]), startedAt: 0, stoppedAt: 40, thread: 0 });
+  }
+  assert.equal(held('batch'), 1 + WORKER_QUEUE_EXTRA, 'two 40 ms results in one frame: still the usual admission');
 });
 
 test('higher priority runs first among ready tasks', () => {

@@ -473,12 +473,14 @@ export abstract class Lifecycle {
     this.emit.client(g.clientId, { type: 'gather-reply', id: g.id, items });
   }
 
-  protected recordDuration(fnName: string, ms: number): void {
+  /** Records a task's run time as a worker reported it; returns it bounded. */
+  protected recordDuration(fnName: string, ms: number): number {
     // Times come from workers: a clock step (or a lie) must not make a duration negative or endless.
     if (!(ms >= 0)) ms = 0;
     ms = Math.min(ms, MAX_RECORDED_TASK_DURATION_MS);
     const old = this.durations.get(fnName);
     this.durations.set(fnName, old === undefined ? ms : old * 0.9 + ms * 0.1);
+    return ms;
   }
 
   protected capacity(w: WorkerState): number {

@@ -4,9 +4,10 @@
  * MAX_QUEUE_EXTRA. Each short task then costs a fraction of a message each way (frames carry what a
  * turn produced), not a round trip and its wake-ups of its own.
  *
- * The pace is what the scheduler sees — the time between a worker's results while it had tasks
- * left — not the run times the worker reports: a worker that says its tasks took 0 ms but returns
- * one a second is held to the usual queue, and cannot talk itself into hoarding tasks.
+ * The pace is the slower of what the worker reports (its tasks' run times) and what the scheduler
+ * sees (the time between its results while it had tasks left): a worker that says its tasks took
+ * 0 ms but returns one a second is held to the usual queue and cannot talk itself into hoarding
+ * tasks, and results that arrive together in one frame (0 ms apart) do not count as instant.
  */
 import { WORKER_QUEUE_EXTRA } from '@meshwork/protocol';
 import type { WorkerState } from './types.js';
@@ -29,12 +30,12 @@ export function queueExtraFor(w: WorkerState, fixed: number | undefined): number
 }
 
 /**
- * `w` returned a result at `now` (the scheduler's clock, ms), its finished task already taken out
- * of `processing`. Only intervals in which it was busy throughout count: idle time is not its pace.
+ * `w` returned a result at `now` (the scheduler's clock, ms) of a task it says ran `reportedMs`
+ * (bounded), its finished task already taken out of `processing`. Only intervals in which it was busy throughout count: idle time is not its pace.
  */
-export function recordResult(w: WorkerState, now: number): void {
+export function recordResult(w: WorkerState, now: number, reportedMs: number): void {
   if (w.busySince !== null) {
-    const ms = Math.max(0, now - w.busySince) * w.threads;
+    const ms = Math.max(reportedMs, Math.max(0, now - w.busySince) * w.threads);
     w.msPerTask = w.msPerTask === null ? ms : w.msPerTask * (1 - MEAN_WEIGHT) + ms * MEAN_WEIGHT;
   }
   w.busySince = w.processing.size > 0 ? now : null;

@@ -167,8 +167,8 @@ export class SchedulerState extends ClientEvents {
     const verifying = t.verify > 1 && t.processingOn === w;
     if (t.processingOn) this.unassign(t);
     else if (t.status === 'waiting') this.releaseInputs(t);
-    this.recordDuration(t.fnName, msg.stoppedAt - msg.startedAt);
-    recordResult(w, this.now());
+    const ms = this.recordDuration(t.fnName, msg.stoppedAt - msg.startedAt);
+    recordResult(w, this.now(), ms);
     this.updateRoom(w);
     w.tasksDone++;
     if (verifying) {
