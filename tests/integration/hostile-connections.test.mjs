@@ -42,6 +42,19 @@ async function worksStill(n) {
   );
 }
 
+/** The most intervals [openedAt, closedAt] that overlap at one instant. */
+function mostAtOnce(ends) {
+  const edges = ends.flatMap((e) => [
+    [e.openedAt, 1],
+    [e.closedAt, -1],
+  ]);
+  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let now = 0;
+  let most = 0;
+  for (const [, step] of edges) most = Math.max(most, (now += step));
+  return most;
+}
+
 /** Opens a WebSocket that says nothing; resolves with how it ended. */
 function silent(address) {
   return new Promise((resolve) => {
@@ -49,7 +62,10 @@ function silent(address) {
     const opened = { at: 0 };
     ws.on('open', () => (opened.at = Date.now()));
     ws.on('error', () => {});
-    ws.on('close', (code) => resolve({ code, openMs: opened.at ? Date.now() - opened.at : null }));
+    ws.on('close', (code) => {
+      const closedAt = Date.now();
+      resolve({ code, openedAt: opened.at, closedAt, openMs: opened.at ? closedAt - opened.at : null });
+    });
   });
 }
 
@@ -71,8 +87,12 @@ test(`a flood of ${FLOOD} connections that never say hello: ${MAX_UNAUTHENTICATE
     `# flood: ${FLOOD} connections; close codes ${JSON.stringify(Object.fromEntries(codes))}; limits ${JSON.stringify(limits)}`,
   );
   assert.equal(timedOut + refused, FLOOD, 'every connection was closed, by the hello timeout (1008) or refused (1013)');
-  assert.ok(timedOut <= MAX_UNAUTHENTICATED * 2, `${timedOut} waited for the hello timeout`);
-  assert.ok(refused >= FLOOD - MAX_UNAUTHENTICATED * 2, `${refused} were refused`);
+  // How many waited depends on how fast the flood arrives (a loaded machine opens 1000 sockets
+  // over more than one hello timeout, and freed slots are taken again); what must hold is that
+  // no more than the bound waited at once.
+  const waiting = mostAtOnce(results.filter((r) => r.code === 1008));
+  assert.ok(waiting <= MAX_UNAUTHENTICATED + 10, `${waiting} connections waited for a hello at once`);
+  assert.ok(refused > 0, 'the excess was refused');
   assert.equal(limits.refusedUnauthenticated - before.refusedUnauthenticated, refused);
   for (const r of results.filter((x) => x.code === 1008))
     assert.ok(r.openMs >= HELLO_TIMEOUT_MS - 100, `closed after ${r.openMs} ms`);
