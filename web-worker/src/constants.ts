@@ -55,3 +55,10 @@ export const REJOIN_MAX_DELAY_MS = 5_000;
 
 /** Each pause between attempts to rejoin moves by up to this fraction either way (jitter). */
 export const REJOIN_JITTER = 0.2;
+
+/**
+ * Jobs a task thread holds at once: the one it runs and the next, which it starts as soon as the
+ * first ends instead of waiting for the host to hear of the end and send another (a wake-up of
+ * each side per task; core/job-queue.ts).
+ */
+export const JOBS_PER_THREAD = 2;

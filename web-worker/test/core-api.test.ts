@@ -12,6 +12,7 @@ class ManualExecutor implements Executor {
   readonly jobs: { job: Job; signal: AbortSignal; hooks: RunHooks | undefined; finish(o?: Partial<Outcome>): void }[] = [];
   constructor(readonly threads = 1) {}
   run(job: Job, signal: AbortSignal, hooks?: RunHooks): Promise<Outcome> {
+    hooks?.onStart?.(); // each job has a thread of its own at once
     return new Promise((resolve) => {
       const base = { startedAt: 1, stoppedAt: 2, thread: 0 };
       signal.addEventListener('abort', () => resolve({ ...base, ok: false, error: { code: 'CANCELLED', name: 'CancelledError', message: 'x' } }));

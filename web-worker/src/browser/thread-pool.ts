@@ -53,6 +53,7 @@ class WebHost implements PoolHost {
     return {
       end,
       run: (req, transfer) => api.run(Comlink.transfer(req, transfer)),
+      takeBack: (seqs) => void api.takeBack(seqs).catch(() => undefined),
       ready: async () => {
         let onError: ((e: ErrorEvent) => void) | undefined;
         // Before it answers, an error is its script failing to load or evaluate.

@@ -2,7 +2,7 @@
  * What the page and its task Web Workers share besides the comlink API: the start data and the
  * one event a thread posts on its own. A leaf module (types and constants only).
  */
-import type { TaskReply, TaskRequest } from '../core/task-runner.js';
+import type { QueuedReply, QueuedRequest } from '../core/job-queue.js';
 
 /**
  * Given to every thread once, by `init`, before any task. Task code runs in the thread, so this
@@ -17,7 +17,10 @@ export interface ThreadInit {
 export interface ThreadApi {
   /** Sets the thread up; answers true (the page's readiness check). */
   init(data: ThreadInit): true;
-  run(req: TaskRequest): Promise<TaskReply>;
+  /** Queues a task (core/job-queue.ts); answers its reply, or `takenBack`. */
+  run(req: QueuedRequest): Promise<QueuedReply>;
+  /** Gives back the named queued tasks that have not started; answers how many. */
+  takeBack(seqs: number[]): number;
 }
 
 /** Posted by a thread when its task starts or stops waiting on tasks of its own (secede / rejoin). */

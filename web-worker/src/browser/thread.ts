@@ -8,6 +8,7 @@
  */
 import * as Comlink from 'comlink';
 import { valueHash } from '@meshwork/protocol';
+import { JobQueue, messageTurn } from '../core/job-queue.js';
 import { ModuleCache, type ModuleImporter } from '../core/modules.js';
 import { TaskGlobal, type TaskGlobalLoader } from '../core/task-global.js';
 import { TaskRunner } from '../core/task-runner.js';
@@ -43,6 +44,10 @@ function clientLoader(data: ThreadInit): TaskGlobalLoader {
 }
 
 let runner: TaskRunner | undefined;
+const queue = new JobQueue((req) => {
+  if (!runner) throw new Error('thread used before init');
+  return runner.run(req);
+}, messageTurn());
 
 const api: ThreadApi = {
   init(data) {
@@ -54,10 +59,10 @@ const api: ThreadApi = {
     return true;
   },
   async run(req) {
-    if (!runner) throw new Error('thread used before init');
-    const reply = await runner.run(req);
+    const reply = await queue.run(req);
     return reply.ok ? Comlink.transfer(reply, [reply.bytes.buffer]) : reply;
   },
+  takeBack: (seqs) => queue.takeBack(seqs),
 };
 
 Comlink.expose(api);

@@ -61,9 +61,11 @@ export interface RunHooks {
 
 export interface Executor {
   readonly threads: number;
+  /** Jobs it takes at once, plus one per waiting job (default `threads`): a thread pool queues the next job in each thread. */
+  readonly jobsAtOnce?: number;
   /**
    * Runs a job on a free thread. Never rejects: a thrown task, a dead thread and an abort all
-   * come back as `ok: false` (an abort as `errorToWire(signal.reason)`). At most `threads` jobs
+   * come back as `ok: false` (an abort as `errorToWire(signal.reason)`). At most `jobsAtOnce` jobs
    * are given at once, plus one more for each job that is waiting (`onWait(true)`): the executor
    * starts an extra thread for it when none is idle, and stops extra threads as they come free.
    */

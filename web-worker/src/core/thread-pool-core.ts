@@ -3,27 +3,36 @@
  * module Web Workers in a tab (browser/thread-pool.ts). Those only make, start and stop a thread
  * (a PoolHost); everything else is here.
  *
- * Each job goes to an idle thread with its inputs: bytes in shared memory as they are, so the task
- * sees the stored bytes themselves; others as copies, transferred (so copied once). The function's
- * source goes only to threads that have not seen it. An abort (timeout, free-keys) or a dying
- * thread ends that thread and a fresh one takes its index.
+ * Each job goes to the least busy thread with its inputs: bytes in shared memory as they are, so
+ * the task sees the stored bytes themselves; others as copies, transferred (so copied once). A
+ * thread holds up to JOBS_PER_THREAD jobs and runs them in order (job-queue.ts): the next one is
+ * already there when the current one ends. The function's source goes only to threads that have
+ * not been sent it.
  *
- * A job whose thread reports that it waits on tasks of its own (secede) stops counting: the pool
- * may then hold one more job, and starts an extra thread for it when none is idle. When the job
- * rejoins or ends, the pool is one over, and the next thread to come free is stopped.
+ * An abort (timeout, free-keys) of a running job, or a dying thread, ends that thread and a fresh
+ * one takes its index; the jobs queued behind it had not started and go to another thread. An
+ * aborted job still queued is taken back; if its thread started it meanwhile, the thread is ended
+ * when the pool sees that job come to the front.
+ *
+ * A job whose thread reports that it waits on tasks of its own (secede) stops counting: the jobs
+ * queued behind it are taken back (it may wait on one of them), the pool may hold one more
+ * thread, and starts it when no thread has room. When the job rejoins or ends, the pool is one
+ * over, and the next thread left with nothing to do is stopped.
  */
 import { CancelledError, ErrorCode, TimeoutError, errorToWire, type WireError } from '@meshwork/protocol';
-import { MAX_EXTRA_THREADS, THREAD_START_TIMEOUT_MS } from '../constants.js';
+import { JOBS_PER_THREAD, MAX_EXTRA_THREADS, THREAD_START_TIMEOUT_MS } from '../constants.js';
 import type { Executor, Job, Outcome, RunHooks } from './interfaces.js';
 import { silentLogger, type Logger } from './logger.js';
 import { ModuleError, type ModuleSources } from './modules.js';
-import type { TaskReply, TaskRequest } from './task-runner.js';
-import { firstOf, type FirstOf, type ThreadEnd } from './thread-end.js';
+import type { QueuedReply, QueuedRequest } from './job-queue.js';
+import { firstOf, type ThreadEnd } from './thread-end.js';
 
 /** One thread, as its host made it. */
 export interface HostThread {
-  /** Runs one request in the thread; the buffers listed are transferred, not copied. */
-  run(req: TaskRequest, transfer: ArrayBuffer[]): Promise<TaskReply>;
+  /** Queues one request in the thread; the buffers listed are transferred, not copied. */
+  run(req: QueuedRequest, transfer: ArrayBuffer[]): Promise<QueuedReply>;
+  /** Asks the thread to give back these queued requests if they have not started (they answer `takenBack`). */
+  takeBack(seqs: number[]): void;
   /** Ends with the reason when the thread exits, crashes or is stopped. */
   readonly end: ThreadEnd;
   /** Settles once the thread answers its first call; rejects if it fails to start. */
@@ -47,15 +56,45 @@ export interface ThreadPoolCoreOptions {
   modules?: ModuleSources | undefined;
 }
 
+/** A job given to a thread. */
+interface Entry {
+  seq: number;
+  hooks: RunHooks;
+  /** onStart was called: it came to the front of its thread. */
+  started: boolean;
+  /** Its caller gave up on it while it was queued: if it comes to the front, the thread is ended. */
+  abandoned: boolean;
+}
+
 interface Slot {
   index: number;
   thread: HostThread;
   /** Function ids whose source this thread has been sent. */
   seen: Set<string>;
-  /** The hooks of the job it runs, while it runs one. */
-  current: RunHooks | undefined;
-  /** Its job waits on tasks of its own. */
+  /** Its jobs in the order the thread runs them: the first runs, the others wait in the thread. */
+  jobs: Entry[];
+  /** Its first job waits on tasks of its own. */
   seceded: boolean;
+  /** Answered its first call: may take jobs. */
+  live: boolean;
+  /** Being stopped (ended or replaced): takes nothing more, and its jobs list stays as it was. */
+  retired: boolean;
+}
+
+/** A job waiting for room on a thread. */
+interface Waiter {
+  job: Job;
+  moduleSource: string | undefined;
+  hooks: RunHooks;
+  place: (placed: Placed | null) => void;
+}
+
+/** A job given to a thread: the reply it will get, and whether it carried the function's source. */
+interface Placed {
+  slot: Slot;
+  entry: Entry;
+  reply: Promise<QueuedReply>;
+  withSource: boolean;
 }
 
 /** Shared memory exists only where it is allowed (a tab that is not cross-origin isolated has none). */
@@ -74,11 +113,13 @@ const transferable = (bytes: Uint8Array): ArrayBuffer[] => (isShared(bytes) ? []
 
 export class ThreadPoolCore implements Executor {
   readonly threads: number;
+  /** Jobs it takes at once (the caller queues the rest). */
+  readonly jobsAtOnce: number;
   private readonly slots: Slot[] = [];
-  private readonly idle: Slot[] = [];
-  private readonly waiters: ((slot: Slot | null) => void)[] = [];
+  private readonly waiters: Waiter[] = [];
   protected readonly log: Logger;
   private seceded = 0;
+  private seq = 0;
   private closed = false;
 
   protected constructor(
@@ -87,6 +128,7 @@ export class ThreadPoolCore implements Executor {
   ) {
     if (!Number.isInteger(o.threads) || o.threads < 1) throw new RangeError(`threads must be a positive integer, got ${o.threads}`);
     this.threads = o.threads;
+    this.jobsAtOnce = o.threads * JOBS_PER_THREAD;
     this.log = o.logger ?? silentLogger;
   }
 
@@ -99,7 +141,7 @@ export class ThreadPoolCore implements Executor {
       await this.close();
       throw e;
     }
-    this.idle.push(...this.slots);
+    for (const slot of this.slots) slot.live = true;
   }
 
   /** Threads alive or starting (more than `threads` while jobs are seceded). */
@@ -109,94 +151,158 @@ export class ThreadPoolCore implements Executor {
 
   /** Threads running a job now. */
   get busy(): number {
-    return this.slots.filter((s) => s.current !== undefined).length;
+    return this.slots.filter((s) => s.jobs.length > 0).length;
   }
 
   async run(job: Job, signal: AbortSignal, hooks: RunHooks = {}): Promise<Outcome> {
     const startedAt = Date.now();
     const fail = (error: WireError, thread: number): Outcome => ({ ok: false, error, startedAt, stoppedAt: Date.now(), thread });
-    if (signal.aborted) return fail(errorToWire(signal.reason), 0);
-    const slot = await this.acquire();
-    if (!slot) return fail(errorToWire(new CancelledError('the thread pool closed')), 0);
-    if (signal.aborted) {
-      this.release(slot);
-      return fail(errorToWire(signal.reason), slot.index);
-    }
-    slot.current = hooks;
-    hooks.onStart?.();
-    // A failed call (e.g. a value could not be cloned) counts as aborted: the thread is in an unknown state.
-    let r: FirstOf<TaskReply>;
+    let moduleSource: string | undefined;
     try {
-      r = await firstOf(this.call(slot, job), slot.thread.end, signal);
-    } finally {
-      this.endJob(slot);
+      // Fetched by the host with its token (once per version): a thread gets a module's text, never a credential.
+      if (job.module && this.o.modules && !signal.aborted) moduleSource = await this.o.modules.get(job.module);
+    } catch (e) {
+      // The module could not be fetched: the task fails, and no thread is touched.
+      if (!(e instanceof ModuleError)) throw e;
+      return fail(errorToWire(e, { code: ErrorCode.REMOTE_ERROR }), 0);
     }
-    if ('died' in r) {
-      this.replace(slot);
-      const message = `the ${this.host.noun} running task '${job.key}' died: ${r.died.message}`;
-      return fail({ code: ErrorCode.REMOTE_ERROR, name: 'ThreadDiedError', message }, slot.index);
+    for (let again = false; ; again = true) {
+      if (signal.aborted) return fail(errorToWire(signal.reason), 0);
+      const placed = await this.place({ job, moduleSource, hooks }, again);
+      if (!placed) return fail(errorToWire(new CancelledError('the thread pool closed')), 0);
+      const { slot, entry } = placed;
+      // A failed call (e.g. a value could not be cloned) counts as aborted: the thread is in an unknown state.
+      const r = await firstOf(placed.reply, slot.thread.end, signal);
+      const running = slot.jobs[0] === entry;
+      if ('aborted' in r) {
+        if (signal.aborted && !running && !slot.retired) {
+          entry.abandoned = true;
+          slot.thread.takeBack([entry.seq]);
+        } else this.replace(slot);
+        return fail(errorToWire(r.aborted, signal.aborted ? {} : { code: ErrorCode.REMOTE_ERROR }), slot.index);
+      }
+      if ('died' in r) {
+        this.replace(slot);
+        // Queued behind the job that ended the thread: it never started, so another thread runs it.
+        if (!running) continue;
+        const message = `the ${this.host.noun} running task '${job.key}' died: ${r.died.message}`;
+        return fail({ code: ErrorCode.REMOTE_ERROR, name: 'ThreadDiedError', message }, slot.index);
+      }
+      if (r.ok) return { ok: true, bytes: r.bytes, hash: r.hash, startedAt: r.startedAt, stoppedAt: r.stoppedAt, thread: slot.index };
+      if ('takenBack' in r) {
+        if (placed.withSource) slot.seen.delete(job.fn);
+        continue;
+      }
+      if ('needSource' in r) {
+        // The job that carried the source to this thread was taken back: send it again.
+        if (placed.withSource) return fail(errorToWire(new Error(`${this.host.noun} asked twice for a source`)), slot.index);
+        slot.seen.delete(job.fn);
+        continue;
+      }
+      return { ok: false, error: r.error, startedAt: r.startedAt, stoppedAt: r.stoppedAt, thread: slot.index };
     }
-    if ('aborted' in r) {
-      this.replace(slot);
-      return fail(errorToWire(r.aborted, signal.aborted ? {} : { code: ErrorCode.REMOTE_ERROR }), slot.index);
-    }
-    this.release(slot);
-    if (r.ok) return { ok: true, bytes: r.bytes, hash: r.hash, startedAt: r.startedAt, stoppedAt: r.stoppedAt, thread: slot.index };
-    if ('needSource' in r) return fail(errorToWire(new Error(`${this.host.noun} asked twice for a source`)), slot.index);
-    return { ok: false, error: r.error, startedAt: r.startedAt, stoppedAt: r.stoppedAt, thread: slot.index };
   }
 
   async close(): Promise<void> {
     this.closed = true;
     const slots = this.slots.splice(0);
-    this.idle.length = 0;
-    for (const waiter of this.waiters.splice(0)) waiter(null);
+    for (const slot of slots) slot.retired = true;
+    for (const waiter of this.waiters.splice(0)) waiter.place(null);
     await Promise.all(slots.map((s) => s.thread.stop(new CancelledError('the thread pool closed'))));
   }
 
-  private async call(slot: Slot, job: Job): Promise<TaskReply> {
-    const startedAt = Date.now();
-    const { modules } = this.o;
-    const request = async (withSource: boolean): Promise<TaskRequest> => ({
+  /** Gives the job to the least busy thread with room, or waits for one; a job given again (taken back, its thread ended) waits ahead of new ones. */
+  private place(w: Omit<Waiter, 'place'>, again: boolean): Promise<Placed | null> {
+    const slot = this.waiters.length === 0 ? this.pick() : undefined;
+    if (slot) return Promise.resolve(this.send(slot, w));
+    return new Promise((place) => {
+      if (again) this.waiters.unshift({ ...w, place });
+      else this.waiters.push({ ...w, place });
+      this.grow();
+    });
+  }
+
+  private pick(): Slot | undefined {
+    let best: Slot | undefined;
+    for (const s of this.slots) {
+      if (!s.live || s.retired || s.seceded || s.jobs.length >= JOBS_PER_THREAD) continue;
+      if (!best || s.jobs.length < best.jobs.length) best = s;
+    }
+    return best;
+  }
+
+  /** Sends the job to the thread now, so the thread runs jobs in the order of `slot.jobs`. */
+  private send(slot: Slot, w: Omit<Waiter, 'place'>): Placed {
+    const { job } = w;
+    const entry: Entry = { seq: ++this.seq, hooks: w.hooks, started: false, abandoned: false };
+    slot.jobs.push(entry);
+    const withSource = !slot.seen.has(job.fn);
+    if (withSource) slot.seen.add(job.fn);
+    const req: QueuedRequest = {
+      seq: entry.seq,
       fn: job.fn,
       fnName: job.fnName,
       source: withSource ? job.source : undefined,
       module: withSource ? job.module : undefined,
-      // Fetched by the host with its token: a thread gets a module's text, never a credential.
-      moduleSource: withSource && job.module && modules ? await modules.get(job.module) : undefined,
+      moduleSource: withSource ? w.moduleSource : undefined,
       capability: job.capability,
       args: forThread(job.args),
       deps: [...job.deps].map(([key, bytes]) => [key, forThread(bytes)]),
-    });
-    const send = (req: TaskRequest): Promise<TaskReply> =>
-      slot.thread.run(req, [...transferable(req.args), ...req.deps.flatMap(([, b]) => transferable(b))]);
+    };
+    if (slot.jobs.length === 1) this.start(entry);
+    let reply: Promise<QueuedReply>;
     try {
-      let reply = await send(await request(!slot.seen.has(job.fn)));
-      if (!reply.ok && 'needSource' in reply) reply = await send(await request(true));
-      slot.seen.add(job.fn);
-      return reply;
+      reply = slot.thread.run(req, [...transferable(req.args), ...req.deps.flatMap(([, b]) => transferable(b))]);
     } catch (e) {
-      // The module could not be fetched: the task fails, and its thread, untouched, stays.
-      if (!(e instanceof ModuleError)) throw e;
-      return { ok: false, error: errorToWire(e, { code: ErrorCode.REMOTE_ERROR }), startedAt, stoppedAt: Date.now() };
+      reply = Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
+    const done = (): void => this.settled(slot, entry);
+    reply.then(done, done);
+    return { slot, entry, reply, withSource };
   }
 
-  /** The thread's job started or stopped waiting on tasks of its own. */
+  private start(entry: Entry): void {
+    if (entry.started) return;
+    entry.started = true;
+    entry.hooks.onStart?.();
+  }
+
+  /** A job's call settled (a reply, taken back, or failed): the next job is the thread's to run. */
+  private settled(slot: Slot, entry: Entry): void {
+    if (slot.retired || slot.thread.end.ended) return;
+    const i = slot.jobs.indexOf(entry);
+    if (i < 0) return;
+    slot.jobs.splice(i, 1);
+    if (i === 0 && slot.seceded) this.unsecede(slot);
+    const next = slot.jobs[0];
+    // Abandoned while queued, and not given back yet: the thread may be running it.
+    if (next?.abandoned) return this.replace(slot);
+    if (next) this.start(next);
+    this.offer();
+  }
+
+  /** The thread's running job started or stopped waiting on tasks of its own. */
   private onWait(slot: Slot, waiting: boolean): void {
-    if (!slot.current || slot.seceded === waiting || !this.slots.includes(slot)) return;
-    slot.seceded = waiting;
-    this.seceded += waiting ? 1 : -1;
-    slot.current.onWait?.(waiting);
-    if (waiting) this.grow();
+    const head = slot.jobs[0];
+    if (!head || slot.retired || slot.seceded === waiting) return;
+    if (waiting) {
+      slot.seceded = true;
+      this.seceded++;
+      head.hooks.onWait?.(true);
+      // It may wait on one of the jobs queued behind it.
+      const queued = slot.jobs.slice(1).map((e) => e.seq);
+      if (queued.length > 0) slot.thread.takeBack(queued);
+      this.grow();
+    } else {
+      this.unsecede(slot);
+      head.hooks.onWait?.(false);
+      this.offer();
+    }
   }
 
-  private endJob(slot: Slot): void {
-    slot.current = undefined;
-    if (slot.seceded) {
-      slot.seceded = false;
-      this.seceded--;
-    }
+  private unsecede(slot: Slot): void {
+    slot.seceded = false;
+    this.seceded--;
   }
 
   /** Threads the pool may hold now. */
@@ -204,13 +310,28 @@ export class ThreadPoolCore implements Executor {
     return this.threads + Math.min(this.seceded, MAX_EXTRA_THREADS);
   }
 
-  /** Starts an extra thread when a job waits for one and the pool is under capacity. */
+  /** Starts an extra thread when a job waits for room and the pool is under capacity. */
   private grow(): void {
     if (this.closed || this.waiters.length === 0 || this.slots.length >= this.capacity) return;
     const slot = this.spawn(this.freeIndex());
     this.slots.push(slot);
     this.log.debug(`starting an extra ${this.host.noun} for a seceded task`, { thread: slot.index });
     this.startInPlace(slot, `an extra ${this.host.noun}`);
+  }
+
+  /** Room may have come: to the waiting jobs first; then an idle thread beyond capacity is stopped. */
+  private offer(): void {
+    if (this.closed) return;
+    for (let slot = this.pick(); slot && this.waiters.length > 0; slot = this.pick()) {
+      const w = this.waiters.shift() as Waiter;
+      w.place(this.send(slot, w));
+    }
+    while (this.slots.length > this.capacity) {
+      const idle = this.slots.find((s) => s.live && !s.retired && s.jobs.length === 0);
+      if (!idle) break;
+      this.log.debug(`stopping an extra ${this.host.noun}`, { thread: idle.index });
+      this.remove(idle);
+    }
   }
 
   private freeIndex(): number {
@@ -222,9 +343,20 @@ export class ThreadPoolCore implements Executor {
 
   private spawn(index: number): Slot {
     // The host calls onWait only once the thread runs a job, long after `slot` is set.
-    const slot: Slot = { index, thread: this.host.spawn(index, (waiting) => this.onWait(slot, waiting)), seen: new Set(), current: undefined, seceded: false };
+    const slot: Slot = {
+      index,
+      thread: this.host.spawn(index, (waiting) => this.onWait(slot, waiting)),
+      seen: new Set(),
+      jobs: [],
+      seceded: false,
+      live: false,
+      retired: false,
+    };
     void slot.thread.end.promise.then((e) => {
-      if (!this.closed) this.log.debug(`${this.host.noun} ended`, { thread: index, reason: e.message });
+      if (this.closed) return;
+      this.log.debug(`${this.host.noun} ended`, { thread: index, reason: e.message });
+      // Died on its own after it started (not stopped by the pool): a fresh thread takes its place.
+      if (slot.live && !slot.retired) this.replace(slot);
     });
     return slot;
   }
@@ -245,9 +377,11 @@ export class ThreadPoolCore implements Executor {
     }
   }
 
-  /** Ends a thread busy with an abandoned job and, unless the pool is over capacity, starts a fresh one in its place. */
+  /** Ends a thread (its running job abandoned, or it died) and, unless the pool is over capacity, starts a fresh one in its place. */
   private replace(slot: Slot): void {
+    if (slot.retired) return;
     if (this.closed || this.slots.length > this.capacity) return this.remove(slot);
+    this.retire(slot);
     void slot.thread.stop(new CancelledError('replaced'));
     const fresh = this.spawn(slot.index);
     this.slots[this.slots.indexOf(slot)] = fresh;
@@ -256,7 +390,10 @@ export class ThreadPoolCore implements Executor {
 
   private startInPlace(slot: Slot, what: string): void {
     this.ready(slot).then(
-      () => this.release(slot),
+      () => {
+        slot.live = true;
+        this.offer();
+      },
       (e: unknown) => {
         this.log.error(`${what} failed to start`, { thread: slot.index, error: e });
         this.remove(slot);
@@ -267,26 +404,14 @@ export class ThreadPoolCore implements Executor {
   private remove(slot: Slot): void {
     const i = this.slots.indexOf(slot);
     if (i >= 0) this.slots.splice(i, 1);
+    this.retire(slot);
     void slot.thread.stop(new CancelledError('removed'));
   }
 
-  private acquire(): Promise<Slot | null> {
-    const slot = this.idle.pop();
-    if (slot) return Promise.resolve(slot);
-    const waiting = new Promise<Slot | null>((resolve) => this.waiters.push(resolve));
-    this.grow();
-    return waiting;
-  }
-
-  /** A thread came free: to a waiting job, else stopped if the pool is over capacity, else idle. */
-  private release(slot: Slot): void {
-    if (this.closed || !this.slots.includes(slot)) return;
-    const waiter = this.waiters.shift();
-    if (waiter) return waiter(slot);
-    if (this.slots.length > this.capacity) {
-      this.log.debug(`stopping an extra ${this.host.noun}`, { thread: slot.index });
-      return this.remove(slot);
-    }
-    this.idle.push(slot);
+  /** Takes nothing more; a seceded job it ran no longer counts. */
+  private retire(slot: Slot): void {
+    if (slot.retired) return;
+    slot.retired = true;
+    if (slot.seceded) this.unsecede(slot);
   }
 }

@@ -5,9 +5,11 @@
  * a task that has not started; `run-function` runs once on a separate executor. The host feeds
  * in every frame after `welcome`.
  *
- * Task states: fetching (deps on their way) → ready (queued, FIFO: the scheduler orders) →
- * running (on a thread; `seceded` while it waits on tasks of its own) → gone (reported, freed,
- * stolen or dropped). At most `threads` tasks run that have not seceded. `acquire` copies values
+ * Task states: fetching (deps on their way) → ready (queued, FIFO: the scheduler orders) → sent
+ * (given to the executor, which may queue it behind a thread's running task) → running (on a
+ * thread; `seceded` while it waits on tasks of its own) → gone (reported, freed, stolen or
+ * dropped). At most `jobsAtOnce` tasks are sent or running that have not seceded; one that has
+ * not started can still be stolen. `acquire` copies values
  * from their holders into the store and answers `acquired` (acquire.ts).
  *
  * Memory in use (heartbeat `memoryUsed`) is the bytes of values held: the store plus fetched
@@ -79,7 +81,7 @@ interface FunctionSpec {
 interface Task {
   msg: ComputeTask;
   fn: FunctionSpec;
-  state: 'fetching' | 'ready' | 'running';
+  state: 'fetching' | 'ready' | 'sent' | 'running';
   abort: AbortController;
   /** Dependency bytes, once gathered; `fetched` ones are held in the DepCache. */
   deps: Map<string, Uint8Array>;
@@ -259,7 +261,8 @@ export class WorkerCore {
   }
 
   private pump(): void {
-    while (this.running - this.seceded < this.o.executor.threads && this.ready.length > 0) {
+    const { executor } = this.o;
+    while (this.running - this.seceded < (executor.jobsAtOnce ?? executor.threads) && this.ready.length > 0) {
       const task = this.ready.shift() as Task;
       if (this.tasks.get(task.msg.key) !== task) continue;
       void this.run(task);
@@ -267,12 +270,13 @@ export class WorkerCore {
   }
 
   private async run(task: Task): Promise<void> {
-    task.state = 'running';
+    task.state = 'sent';
     this.running++;
     const { msg } = task;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const { timeoutMs } = msg;
     const onStart = (): void => {
+      task.state = 'running';
       if (timeoutMs === undefined) return;
       timer = setTimeout(() => task.abort.abort(new TimeoutError(`task '${msg.key}' ran past its timeout of ${timeoutMs} ms`)), timeoutMs);
     };
@@ -320,7 +324,7 @@ export class WorkerCore {
     this.outbox.memoryChanged();
   }
 
-  /** Gives a task back if it has not started (fetching or queued); a running one stays. */
+  /** Gives a task back if it has not started (fetching, queued, or sent but waiting behind another); a running one stays. */
   private steal(key: string): void {
     const task = this.tasks.get(key);
     const ok = task !== undefined && task.state !== 'running';

@@ -65,6 +65,7 @@ class NodeHost implements PoolHost {
     return {
       end,
       run: (req, transfer) => api.run(Comlink.transfer(req, transfer)),
+      takeBack: (seqs) => void api.takeBack(seqs).catch(() => undefined),
       ready: async () => {
         try {
           await api.ping();

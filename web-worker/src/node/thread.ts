@@ -10,9 +10,10 @@ import { nodeDigest } from './digest.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink/dist/esm/comlink.mjs';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { JobQueue, type QueuedReply, type QueuedRequest } from '../core/job-queue.js';
 import { ModuleCache } from '../core/modules.js';
 import { TaskGlobal, type TaskGlobalLoader } from '../core/task-global.js';
-import { TaskRunner, type TaskReply, type TaskRequest } from '../core/task-runner.js';
+import { TaskRunner } from '../core/task-runner.js';
 import { importModuleSource } from './module-import.js';
 import { Reclaimer } from './reclaim.js';
 import { sharedBytes } from './shared-memory.js';
@@ -20,7 +21,10 @@ import { WAIT_EVENT, type ThreadData, type WaitEvent } from './thread-data.js';
 
 /** What the host calls on a thread. */
 export interface ThreadApi {
-  run(req: TaskRequest): Promise<TaskReply>;
+  /** Queues a task (core/job-queue.ts); answers its reply, or `takenBack`. */
+  run(req: QueuedRequest): Promise<QueuedReply>;
+  /** Gives back the named queued tasks that have not started; answers how many. */
+  takeBack(seqs: number[]): number;
   ping(): true;
 }
 
@@ -56,15 +60,23 @@ if (parentPort) {
   });
   // What a task read and wrote is this thread's to let go of (reclaim.ts).
   const reclaimer = new Reclaimer();
-  const api: ThreadApi = {
-    async run(req) {
+  const queue = new JobQueue(
+    async (req) => {
       const reply = await runner.run(req);
       let touched = req.args.byteLength + (reply.ok ? reply.bytes.byteLength : 0);
       for (const [, bytes] of req.deps) touched += bytes.byteLength;
       reclaimer.dropped(touched);
+      return reply;
+    },
+    () => new Promise((resolve) => setImmediate(resolve)),
+  );
+  const api: ThreadApi = {
+    async run(req) {
+      const reply = await queue.run(req);
       // Shared memory travels to the host without a copy or a transfer.
       return reply.ok && !(reply.bytes.buffer instanceof SharedArrayBuffer) ? Comlink.transfer(reply, [reply.bytes.buffer]) : reply;
     },
+    takeBack: (seqs) => queue.takeBack(seqs),
     ping: () => true,
   };
   Comlink.expose(api, nodeEndpoint(port));

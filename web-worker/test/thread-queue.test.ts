@@ -1,0 +1,93 @@
+/**
+ * A thread holds its next job while it runs one (core/job-queue.ts, JOBS_PER_THREAD): the next
+ * starts without the host's turn; a job queued behind one that is aborted, dies or secedes goes
+ * to another thread; an aborted queued job never runs and leaves the running one alone.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CancelledError, decodeValue, encodeValue } from '@meshwork/protocol';
+import type { Job, Outcome } from '../src/core/interfaces.js';
+import { ThreadPool } from '../src/node/thread-pool.js';
+
+const clientModule = new URL('./fake-task-client.ts', import.meta.url).href;
+let pool: ThreadPool;
+before(async () => {
+  pool = await ThreadPool.start({ threads: 1, threadData: { scheduler: 'ws://127.0.0.1:1', clientModule } });
+});
+after(async () => {
+  await pool.close();
+});
+
+let n = 0;
+function job(source: string, args: unknown[] = []): Job {
+  n++;
+  return { key: `q-${n}`, fn: `fn-${n}`, fnName: `q${n}`, source, args: encodeValue(args).bytes, deps: new Map() };
+}
+const never = (): AbortSignal => new AbortController().signal;
+function value(o: Outcome): unknown {
+  if (!o.ok) assert.fail(`task erred: ${o.error.name}: ${o.error.message}`);
+  return decodeValue(o.bytes);
+}
+const SPIN = '(ms) => { const end = Date.now() + ms; while (Date.now() < end); return ms; }';
+
+test('the next job starts in the thread while the host is busy: it was sent before the first ended', async () => {
+  const first = pool.run(job(SPIN, [300]), never());
+  const second = pool.run(job('() => Date.now()'), never());
+  // This (the host's) thread is busy past the end of the first job: only a job already in the
+  // thread can start meanwhile.
+  const end = Date.now() + 1_000;
+  while (Date.now() < end);
+  const freedAt = Date.now();
+  const [a, b] = await Promise.all([first, second]);
+  assert.equal(value(a), 300);
+  const startedAt = value(b) as number;
+  assert.ok(startedAt < freedAt, `the second job started ${startedAt - freedAt} ms after the host was free again`);
+  assert.ok(b.ok && a.ok && b.startedAt >= a.stoppedAt, 'one after the other');
+});
+
+test('an aborted queued job is taken back: it never runs, and the running job and its thread go on', async () => {
+  const running = pool.run(job('async (ms) => { globalThis.__kept = "kept"; await new Promise((r) => setTimeout(r, ms)); return "done"; }', [400]), never());
+  const ac = new AbortController();
+  const queuedJob = job('() => { globalThis.__queuedRan = true; return 1; }');
+  const queued = pool.run(queuedJob, ac.signal);
+  setTimeout(() => ac.abort(new CancelledError('not wanted')), 50);
+  const q = await queued;
+  assert.equal(!q.ok && q.error.code, 'CANCELLED');
+  const r = await running;
+  assert.equal(value(r), 'done', 'the running job was not ended with it');
+  const probe = await pool.run(job('() => [globalThis.__queuedRan ?? false, globalThis.__kept ?? "replaced"]'), never());
+  assert.deepEqual(value(probe), [false, 'kept'], 'the queued job never ran, and the thread was not replaced');
+  assert.equal(probe.ok && r.ok && probe.thread, r.ok && r.thread);
+});
+
+test('a job queued behind one that kills its thread runs on the fresh thread', async () => {
+  const dies = pool.run(job('() => process.exit(3)'), never());
+  const behind = pool.run(job('(x) => x + 1', [41]), never());
+  const d = await dies;
+  assert.equal(!d.ok && d.error.name, 'ThreadDiedError');
+  assert.equal(value(await behind), 42);
+});
+
+test('a job queued behind one that is aborted while running runs on the fresh thread', async () => {
+  const ac = new AbortController();
+  const spinning = pool.run(job('() => { for (;;); }'), ac.signal);
+  const behind = pool.run(job('(x) => x * 2', [21]), never());
+  setTimeout(() => ac.abort(new CancelledError('stop it')), 100);
+  const s = await spinning;
+  assert.equal(!s.ok && s.error.code, 'CANCELLED');
+  assert.equal(value(await behind), 42);
+});
+
+test('a job queued behind one that secedes is taken back and runs on the extra thread meanwhile', async () => {
+  const waits: boolean[] = [];
+  const sleeper = `async (ms) => { await globalThis.meshwork.client().sleep(ms); return 'slept'; }`;
+  const slow = pool.run(job(sleeper, [1_500]), never(), { onWait: (w) => waits.push(w) });
+  const behind = pool.run(job('() => Date.now()'), never());
+  const b = await behind;
+  const s = await slow;
+  assert.equal(value(s), 'slept');
+  assert.deepEqual(waits, [true, false]);
+  assert.ok(b.ok && s.ok && b.stoppedAt < s.stoppedAt, 'it did not wait for the seceded job');
+  assert.equal(b.ok && b.thread, 1, 'it ran on the extra thread');
+  assert.equal(pool.size, 1, 'the extra thread stopped once a thread came free');
+});
