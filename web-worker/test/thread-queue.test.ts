@@ -33,6 +33,7 @@ const SPIN = '(ms) => { const end = Date.now() + ms; while (Date.now() < end); r
 test('the next job starts in the thread while the host is busy: it was sent before the first ended', async () => {
   const first = pool.run(job(SPIN, [300]), never());
   const second = pool.run(job('() => Date.now()'), never());
+  await Promise.resolve(); // both go to the thread in one message at the end of this turn
   // This (the host's) thread is busy past the end of the first job: only a job already in the
   // thread can start meanwhile.
   const end = Date.now() + 1_000;

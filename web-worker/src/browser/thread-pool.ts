@@ -1,12 +1,14 @@
 /**
- * The browser executor: the thread pool (core/thread-pool-core.ts) over module Web Workers driven
- * through comlink. A job's inputs go to its Web Worker as copies, transferred (so copied once: the
+ * The browser executor: the thread pool (core/thread-pool-core.ts) over module Web Workers, set up
+ * through comlink and given jobs in JOBS messages (core/job-queue.ts). A job's inputs go to its Web
+ * Worker as copies (large ones transferred, so copied once: the
  * page's store keeps its own to serve peers, and a page that is not cross-origin isolated has no
  * shared memory; bytes that are shared go as they are), and the task decodes views of that copy;
  * the result's buffer is transferred back, not copied. An abort (timeout, free-keys, leaving)
  * terminates that Web Worker and a fresh one takes its index.
  */
 import * as Comlink from 'comlink';
+import { ThreadCalls } from '../core/job-queue.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { ModuleSources } from '../core/modules.js';
 import { ThreadEnd } from '../core/thread-end.js';
@@ -41,8 +43,9 @@ class WebHost implements PoolHost {
   spawn(index: number, onWait: (waiting: boolean) => void): HostThread {
     const worker = this.make();
     const end = new ThreadEnd();
+    const calls = new ThreadCalls((msg, transfer) => worker.postMessage(msg, transfer));
     worker.addEventListener('message', (e: MessageEvent<unknown>) => {
-      if (isWaitEvent(e.data)) onWait(e.data.waiting);
+      if (!calls.onMessage(e.data) && isWaitEvent(e.data)) onWait(e.data.waiting);
     });
     // An uncaught error inside a Web Worker does not end it (unlike a worker_thread): say so, carry on.
     worker.addEventListener('error', (e: ErrorEvent) => {
@@ -52,8 +55,8 @@ class WebHost implements PoolHost {
     const api = Comlink.wrap<ThreadApi>(worker);
     return {
       end,
-      run: (req, transfer) => api.run(Comlink.transfer(req, transfer)),
-      takeBack: (seqs) => void api.takeBack(seqs).catch(() => undefined),
+      run: (req, transfer) => calls.run(req, transfer),
+      takeBack: (seqs) => calls.takeBack(seqs),
       ready: async () => {
         let onError: ((e: ErrorEvent) => void) | undefined;
         // Before it answers, an error is its script failing to load or evaluate.

@@ -2,7 +2,6 @@
  * What the page and its task Web Workers share besides the comlink API: the start data and the
  * one event a thread posts on its own. A leaf module (types and constants only).
  */
-import type { QueuedReply, QueuedRequest } from '../core/job-queue.js';
 
 /**
  * Given to every thread once, by `init`, before any task. Task code runs in the thread, so this
@@ -13,14 +12,10 @@ export interface ThreadInit {
   scheduler: string;
 }
 
-/** What the page calls on a thread (through comlink). */
+/** What the page calls on a thread through comlink (tasks come as JOBS messages, core/job-queue.ts). */
 export interface ThreadApi {
   /** Sets the thread up; answers true (the page's readiness check). */
   init(data: ThreadInit): true;
-  /** Queues a task (core/job-queue.ts); answers its reply, or `takenBack`. */
-  run(req: QueuedRequest): Promise<QueuedReply>;
-  /** Gives back the named queued tasks that have not started; answers how many. */
-  takeBack(seqs: number[]): number;
 }
 
 /** Posted by a thread when its task starts or stops waiting on tasks of its own (secede / rejoin). */

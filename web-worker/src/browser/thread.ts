@@ -8,14 +8,17 @@
  */
 import * as Comlink from 'comlink';
 import { valueHash } from '@meshwork/protocol';
-import { JobQueue, messageTurn } from '../core/job-queue.js';
+import { JobQueue, messageTurn, serveJobs } from '../core/job-queue.js';
 import { ModuleCache, type ModuleImporter } from '../core/modules.js';
 import { TaskGlobal, type TaskGlobalLoader } from '../core/task-global.js';
 import { TaskRunner } from '../core/task-runner.js';
 import { WAIT_EVENT, type ThreadApi, type ThreadInit, type WaitEvent } from './thread-protocol.js';
 
 /** A Web Worker's own global, as much of it as this script uses (no webworker lib loaded). */
-const scope = globalThis as unknown as { postMessage(message: unknown): void };
+const scope = globalThis as unknown as {
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+  addEventListener(type: 'message', listener: (e: MessageEvent<unknown>) => void): void;
+};
 
 /**
  * Imports a module from the source the page sent, through a `blob:` URL (revoked once imported):
@@ -58,11 +61,9 @@ const api: ThreadApi = {
     });
     return true;
   },
-  async run(req) {
-    const reply = await queue.run(req);
-    return reply.ok ? Comlink.transfer(reply, [reply.bytes.buffer]) : reply;
-  },
-  takeBack: (seqs) => queue.takeBack(seqs),
 };
+// A result's memory is handed to the page, not copied.
+const serve = serveJobs(queue, (msg, transfer) => scope.postMessage(msg, transfer));
+scope.addEventListener('message', (e) => serve(e.data));
 
 Comlink.expose(api);

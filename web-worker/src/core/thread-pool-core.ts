@@ -101,15 +101,16 @@ interface Placed {
 const isShared = (bytes: Uint8Array): boolean =>
   typeof SharedArrayBuffer !== 'undefined' && bytes.buffer instanceof SharedArrayBuffer;
 
-/** Bytes in shared memory go to a thread as they are; others as a copy the thread owns. */
+/** Inputs this small go to a thread as a copy of their own; larger ones are copied once and handed over (transferred). */
+const TRANSFER_FROM_BYTES = 64 * 1024;
+
+/** Bytes in shared memory go to a thread as they are; others as a copy the thread owns (never a view of a larger buffer, which the message would copy whole). */
 function forThread(bytes: Uint8Array): Uint8Array {
   if (isShared(bytes)) return bytes;
-  const out = new Uint8Array(bytes.byteLength);
-  out.set(bytes);
-  return out;
+  return bytes.slice();
 }
 
-const transferable = (bytes: Uint8Array): ArrayBuffer[] => (isShared(bytes) ? [] : [bytes.buffer as ArrayBuffer]);
+const transferable = (bytes: Uint8Array): ArrayBuffer[] => (isShared(bytes) || bytes.byteLength < TRANSFER_FROM_BYTES ? [] : [bytes.buffer as ArrayBuffer]);
 
 export class ThreadPoolCore implements Executor {
   readonly threads: number;

@@ -99,7 +99,10 @@ export class WorkerCore {
   private readonly ready: Task[] = [];
   private readonly closing = new AbortController();
   private readonly log: Logger;
+  /** Tasks given to the executor (sent or running). */
   private running = 0;
+  /** Of those, the ones that started on a thread. */
+  private started = 0;
   private seceded = 0;
   private done = 0;
 
@@ -118,7 +121,7 @@ export class WorkerCore {
 
   /** Tasks held (fetching, ready or running), tasks finished, tasks on threads, and of those the seceded. */
   get stats(): { tasks: number; done: number; running: number; seceded: number; bytesStored: number } {
-    return { tasks: this.tasks.size, done: this.done, running: this.running, seceded: this.seceded, bytesStored: this.store.bytes };
+    return { tasks: this.tasks.size, done: this.done, running: this.started, seceded: this.seceded, bytesStored: this.store.bytes };
   }
 
   /** Bytes of values held: stored plus fetched dependencies (see the file comment). */
@@ -275,8 +278,11 @@ export class WorkerCore {
     const { msg } = task;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const { timeoutMs } = msg;
+    let started = false;
     const onStart = (): void => {
       task.state = 'running';
+      started = true;
+      this.started++;
       if (timeoutMs === undefined) return;
       timer = setTimeout(() => task.abort.abort(new TimeoutError(`task '${msg.key}' ran past its timeout of ${timeoutMs} ms`)), timeoutMs);
     };
@@ -284,6 +290,7 @@ export class WorkerCore {
     const outcome = await this.o.executor.run(job, task.abort.signal, { onWait: (waiting) => this.onWait(task, waiting), onStart });
     clearTimeout(timer);
     this.running--;
+    if (started) this.started--;
     if (task.seceded) {
       // It ended while seceded: its task-finished/erred stands for the rejoin.
       task.seceded = false;

@@ -1,7 +1,7 @@
 /**
- * The Node executor: the thread pool (core/thread-pool-core.ts) over worker_threads driven through
- * comlink. Values in shared memory (the store's) reach a thread as they are; a thread's `process.env`
- * lacks the process's tokens.
+ * The Node executor: the thread pool (core/thread-pool-core.ts) over worker_threads, started
+ * through comlink and given jobs in JOBS messages (core/job-queue.ts). Values in shared memory
+ * (the store's) reach a thread as they are; a thread's `process.env` lacks the process's tokens.
  */
 import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink/dist/esm/comlink.mjs';
@@ -9,6 +9,7 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { CLOSE_TIMEOUT_MS } from '../constants.js';
 import type { Logger } from '../core/logger.js';
 import type { ModuleSources } from '../core/modules.js';
+import { ThreadCalls } from '../core/job-queue.js';
 import { ThreadEnd } from '../core/thread-end.js';
 import { ThreadPoolCore, type HostThread, type PoolHost } from '../core/thread-pool-core.js';
 import type { ThreadApi } from './thread.js';
@@ -58,14 +59,15 @@ class NodeHost implements PoolHost {
     const end = new ThreadEnd();
     worker.once('error', (e) => end.end(e instanceof Error ? e : new Error(String(e))));
     worker.once('exit', (code) => end.end(new Error(`thread exited with code ${code}`)));
+    const calls = new ThreadCalls((msg, transfer) => worker.postMessage(msg, transfer));
     worker.on('message', (m: unknown) => {
-      if (isWaitEvent(m)) onWait(m.waiting);
+      if (!calls.onMessage(m) && isWaitEvent(m)) onWait(m.waiting);
     });
     const api = Comlink.wrap<ThreadApi>(nodeEndpoint(worker));
     return {
       end,
-      run: (req, transfer) => api.run(Comlink.transfer(req, transfer)),
-      takeBack: (seqs) => void api.takeBack(seqs).catch(() => undefined),
+      run: (req, transfer) => calls.run(req, transfer),
+      takeBack: (seqs) => calls.takeBack(seqs),
       ready: async () => {
         try {
           await api.ping();

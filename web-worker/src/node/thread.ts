@@ -10,7 +10,7 @@ import { nodeDigest } from './digest.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink/dist/esm/comlink.mjs';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { JobQueue, type QueuedReply, type QueuedRequest } from '../core/job-queue.js';
+import { JobQueue, serveJobs } from '../core/job-queue.js';
 import { ModuleCache } from '../core/modules.js';
 import { TaskGlobal, type TaskGlobalLoader } from '../core/task-global.js';
 import { TaskRunner } from '../core/task-runner.js';
@@ -19,12 +19,8 @@ import { Reclaimer } from './reclaim.js';
 import { sharedBytes } from './shared-memory.js';
 import { WAIT_EVENT, type ThreadData, type WaitEvent } from './thread-data.js';
 
-/** What the host calls on a thread. */
+/** What the host calls on a thread through comlink (tasks come as JOBS messages, core/job-queue.ts). */
 export interface ThreadApi {
-  /** Queues a task (core/job-queue.ts); answers its reply, or `takenBack`. */
-  run(req: QueuedRequest): Promise<QueuedReply>;
-  /** Gives back the named queued tasks that have not started; answers how many. */
-  takeBack(seqs: number[]): number;
   ping(): true;
 }
 
@@ -70,14 +66,8 @@ if (parentPort) {
     },
     () => new Promise((resolve) => setImmediate(resolve)),
   );
-  const api: ThreadApi = {
-    async run(req) {
-      const reply = await queue.run(req);
-      // Shared memory travels to the host without a copy or a transfer.
-      return reply.ok && !(reply.bytes.buffer instanceof SharedArrayBuffer) ? Comlink.transfer(reply, [reply.bytes.buffer]) : reply;
-    },
-    takeBack: (seqs) => queue.takeBack(seqs),
-    ping: () => true,
-  };
+  // A result in shared memory travels to the host without a copy or a transfer.
+  port.on('message', serveJobs(queue, (msg, transfer) => port.postMessage(msg, transfer)));
+  const api: ThreadApi = { ping: () => true };
   Comlink.expose(api, nodeEndpoint(port));
 }
