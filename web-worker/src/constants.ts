@@ -62,3 +62,9 @@ export const REJOIN_JITTER = 0.2;
  * each side per task; core/job-queue.ts).
  */
 export const JOBS_PER_THREAD = 2;
+
+/**
+ * How long a job aborted while queued (stolen, freed) may run once it turns out its thread had
+ * already started it, before the thread is ended: short tasks finish, and the thread is kept.
+ */
+export const ABANDONED_GRACE_MS = 1_000;

@@ -92,3 +92,29 @@ test('a job queued behind one that secedes is taken back and runs on the extra t
   assert.equal(b.ok && b.thread, 1, 'it ran on the extra thread');
   assert.equal(pool.size, 1, 'the extra thread stopped once a thread came free');
 });
+
+/** Runs a job that spins 100 ms, then `second`, and aborts `second` while this thread is blocked (after the thread started it). */
+async function abortAfterItStarted(second: string): Promise<Outcome> {
+  const first = pool.run(job('() => { globalThis.__threadMark = "kept"; const end = Date.now() + 100; while (Date.now() < end); return 1; }'), never());
+  const ac = new AbortController();
+  const queued = pool.run(job(second), ac.signal);
+  await Promise.resolve(); // both go to the thread
+  const end = Date.now() + 400;
+  while (Date.now() < end); // the thread ends the first and starts the second meanwhile
+  ac.abort(new CancelledError('stolen'));
+  assert.equal(value(await first), 1);
+  return queued;
+}
+
+test('an aborted queued job the thread had already started: a short one finishes and the thread is kept', async () => {
+  const q = await abortAfterItStarted('async () => { await new Promise((r) => setTimeout(r, 200)); return 2; }');
+  assert.equal(!q.ok && q.error.code, 'CANCELLED');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(value(await pool.run(job('() => globalThis.__threadMark ?? "replaced"'), never())), 'kept');
+});
+
+test('an aborted queued job the thread had already started: one that never ends ends its thread after the grace', { timeout: 20_000 }, async () => {
+  const q = await abortAfterItStarted('() => { for (;;); }');
+  assert.equal(!q.ok && q.error.code, 'CANCELLED');
+  assert.equal(value(await pool.run(job('() => globalThis.__threadMark ?? "replaced"'), never())), 'replaced');
+});

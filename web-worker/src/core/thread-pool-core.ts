@@ -11,8 +11,8 @@
  *
  * An abort (timeout, free-keys) of a running job, or a dying thread, ends that thread and a fresh
  * one takes its index; the jobs queued behind it had not started and go to another thread. An
- * aborted job still queued is taken back; if its thread started it meanwhile, the thread is ended
- * when the pool sees that job come to the front.
+ * aborted job still queued is taken back; if its thread started it meanwhile, it may finish within
+ * ABANDONED_GRACE_MS of coming to the front, else its thread is ended.
  *
  * A job whose thread reports that it waits on tasks of its own (secede) stops counting: the jobs
  * queued behind it are taken back (it may wait on one of them), the pool may hold one more
@@ -20,7 +20,7 @@
  * over, and the next thread left with nothing to do is stopped.
  */
 import { CancelledError, ErrorCode, TimeoutError, errorToWire, type WireError } from '@meshwork/protocol';
-import { JOBS_PER_THREAD, MAX_EXTRA_THREADS, THREAD_START_TIMEOUT_MS } from '../constants.js';
+import { ABANDONED_GRACE_MS, JOBS_PER_THREAD, MAX_EXTRA_THREADS, THREAD_START_TIMEOUT_MS } from '../constants.js';
 import type { Executor, Job, Outcome, RunHooks } from './interfaces.js';
 import { silentLogger, type Logger } from './logger.js';
 import { ModuleError, type ModuleSources } from './modules.js';
@@ -262,6 +262,17 @@ export class ThreadPoolCore implements Executor {
     return { slot, entry, reply, withSource };
   }
 
+  /**
+   * An abandoned job came to the front before the thread answered the take-back: the thread may
+   * have started it. A short one ends by itself (its reply or `takenBack` settles it); one still
+   * unanswered after ABANDONED_GRACE_MS ends its thread.
+   */
+  private endUnlessAnswered(slot: Slot, entry: Entry): void {
+    setTimeout(() => {
+      if (slot.jobs[0] === entry && !slot.retired) this.replace(slot);
+    }, ABANDONED_GRACE_MS);
+  }
+
   private start(entry: Entry): void {
     if (entry.started) return;
     entry.started = true;
@@ -276,9 +287,8 @@ export class ThreadPoolCore implements Executor {
     slot.jobs.splice(i, 1);
     if (i === 0 && slot.seceded) this.unsecede(slot);
     const next = slot.jobs[0];
-    // Abandoned while queued, and not given back yet: the thread may be running it.
-    if (next?.abandoned) return this.replace(slot);
-    if (next) this.start(next);
+    if (next?.abandoned) this.endUnlessAnswered(slot, next);
+    else if (next) this.start(next);
     this.offer();
   }
 
