@@ -3,7 +3,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MessageChannel } from 'node:worker_threads';
 import { encodeValue } from '@meshwork/protocol';
-import { JOBS, JobQueue, TAKE_BACK, ThreadCalls, serveJobs, type QueuedRequest } from '../src/core/job-queue.js';
+import {
+  JOBS,
+  JobQueue,
+  TAKE_BACK,
+  ThreadCalls,
+  serveJobs,
+  type QueuedReply,
+  type QueuedRequest,
+} from '../src/core/job-queue.js';
 import type { TaskReply } from '../src/core/task-runner.js';
 
 const req = (seq: number): QueuedRequest => ({ seq, fn: 'f', fnName: 'f', args: encodeValue([seq]).bytes, deps: [] });
@@ -23,16 +31,20 @@ function manual() {
 
 test('jobs run one at a time, in order; a queued job taken back answers takenBack and never starts', async () => {
   const { started, finish, queue } = manual();
-  const replies = [1, 2, 3].map((seq) => queue.run(req(seq)));
+  const [r1, r2, r3] = [1, 2, 3].map((seq) => queue.run(req(seq))) as [
+    Promise<QueuedReply>,
+    Promise<QueuedReply>,
+    Promise<QueuedReply>,
+  ];
   assert.deepEqual(started, [1]);
   assert.equal(queue.takeBack([2, 1]), 1, 'the running one is not taken');
-  assert.deepEqual(await replies[1], { ok: false, takenBack: true });
+  assert.deepEqual(await r2, { ok: false, takenBack: true });
   finish.get(1)?.();
-  assert.equal((await replies[0]).ok, true);
+  assert.equal((await r1).ok, true);
   await turn();
   assert.deepEqual(started, [1, 3]);
   finish.get(3)?.();
-  assert.equal((await replies[2]).ok, true);
+  assert.equal((await r3).ok, true);
 });
 
 test('jobs given in one turn reach the thread in one message; a take-back follows the jobs it names', async () => {
@@ -44,21 +56,28 @@ test('jobs given in one turn reach the thread in one message; a take-back follow
     seen.push({ type: m.type, n: (m.reqs ?? m.seqs ?? []).length });
     serve(m);
   });
-  const calls = new ThreadCalls((msg, transfer) => port1.postMessage(msg, transfer));
+  const calls = new ThreadCalls(
+    (msg, transfer) => port1.postMessage(msg, transfer),
+    (reason) => assert.fail(reason),
+  );
   port1.on('message', (m: unknown) => calls.onMessage(m));
-  const replies = [1, 2, 3].map((seq) => calls.run(req(seq), []));
+  const [r1, r2, r3] = [1, 2, 3].map((seq) => calls.run(req(seq), [])) as [
+    Promise<QueuedReply>,
+    Promise<QueuedReply>,
+    Promise<QueuedReply>,
+  ];
   calls.takeBack([3]);
   while (seen.length < 2) await turn();
   assert.deepEqual(seen, [
     { type: JOBS, n: 3 },
     { type: TAKE_BACK, n: 1 },
   ]);
-  assert.deepEqual(await replies[2], { ok: false, takenBack: true });
+  assert.deepEqual(await r3, { ok: false, takenBack: true });
   finish.get(1)?.();
-  await replies[0];
+  await r1;
   while (started.length < 2) await turn();
   finish.get(2)?.();
-  assert.deepEqual((await replies[1]).ok, true);
+  assert.deepEqual((await r2).ok, true);
   assert.deepEqual(started, [1, 2]);
   port1.close();
 });

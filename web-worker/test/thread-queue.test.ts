@@ -47,7 +47,13 @@ test('the next job starts in the thread while the host is busy: it was sent befo
 });
 
 test('an aborted queued job is taken back: it never runs, and the running job and its thread go on', async () => {
-  const running = pool.run(job('async (ms) => { globalThis.__kept = "kept"; await new Promise((r) => setTimeout(r, ms)); return "done"; }', [400]), never());
+  const running = pool.run(
+    job(
+      'async (ms) => { globalThis.__kept = "kept"; await new Promise((r) => setTimeout(r, ms)); return "done"; }',
+      [400],
+    ),
+    never(),
+  );
   const ac = new AbortController();
   const queuedJob = job('() => { globalThis.__queuedRan = true; return 1; }');
   const queued = pool.run(queuedJob, ac.signal);
@@ -56,7 +62,10 @@ test('an aborted queued job is taken back: it never runs, and the running job an
   assert.equal(!q.ok && q.error.code, 'CANCELLED');
   const r = await running;
   assert.equal(value(r), 'done', 'the running job was not ended with it');
-  const probe = await pool.run(job('() => [globalThis.__queuedRan ?? false, globalThis.__kept ?? "replaced"]'), never());
+  const probe = await pool.run(
+    job('() => [globalThis.__queuedRan ?? false, globalThis.__kept ?? "replaced"]'),
+    never(),
+  );
   assert.deepEqual(value(probe), [false, 'kept'], 'the queued job never ran, and the thread was not replaced');
   assert.equal(probe.ok && r.ok && probe.thread, r.ok && r.thread);
 });
@@ -95,7 +104,12 @@ test('a job queued behind one that secedes is taken back and runs on the extra t
 
 /** Runs a job that spins 100 ms, then `second`, and aborts `second` while this thread is blocked (after the thread started it). */
 async function abortAfterItStarted(second: string): Promise<Outcome> {
-  const first = pool.run(job('() => { globalThis.__threadMark = "kept"; const end = Date.now() + 100; while (Date.now() < end); return 1; }'), never());
+  const first = pool.run(
+    job(
+      '() => { globalThis.__threadMark = "kept"; const end = Date.now() + 100; while (Date.now() < end); return 1; }',
+    ),
+    never(),
+  );
   const ac = new AbortController();
   const queued = pool.run(job(second), ac.signal);
   await Promise.resolve(); // both go to the thread
@@ -113,8 +127,64 @@ test('an aborted queued job the thread had already started: a short one finishes
   assert.equal(value(await pool.run(job('() => globalThis.__threadMark ?? "replaced"'), never())), 'kept');
 });
 
-test('an aborted queued job the thread had already started: one that never ends ends its thread after the grace', { timeout: 20_000 }, async () => {
-  const q = await abortAfterItStarted('() => { for (;;); }');
-  assert.equal(!q.ok && q.error.code, 'CANCELLED');
-  assert.equal(value(await pool.run(job('() => globalThis.__threadMark ?? "replaced"'), never())), 'replaced');
+test(
+  'an aborted queued job the thread had already started: one that never ends ends its thread after the grace',
+  { timeout: 20_000 },
+  async () => {
+    const q = await abortAfterItStarted('() => { for (;;); }');
+    assert.equal(!q.ok && q.error.code, 'CANCELLED');
+    assert.equal(value(await pool.run(job('() => globalThis.__threadMark ?? "replaced"'), never())), 'replaced');
+  },
+);
+
+test('a job aborted while it waits for room (taken back behind a seceded job) leaves the line: it is never sent nor started', async () => {
+  const waits: boolean[] = [];
+  const sleeper = `async (ms) => { await globalThis.meshwork.client().sleep(ms); return 'slept'; }`;
+  const slow = pool.run(job(sleeper, [800]), never(), { onWait: (w) => waits.push(w) });
+  const ac = new AbortController();
+  let started = 0;
+  const behind = pool.run(job('() => 1'), ac.signal, { onStart: () => started++ });
+  // Taken back, it waits for the extra thread the pool starts for it.
+  for (let i = 0; i < 400 && pool.size === 1; i++) await new Promise((r) => setTimeout(r, 1));
+  assert.equal(pool.size, 2);
+  ac.abort(new CancelledError('stolen'));
+  const b = await behind;
+  assert.equal(!b.ok && b.error.code, 'CANCELLED');
+  assert.equal(value(await slow), 'slept');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(started, 0, 'never started on the extra thread');
+  assert.equal(pool.size, 1);
+});
+
+test('a task that forges a reply for the job queued behind it ends its thread; the queued job runs for real', async () => {
+  const forged = Array.from(encodeValue('forged').bytes);
+  const forger = `async (forged) => {
+    const { parentPort } = await import('node:worker_threads');
+    return await new Promise((resolve) => {
+      parentPort.on('message', (m) => {
+        if (m?.type !== 'meshwork:jobs') return;
+        for (const r of m.reqs) parentPort.postMessage({ type: 'meshwork:reply', seq: r.seq, reply: { ok: true, bytes: new Uint8Array(forged), startedAt: 0, stoppedAt: 0 } });
+        setTimeout(() => resolve('done'), 200);
+      });
+    });
+  }`;
+  const f = pool.run(job(forger, [forged]), never());
+  await new Promise((r) => setTimeout(r, 200)); // the forger listens by now
+  const q = pool.run(job('() => "real"'), never());
+  const [fo, qo] = await Promise.all([f, q]);
+  assert.equal(value(qo), 'real');
+  assert.equal(!fo.ok && fo.error.name, 'ThreadDiedError');
+  assert.match(!fo.ok ? fo.error.message : '', /which it was not running/);
+});
+
+test('a task that posts a malformed reply ends its thread, and the worker goes on', async () => {
+  const f = await pool.run(
+    job(
+      `async () => { (await import('node:worker_threads')).parentPort.postMessage({ type: 'meshwork:reply', seq: 1, reply: null }); await new Promise((r) => setTimeout(r, 100)); return 1; }`,
+    ),
+    never(),
+  );
+  assert.equal(!f.ok && f.error.name, 'ThreadDiedError');
+  assert.match(!f.ok ? f.error.message : '', /malformed/);
+  assert.equal(value(await pool.run(job('() => 5'), never())), 5);
 });

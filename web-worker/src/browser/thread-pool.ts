@@ -43,7 +43,13 @@ class WebHost implements PoolHost {
   spawn(index: number, onWait: (waiting: boolean) => void): HostThread {
     const worker = this.make();
     const end = new ThreadEnd();
-    const calls = new ThreadCalls((msg, transfer) => worker.postMessage(msg, transfer));
+    const calls = new ThreadCalls(
+      (msg, transfer) => worker.postMessage(msg, transfer),
+      (reason) => {
+        worker.terminate();
+        end.end(new Error(reason));
+      },
+    );
     worker.addEventListener('message', (e: MessageEvent<unknown>) => {
       if (!calls.onMessage(e.data) && isWaitEvent(e.data)) onWait(e.data.waiting);
     });

@@ -66,7 +66,13 @@ export class JobQueue {
     this.running = true;
     try {
       for (let w = this.waiting.shift(); w; w = this.waiting.shift()) {
-        w.answer(await this.runOne(w.req).catch(failed));
+        let reply: TaskReply;
+        try {
+          reply = await this.runOne(w.req);
+        } catch (e) {
+          reply = failed(e);
+        }
+        w.answer(reply);
         if (this.waiting.length > 0) await this.nextTurn();
       }
     } finally {
@@ -121,7 +127,10 @@ function replyTransfer(reply: QueuedReply): ArrayBuffer[] {
  * The thread's side of JOBS / TAKE_BACK / REPLY over its port: returns the handler for messages
  * from the host (it ignores other messages, such as comlink's).
  */
-export function serveJobs(queue: JobQueue, post: (msg: ReplyMessage, transfer: ArrayBuffer[]) => void): (data: unknown) => void {
+export function serveJobs(
+  queue: JobQueue,
+  post: (msg: ReplyMessage, transfer: ArrayBuffer[]) => void,
+): (data: unknown) => void {
   return (data) => {
     if (isMessage(data, JOBS)) {
       for (const req of (data as JobsMessage).reqs) {
@@ -136,21 +145,55 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+/** A reply as the thread makes them; anything else came from task code posting to its port. */
+function isQueuedReply(r: unknown): r is QueuedReply {
+  if (typeof r !== 'object' || r === null) return false;
+  const x = r as Record<string, unknown>;
+  const timed = typeof x['startedAt'] === 'number' && typeof x['stoppedAt'] === 'number';
+  if (x['ok'] === true)
+    return timed && x['bytes'] instanceof Uint8Array && (x['hash'] === undefined || typeof x['hash'] === 'string');
+  if (x['ok'] !== false) return false;
+  if (x['takenBack'] === true || x['needSource'] === true) return true;
+  const e = x['error'] as Record<string, unknown> | null | undefined;
+  return (
+    timed &&
+    typeof e === 'object' &&
+    e !== null &&
+    typeof e['code'] === 'string' &&
+    typeof e['name'] === 'string' &&
+    typeof e['message'] === 'string'
+  );
+}
+
 /**
  * The host's side: jobs given in one turn go to the thread in one message (a message to a
  * sleeping thread costs a wake-up, ~45 µs on a small VM, against ~1 µs to a running one); each
  * job's reply settles its own promise.
+ *
+ * Task code runs in the thread and can post to the same port, so a reply is believed only where
+ * the thread itself could have sent it: well formed, and for the job at the front (the one the
+ * thread runs, since it runs them in order), or `takenBack` for a job asked back. Anything else
+ * calls `onViolation` (the host ends the thread: its running job fails, the queued ones go to
+ * another thread).
  */
 export class ThreadCalls {
   private readonly pending = new Map<number, Pending>();
+  /** Jobs sent and not answered, in the order the thread runs them. */
+  private readonly order: number[] = [];
+  private readonly askedBack = new Set<number>();
   private outgoing: QueuedRequest[] = [];
   private transfer: ArrayBuffer[] = [];
+  private broken = false;
 
-  constructor(private readonly post: (msg: JobsMessage | TakeBackMessage, transfer: ArrayBuffer[]) => void) {}
+  constructor(
+    private readonly post: (msg: JobsMessage | TakeBackMessage, transfer: ArrayBuffer[]) => void,
+    private readonly onViolation: (reason: string) => void,
+  ) {}
 
   run(req: QueuedRequest, transfer: ArrayBuffer[]): Promise<QueuedReply> {
     return new Promise((resolve, reject) => {
       this.pending.set(req.seq, { resolve, reject });
+      this.order.push(req.seq);
       if (this.outgoing.length === 0) queueMicrotask(() => this.flush());
       this.outgoing.push(req);
       this.transfer.push(...transfer);
@@ -160,16 +203,30 @@ export class ThreadCalls {
   /** Jobs not sent yet go first, so the thread has them when it reads this. */
   takeBack(seqs: number[]): void {
     this.flush();
+    for (const seq of seqs) if (this.pending.has(seq)) this.askedBack.add(seq);
     this.post({ type: TAKE_BACK, seqs }, []);
   }
 
-  /** A message from the thread: true if it was a reply. */
+  /** A message from the thread: true if it was a reply (or claimed to be one). */
   onMessage(data: unknown): boolean {
     if (!isMessage(data, REPLY)) return false;
-    const { seq, reply } = data as ReplyMessage;
+    if (this.broken) return true;
+    const { seq, reply } = data as Partial<ReplyMessage>;
+    if (typeof seq !== 'number' || !isQueuedReply(reply)) return this.violated('a malformed reply');
+    const takenBack = !reply.ok && 'takenBack' in reply;
+    if (takenBack ? !this.askedBack.has(seq) : this.order[0] !== seq)
+      return this.violated(`a reply for job ${seq}, which it was not running`);
+    this.order.splice(this.order.indexOf(seq), 1);
+    this.askedBack.delete(seq);
     const p = this.pending.get(seq);
     this.pending.delete(seq);
     p?.resolve(reply);
+    return true;
+  }
+
+  private violated(what: string): true {
+    this.broken = true;
+    this.onViolation(`the thread sent ${what}`);
     return true;
   }
 
@@ -184,8 +241,11 @@ export class ThreadCalls {
     } catch (e) {
       // Nothing in a request fails to clone (strings, numbers, bytes): this is the thread's port failing.
       const error = e instanceof Error ? e : new Error(String(e));
-      for (const req of reqs) this.pending.get(req.seq)?.reject(error);
-      for (const req of reqs) this.pending.delete(req.seq);
+      for (const req of reqs) {
+        this.pending.get(req.seq)?.reject(error);
+        this.pending.delete(req.seq);
+        this.order.splice(this.order.indexOf(req.seq), 1);
+      }
     }
   }
 }

@@ -86,6 +86,7 @@ interface Waiter {
   job: Job;
   moduleSource: string | undefined;
   hooks: RunHooks;
+  signal: AbortSignal;
   place: (placed: Placed | null) => void;
 }
 
@@ -155,8 +156,19 @@ export class ThreadPoolCore implements Executor {
     return this.slots.filter((s) => s.jobs.length > 0).length;
   }
 
-  async run(job: Job, signal: AbortSignal, hooks: RunHooks = {}): Promise<Outcome> {
+  async run(job: Job, signal: AbortSignal, given: RunHooks = {}): Promise<Outcome> {
     const startedAt = Date.now();
+    // A job placed again (taken back, or its thread ended before it started) may come to the
+    // front of a thread twice: its caller hears of the start once.
+    let startedOnce = false;
+    const hooks: RunHooks = {
+      onWait: (waiting) => given.onWait?.(waiting),
+      onStart: () => {
+        if (startedOnce) return;
+        startedOnce = true;
+        given.onStart?.();
+      },
+    };
     const fail = (error: WireError, thread: number): Outcome => ({ ok: false, error, startedAt, stoppedAt: Date.now(), thread });
     let moduleSource: string | undefined;
     try {
@@ -169,8 +181,8 @@ export class ThreadPoolCore implements Executor {
     }
     for (let again = false; ; again = true) {
       if (signal.aborted) return fail(errorToWire(signal.reason), 0);
-      const placed = await this.place({ job, moduleSource, hooks }, again);
-      if (!placed) return fail(errorToWire(new CancelledError('the thread pool closed')), 0);
+      const placed = await this.place({ job, moduleSource, hooks, signal }, again);
+      if (!placed) return fail(errorToWire(signal.aborted ? signal.reason : new CancelledError('the thread pool closed')), 0);
       const { slot, entry } = placed;
       // A failed call (e.g. a value could not be cloned) counts as aborted: the thread is in an unknown state.
       const r = await firstOf(placed.reply, slot.thread.end, signal);
@@ -214,11 +226,26 @@ export class ThreadPoolCore implements Executor {
 
   /** Gives the job to the least busy thread with room, or waits for one; a job given again (taken back, its thread ended) waits ahead of new ones. */
   private place(w: Omit<Waiter, 'place'>, again: boolean): Promise<Placed | null> {
+    if (this.closed) return Promise.resolve(null);
     const slot = this.waiters.length === 0 ? this.pick() : undefined;
     if (slot) return Promise.resolve(this.send(slot, w));
-    return new Promise((place) => {
-      if (again) this.waiters.unshift({ ...w, place });
-      else this.waiters.push({ ...w, place });
+    return new Promise((resolve) => {
+      // Aborted while it waits (stolen, freed): it leaves the line at once and is never sent.
+      const onAbort = (): void => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        waiter.place(null);
+      };
+      const waiter: Waiter = {
+        ...w,
+        place: (placed) => {
+          w.signal.removeEventListener('abort', onAbort);
+          resolve(placed);
+        },
+      };
+      w.signal.addEventListener('abort', onAbort, { once: true });
+      if (again) this.waiters.unshift(waiter);
+      else this.waiters.push(waiter);
       this.grow();
     });
   }

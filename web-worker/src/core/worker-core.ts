@@ -32,7 +32,7 @@ import { MAX_QUEUED_TASKS } from '../constants.js';
 import { acquireValues } from './acquire.js';
 import { DepGatherer } from './dep-gatherer.js';
 import { serverToWorkerTypes } from './handshake.js';
-import type { Digest, Executor, Job, ModuleRef, PeerFetcher } from './interfaces.js';
+import type { Digest, Executor, Job, ModuleRef, Outcome, PeerFetcher } from './interfaces.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Outbox, type Ticker } from './outbox.js';
 import { runFunction } from './run-function.js';
@@ -280,6 +280,7 @@ export class WorkerCore {
     const { timeoutMs } = msg;
     let started = false;
     const onStart = (): void => {
+      if (started) return;
       task.state = 'running';
       started = true;
       this.started++;
@@ -287,7 +288,13 @@ export class WorkerCore {
       timer = setTimeout(() => task.abort.abort(new TimeoutError(`task '${msg.key}' ran past its timeout of ${timeoutMs} ms`)), timeoutMs);
     };
     const job: Job = { key: msg.key, fn: msg.fn, fnName: msg.fnName, source: task.fn.source, module: task.fn.module, capability: msg.capability, args: msg.args, deps: task.deps };
-    const outcome = await this.o.executor.run(job, task.abort.signal, { onWait: (waiting) => this.onWait(task, waiting), onStart });
+    let outcome: Outcome;
+    try {
+      outcome = await this.o.executor.run(job, task.abort.signal, { onWait: (waiting) => this.onWait(task, waiting), onStart });
+    } catch (e) {
+      // An executor must not reject; if one does, the task errs rather than staying 'running' for ever.
+      outcome = { ok: false, error: errorToWire(e), startedAt: Date.now(), stoppedAt: Date.now(), thread: 0 };
+    }
     clearTimeout(timer);
     this.running--;
     if (started) this.started--;

@@ -59,7 +59,10 @@ class NodeHost implements PoolHost {
     const end = new ThreadEnd();
     worker.once('error', (e) => end.end(e instanceof Error ? e : new Error(String(e))));
     worker.once('exit', (code) => end.end(new Error(`thread exited with code ${code}`)));
-    const calls = new ThreadCalls((msg, transfer) => worker.postMessage(msg, transfer));
+    const calls = new ThreadCalls((msg, transfer) => worker.postMessage(msg, transfer), (reason) => {
+      end.end(new Error(reason));
+      void worker.terminate();
+    });
     worker.on('message', (m: unknown) => {
       if (!calls.onMessage(m) && isWaitEvent(m)) onWait(m.waiting);
     });
