@@ -29,8 +29,15 @@ export abstract class Dispatcher extends Lifecycle {
   private parked: QueueEntry[] = [];
   /** Live workers with room and a free thread (kept by updateRoom). */
   private readonly idle = new Set<WorkerState>();
+  /** Tasks with a steal-request out → the idle worker each is stolen for (a few at a time). */
+  private readonly thieves = new Map<TaskState, WorkerState>();
   /** Live workers holding tasks beyond their threads: whom idle workers may steal from. */
   private readonly overloaded = new Set<WorkerState>();
+
+  protected override unassign(t: TaskState): void {
+    this.thieves.delete(t);
+    super.unassign(t);
+  }
 
   protected override updateRoom(w: WorkerState): void {
     super.updateRoom(w);
@@ -151,6 +158,7 @@ export abstract class Dispatcher extends Lifecycle {
       if (t.stealing || !allowed(t, idle)) continue;
       if (this.moveCost(t, idle) >= this.waitCost(t, victim)) continue;
       t.stealing = true;
+      this.thieves.set(t, idle);
       this.emit.worker(victim.id, { type: 'steal-request', key: t.key });
       return;
     }
@@ -166,14 +174,24 @@ export abstract class Dispatcher extends Lifecycle {
     return (on.processing.size / on.threads) * this.durationOf(t.fnName);
   }
 
-  /** The worker answered a steal-request: a task it gave back goes to the ready queue again. */
+  /**
+   * The worker answered a steal-request: a task it gave back goes to the idle worker it was
+   * stolen for (as dask's stealing moves a task to its thief), else to the ready queue. Not to
+   * placement: it weighs the victim's queue, one task shorter now, against the move, and could
+   * send the task straight back to its busy holder, to be stolen again, for ever.
+   */
   stealResponse(workerId: string, key: string, ok: boolean): void {
     const t = this.tasks.get(key);
     if (!t || t.processingOn?.id !== workerId || !t.stealing) return;
+    const thief = this.thieves.get(t);
     t.stealing = false;
-    if (!ok) return;
+    if (!ok) return void this.thieves.delete(t);
     this.unassign(t);
     this.reschedule(t);
+    if (t.status === 'queued' && thief && this.workers.get(thief.id) === thief && this.roomy.has(thief) && allowed(t, thief)) {
+      t.queueEpoch++; // its entry in the ready queue is void
+      this.assign(t, thief);
+    }
     this.dispatch();
   }
 }
