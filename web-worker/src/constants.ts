@@ -64,6 +64,13 @@ export const REJOIN_JITTER = 0.2;
 export const JOBS_PER_THREAD = 2;
 
 /**
+ * While its jobs are short, a thread holds up to MAX_JOBS_PER_THREAD, about QUEUED_THREAD_WORK_MS
+ * of work: the host then wakes it once for several jobs, and a slow one holds few others back.
+ */
+export const MAX_JOBS_PER_THREAD = 8;
+export const QUEUED_THREAD_WORK_MS = 4;
+
+/**
  * How long a job aborted while queued (stolen, freed) may run once it turns out its thread had
  * already started it, before the thread is ended: short tasks finish, and the thread is kept.
  */

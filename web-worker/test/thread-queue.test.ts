@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CancelledError, decodeValue, encodeValue } from '@meshwork/protocol';
 import type { Job, Outcome } from '../src/core/interfaces.js';
+import { JOBS_PER_THREAD, MAX_JOBS_PER_THREAD } from '../src/constants.js';
 import { ThreadPool } from '../src/node/thread-pool.js';
 
 const clientModule = new URL('./fake-task-client.ts', import.meta.url).href;
@@ -33,7 +34,7 @@ const SPIN = '(ms) => { const end = Date.now() + ms; while (Date.now() < end); r
 test('the next job starts in the thread while the host is busy: it was sent before the first ended', async () => {
   const first = pool.run(job(SPIN, [300]), never());
   const second = pool.run(job('() => Date.now()'), never());
-  await Promise.resolve(); // both go to the thread in one message at the end of this turn
+  await new Promise((r) => setImmediate(r)); // both go to the thread in one message
   // This (the host's) thread is busy past the end of the first job: only a job already in the
   // thread can start meanwhile.
   const end = Date.now() + 1_000;
@@ -112,7 +113,7 @@ async function abortAfterItStarted(second: string): Promise<Outcome> {
   );
   const ac = new AbortController();
   const queued = pool.run(job(second), ac.signal);
-  await Promise.resolve(); // both go to the thread
+  await new Promise((r) => setImmediate(r)); // both go to the thread
   const end = Date.now() + 400;
   while (Date.now() < end); // the thread ends the first and starts the second meanwhile
   ac.abort(new CancelledError('stolen'));
@@ -187,4 +188,12 @@ test('a task that posts a malformed reply ends its thread, and the worker goes o
   assert.equal(!f.ok && f.error.name, 'ThreadDiedError');
   assert.match(!f.ok ? f.error.message : '', /malformed/);
   assert.equal(value(await pool.run(job('() => 5'), never())), 5);
+});
+
+test('a thread holds more jobs while they are short, and two once they take long', async () => {
+  for (let i = 0; i < 60; i++) value(await pool.run(job('(x) => x'), never()));
+  assert.equal(pool.depth, MAX_JOBS_PER_THREAD, 'trivial jobs: the deepest queue');
+  assert.equal(pool.jobsAtOnce, MAX_JOBS_PER_THREAD * pool.threads);
+  for (let i = 0; i < 10; i++) value(await pool.run(job(SPIN, [20]), never()));
+  assert.equal(pool.depth, JOBS_PER_THREAD, 'jobs of 20 ms: one running and one next');
 });

@@ -185,16 +185,22 @@ export class ThreadCalls {
   private transfer: ArrayBuffer[] = [];
   private broken = false;
 
+  /**
+   * @param later when to send the jobs given meanwhile: the end of this turn by default; Node's
+   *   hosts pass setImmediate, so the replies read in one pass of the event loop refill the
+   *   thread in one message.
+   */
   constructor(
     private readonly post: (msg: JobsMessage | TakeBackMessage, transfer: ArrayBuffer[]) => void,
     private readonly onViolation: (reason: string) => void,
+    private readonly later: (send: () => void) => void = queueMicrotask,
   ) {}
 
   run(req: QueuedRequest, transfer: ArrayBuffer[]): Promise<QueuedReply> {
     return new Promise((resolve, reject) => {
       this.pending.set(req.seq, { resolve, reject });
       this.order.push(req.seq);
-      if (this.outgoing.length === 0) queueMicrotask(() => this.flush());
+      if (this.outgoing.length === 0) this.later(() => this.flush());
       this.outgoing.push(req);
       this.transfer.push(...transfer);
     });

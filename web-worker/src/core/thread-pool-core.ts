@@ -5,8 +5,8 @@
  *
  * Each job goes to the least busy thread with its inputs: bytes in shared memory as they are, so
  * the task sees the stored bytes themselves; others as copies, transferred (so copied once). A
- * thread holds up to JOBS_PER_THREAD jobs and runs them in order (job-queue.ts): the next one is
- * already there when the current one ends. The function's source goes only to threads that have
+ * thread holds JOBS_PER_THREAD jobs, up to MAX_JOBS_PER_THREAD while they are short, and runs them
+ * in order (job-queue.ts): the next one is already there when the current one ends. The function's source goes only to threads that have
  * not been sent it.
  *
  * An abort (timeout, free-keys) of a running job, or a dying thread, ends that thread and a fresh
@@ -20,7 +20,7 @@
  * over, and the next thread left with nothing to do is stopped.
  */
 import { CancelledError, ErrorCode, TimeoutError, errorToWire, type WireError } from '@meshwork/protocol';
-import { ABANDONED_GRACE_MS, JOBS_PER_THREAD, MAX_EXTRA_THREADS, THREAD_START_TIMEOUT_MS } from '../constants.js';
+import { ABANDONED_GRACE_MS, JOBS_PER_THREAD, MAX_EXTRA_THREADS, MAX_JOBS_PER_THREAD, QUEUED_THREAD_WORK_MS, THREAD_START_TIMEOUT_MS } from '../constants.js';
 import type { Executor, Job, Outcome, RunHooks } from './interfaces.js';
 import { silentLogger, type Logger } from './logger.js';
 import { ModuleError, type ModuleSources } from './modules.js';
@@ -115,9 +115,9 @@ const transferable = (bytes: Uint8Array): ArrayBuffer[] => (isShared(bytes) || b
 
 export class ThreadPoolCore implements Executor {
   readonly threads: number;
-  /** Jobs it takes at once (the caller queues the rest). */
-  readonly jobsAtOnce: number;
   private readonly slots: Slot[] = [];
+  /** A moving average of the jobs' run times (none yet: infinite). */
+  private msPerJob = Infinity;
   private readonly waiters: Waiter[] = [];
   protected readonly log: Logger;
   private seceded = 0;
@@ -130,7 +130,6 @@ export class ThreadPoolCore implements Executor {
   ) {
     if (!Number.isInteger(o.threads) || o.threads < 1) throw new RangeError(`threads must be a positive integer, got ${o.threads}`);
     this.threads = o.threads;
-    this.jobsAtOnce = o.threads * JOBS_PER_THREAD;
     this.log = o.logger ?? silentLogger;
   }
 
@@ -144,6 +143,17 @@ export class ThreadPoolCore implements Executor {
       throw e;
     }
     for (const slot of this.slots) slot.live = true;
+  }
+
+  /** Jobs each thread may hold now: JOBS_PER_THREAD, more while jobs are short (about QUEUED_THREAD_WORK_MS of them). */
+  get depth(): number {
+    const fit = Math.floor(QUEUED_THREAD_WORK_MS / Math.max(this.msPerJob, 0.1));
+    return Math.min(MAX_JOBS_PER_THREAD, Math.max(JOBS_PER_THREAD, fit));
+  }
+
+  /** Jobs it takes at once (the caller queues the rest). */
+  get jobsAtOnce(): number {
+    return this.threads * this.depth;
   }
 
   /** Threads alive or starting (more than `threads` while jobs are seceded). */
@@ -201,6 +211,7 @@ export class ThreadPoolCore implements Executor {
         const message = `the ${this.host.noun} running task '${job.key}' died: ${r.died.message}`;
         return fail({ code: ErrorCode.REMOTE_ERROR, name: 'ThreadDiedError', message }, slot.index);
       }
+      if (r.ok || 'error' in r) this.timed(r.stoppedAt - r.startedAt);
       if (r.ok) return { ok: true, bytes: r.bytes, hash: r.hash, startedAt: r.startedAt, stoppedAt: r.stoppedAt, thread: slot.index };
       if ('takenBack' in r) {
         if (placed.withSource) slot.seen.delete(job.fn);
@@ -222,6 +233,12 @@ export class ThreadPoolCore implements Executor {
     for (const slot of slots) slot.retired = true;
     for (const waiter of this.waiters.splice(0)) waiter.place(null);
     await Promise.all(slots.map((s) => s.thread.stop(new CancelledError('the thread pool closed'))));
+  }
+
+  /** A job ran `ms` (whole milliseconds: a trivial one 0). */
+  private timed(ms: number): void {
+    const x = Math.max(0, ms);
+    this.msPerJob = this.msPerJob === Infinity ? x : 0.8 * this.msPerJob + 0.2 * x;
   }
 
   /** Gives the job to the least busy thread with room, or waits for one; a job given again (taken back, its thread ended) waits ahead of new ones. */
@@ -251,9 +268,10 @@ export class ThreadPoolCore implements Executor {
   }
 
   private pick(): Slot | undefined {
+    const { depth } = this;
     let best: Slot | undefined;
     for (const s of this.slots) {
-      if (!s.live || s.retired || s.seceded || s.jobs.length >= JOBS_PER_THREAD) continue;
+      if (!s.live || s.retired || s.seceded || s.jobs.length >= depth) continue;
       if (!best || s.jobs.length < best.jobs.length) best = s;
     }
     return best;

@@ -54,15 +54,22 @@ class NodeHost implements PoolHost {
     const script = this.script;
     const worker = script.pathname.endsWith('.ts')
       ? // Run from source under tsx (tests): threads do not inherit its loader, so register it first.
-        new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(script.href)}); })`, { ...options, eval: true })
+        new Worker(
+          `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(script.href)}); })`,
+          { ...options, eval: true },
+        )
       : new Worker(script, options);
     const end = new ThreadEnd();
     worker.once('error', (e) => end.end(e instanceof Error ? e : new Error(String(e))));
     worker.once('exit', (code) => end.end(new Error(`thread exited with code ${code}`)));
-    const calls = new ThreadCalls((msg, transfer) => worker.postMessage(msg, transfer), (reason) => {
-      end.end(new Error(reason));
-      void worker.terminate();
-    });
+    const calls = new ThreadCalls(
+      (msg, transfer) => worker.postMessage(msg, transfer),
+      (reason) => {
+        end.end(new Error(reason));
+        void worker.terminate();
+      },
+      setImmediate,
+    );
     worker.on('message', (m: unknown) => {
       if (!calls.onMessage(m) && isWaitEvent(m)) onWait(m.waiting);
     });
