@@ -193,7 +193,7 @@ export class ThreadCalls {
   constructor(
     private readonly post: (msg: JobsMessage | TakeBackMessage, transfer: ArrayBuffer[]) => void,
     private readonly onViolation: (reason: string) => void,
-    private readonly later: (send: () => void) => void = queueMicrotask,
+    private readonly later: (send: () => void) => void = (send) => queueMicrotask(send),
   ) {}
 
   run(req: QueuedRequest, transfer: ArrayBuffer[]): Promise<QueuedReply> {
