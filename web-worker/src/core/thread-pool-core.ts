@@ -60,8 +60,6 @@ export interface ThreadPoolCoreOptions {
 interface Entry {
   seq: number;
   hooks: RunHooks;
-  /** onStart was called: it came to the front of its thread. */
-  started: boolean;
   /** Its caller gave up on it while it was queued: if it comes to the front, the thread is ended. */
   abandoned: boolean;
 }
@@ -280,7 +278,7 @@ export class ThreadPoolCore implements Executor {
   /** Sends the job to the thread now, so the thread runs jobs in the order of `slot.jobs`. */
   private send(slot: Slot, w: Omit<Waiter, 'place'>): Placed {
     const { job } = w;
-    const entry: Entry = { seq: ++this.seq, hooks: w.hooks, started: false, abandoned: false };
+    const entry: Entry = { seq: ++this.seq, hooks: w.hooks, abandoned: false };
     slot.jobs.push(entry);
     const withSource = !slot.seen.has(job.fn);
     if (withSource) slot.seen.add(job.fn);
@@ -318,9 +316,8 @@ export class ThreadPoolCore implements Executor {
     }, ABANDONED_GRACE_MS);
   }
 
+  /** The job came to the front of its thread (each does once per placement; `run` passes the first on). */
   private start(entry: Entry): void {
-    if (entry.started) return;
-    entry.started = true;
     entry.hooks.onStart?.();
   }
 
