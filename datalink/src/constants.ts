@@ -80,3 +80,10 @@ export const FETCH_DEADLINE_SLACK_MS = 15_000;
 
 /** Failed fetches in a row after which a holder is blamed as lacking the value (its copy dropped). */
 export const HOLDER_FAILURES_TO_BLAME = 3;
+
+/**
+ * After refusing a link, how long the refusing end waits for the remote to close it before
+ * closing it itself, in milliseconds. The remote closes on reading the refusal; closed at once,
+ * a data channel's close can overtake its last message at the far end, which then never learns why.
+ */
+export const REFUSAL_LINGER_MS = 1_000;

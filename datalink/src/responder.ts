@@ -21,7 +21,7 @@ import {
   type TicketPurpose,
 } from '@meshwork/protocol';
 import { silentLogger, type Logger } from './logger.js';
-import { MAX_QUEUED_PEER_REQUESTS } from './constants.js';
+import { MAX_QUEUED_PEER_REQUESTS, REFUSAL_LINGER_MS } from './constants.js';
 import type { FrameLink, LinkPath, PeerDataHandler } from './link.js';
 
 type Request = PeerChannel.PeerRequest;
@@ -174,6 +174,9 @@ export class PeerResponder {
     this.log.warn('closing a peer link', { peer: this.name, code, message });
     this.reply(code, message);
     this.stop();
-    this.link.close(new ProtocolError(`${this.name}: ${message}`));
+    // The remote closes the link on reading the refusal; closing here at once could lose it.
+    const reason = new ProtocolError(`${this.name}: ${message}`);
+    const timer = setTimeout(() => this.link.close(reason), REFUSAL_LINGER_MS);
+    (timer as { unref?: () => void }).unref?.();
   }
 }

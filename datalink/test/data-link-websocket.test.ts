@@ -4,8 +4,17 @@ import WebSocket from 'ws';
 import { PROTOCOL_VERSION, PeerFrameReader, encodePeerFrame, encodeValue } from '@meshwork/protocol';
 import { startDataServer } from '../src/node.js';
 
-/** Says hello over the data link's WebSocket and asks for `key`: the reply frames' headers, and whether it closed. */
-async function askOverWebSocket(address: string, token: string | undefined, key: string): Promise<{ replies: unknown[]; closed: boolean }> {
+/**
+ * Says hello over the data link's WebSocket and asks for `key`: the reply frames' headers, and
+ * whether it closed. Returns 50 ms after the first reply, or, with `untilClosed`, once the server
+ * closed (it lingers after a refusal for the remote to close first).
+ */
+async function askOverWebSocket(
+  address: string,
+  token: string | undefined,
+  key: string,
+  untilClosed = false,
+): Promise<{ replies: unknown[]; closed: boolean }> {
   const ws = new WebSocket(`${address.replace('tcp://', 'ws://')}/`);
   const reader = new PeerFrameReader();
   const replies: unknown[] = [];
@@ -14,14 +23,18 @@ async function askOverWebSocket(address: string, token: string | undefined, key:
   const done = new Promise<void>((resolve) => {
     ws.on('message', (data: Buffer) => {
       for (const f of reader.push(new Uint8Array(data))) replies.push(f.header);
-      if (replies.length >= 1) setTimeout(resolve, 50);
+      if (replies.length >= 1 && !untilClosed) setTimeout(resolve, 50);
     });
     ws.on('close', () => {
       closed = true;
       resolve();
     });
   });
-  ws.send(Buffer.concat(encodePeerFrame({ type: 'hello', protocolVersion: PROTOCOL_VERSION, from: 'page', ...(token ? { token } : {}) })));
+  ws.send(
+    Buffer.concat(
+      encodePeerFrame({ type: 'hello', protocolVersion: PROTOCOL_VERSION, from: 'page', ...(token ? { token } : {}) }),
+    ),
+  );
   ws.send(Buffer.concat(encodePeerFrame({ type: 'get-data', id: 1, keys: [key] })));
   await done;
   ws.terminate();
@@ -33,7 +46,7 @@ test('data link over WebSocket: a server that needs no token serves no WebSocket
   const open = await startDataServer({ host: '127.0.0.1', lookup: () => bytes });
   const guarded = await startDataServer({ host: '127.0.0.1', lookup: () => bytes, token: () => 'data-token' });
   try {
-    const refused = await askOverWebSocket(open.address, undefined, 'k');
+    const refused = await askOverWebSocket(open.address, undefined, 'k', true);
     assert.equal((refused.replies[0] as { code?: string }).code, 'AUTH_FAILED');
     assert.equal(refused.replies.length, 1);
     assert.ok(refused.closed);
