@@ -1,6 +1,6 @@
-// The demo site (dashboard, /join page) and the browser worker bundle: `vite build` → demo-site/dist.
-// The scheduler serves that folder (server/src/transport/http.ts): /join → join.html, assets under
-// their paths. Every URL in the output is relative (`base: './'`), so the pages work behind a
+// The pages (dashboard, /join, the demos) and the browser worker bundle: `vite build` → server/site,
+// inside the server package, so its npm tarball carries them. The scheduler serves that folder
+// (server/src/transport/http.ts): /join → join.html, assets under their paths. Every URL in the output is relative (`base: './'`), so the pages work behind a
 // reverse proxy that mounts the scheduler on a sub-path.
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
@@ -18,7 +18,7 @@ export default defineConfig({
   // Task and heartbeat Web Workers are ES modules: tasks import uploaded modules and the client lazily.
   worker: { format: 'es' },
   build: {
-    outDir: here('./demo-site/dist'),
+    outDir: here('./server/site'),
     emptyOutDir: true,
     target: 'es2022',
     sourcemap: true,

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // The single test entry point (`npm test`).
 //
-//   node scripts/test.mjs [lint|typecheck|unit|integration|e2e ...]   (default: all, in this order)
+//   node scripts/test.mjs [lint|typecheck|packages|unit|integration|e2e ...]   (default: all, in this order)
 //
 // Runs each stage with its output streamed, counts tests per stage (lint and
-// typecheck count as one test each; node:test from its TAP summary written to
+// typecheck count as one test each; packages one per public package and tool,
+// publint and @arethetypeswrong/cli; node:test from its TAP summary written to
 // a file; Playwright from its JSON report), keeps going after a failure, and
 // ends with exactly one line `N passed, N failed`. Exits 1 if anything failed.
 // A stage that exits non-zero without reporting a failed test (a crash, a
@@ -24,6 +25,7 @@ const E2E_JSON_REPORT = join(ROOT, 'playwright-report/results.json'); // as in p
 const STAGES = {
   lint: async () => exitCodeAsOneTest(await run('npm', ['run', 'lint'])),
   typecheck: async () => exitCodeAsOneTest(await run('npm', ['run', 'typecheck'])),
+  packages: () => packageChecks(),
   unit: () =>
     nodeTest(
       workspaces().flatMap((ws) => findFiles(join(ws, 'test'), '.test.ts')),
@@ -42,6 +44,17 @@ function workspaces() {
   return readdirSync(ROOT, { withFileTypes: true })
     .filter((e) => e.isDirectory() && e.name !== 'node_modules' && existsSync(join(ROOT, e.name, 'package.json')))
     .map((e) => e.name);
+}
+
+/** Each public package (not `private`) as npm would publish it: publint, then attw on its packed tarball (ESM only). */
+async function packageChecks() {
+  const counts = { passed: 0, failed: 0 };
+  const tally = (code) => (code === 0 ? counts.passed++ : counts.failed++);
+  for (const ws of workspaces().filter((ws) => !JSON.parse(readFileSync(join(ROOT, ws, 'package.json'), 'utf8')).private)) {
+    tally(await run(join(ROOT, 'node_modules/.bin/publint'), [ws]));
+    tally(await run(join(ROOT, 'node_modules/.bin/attw'), ['--pack', ws, '--profile', 'esm-only', '--format', 'table-flipped']));
+  }
+  return counts;
 }
 
 /** Files below `dir` (relative to ROOT) whose names end with `suffix`, sorted; [] if `dir` is missing. */

@@ -89,7 +89,7 @@ test.describe('on 2 worker tabs and no Node worker', () => {
     expect(legend.every((w) => w.kind === 'browser' && w.tiles > 0)).toBe(true);
     expect(legend.reduce((n, w) => n + w.tiles, 0)).toBe(tiles);
     // The bundle keeps function names: tasks are keyed, and grouped on the dashboard, by them.
-    const assets = fileURLToPath(new URL('../../demo-site/dist/assets/', import.meta.url));
+    const assets = fileURLToPath(new URL('../../server/site/assets/', import.meta.url));
     const bundle = readdirSync(assets).find((f) => /^mandelbrot-.*\.js$/.test(f)) ?? '';
     expect(readFileSync(join(assets, bundle), 'utf8')).toContain('function mandelbrotTile(');
 

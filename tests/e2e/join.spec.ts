@@ -1,6 +1,6 @@
 // The /join page: a real scheduler (LocalCluster with one Node worker, in this process) serving
 // the built demo site; Chromium tabs become workers; a Node client submits work to them.
-// Needs `npm run build` (tsc -b, then the Vite build into demo-site/dist).
+// Needs `npm run build` (tsc -b, then the Vite build into server/site).
 // UPDATE_SCREENSHOTS=1 also copies the page's screenshot to docs/screenshots/ for the README.
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';

@@ -3,7 +3,7 @@
 // to a token-less scheduler on loopback, from the page and from a sandboxed frame (Origin: null),
 // and the scheduler's pages and JSON under a rebound name (DNS rebinding). The same page works once
 // the scheduler allows its origin with --allow-origin: how a web app on another origin connects.
-// Needs `npm run build` (the demo pages are served from demo-site/dist by a second HTTP server).
+// Needs `npm run build` (the demo pages are served from server/site by a second HTTP server).
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
@@ -13,7 +13,7 @@ import { expect, test } from '@playwright/test';
 import { LocalCluster } from '@meshwork/server';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../scripts/chromium.mjs';
 
-const SITE = fileURLToPath(new URL('../../demo-site/dist/', import.meta.url));
+const SITE = fileURLToPath(new URL('../../server/site/', import.meta.url));
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' };
 /** How long the Monte Carlo run may take on 2 loaded cores, in milliseconds. */
 const RUN_TIMEOUT_MS = 60_000;

@@ -2,7 +2,7 @@
 // differ: the tab joined with the worker token (`/join?token=`), yet its task Web Workers hold none,
 // neither in their globals nor in what an uploaded module's import sends; and a task there still
 // submits tasks of its own through `globalThis.meshwork.client()`.
-// Needs `npm run build` (tsc -b, then the Vite build into demo-site/dist).
+// Needs `npm run build` (tsc -b, then the Vite build into server/site).
 import { expect, test } from '@playwright/test';
 import { Client } from '@meshwork/client';
 import { LocalCluster } from '@meshwork/server';

@@ -1,7 +1,6 @@
 /** The HTTP face of a scheduler: JSON state, Prometheus metrics, and the pages. */
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import { ReplyCode } from '@meshwork/protocol';
@@ -85,19 +84,13 @@ export function createHttpApp(server: SchedulerServer): Express {
 export const SITE_ASSET_MAX_AGE_MS = 365 * 24 * 3600 * 1000;
 
 /**
- * The built demo site (demo-site/dist, made by the root `npm run build`): found through the
- * workspace package, else beside this package in the repository (server/{src,dist}/transport →
- * demo-site/dist). Looked up on each request, so a site built after the scheduler started is served.
+ * The built pages (server/site, made by the root `npm run build` and shipped in this package's
+ * tarball), beside dist/ and src/. Looked up on each request, so pages built after the scheduler
+ * started are served.
  */
+const SITE_DIR = fileURLToPath(new URL('../../site', import.meta.url));
 function siteDir(): string | undefined {
-  const candidates: string[] = [];
-  try {
-    candidates.push(join(dirname(createRequire(import.meta.url).resolve('@meshwork/demo-site/package.json')), 'dist'));
-  } catch {
-    // not installed as a package: the repository layout below
-  }
-  candidates.push(fileURLToPath(new URL('../../../demo-site/dist', import.meta.url)));
-  return candidates.find((dir) => existsSync(join(dir, 'join.html')));
+  return existsSync(join(SITE_DIR, 'join.html')) ? SITE_DIR : undefined;
 }
 
 /** A page's path: `/`, or `/<name>` with an optional `.html` or `/`, the name made of lower-case letters, digits and dashes. */
@@ -124,7 +117,7 @@ function servePages(app: Express): void {
         .status(503)
         .type('text/plain')
         .send(
-          'The site is not built: run `npm run build` at the repository root (it builds demo-site/dist with Vite), then reload.\n',
+          'The pages are not built: run `npm run build` at the repository root (Vite builds them into server/site), then reload.\n',
         );
       return;
     }
