@@ -50,9 +50,20 @@ function workspaces() {
 async function packageChecks() {
   const counts = { passed: 0, failed: 0 };
   const tally = (code) => (code === 0 ? counts.passed++ : counts.failed++);
-  for (const ws of workspaces().filter((ws) => !JSON.parse(readFileSync(join(ROOT, ws, 'package.json'), 'utf8')).private)) {
+  for (const ws of workspaces().filter(
+    (ws) => !JSON.parse(readFileSync(join(ROOT, ws, 'package.json'), 'utf8')).private,
+  )) {
     tally(await run(join(ROOT, 'node_modules/.bin/publint'), [ws]));
-    tally(await run(join(ROOT, 'node_modules/.bin/attw'), ['--pack', ws, '--profile', 'esm-only', '--format', 'table-flipped']));
+    tally(
+      await run(join(ROOT, 'node_modules/.bin/attw'), [
+        '--pack',
+        ws,
+        '--profile',
+        'esm-only',
+        '--format',
+        'table-flipped',
+      ]),
+    );
   }
   return counts;
 }
