@@ -5,7 +5,15 @@
  */
 import type { ClientCore, PreparedTask } from './core.js';
 import type { Future } from './future.js';
-import { encodeArgs, functionSpec, keyName, keyedSpec, resolveOptions, type ResolvedOptions } from './tasks.js';
+import {
+  encodeArgs,
+  functionSpec,
+  keyName,
+  keyedSpec,
+  namedSpec,
+  resolveOptions,
+  type ResolvedOptions,
+} from './tasks.js';
 import type { TaskArgs, TaskOptions } from './types.js';
 
 /** Submits with fixed task options: what `client.with(...)` returns. */
@@ -18,6 +26,9 @@ export class Submitter {
 
   /**
    * Runs `fn(...args)` on the cluster; returns at once. Futures may stand anywhere inside `args`.
+   * The future's key is `<name>-<hash>`, named after `fn`; code that will be minified (a web
+   * app's production build) names it with `client.with({ name: 'inc' }).submit(inc, 1)`, as a
+   * minifier renames functions.
    *
    * `fn` must not mutate its inputs (dask's rule): a large typed array it gets (64 KiB or more)
    * is a view of the bytes the worker stores, which other tasks read and peers fetch, not a copy.
@@ -26,23 +37,23 @@ export class Submitter {
    * SharedArrayBuffer, which a few APIs refuse (`crypto.subtle`): pass them a copy.
    */
   submit<A extends readonly unknown[], R>(fn: (...args: A) => R, ...args: TaskArgs<A>): Future<Awaited<R>> {
-    const spec = functionSpec(fn);
-    const encoded = encodeArgs(args);
     const o = this.options;
+    const spec = namedSpec(functionSpec(fn), o.name);
+    const encoded = encodeArgs(args);
     return this.core.queue([{ fn: spec, task: keyedSpec(keyName(spec), spec, encoded, o, o.key) }])[0] as Future<Awaited<R>>;
   }
 
   /**
    * One task per item: `fn(a[i], b[i], …)` over the iterables zipped (to the shortest).
-   * With the `key` option, each key is `<key>-<hash>`. All or nothing: one bad item refuses the whole map.
+   * With the `key` option each key is `<key>-<hash>`, with `name` `<name>-<hash>`. All or nothing: one bad item refuses the whole map.
    * `fn` must not mutate its inputs: see `submit`.
    */
   map<A extends readonly unknown[], R>(
     fn: (...args: A) => R,
     ...iterables: { [I in keyof A]: Iterable<MaybeFutureItem<A[I]>> }
   ): Future<Awaited<R>>[] {
-    const spec = functionSpec(fn);
     const o = this.options;
+    const spec = namedSpec(functionSpec(fn), o.name);
     const prefix = o.key ?? keyName(spec);
     const prepared: PreparedTask[] = [];
     for (const args of zip(iterables as readonly Iterable<unknown>[])) {

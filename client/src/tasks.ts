@@ -88,6 +88,17 @@ export function keyName(fn: FunctionSpec): string {
   return name.length > 0 ? name : 'lambda';
 }
 
+/** What the `name` option may be: a key name as `keyName` makes them, so key and task group agree. */
+const TASK_NAME = new RegExp(`^[\\w$.]{1,${MAX_KEY_NAME_LENGTH}}$`);
+
+/**
+ * `fn` under the `name` option, when given: the scheduler groups tasks by their function's name,
+ * and workers name it in errors. (A function sent under two names is grouped under the first.)
+ */
+export function namedSpec(fn: FunctionSpec, name: string | undefined): FunctionSpec {
+  return name === undefined || name === fn.name ? fn : { ...fn, name };
+}
+
 /**
  * `<name>-<digest>`: the digest covers the function's source, the encoded arguments and the
  * options that decide the value (see taskDigest), so the scheduler can check it and other clients
@@ -121,6 +132,7 @@ export function checkKey(key: string): string {
 export interface ResolvedOptions {
   pure: boolean;
   key: string | undefined;
+  name: string | undefined;
   retries: number;
   priority: number;
   resources: Record<string, number> | undefined;
@@ -133,6 +145,7 @@ export interface ResolvedOptions {
 export const defaultOptions: ResolvedOptions = {
   pure: true,
   key: undefined,
+  name: undefined,
   retries: 0,
   priority: 0,
   resources: undefined,
@@ -149,6 +162,16 @@ export function resolveOptions(base: ResolvedOptions, options: TaskOptions): Res
   if (options.key !== undefined) {
     if (typeof options.key !== 'string') throw new GraphError('options.key must be a string');
     out.key = checkKey(options.key);
+  }
+  if (options.name !== undefined) {
+    const name: unknown = options.name;
+    if (typeof name !== 'string' || !TASK_NAME.test(name)) {
+      const got = typeof name === 'string' ? `a string of ${name.length} characters` : typeof name;
+      throw new GraphError(
+        `options.name must be 1 to ${MAX_KEY_NAME_LENGTH} letters, digits, '_', '$' or '.'; got ${got}`,
+      );
+    }
+    out.name = name;
   }
   if (options.retries !== undefined) {
     if (!Number.isInteger(options.retries) || options.retries < 0)

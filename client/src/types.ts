@@ -47,6 +47,13 @@ export interface TaskOptions {
   pure?: boolean;
   /** The task's key for `submit`; a prefix of each key for `map`. */
   key?: string;
+  /**
+   * The name part of the keys `submit` and `map` make (`<name>-<hash>`), and the task group the
+   * dashboard shows, instead of the function's own name. Give it in code that is minified: a
+   * minifier renames functions, so a production bundle's `increment` would key its tasks `vt-…`.
+   * 1 to MAX_KEY_NAME_LENGTH letters, digits, `_`, `$` or `.`; `key`, when given, makes the key instead.
+   */
+  name?: string;
   /** How many times a failing task is run again. Default 0. */
   retries?: number;
   /** Higher runs first among ready tasks. Default 0. */

@@ -66,6 +66,41 @@ describe('submit', () => {
     assert.notEqual(keys[0], keys[1]);
   });
 
+  it('names keys, and the function sent, with the name option (minified code renames functions)', async () => {
+    const vt = (x: number): number => x + 3; // what a minifier would call it
+    const named = client.with({ name: 'addThree' });
+    const one = named.submit(vt, 1);
+    assert.match(one.key, /^addThree-[0-9a-f]{32}$/);
+    assert.equal(one.key.slice(-32), client.submit(vt, 1).key.slice(-32), 'the same digest: the name is a label');
+    assert.ok(named.map(vt, [1, 2]).every((f) => /^addThree-[0-9a-f]{32}$/.test(f.key)));
+    assert.match(named.with({ pure: false }).submit(vt, 1).key, /^addThree-[0-9a-f]{16}$/);
+    assert.equal(named.with({ key: 'mine' }).submit(vt, 1).key, 'mine', 'key makes the key');
+    assert.match(named.with({ priority: 1 }).submit(vt, 9).key, /^addThree-/, 'kept by a further with()');
+    await one.result();
+    const sent = fake.of('update-graph').find((g) => g.tasks.some((t) => t.key === one.key));
+    const fnId = sent?.tasks.find((t) => t.key === one.key)?.fn;
+    assert.equal(
+      sent?.fns.find((f) => f.id === fnId)?.name,
+      'addThree',
+      'the function goes under the name: its task group and the name workers use in errors',
+    );
+  });
+
+  it('refuses a bad name synchronously with GraphError, without echoing it', () => {
+    for (const bad of ['', 'a b', 'x-y', 'ä', 'n'.repeat(65), '<script>', 7, null]) {
+      assert.throws(
+        () => client.with({ name: bad as string }),
+        (e: unknown) =>
+          e instanceof GraphError &&
+          e.code === 'GRAPH' &&
+          /options\.name/.test(e.message) &&
+          (typeof bad !== 'string' || bad.length === 0 || !e.message.includes(bad)),
+        String(bad),
+      );
+    }
+    assert.match(client.with({ name: 'io.load_$2' }).submit(inc, 1).key, /^io\.load_\$2-/);
+  });
+
   it('sends task options on the task spec', async () => {
     const s = client.with({
       retries: 2,

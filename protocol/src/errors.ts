@@ -28,17 +28,22 @@ export interface WireError {
   workerId?: string | undefined;
 }
 
+/**
+ * Each class names itself with a string literal, never `new.target.name`: a minifier renames
+ * classes (a production web app's bundle would say `g`), and users match on `name`.
+ */
 export class MeshworkError extends Error {
+  override readonly name: string = 'MeshworkError';
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
-    this.name = new.target.name;
   }
 }
 
 /** The task threw (or its result could not be sent). */
 export class RemoteError extends MeshworkError {
+  override readonly name = 'RemoteError';
   /** The thrown error's own name, e.g. `TypeError`. */
   readonly remoteName: string;
   readonly remoteStack: string | undefined;
@@ -57,41 +62,49 @@ export class RemoteError extends MeshworkError {
 }
 
 export class CancelledError extends MeshworkError {
+  override readonly name = 'CancelledError';
   constructor(message = 'cancelled', options?: ErrorOptions) {
     super(ErrorCode.CANCELLED, message, options);
   }
 }
 export class TimeoutError extends MeshworkError {
+  override readonly name = 'TimeoutError';
   constructor(message = 'timed out', options?: ErrorOptions) {
     super(ErrorCode.TIMEOUT, message, options);
   }
 }
 export class LostError extends MeshworkError {
+  override readonly name = 'LostError';
   constructor(message: string, options?: ErrorOptions) {
     super(ErrorCode.LOST, message, options);
   }
 }
 export class KilledWorkerError extends MeshworkError {
+  override readonly name = 'KilledWorkerError';
   constructor(message: string, options?: ErrorOptions) {
     super(ErrorCode.KILLED_WORKER, message, options);
   }
 }
 export class ConnectionError extends MeshworkError {
+  override readonly name = 'ConnectionError';
   constructor(message: string, options?: ErrorOptions) {
     super(ErrorCode.CONNECTION, message, options);
   }
 }
 export class AuthError extends MeshworkError {
+  override readonly name = 'AuthError';
   constructor(message: string, options?: ErrorOptions) {
     super(ErrorCode.AUTH, message, options);
   }
 }
 export class ProtocolError extends MeshworkError {
+  override readonly name = 'ProtocolError';
   constructor(message: string, options?: ErrorOptions) {
     super(ErrorCode.PROTOCOL, message, options);
   }
 }
 export class SerializationError extends MeshworkError {
+  override readonly name = 'SerializationError';
   /** Where the bad value sits, e.g. `args[1].cb`. */
   readonly path: string;
   constructor(message: string, path: string, options?: ErrorOptions) {
@@ -100,6 +113,7 @@ export class SerializationError extends MeshworkError {
   }
 }
 export class GraphError extends MeshworkError {
+  override readonly name = 'GraphError';
   constructor(message: string, options?: ErrorOptions) {
     super(ErrorCode.GRAPH, message, options);
   }

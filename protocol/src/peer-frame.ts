@@ -24,6 +24,7 @@ export interface PeerFrame {
 }
 
 export class PeerFrameError extends Error {
+  override readonly name = 'PeerFrameError';
   readonly code = 'PROTOCOL_ERROR';
 }
 
