@@ -1,6 +1,7 @@
 // Scheduler behaviour against a real cluster: admission, stealing, resources, memory pause,
 // reference counting across clients, garbage-collected futures, and the state dump.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -8,24 +9,39 @@ import { LocalCluster } from '@meshwork/server';
 import { Client } from '@meshwork/client';
 import { eventually, getJson, withCluster } from './helpers.mjs';
 
-const sleep = async (ms) => {
-  await new Promise((r) => setTimeout(r, ms));
-  return ms;
-};
-
-const doneBy = async (cluster) => Object.fromEntries((await getJson(`${cluster.httpUrl}/api/state`)).workers.map((w) => [w.name, w.tasks.done]));
+const doneBy = async (cluster) =>
+  Object.fromEntries((await getJson(`${cluster.httpUrl}/api/state`)).workers.map((w) => [w.name, w.tasks.done]));
 
 test('an uneven load spreads over a worker that joins later (admission + stealing)', async () => {
+  // Every task first waits at a gate that opens once the second worker has joined, so the
+  // spreading does not depend on how fast a worker process starts on a loaded machine.
+  let open;
+  const opened = new Promise((resolve) => (open = resolve));
+  const gate = createServer((_req, res) => void opened.then(() => res.end('open')));
+  await new Promise((resolve) => gate.listen(0, '127.0.0.1', resolve));
+  const gateUrl = `http://127.0.0.1:${gate.address().port}/`;
   const cluster = await LocalCluster.start({ workers: 1 });
   const client = await Client.connect(cluster.address);
   try {
     const durations = Array.from({ length: 24 }, (_, i) => (i % 3 === 0 ? 300 : 40));
-    const t0 = performance.now();
-    const fs = client.with({ pure: false }).map(sleep, durations);
-    await eventually(async () => (await getJson(`${cluster.httpUrl}/api/state`)).tasks.processing > 0, { what: 'work started' });
+    const gatedSleep = async (ms, url) => {
+      await (await fetch(url)).text();
+      await new Promise((r) => setTimeout(r, ms));
+      return ms;
+    };
+    const fs = client.with({ pure: false }).map(
+      gatedSleep,
+      durations,
+      durations.map(() => gateUrl),
+    );
+    await eventually(async () => (await getJson(`${cluster.httpUrl}/api/state`)).tasks.processing > 0, {
+      what: 'work started',
+    });
     const queued = (await getJson(`${cluster.httpUrl}/api/state`)).tasks.waiting;
     assert.ok(queued >= 20, `the scheduler holds back what one worker cannot start yet (${queued} waiting)`);
     await cluster.addWorker();
+    const t0 = performance.now();
+    open();
     await client.gather(fs);
     const elapsed = performance.now() - t0;
     const done = await doneBy(cluster);
@@ -34,8 +50,12 @@ test('an uneven load spreads over a worker that joins later (admission + stealin
     const total = durations.reduce((a, b) => a + b, 0);
     for (const n of counts) assert.ok(n >= 6, `each worker ran a fair share: ${JSON.stringify(done)}`);
     // Reported, not asserted (timings belong to benchmarks): ~half of the serial time.
-    console.log(`# uneven load: ${elapsed.toFixed(0)} ms on 2 workers for ${total} ms of work (${(elapsed / total).toFixed(2)} of serial)`);
+    console.log(
+      `# uneven load: ${elapsed.toFixed(0)} ms on 2 workers for ${total} ms of work (${(elapsed / total).toFixed(2)} of serial)`,
+    );
   } finally {
+    open();
+    gate.close();
     await client.close();
     await cluster.close();
   }
@@ -53,7 +73,8 @@ test('resources: a task needing gpu=1 runs only on the worker that declared it, 
     };
     const fs = client.with({ resources: { gpu: 1 }, pure: false }).map(span, [60, 60, 60, 60]);
     const spans = (await client.gather(fs)).sort((a, b) => a[0] - b[0]);
-    for (let i = 1; i < spans.length; i++) assert.ok(spans[i][0] >= spans[i - 1][1], 'never two at once on the one gpu');
+    for (let i = 1; i < spans.length; i++)
+      assert.ok(spans[i][0] >= spans[i - 1][1], 'never two at once on the one gpu');
     const who = await client.whoHas(fs);
     const gpu = (await getJson(`${cluster.httpUrl}/api/state`)).workers.find((w) => w.name === 'gpu-worker');
     for (const f of fs) assert.deepEqual(who[f.key], [gpu.id]);
@@ -72,12 +93,16 @@ test('a worker above 80% of --memory-limit is paused until its usage drops', asy
     await cluster.addWorker(['--memory-limit', '50000000', '--name', 'small']);
     const big = client.with({ pure: false }).submit((n) => new Uint8Array(n).fill(1), 45_000_000);
     await new Promise((r) => big.onDone(r));
-    const paused = await eventually(async () => (await getJson(`${cluster.httpUrl}/api/state`)).workers[0].paused, { what: 'paused' });
+    const paused = await eventually(async () => (await getJson(`${cluster.httpUrl}/api/state`)).workers[0].paused, {
+      what: 'paused',
+    });
     assert.equal(paused, true);
     const later = client.submit((x) => x + 1, 1);
     await assert.rejects(later.result({ timeoutMs: 500 }), (e) => e.code === 'TIMEOUT');
     big.release();
-    await eventually(async () => !(await getJson(`${cluster.httpUrl}/api/state`)).workers[0].paused, { what: 'resumed' });
+    await eventually(async () => !(await getJson(`${cluster.httpUrl}/api/state`)).workers[0].paused, {
+      what: 'resumed',
+    });
     assert.equal(await later.result({ timeoutMs: 10_000 }), 2);
   } finally {
     await client.close();
@@ -94,7 +119,8 @@ test('data stays while any client refers to it; a closed client frees its data',
     assert.equal(a.key, b.key, 'the same pure task, shared');
     await a.result();
     await b.result();
-    const stored = async () => (await getJson(`${cluster.httpUrl}/api/state`)).workers.reduce((n, w) => n + w.bytesStored, 0);
+    const stored = async () =>
+      (await getJson(`${cluster.httpUrl}/api/state`)).workers.reduce((n, w) => n + w.bytesStored, 0);
     assert.ok((await stored()) >= 2_000_000);
     a.release();
     await new Promise((r) => setTimeout(r, 200));
@@ -108,7 +134,8 @@ test('a future dropped without release() is freed by garbage collection', async 
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc');
   await withCluster({}, async (cluster, client) => {
-    const stored = async () => (await getJson(`${cluster.httpUrl}/api/state`)).workers.reduce((n, w) => n + w.bytesStored, 0);
+    const stored = async () =>
+      (await getJson(`${cluster.httpUrl}/api/state`)).workers.reduce((n, w) => n + w.bytesStored, 0);
     await (async () => {
       const f = client.with({ pure: false }).submit((n) => new Float64Array(n), 500_000);
       await new Promise((r) => f.onDone(r));
