@@ -14,7 +14,7 @@ import { Executor } from './executor.js';
 import { Future } from './future.js';
 import { collectFutures, replaceFutures } from './gather-tree.js';
 import { compileGraph, type Graph, type KeySpec } from './graph.js';
-import { upload, type ModuleHandle } from './modules.js';
+import { upload, uploadPackage, type ModuleHandle, type UploadPackageOptions } from './modules.js';
 import { Progress } from './progress.js';
 import { deferredPlatform, type Platform } from './platform.js';
 import { run, whoHas, type RunOptions } from './remote.js';
@@ -97,7 +97,9 @@ export class Client extends Submitter {
         queueEarly: true,
         reconnectTimeoutMs: options.reconnectTimeoutMs ?? RECONNECT_TIMEOUT_MS,
       })
-      .catch((e: Error) => core.onLost(new ConnectionError(`could not connect to ${address}: ${e.message}`, { cause: e })));
+      .catch((e: Error) =>
+        core.onLost(new ConnectionError(`could not connect to ${address}: ${e.message}`, { cause: e })),
+      );
     return new Client(core, address);
   }
 
@@ -208,7 +210,11 @@ export class Client extends Submitter {
     fn: (...args: A) => R,
     ...args: A
   ): Promise<Record<string, Awaited<R>>>;
-  runWith(options: RunOptions, fn: (...args: unknown[]) => unknown, ...args: unknown[]): Promise<Record<string, unknown>> {
+  runWith(
+    options: RunOptions,
+    fn: (...args: unknown[]) => unknown,
+    ...args: unknown[]
+  ): Promise<Record<string, unknown>> {
     return run(this.core, fn, args, options);
   }
 
@@ -245,6 +251,17 @@ export class Client extends Submitter {
    */
   upload(name: string, source: string, options: WaitOptions = {}): Promise<ModuleHandle> {
     return upload(this.core, name, source, options);
+  }
+
+  /**
+   * Uses an npm package in tasks: bundles `specifier` (a package name, or a `./` path to a file)
+   * with what it imports into one ES module here, with esbuild, and uploads it, so no worker
+   * needs the package installed: `(await client.uploadPackage('fflate')).fn('gzipSync')`. Node
+   * only (in a web app, bundle at build time and use `upload`). Refused with a GraphError when it
+   * cannot be bundled for browsers (a package that needs Node's built-ins).
+   */
+  uploadPackage(specifier: string, options: UploadPackageOptions = {}): Promise<ModuleHandle> {
+    return uploadPackage(this.core, specifier, options);
   }
 
   /**

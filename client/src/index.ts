@@ -9,7 +9,7 @@ export { AsCompleted } from './as-completed.js';
 export { Progress, type ProgressState } from './progress.js';
 export { Executor, type ShutdownOptions } from './executor.js';
 export type { Graph, KeySpec } from './graph.js';
-export type { ModuleFunction, ModuleHandle } from './modules.js';
+export type { ModuleFunction, ModuleHandle, UploadPackageOptions } from './modules.js';
 export type { RunOptions } from './remote.js';
 export type { ScatterOptions } from './scatter.js';
 export type { DoneAndNotDone, ReturnWhen, WaitForOptions } from './wait.js';

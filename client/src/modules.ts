@@ -7,6 +7,7 @@
  */
 import { GraphError, MAX_MODULE_SOURCE_LENGTH, SerializationError, functionId } from '@meshwork/protocol';
 import type { ClientCore } from './core.js';
+import { NO_BUNDLER } from './platform.js';
 import type { WaitOptions } from './deadline.js';
 import { registerFunctionSpec, type FunctionSpec } from './tasks.js';
 
@@ -30,10 +31,16 @@ export interface ModuleHandle {
   fn<A extends readonly unknown[] = unknown[], R = unknown>(exportName: string): ModuleFunction<A, R>;
 }
 
-export async function upload(core: ClientCore, name: string, source: string, options: WaitOptions): Promise<ModuleHandle> {
+export async function upload(
+  core: ClientCore,
+  name: string,
+  source: string,
+  options: WaitOptions,
+): Promise<ModuleHandle> {
   if (typeof name !== 'string' || !MODULE_NAME.test(name))
     throw new GraphError(`upload: the module name must match ${String(MODULE_NAME)}, got ${JSON.stringify(name)}`);
-  if (typeof source !== 'string') throw new SerializationError(`source: module source must be a string, got ${typeof source}`, 'source');
+  if (typeof source !== 'string')
+    throw new SerializationError(`source: module source must be a string, got ${typeof source}`, 'source');
   if (source.length > MAX_MODULE_SOURCE_LENGTH)
     throw new SerializationError(`source: ${source.length} characters is over ${MAX_MODULE_SOURCE_LENGTH}`, 'source');
   const unusable = core.unusable;
@@ -45,6 +52,49 @@ export async function upload(core: ClientCore, name: string, source: string, opt
     options,
   );
   return moduleHandle(reply.name, reply.hash);
+}
+
+export interface UploadPackageOptions extends WaitOptions {
+  /** The module's name on the scheduler; default: made from the package's name (or the file's). */
+  name?: string;
+  /** Where the package is resolved from, as an `import` there would; default: the working directory. */
+  resolveFrom?: string;
+}
+
+/**
+ * Bundles an npm package (or a file, `./…` or absolute, with what it imports) into one ES module
+ * on this machine and uploads it: `(await client.uploadPackage('fflate')).fn('gzipSync')` runs on
+ * Node workers and tabs alike, none of which needs the package installed. Node only.
+ */
+export async function uploadPackage(
+  core: ClientCore,
+  specifier: string,
+  options: UploadPackageOptions,
+): Promise<ModuleHandle> {
+  if (typeof specifier !== 'string' || specifier.length === 0)
+    throw new GraphError(`uploadPackage: give a package name or a file path, got ${JSON.stringify(specifier)}`);
+  if (!core.platform.bundleModule) throw new GraphError(NO_BUNDLER);
+  const name = options.name ?? moduleNameOf(specifier);
+  if (!MODULE_NAME.test(name))
+    throw new GraphError(
+      `uploadPackage: the module name must match ${String(MODULE_NAME)}, got ${JSON.stringify(name)}`,
+    );
+  const source = await core.platform.bundleModule(specifier, options.resolveFrom);
+  return upload(core, name, source, options);
+}
+
+/** `fflate` → `fflate`, `@scope/pkg/sub` → `scope-pkg-sub`, `./lib/tasks.js` → `tasks`. */
+function moduleNameOf(specifier: string): string {
+  const base =
+    /^[./]/.test(specifier) || /^[A-Za-z]:[\\/]/.test(specifier)
+      ? (specifier.split(/[\\/]/).pop() ?? '').replace(/\.[^.]*$/, '')
+      : specifier;
+  return (
+    base
+      .replace(/^@/, '')
+      .replace(/[^A-Za-z0-9_-]+/g, '-')
+      .slice(0, 64) || 'module'
+  );
 }
 
 export function moduleHandle(name: string, hash: string): ModuleHandle {

@@ -80,4 +80,10 @@ function openPeerStream(address: string, handlers: PeerStreamHandlers): PeerStre
   };
 }
 
-export const platform: Platform = { name: 'node', directLinks: true, openControlSocket, openPeerStream };
+export const platform: Platform = {
+  name: 'node',
+  directLinks: true,
+  openControlSocket,
+  openPeerStream,
+  bundleModule: async (specifier, resolveFrom) => (await import('./bundle.node.js')).bundleModule(specifier, resolveFrom),
+};

@@ -3,7 +3,11 @@
  * `platform.node.ts` and `platform.browser.ts` implement this, chosen by the package.json
  * `imports` map (`#platform`), or injected through `ConnectOptions.platform`.
  */
-import { ConnectionError } from '@meshwork/protocol';
+import { ConnectionError, GraphError } from '@meshwork/protocol';
+
+/** Why `uploadPackage` cannot run here. */
+export const NO_BUNDLER =
+  'uploadPackage bundles with esbuild, which runs in Node: in a web app, bundle the package into one ES module at build time and pass its source to client.upload';
 
 /** Callbacks of a control socket; each is called on the platform's event loop. */
 export interface ControlSocketHandlers {
@@ -50,6 +54,11 @@ export interface Platform {
    * Throws ConnectionError at once where this runtime has no direct link.
    */
   openPeerStream(address: string, handlers: PeerStreamHandlers): PeerStream;
+  /**
+   * Bundles a package (or a file) and what it imports into one ES module (`client.uploadPackage`),
+   * resolving from `resolveFrom` (default: the working directory). Absent where nothing can bundle (browsers).
+   */
+  bundleModule?(specifier: string, resolveFrom?: string): Promise<string>;
 }
 
 /**
@@ -99,9 +108,16 @@ export function deferredPlatform(load: Promise<Platform>): Platform {
         },
       };
     },
+    async bundleModule(specifier, resolveFrom) {
+      const p = await ready;
+      if (!p.bundleModule) throw new GraphError(NO_BUNDLER);
+      return p.bundleModule(specifier, resolveFrom);
+    },
     openPeerStream(address, handlers) {
       if (loaded) return loaded.openPeerStream(address, handlers);
-      throw new ConnectionError(`data link to ${address}: the runtime adapter ${failed ? `failed to load: ${failed.message}` : 'has not loaded yet'}`);
+      throw new ConnectionError(
+        `data link to ${address}: the runtime adapter ${failed ? `failed to load: ${failed.message}` : 'has not loaded yet'}`,
+      );
     },
   };
 }

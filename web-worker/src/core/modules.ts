@@ -24,7 +24,8 @@ export function httpBaseOf(schedulerAddress: string): string {
   const url = new URL(schedulerAddress);
   if (url.protocol === 'ws:') url.protocol = 'http:';
   else if (url.protocol === 'wss:') url.protocol = 'https:';
-  else if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`not a scheduler address: '${schedulerAddress}'`);
+  else if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new TypeError(`not a scheduler address: '${schedulerAddress}'`);
   return url.origin;
 }
 
@@ -71,7 +72,8 @@ export class ModuleSources {
   }
 
   private async fetchOnce(ref: ModuleRef): Promise<string> {
-    if (this.httpBase === undefined) throw new ModuleError(`module '${ref.name}': this worker does not know where the scheduler serves modules`);
+    if (this.httpBase === undefined)
+      throw new ModuleError(`module '${ref.name}': this worker does not know where the scheduler serves modules`);
     const url = moduleUrl(this.httpBase, ref);
     try {
       const headers: Record<string, string> = {};
@@ -81,11 +83,16 @@ export class ModuleSources {
       // The scheduler serves a module's latest upload whatever `?v=` asks; its ETag names that version.
       const etag = res.headers.get('etag');
       if (etag !== null && etag.replace(/^W\//, '') !== `"${ref.hash}"`) {
-        throw new Error(`the scheduler now serves version ${etag} of it (uploaded again since this task was submitted)`);
+        throw new Error(
+          `the scheduler now serves version ${etag} of it (uploaded again since this task was submitted)`,
+        );
       }
       return await res.text();
     } catch (e) {
-      throw new ModuleError(`could not load module '${ref.name}' (version ${ref.hash}) from ${url}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`, { cause: e });
+      throw new ModuleError(
+        `could not load module '${ref.name}' (version ${ref.hash}) from ${url}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`,
+        { cause: e },
+      );
     }
   }
 }
@@ -118,19 +125,39 @@ export class ModuleCache {
     const value = Object.prototype.hasOwnProperty.call(ns, name) ? ns[name] : undefined;
     if (value === undefined) {
       const names = Object.keys(ns).sort();
-      const known = names.length > 0 ? `its exports: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''}` : 'it exports nothing';
+      const known =
+        names.length > 0
+          ? `its exports: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''}`
+          : 'it exports nothing';
       throw new ModuleError(`module '${ref.name}' (version ${ref.hash}) has no export '${name}'; ${known}`);
     }
-    if (typeof value !== 'function') throw new ModuleError(`export '${name}' of module '${ref.name}' is a ${typeof value}, not a function`);
+    if (typeof value !== 'function')
+      throw new ModuleError(`export '${name}' of module '${ref.name}' is a ${typeof value}, not a function`);
     return value as (...args: unknown[]) => unknown;
   }
 
   private async importOnce(ref: ModuleRef, source: string | undefined): Promise<Record<string, unknown>> {
-    if (source === undefined) throw new ModuleError(`module '${ref.name}' (version ${ref.hash}): its source was not sent to this thread`);
+    if (source === undefined)
+      throw new ModuleError(`module '${ref.name}' (version ${ref.hash}): its source was not sent to this thread`);
     try {
       return await this.importer(source, ref);
     } catch (e) {
-      throw new ModuleError(`could not import module '${ref.name}' (version ${ref.hash}): ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`, { cause: e });
+      throw new ModuleError(`could not import module '${ref.name}' (version ${ref.hash}): ${importFailure(e)}`, {
+        cause: e,
+      });
     }
   }
+}
+
+/** Where a module was imported from (a `data:` or `blob:` URL), which says nothing to a user. */
+const IMPORTED_FROM = /\s*(?:imported )?from ['"]?(?:data:[^\s'"]*|blob:[^\s'"]*)['"]?/g;
+/** A bare import the runtime could not resolve (Node, Chromium, Firefox say it each their way). */
+const UNRESOLVED = /Cannot find (?:package|module)|Failed to resolve module specifier|bare specifier/i;
+
+/** Why an import failed, without the module's URL, and with the way out when an import was left unbundled. */
+function importFailure(e: unknown): string {
+  const text = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  const said = text.replace(IMPORTED_FROM, '').replace(/\.+$/, '');
+  if (!UNRESOLVED.test(said)) return said;
+  return `${said}. Workers resolve no packages: an uploaded module must be one file with its imports bundled in (client.uploadPackage('<package>') bundles one)`;
 }
