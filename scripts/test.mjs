@@ -5,7 +5,7 @@
 //
 // Runs each stage with its output streamed, counts tests per stage (lint and
 // typecheck count as one test each; packages one per public package and tool,
-// publint and @arethetypeswrong/cli; node:test from its TAP summary written to
+// publint and @arethetypeswrong/cli, and one for the API reference (TypeDoc); node:test from its TAP summary written to
 // a file; Playwright from its JSON report), keeps going after a failure, and
 // ends with exactly one line `N passed, N failed`. Exits 1 if anything failed.
 // A stage that exits non-zero without reporting a failed test (a crash, a
@@ -65,6 +65,8 @@ async function packageChecks() {
       ]),
     );
   }
+  // The API reference from the TSDoc (typedoc.json): a link that names nothing fails it.
+  tally(await run(join(ROOT, 'node_modules/.bin/typedoc'), []));
   return counts;
 }
 
