@@ -63,7 +63,7 @@ const noWorkerHostImports = {
 };
 
 export default defineConfig(
-  { ignores: ['**/dist/**', '**/node_modules/**', 'test-results/**', 'playwright-report/**', 'bench/results/**'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', 'test-results/**', 'playwright-report/**', 'bench/results/**', 'server/site/**', 'docs/api/**'] },
 
   // --- plain JavaScript -----------------------------------------------------
   {

@@ -4,12 +4,16 @@ import { WebSocket } from 'ws';
 import * as v from 'valibot';
 import { DashboardChannel, PROTOCOL_VERSION, decode, encodeFrame, type WorkerChannel } from '@meshwork/protocol';
 import { DashboardFeed, type DashboardSink } from '../src/transport/dashboard.js';
+import { MAX_GROUP_HISTORY } from '../src/state/groups.js';
 import { TaskStream } from '../src/transport/task-stream.js';
 import { TrafficBook } from '../src/transport/traffic.js';
 import { SchedulerServer } from '../src/transport/scheduler-server.js';
 import { Harness } from './harness.js';
 
 type Update = DashboardChannel.DashboardUpdate;
+
+/** Peers that are not workers in these tests are clients, named `client-…`. */
+const isWorker = (peer: string): boolean => !peer.startsWith('client-');
 
 /** A dashboard connection in memory: keeps what it is sent; `bufferedAmount` is set by the test. */
 class RecordingSink implements DashboardSink {
@@ -42,25 +46,57 @@ function submit(h: Harness, name: string, n: number): string[] {
   return keys;
 }
 
-test('groups are counted per function and state as tasks move, and vanish with their last task', () => {
+test('groups are counted per function and state as tasks move; released, they stay listed with what they did', () => {
   const h = new Harness();
   h.worker('w1', 2);
   h.client('c');
   const incs = submit(h, 'inc', 5);
   submit(h, 'square', 2);
-  const feed = new DashboardFeed(h.s, new TrafficBook());
+  const feed = new DashboardFeed(h.s, new TrafficBook(isWorker));
   const group = (name: string) => feed.snapshot().groups.find((g) => g.name === name);
   // w1 holds threads + 2 tasks; the rest wait on the scheduler.
-  assert.deepEqual(group('inc'), { name: 'inc', waiting: 1, processing: 4, memory: 0, erred: 0 });
-  assert.deepEqual(group('square'), { name: 'square', waiting: 2, processing: 0, memory: 0, erred: 0 });
+  assert.deepEqual(group('inc'), {
+    name: 'inc',
+    waiting: 1,
+    processing: 4,
+    memory: 0,
+    erred: 0,
+    finished: 0,
+    failed: 0,
+  });
+  assert.deepEqual(group('square'), {
+    name: 'square',
+    waiting: 2,
+    processing: 0,
+    memory: 0,
+    erred: 0,
+    finished: 0,
+    failed: 0,
+  });
   // Incs finish, squares fail, in the order the worker is sent them.
   for (let sent = h.drain('w1'); sent.length > 0; sent = h.drain('w1'))
     for (const key of sent) {
       if (key.startsWith('inc')) h.finish('w1', key);
       else h.err('w1', key);
     }
-  assert.deepEqual(group('inc'), { name: 'inc', waiting: 0, processing: 0, memory: 5, erred: 0 });
-  assert.deepEqual(group('square'), { name: 'square', waiting: 0, processing: 0, memory: 0, erred: 2 });
+  assert.deepEqual(group('inc'), {
+    name: 'inc',
+    waiting: 0,
+    processing: 0,
+    memory: 5,
+    erred: 0,
+    finished: 5,
+    failed: 0,
+  });
+  assert.deepEqual(group('square'), {
+    name: 'square',
+    waiting: 0,
+    processing: 0,
+    memory: 0,
+    erred: 2,
+    finished: 0,
+    failed: 2,
+  });
   const snap = feed.snapshot();
   assert.deepEqual(snap.tasks, { waiting: 0, processing: 0, memory: 5, erred: 2 });
   assert.deepEqual(
@@ -70,8 +106,50 @@ test('groups are counted per function and state as tasks move, and vanish with t
   );
   h.s.releaseKeys('c', incs);
   h.check();
-  assert.equal(group('inc'), undefined, 'a group whose tasks are all forgotten is gone');
-  assert.equal(h.s.groups.size, 1);
+  assert.equal(h.s.groups.size, 1, 'a group whose tasks are all forgotten is no longer counted');
+  assert.deepEqual(
+    feed.snapshot().groups,
+    [
+      { name: 'square', waiting: 0, processing: 0, memory: 0, erred: 2, finished: 0, failed: 2 },
+      { name: 'inc', waiting: 0, processing: 0, memory: 0, erred: 0, finished: 5, failed: 0 },
+    ],
+    'but still listed, after the groups with tasks, with what it did',
+  );
+  // New tasks of the group carry on its totals.
+  const more = submit(h, 'inc', 1);
+  for (const key of h.drain('w1')) h.finish('w1', key);
+  assert.deepEqual(group('inc'), {
+    name: 'inc',
+    waiting: 0,
+    processing: 0,
+    memory: 1,
+    erred: 0,
+    finished: 6,
+    failed: 0,
+  });
+  assert.equal(more.length, 1);
+});
+
+test('the totals of emptied groups are bounded: the least recently emptied go first', () => {
+  const h = new Harness();
+  h.worker('w1', 1);
+  h.client('c');
+  for (let i = 0; i <= MAX_GROUP_HISTORY; i++) {
+    const keys = submit(h, `f${i}`, 1);
+    for (const key of h.drain('w1')) h.finish('w1', key);
+    h.s.releaseKeys('c', keys);
+  }
+  h.check();
+  const history = h.s.groups.history();
+  assert.equal(history.length, MAX_GROUP_HISTORY);
+  assert.deepEqual(
+    history[0],
+    [`f${MAX_GROUP_HISTORY}`, { finished: 1, failed: 0 }],
+    'the most recently emptied first',
+  );
+  assert.ok(!history.some(([name]) => name === 'f0'));
+  const listed = new DashboardFeed(h.s, new TrafficBook(isWorker)).snapshot().groups;
+  assert.equal(listed.length, DashboardChannel.DASHBOARD_MAX_GROUPS);
 });
 
 test('the task stream is a bounded ring: a new dashboard gets what is kept, a connected one only what is new', () => {
@@ -110,7 +188,7 @@ test('the task stream is a bounded ring: a new dashboard gets what is kept, a co
 
   const h = new Harness();
   h.worker('w1');
-  const feed = new DashboardFeed(h.s, new TrafficBook(), { streamEntries: 100, now: () => 50_000 });
+  const feed = new DashboardFeed(h.s, new TrafficBook(isWorker), { streamEntries: 100, now: () => 50_000 });
   const first = new RecordingSink();
   feed.add(first);
   try {
@@ -145,30 +223,33 @@ test('the task stream is a bounded ring: a new dashboard gets what is kept, a co
   }
 });
 
-test('nothing is recorded or scheduled while no dashboard is connected', () => {
+test('while no dashboard is connected nothing is scheduled, but task runs are kept for the page opened later', () => {
   const h = new Harness();
   h.worker('w1');
-  const feed = new DashboardFeed(h.s, new TrafficBook());
+  const feed = new DashboardFeed(h.s, new TrafficBook(isWorker));
   feed.taskEnded('w1', ended('inc-1'));
   feed.push();
-  assert.equal(feed.streamSize, 0);
+  assert.equal(feed.streamSize, 1);
   assert.equal(feed.ticking, false);
   const sink = new RecordingSink();
   feed.add(sink);
   assert.equal(feed.ticking, true);
   assert.equal(sink.updates.length, 1, 'an update at once on connect');
-  feed.taskEnded('w1', ended('inc-2'));
-  assert.equal(feed.streamSize, 1);
+  assert.deepEqual(
+    sink.last.stream.map((e) => e.key),
+    ['inc-1'],
+    'with the runs that ended before it connected',
+  );
   feed.remove(sink);
   assert.equal(feed.ticking, false);
-  feed.taskEnded('w1', ended('inc-3'));
-  assert.equal(feed.streamSize, 1);
+  feed.taskEnded('w1', ended('inc-2'));
+  assert.equal(feed.streamSize, 2);
 });
 
 test('a backed-up dashboard misses updates instead of queueing them, then catches up on the stream', () => {
   const h = new Harness();
   h.worker('w1');
-  const feed = new DashboardFeed(h.s, new TrafficBook(), { maxBufferedBytes: 1000 });
+  const feed = new DashboardFeed(h.s, new TrafficBook(isWorker), { maxBufferedBytes: 1000 });
   const sink = new RecordingSink();
   feed.add(sink);
   try {
@@ -188,16 +269,19 @@ test('a backed-up dashboard misses updates instead of queueing them, then catche
   }
 });
 
-test('peer traffic becomes edges, each transfer counted once; workers list their peers', () => {
+test('peer traffic becomes edges between peers connected now, each transfer counted once; workers list their peers', () => {
   const h = new Harness();
   h.worker('w1');
   h.worker('w2');
   h.worker('tab', 1, { kind: 'browser', dataAddress: null });
-  const traffic = new TrafficBook();
-  // w2 fetched 100 B from w1 over TCP: both report it. w1 sent 30 B to a client (which reports nothing).
+  h.client('client-1');
+  const traffic = new TrafficBook(isWorker);
+  // w2 fetched 100 B from w1 over TCP: both report it. w1 sent 30 B to a client (which reports
+  // nothing), and 40 B to a client that has left since.
   traffic.report('w1', [
     { peer: 'w2', path: 'tcp', bytesSent: 100, bytesReceived: 0 },
     { peer: 'client-1', path: 'tcp', bytesSent: 30, bytesReceived: 0 },
+    { peer: 'client-gone', path: 'tcp', bytesSent: 40, bytesReceived: 0 },
   ]);
   traffic.report('w2', [{ peer: 'w1', path: 'tcp', bytesSent: 0, bytesReceived: 100 }]);
   traffic.report('tab', [{ peer: 'w2', path: 'webrtc', bytesSent: 0, bytesReceived: 7 }]);
@@ -211,14 +295,26 @@ test('peer traffic becomes edges, each transfer counted once; workers list their
   assert.deepEqual(
     snap.workers.map((w) => [w.id, w.kind, w.peers]),
     [
-      ['w1', 'node', 2],
+      ['w1', 'node', 3],
       ['w2', 'node', 1],
       ['tab', 'browser', 1],
     ],
   );
-  assert.deepEqual(snap.summary.bytes, { tcp: 100, webrtc: 7, relay: 0 });
+  assert.deepEqual(
+    snap.summary.bytes,
+    { tcp: 170, webrtc: 7, relay: 0 },
+    'the edges, and what went to the client that left',
+  );
   assert.equal(snap.summary.relayedBytes, 3);
   assert.equal(snap.summary.workersJoined, 3);
+  // The client leaves: its edge goes from the graph, its bytes stay in the summary.
+  h.s.removeClient('client-1');
+  const after = new DashboardFeed(h.s, traffic).snapshot();
+  assert.deepEqual(
+    after.traffic.map((e) => e.to),
+    ['w2', 'tab'],
+  );
+  assert.deepEqual(after.summary.bytes, snap.summary.bytes);
 });
 
 /** Opens a WebSocket, sends `hello`, and resolves with the first frames (decoded) and the raw bytes seen. */
@@ -321,6 +417,6 @@ test('a group is the name part of the keys clients make: key-safe, `lambda` for 
     wants: ['lambda-01', 'bound_f-02'],
   });
   h.check();
-  const names = new DashboardFeed(h.s, new TrafficBook()).snapshot().groups.map((g) => g.name);
+  const names = new DashboardFeed(h.s, new TrafficBook(isWorker)).snapshot().groups.map((g) => g.name);
   assert.deepEqual(names.sort(), ['bound_f', 'lambda']);
 });

@@ -10,7 +10,7 @@ import { formatBytes, formatCount } from '../format.js';
 import { el, show } from './dom.js';
 import { openFeed, type FeedStatus } from './feed.js';
 import { renderGroups } from './groups.js';
-import { renderPeers } from './peers.js';
+import { renderPeers, totalBytes } from './peers.js';
 import { RateCharts } from './rates.js';
 import { TaskStreamView } from './stream.js';
 import { renderWorkers } from './workers.js';
@@ -38,7 +38,7 @@ function setStatus(s: FeedStatus): void {
 
 function renderSummary(u: Update, tasksPerSecond: number): void {
   const s = u.summary;
-  const moved = s.bytes.tcp + s.bytes.webrtc + s.bytes.relay;
+  const moved = totalBytes(s.bytes);
   show('worker-count', formatCount(u.workers.length), u.workers.length);
   show('threads', `${formatCount(u.workers.reduce((n, w) => n + w.threads, 0))} threads`);
   show('tasks-per-second', formatCount(tasksPerSecond), Math.round(tasksPerSecond));
@@ -56,7 +56,7 @@ function renderSummary(u: Update, tasksPerSecond: number): void {
 
 function main(): void {
   const rates = new RateCharts(el('rate-tasks'), el('rate-bytes'));
-  const stream = new TaskStreamView(el('stream'), el('stream-hover'));
+  const stream = new TaskStreamView(el('stream'), el('stream-hover'), el('stream-span'));
   let peersDrawn = '';
   const token = new URLSearchParams(location.search).get('token') ?? undefined;
   openFeed(
@@ -68,14 +68,14 @@ function main(): void {
         const { tasksPerSecond } = rates.add(u.at, u.summary);
         renderSummary(u, tasksPerSecond);
         renderWorkers(u.workers);
-        renderGroups(u.groups);
+        renderGroups(u.groups, u.summary);
         stream.update(u.at, u.stream, u.workers);
         show('stream-count', formatCount(stream.size), stream.size);
         // The graph only changes with its workers or bytes: redraw only then (hovering stays usable).
-        const peers = JSON.stringify([u.workers.map((w) => [w.id, w.name, w.kind]), u.traffic]);
+        const peers = JSON.stringify([u.workers.map((w) => [w.id, w.name, w.kind]), u.traffic, u.summary.bytes]);
         if (peers !== peersDrawn) {
           peersDrawn = peers;
-          renderPeers(u.workers, u.traffic);
+          renderPeers(u.workers, u.traffic, u.summary.bytes);
         }
         el('updated').dataset['at'] = String(u.at);
       },

@@ -1,15 +1,17 @@
 /**
- * The peer graph: which workers (and clients) traded how many bytes, over which path. A small SVG
- * (peers on a circle, an arrow per sender → receiver and path, thicker for more bytes) and the
- * same edges as a table.
+ * The peer graph: which workers (and clients) connected now traded how many bytes, over which
+ * path. A small SVG (peers on a circle, an arrow per sender → receiver and path, thicker for more
+ * bytes) and the same edges as a table, whose total row is the summary's "moved between peers":
+ * what peers that left moved is one more row.
  */
-import type { DashboardChannel } from '@meshwork/protocol';
+import { DashboardChannel } from '@meshwork/protocol';
 import { formatBytes } from '../format.js';
 import { PATH_COLORS, PATH_LABELS } from './colors.js';
 import { el, h } from './dom.js';
 
 type Edge = DashboardChannel.TrafficEdge;
 type Worker = DashboardChannel.DashboardWorker;
+type Bytes = DashboardChannel.DashboardSummary['bytes'];
 
 const SVG = 'http://www.w3.org/2000/svg';
 const SIZE = 320;
@@ -45,7 +47,16 @@ function markers(): SVGDefsElement {
   return defs;
 }
 
-export function renderPeers(workers: readonly Worker[], edges: readonly Edge[]): void {
+/** Bytes moved over every path. */
+export function totalBytes(b: Bytes): number {
+  return b.tcp + b.webrtc + b.relay;
+}
+
+/**
+ * @param moved the summary's bytes: everything moved since the scheduler started, of which the
+ *   edges (between peers connected now) are a part
+ */
+export function renderPeers(workers: readonly Worker[], edges: readonly Edge[], moved: Bytes): void {
   const names = new Map(workers.map((w) => [w.id, w.name]));
   const kinds = new Map<string, string>(workers.map((w) => [w.id, w.kind]));
   const nodes = [...workers.map((w) => w.id)];
@@ -105,5 +116,22 @@ export function renderPeers(workers: readonly Worker[], edges: readonly Edge[]):
     ),
   );
   el('traffic-rows').replaceChildren(...rows);
-  el('no-traffic').hidden = edges.length > 0;
+
+  const total = totalBytes(moved);
+  const rest = Math.max(0, total - edges.reduce((n, e) => n + e.bytes, 0));
+  const cut = edges.length >= DashboardChannel.DASHBOARD_MAX_EDGES;
+  const foot = (id: string, label: string, bytes: number): HTMLTableRowElement =>
+    h(
+      'tr',
+      { className: id, data: { bytes } },
+      h('td', { text: label }),
+      h('td', {}),
+      h('td', {}),
+      h('td', { className: 'num', text: formatBytes(bytes) }),
+    );
+  const footRows = [foot('traffic-total', 'total since the scheduler started', total)];
+  if (rest > 0)
+    footRows.unshift(foot('traffic-rest', cut ? 'peers that left, and pairs not listed' : 'peers that left', rest));
+  el('traffic-foot').replaceChildren(...(total > 0 ? footRows : []));
+  el('no-traffic').hidden = total > 0;
 }

@@ -6,10 +6,18 @@ import uPlot from 'uplot';
 import type { DashboardChannel } from '@meshwork/protocol';
 import { formatBytes, formatCount } from '../format.js';
 import { PATH_COLORS, PATH_LABELS } from './colors.js';
+import { zeroAxis, type ZeroAxis } from './ticks.js';
 
 /** Points kept per series: at one update per 500 ms, the last 5 minutes. */
 const MAX_POINTS = 600;
 const CHART_HEIGHT_PX = 160;
+/** Ticks on a y axis at most (0 and the top included): about one per 25 px of the chart. */
+const MAX_Y_TICKS = 6;
+/** The top of an idle chart's y axis: 10 tasks/s, 10 kB/s. */
+const MIN_TOP_TASKS_PER_S = 10;
+const MIN_TOP_BYTES_PER_S = 10_000;
+/** The shortest time a rate chart spans, in seconds, ending at its latest point (or now, with none). */
+const MIN_SPAN_S = 10;
 
 type Summary = DashboardChannel.DashboardSummary;
 
@@ -29,26 +37,52 @@ export class RateCharts {
 
   constructor(taskTarget: HTMLElement, byteTarget: HTMLElement) {
     const width = (el: HTMLElement): number => Math.max(240, el.clientWidth);
-    const axes = (fmt: (n: number) => string): uPlot.Axis[] => [
-      { stroke: 'currentColor', grid: { stroke: 'rgba(128,128,128,0.15)' } },
-      {
+    /**
+     * A y scale from 0 to a round top, its ticks, and labels all different (uPlot's own would
+     * label 0, 0.5, 1 tasks/s as 0, 1, 1). The labels drawn are also the chart's `data-y-ticks`.
+     */
+    const yAxis = (target: HTMLElement, fmt: (n: number) => string, minTop: number) => {
+      let axis: ZeroAxis = zeroAxis(0, fmt, { minTop, maxTicks: MAX_Y_TICKS });
+      const scale: uPlot.Scale = {
+        range: (_u, _min, max) => {
+          axis = zeroAxis(max, fmt, { minTop, maxTicks: MAX_Y_TICKS });
+          return [0, axis.top];
+        },
+      };
+      const drawn: uPlot.Axis = {
         stroke: 'currentColor',
         grid: { stroke: 'rgba(128,128,128,0.15)' },
-        values: (_u, ticks) => ticks.map(fmt),
+        splits: () => axis.ticks,
+        values: (_u, ticks) => {
+          const labels = ticks.map(fmt);
+          target.dataset['yTicks'] = labels.join('|');
+          return labels;
+        },
         size: 64,
+      };
+      return { scale, axis: drawn };
+    };
+    const xAxis: uPlot.Axis = { stroke: 'currentColor', grid: { stroke: 'rgba(128,128,128,0.15)' } };
+    // Time from the first point to the latest, at least MIN_SPAN_S (not the few points of a fresh page).
+    const x: uPlot.Scale = {
+      time: true,
+      range: (_u, min, max) => {
+        const to = max ?? Date.now() / 1000;
+        return [Math.min(min ?? to, to - MIN_SPAN_S), to];
       },
-    ];
+    };
+    const taskY = yAxis(taskTarget, formatCount, MIN_TOP_TASKS_PER_S);
     this.taskChart = new uPlot(
       {
         width: width(taskTarget),
         height: CHART_HEIGHT_PX,
-        scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+        scales: { x, y: taskY.scale },
         legend: { show: false },
         series: [
           {},
           { label: 'tasks/s', stroke: '#0f766e', fill: 'rgba(15,118,110,0.12)', width: 1.5, points: { show: false } },
         ],
-        axes: axes(formatCount),
+        axes: [xAxis, taskY.axis],
       },
       [this.t, this.tasks],
       taskTarget,
@@ -59,14 +93,15 @@ export class RateCharts {
       width: 1.5,
       points: { show: false },
     });
+    const byteY = yAxis(byteTarget, formatBytes, MIN_TOP_BYTES_PER_S);
     this.byteChart = new uPlot(
       {
         width: width(byteTarget),
         height: CHART_HEIGHT_PX,
         legend: { live: false },
-        scales: { y: { range: (_u, _min, max) => [0, Math.max(1024, max * 1.1)] } },
+        scales: { x, y: byteY.scale },
         series: [{}, byteSeries('tcp'), byteSeries('webrtc'), byteSeries('relay')],
-        axes: axes(formatBytes),
+        axes: [xAxis, byteY.axis],
       },
       [this.t, this.tcp, this.webrtc, this.relay],
       byteTarget,

@@ -1,6 +1,7 @@
 /**
  * The task stream: which worker thread ran which task when, one row per worker thread, a bar per
- * task run coloured by its group (red when it failed), over the last STREAM_WINDOW_S seconds.
+ * task run coloured by its group (red when it failed), over the time of the runs kept
+ * (stream-span.ts).
  *
  * Drawn with uPlot: it gives the time axis, the scales, resizing and the cursor; the bars are a
  * `draw` hook of a few lines (uPlot's own timeline demo does the same). A Gantt or timeline
@@ -10,13 +11,10 @@
 import uPlot from 'uplot';
 import type { DashboardChannel } from '@meshwork/protocol';
 import { ERRED_COLOR, groupColor } from './colors.js';
+import { streamSpan, type StreamSpan } from './stream-span.js';
 
 /** Task runs the page keeps (as many as the scheduler's ring). */
 const STREAM_KEEP = 5_000;
-/** The time shown, in seconds back from the latest update: at most this… */
-const STREAM_WINDOW_S = 60;
-/** …and at least this, else just back to the oldest run kept, so a short burst fills the chart. */
-const STREAM_MIN_WINDOW_S = 10;
 const ROW_HEIGHT_PX = 24;
 const AXES_HEIGHT_PX = 60;
 const MIN_ROWS = 2;
@@ -36,14 +34,14 @@ export class TaskStreamView {
   private entries: Entry[] = [];
   private rows: Row[] = [];
   private rowOf = new Map<string, number>();
-  private now = Date.now() / 1000;
-  /** The seconds shown, back from `now`. */
-  private span = STREAM_MIN_WINDOW_S;
+  /** The time shown, in seconds since the epoch. */
+  private span: StreamSpan = streamSpan([], Date.now());
   private readonly plot: uPlot;
 
   constructor(
     private readonly target: HTMLElement,
     private readonly hover: HTMLElement,
+    private readonly caption: HTMLElement,
   ) {
     this.plot = new uPlot(
       {
@@ -52,7 +50,7 @@ export class TaskStreamView {
         legend: { show: false },
         cursor: { drag: { x: false, y: false }, points: { show: false } },
         scales: {
-          x: { time: true, auto: false, range: () => [this.now - this.span, this.now] },
+          x: { time: true, auto: false, range: () => [this.span.from, this.span.to] },
           y: { auto: false, range: () => [0, Math.max(MIN_ROWS, this.rows.length)] },
         },
         series: [{}, { show: false }],
@@ -81,14 +79,12 @@ export class TaskStreamView {
   }
 
   update(at: number, fresh: readonly Entry[], workers: readonly Worker[]): void {
-    this.now = at / 1000;
     if (fresh.length > 0) {
       this.entries.push(...fresh);
       if (this.entries.length > STREAM_KEEP) this.entries = this.entries.slice(-STREAM_KEEP);
     }
-    const oldest = this.entries[0];
-    const back = oldest ? this.now - oldest.start / 1000 + 1 : 0;
-    this.span = Math.min(STREAM_WINDOW_S, Math.max(STREAM_MIN_WINDOW_S, back));
+    this.span = streamSpan(this.entries, at);
+    const { from, to } = this.span;
     const rowsBefore = this.rows.length;
     this.layoutRows(workers);
     if (this.rows.length !== rowsBefore) this.plot.setSize({ width: this.width(), height: this.height() });
@@ -96,15 +92,27 @@ export class TaskStreamView {
     this.plot.batch(() => {
       this.plot.setData(
         [
-          [this.now - this.span, this.now],
+          [from, to],
           [null, null],
         ],
         false,
       );
-      this.plot.setScale('x', { min: this.now - this.span, max: this.now });
+      this.plot.setScale('x', { min: from, max: to });
       this.plot.setScale('y', { min: 0, max: Math.max(MIN_ROWS, this.rows.length) });
     });
-    this.target.dataset['entries'] = String(this.entries.length);
+    const d = this.target.dataset;
+    d['entries'] = String(this.entries.length);
+    // The span shown, in ms since the epoch on the scheduler's clock (as the runs' times).
+    d['from'] = String(Math.round(from * 1000));
+    d['to'] = String(Math.round(to * 1000));
+    const { runs } = this.span;
+    d['first'] = String(runs?.first ?? 0);
+    d['last'] = String(runs?.last ?? 0);
+    const time = (ms: number): string => new Date(ms).toLocaleTimeString();
+    const text = runs
+      ? `Task runs from ${time(runs.first)} to ${time(runs.last)}.`
+      : 'No task runs yet: each run shows up here as a bar on the thread that ran it.';
+    if (this.caption.textContent !== text) this.caption.textContent = text;
   }
 
   /** A row per thread of every connected worker, and per thread that ran something shown and has gone. */
@@ -118,7 +126,7 @@ export class TaskStreamView {
       rows.push({ worker, thread, label: `${name} #${thread}` });
     };
     for (const w of workers) for (let t = 0; t < w.threads; t++) add(w.id, t, w.name);
-    const from = this.now - this.span;
+    const { from } = this.span;
     for (const e of this.entries) if (e.stop / 1000 >= from) add(e.worker, e.thread, e.worker);
     this.rows = rows;
     this.rowOf = new Map(rows.map((r, i) => [`${r.worker}\u0000${r.thread}`, i]));
@@ -127,7 +135,7 @@ export class TaskStreamView {
   private drawBars(u: uPlot): void {
     const ctx = u.ctx;
     const { left, top, width, height } = u.bbox;
-    const from = this.now - this.span;
+    const { from } = this.span;
     const minBar = MIN_BAR_PX * devicePixelRatio;
     ctx.save();
     ctx.beginPath();

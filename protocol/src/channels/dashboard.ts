@@ -1,8 +1,9 @@
 /**
  * The channel between a dashboard page and the scheduler (one WebSocket, server to page only after
  * `hello`): the scheduler pushes a `dashboard-update` at a fixed modest rate while the page is
- * connected, and computes nothing for dashboards while none is. Every list is bounded (the
- * constants below), so an update stays small whatever the cluster's size.
+ * connected, and makes no updates while none is (it keeps only the bounded ring of recent task runs,
+ * so a page opened later shows what ran). Every list is bounded (the constants below), so an
+ * update stays small whatever the cluster's size.
  */
 import * as v from 'valibot';
 import { Count, ErrorReply, Millis, Welcome } from './common.js';
@@ -11,7 +12,7 @@ import { Count, ErrorReply, Millis, Welcome } from './common.js';
 export const DASHBOARD_PUSH_INTERVAL_MS = 500;
 /** Finished tasks the scheduler keeps for the task stream (a ring: the oldest go first). */
 export const DASHBOARD_STREAM_ENTRIES = 5_000;
-/** Task groups one update lists at most (the largest first). */
+/** Task groups one update lists at most (those with tasks now, the largest first; then the most recently emptied). */
 export const DASHBOARD_MAX_GROUPS = 64;
 /** Workers one update lists at most. */
 export const DASHBOARD_MAX_WORKERS = 1_024;
@@ -59,6 +60,12 @@ export const DashboardGroup = v.object({
   processing: Count,
   memory: Count,
   erred: Count,
+  /**
+   * Totals since the scheduler started, released tasks included: runs that finished, and tasks
+   * that failed for good. A group whose tasks are all released is still listed with these.
+   */
+  finished: Count,
+  failed: Count,
 });
 export type DashboardGroup = v.InferOutput<typeof DashboardGroup>;
 
@@ -74,7 +81,11 @@ export const StreamEntry = v.object({
 });
 export type StreamEntry = v.InferOutput<typeof StreamEntry>;
 
-/** Bytes of values that went from one peer to another over one path (totals since they joined). */
+/**
+ * Bytes of values that went from one peer to another over one path (totals since they joined).
+ * An update lists only edges between peers connected now (workers, and clients that traded with
+ * them); what peers that left moved stays in the summary's `bytes`.
+ */
 export const TrafficEdge = v.object({
   from: Name,
   to: Name,
@@ -90,7 +101,12 @@ export const DashboardSummary = v.object({
   workersJoined: Count,
   workersLost: Count,
   clients: Count,
-  /** Bytes workers received from peers, per path, since the scheduler started. */
+  /**
+   * Bytes of values moved between peers (workers and clients), per path, since the scheduler
+   * started; each transfer counted once: by the worker that received it, or by the worker that
+   * sent it when the receiver is a client. The edges of an update add up to at most this: the rest
+   * was moved by peers that have left (or by edges past DASHBOARD_MAX_EDGES).
+   */
   bytes: v.object({ tcp: Count, webrtc: Count, relay: Count }),
   /** Bytes of task data the scheduler carried itself. */
   relayedBytes: Count,

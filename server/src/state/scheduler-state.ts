@@ -175,11 +175,13 @@ export class SchedulerState extends ClientEvents {
       const verdict = this.vote(t, w, msg.hash ?? `unhashed:${w.id}`);
       if (!verdict) return this.dispatch();
       this.totals.tasksFinished++;
+      t.group.totals.finished++;
       this.store(t, w, msg.nbytes, msg.value, msg.hash);
       for (const other of verdict.agreed) if (other !== w && this.workers.get(other.id) === other) this.addHolder(t, other);
       return this.dispatch();
     }
     this.totals.tasksFinished++;
+    t.group.totals.finished++;
     this.store(t, w, msg.nbytes, msg.value, msg.hash);
     this.dispatch();
   }
@@ -247,6 +249,7 @@ export class SchedulerState extends ClientEvents {
       this.reschedule(t);
     } else {
       this.totals.tasksErred++;
+      t.group.totals.failed++;
       this.fail(t, { ...msg.error, key: t.key, workerId: w.id });
     }
     this.dispatch();

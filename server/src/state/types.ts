@@ -77,6 +77,16 @@ export interface TaskGroup {
   readonly counts: Record<TaskStatus, number>;
   /** Tasks of the group the scheduler knows (the sum of `counts`). */
   size: number;
+  /** Since the scheduler started; kept after the group's last task goes (see groups.ts). */
+  readonly totals: GroupTotals;
+}
+
+/** What a task group did since the scheduler started, released tasks included. */
+export interface GroupTotals {
+  /** Runs that finished (a result was stored). */
+  finished: number;
+  /** Tasks that failed for good (no retries left). */
+  failed: number;
 }
 
 export interface Restrictions {

@@ -1,8 +1,9 @@
 /**
  * The dashboard feed: while at least one dashboard page is connected, every
  * DASHBOARD_PUSH_INTERVAL_MS each one gets a `dashboard-update` (workers, task counts per group,
- * the task runs it has not seen yet, peer traffic, totals). While none is connected nothing
- * runs: no timer, no task-stream recording, no snapshot.
+ * the task runs it has not seen yet, peer traffic, totals). While none is connected no timer runs
+ * and no snapshot is made; only the task stream is recorded (one entry in a bounded ring per task
+ * run), so a page opened after a run still shows it.
  *
  * Cost per update: one pass over the workers and their traffic entries, and over the task groups
  * (kept incrementally by the state machine: never a scan of the tasks). A dashboard whose socket
@@ -87,7 +88,7 @@ export class DashboardFeed {
     this.now = options.now ?? Date.now;
   }
 
-  /** Whether any dashboard is connected: nothing is recorded or computed otherwise. */
+  /** Whether any dashboard is connected: no update is made otherwise. */
   get active(): boolean {
     return this.sinks.size > 0;
   }
@@ -119,7 +120,6 @@ export class DashboardFeed {
 
   /** A worker said a task ended (before the state machine handles it, so the task is still known). */
   taskEnded(workerId: string, m: TaskEnd): void {
-    if (this.sinks.size === 0) return;
     // Durations come from the worker's clock, end times from ours: tabs' clocks may be off.
     const stop = this.now();
     const group = this.state.tasks.get(m.key)?.group.name ?? m.key.replace(/-[0-9a-f]+$/, '');
@@ -178,9 +178,12 @@ export class DashboardFeed {
       const peers = new Set<string>();
       for (const e of reported) {
         peers.add(e.peer);
-        if (e.bytesReceived > 0) edges.push({ from: cut(e.peer), to: cut(w.id), path: e.path, bytes: e.bytesReceived });
-        // Clients (and workers gone) report nothing: what went to them is counted by the sender.
-        if (e.bytesSent > 0 && !s.workers.has(e.peer))
+        // Only edges between peers connected now: a client or worker that left leaves the graph
+        // (its bytes stay in the summary). A transfer to a worker is counted by the receiver;
+        // clients report nothing, so what went to them is counted by the sender.
+        if (e.bytesReceived > 0 && (s.workers.has(e.peer) || s.clients.has(e.peer)))
+          edges.push({ from: cut(e.peer), to: cut(w.id), path: e.path, bytes: e.bytesReceived });
+        if (e.bytesSent > 0 && s.clients.has(e.peer))
           edges.push({ from: cut(w.id), to: cut(e.peer), path: e.path, bytes: e.bytesSent });
       }
       if (workers.length >= DASHBOARD_MAX_WORKERS) continue;
@@ -202,7 +205,10 @@ export class DashboardFeed {
     edges.sort((a, b) => b.bytes - a.bytes);
     if (edges.length > DASHBOARD_MAX_EDGES) edges.length = DASHBOARD_MAX_EDGES;
 
+    // Groups with tasks now, the largest first; then those whose tasks were all released, the
+    // most recently emptied first (they still tell what ran).
     const groups: DashboardChannel.DashboardGroup[] = [];
+    const idle: DashboardChannel.DashboardGroup[] = [];
     for (const g of s.groups.values()) {
       const c = g.counts;
       const shown = {
@@ -211,11 +217,19 @@ export class DashboardFeed {
         processing: c.processing,
         memory: c.memory,
         erred: c.erred,
+        finished: g.totals.finished,
+        failed: g.totals.failed,
       };
       if (shown.waiting + shown.processing + shown.memory + shown.erred > 0) groups.push(shown);
+      else if (shown.finished + shown.failed > 0) idle.push(shown); // only released tasks left
     }
     const total = (g: DashboardChannel.DashboardGroup): number => g.waiting + g.processing + g.memory + g.erred;
     groups.sort((a, b) => total(b) - total(a) || a.name.localeCompare(b.name));
+    groups.push(...idle);
+    for (const [name, totals] of s.groups.history()) {
+      if (groups.length >= DASHBOARD_MAX_GROUPS) break;
+      groups.push({ name: cut(name), waiting: 0, processing: 0, memory: 0, erred: 0, ...totals });
+    }
     if (groups.length > DASHBOARD_MAX_GROUPS) groups.length = DASHBOARD_MAX_GROUPS;
 
     return {
@@ -236,7 +250,7 @@ export class DashboardFeed {
         workersJoined: s.totals.workersJoined,
         workersLost: s.totals.workersLost,
         clients: s.clients.size,
-        bytes: { ...this.traffic.received },
+        bytes: { ...this.traffic.moved },
         relayedBytes: this.traffic.relayedBytes,
       },
     };

@@ -69,8 +69,8 @@ export class SchedulerServer {
   private nextId = 0;
   private readonly idPrefix = randomBytes(3).toString('hex');
   /** Bytes traded between peers, as workers report them, and the bytes relayed here. */
-  readonly traffic = new TrafficBook();
-  /** Live updates for dashboard pages (nothing runs while none is connected). */
+  readonly traffic = new TrafficBook((peer) => peer.startsWith(`worker-${this.idPrefix}-`));
+  /** Live updates for dashboard pages (only the task stream is recorded while none is connected). */
   readonly dashboards: DashboardFeed;
   /** Who may do what: tokens per role, the data secret and its tickets. */
   readonly access: Access;
@@ -421,7 +421,7 @@ export class SchedulerServer {
     if (this.admit(conn, messages.length + errors.length) !== 'ok') return;
     for (const e of errors) this.refuse(conn, e);
     for (const m of messages) {
-      if (this.dashboards.active && (m.type === 'task-finished' || m.type === 'task-erred')) this.dashboards.taskEnded(id, m);
+      if (m.type === 'task-finished' || m.type === 'task-erred') this.dashboards.taskEnded(id, m);
       this.handleWorker(id, conn, m);
     }
   }

@@ -16,6 +16,17 @@ export class TrafficBook {
   private readonly byWorker = new Map<string, Map<string, PeerTraffic>>();
   /** Bytes received per path, over every worker that ever reported (lost ones included). */
   readonly received: Record<Path, number> = { tcp: 0, webrtc: 0, relay: 0 };
+  /**
+   * Bytes moved between peers per path, each transfer counted once: `received`, plus what workers
+   * sent to peers that are not workers (clients: they report nothing). Lost peers' bytes included.
+   */
+  readonly moved: Record<Path, number> = { tcp: 0, webrtc: 0, relay: 0 };
+
+  /**
+   * @param isWorker whether a peer id (as a worker reports it) names a worker of this scheduler,
+   *   now or in the past: what a worker sends to one is counted by that worker as received.
+   */
+  constructor(private readonly isWorker: (peer: string) => boolean) {}
   /** Bytes of task data the scheduler carried because no direct path opened. */
   relayedBytes = 0;
 
@@ -26,7 +37,10 @@ export class TrafficBook {
     for (const e of entries) {
       const id = `${e.path} ${e.peer}`;
       const before = peers.get(id);
-      this.received[e.path] += Math.max(0, e.bytesReceived - (before?.bytesReceived ?? 0));
+      const received = Math.max(0, e.bytesReceived - (before?.bytesReceived ?? 0));
+      this.received[e.path] += received;
+      this.moved[e.path] += received;
+      if (!this.isWorker(e.peer)) this.moved[e.path] += Math.max(0, e.bytesSent - (before?.bytesSent ?? 0));
       peers.delete(id); // re-insert: most recently reported last
       peers.set(id, { peer: e.peer, path: e.path, bytesSent: e.bytesSent, bytesReceived: e.bytesReceived });
       if (peers.size > MAX_TRAFFIC_ENTRIES_PER_WORKER) {
