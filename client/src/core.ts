@@ -23,6 +23,8 @@ export interface PreparedTask {
 export interface ScatteredItem {
   key: string;
   bytes: Uint8Array;
+  /** SHA-256 of `bytes` (valueHash): the workers stored only bytes that match it. */
+  hash: string;
   workers: string[];
 }
 
@@ -135,7 +137,7 @@ export class ClientCore implements FutureOwner {
     if (unusable) throw unusable;
     const message = {
       type: 'scattered' as const,
-      items: items.map((i) => ({ key: i.key, nbytes: i.bytes.byteLength, workers: i.workers })),
+      items: items.map((i) => ({ key: i.key, nbytes: i.bytes.byteLength, hash: i.hash, workers: i.workers })),
       wants: [] as string[],
     };
     const futures = keys.map((key) => this.want(message, key));

@@ -24,6 +24,7 @@ import {
   checkSerialisable,
   encodeValue,
   hashBytes,
+  valueHash,
   type Holder,
 } from '@meshwork/protocol';
 import {
@@ -52,6 +53,8 @@ export interface ScatterOptions extends WaitOptions {
 interface Item {
   key: string;
   bytes: Uint8Array;
+  /** SHA-256 of `bytes`: the plan announces it to the workers, which store nothing else. */
+  hash: string;
   value: unknown;
   /** The put ticket of the latest plan (none from a scheduler that gives none). */
   ticket?: string | undefined;
@@ -86,7 +89,7 @@ export function scatterKey(value: unknown, bytes: Uint8Array): string {
 }
 
 /** Checks and encodes one value; throws SerializationError naming `path`. */
-export function prepareItem(value: unknown, path: string, name: string | undefined, hash: boolean): Item {
+export function prepareItem(value: unknown, path: string, name: string | undefined, hash: boolean): Omit<Item, 'hash'> {
   checkSerialisable(value, path);
   const { bytes, refs } = encodeValue(value);
   if (refs.length > 0)
@@ -99,19 +102,20 @@ export function prepareItem(value: unknown, path: string, name: string | undefin
 /** Futures in the shape of the input: an array, an object of names, or one future. */
 export async function scatter(core: ClientCore, values: unknown, options: ScatterOptions): Promise<unknown> {
   const hash = options.hash ?? true;
-  let items: Item[];
+  let prepared: Omit<Item, 'hash'>[];
   let shape: (futures: Future<unknown>[]) => unknown;
   if (Array.isArray(values)) {
-    items = values.map((v, i) => prepareItem(v, `values[${i}]`, undefined, hash));
+    prepared = values.map((v, i) => prepareItem(v, `values[${i}]`, undefined, hash));
     shape = (fs) => fs;
   } else if (isPlainObject(values)) {
     const names = Object.keys(values);
-    items = names.map((n) => prepareItem(values[n], `values.${n}`, n, hash));
+    prepared = names.map((n) => prepareItem(values[n], `values.${n}`, n, hash));
     shape = (fs) => Object.fromEntries(names.map((n, i) => [n, fs[i]]));
   } else {
-    items = [prepareItem(values, 'values', undefined, hash)];
+    prepared = [prepareItem(values, 'values', undefined, hash)];
     shape = (fs) => fs[0];
   }
+  const items: Item[] = await Promise.all(prepared.map(async (i) => ({ ...i, hash: await valueHash(i.bytes) })));
   const unusable = core.unusable;
   if (unusable) throw unusable;
   const keys = items.map((i) => i.key);
@@ -135,7 +139,7 @@ async function place(core: ClientCore, items: readonly Item[], options: ScatterO
       (id) => ({
         type: 'scatter-plan',
         id,
-        items: pending.map((i) => ({ key: i.key, nbytes: i.bytes.byteLength })),
+        items: pending.map((i) => ({ key: i.key, nbytes: i.bytes.byteLength, hash: i.hash })),
         ...(workers ? { workers } : {}),
         ...(options.broadcast ? { broadcast: true } : {}),
       }),
@@ -163,7 +167,7 @@ async function place(core: ClientCore, items: readonly Item[], options: ScatterO
     pending.forEach((item, i) => {
       const ticket = reply.tickets?.[i];
       // No ticket: not ours to scatter under. Named with no workers, the scheduler answers why (key-erred).
-      if (ticket === null) placed.push({ key: item.key, bytes: item.bytes, workers: [] });
+      if (ticket === null) placed.push({ key: item.key, bytes: item.bytes, hash: item.hash, workers: [] });
       else {
         toPut.push({ ...item, ticket });
         targets.push(reply.targets[i] ?? []);
@@ -215,7 +219,7 @@ async function put(
   const failed: { item: Item; reasons: string[] }[] = [];
   for (const item of items) {
     const workers = stored.get(item.key);
-    if (workers && workers.length > 0) done.push({ key: item.key, bytes: item.bytes, workers });
+    if (workers && workers.length > 0) done.push({ key: item.key, bytes: item.bytes, hash: item.hash, workers });
     else failed.push({ item, reasons: reasons.get(item.key) ?? ['no answer'] });
   }
   return { done, failed };

@@ -12,6 +12,7 @@ import {
   TimeoutError,
   type Future,
 } from '../src/index.js';
+import { PROTOCOL_VERSION } from '@meshwork/protocol';
 import { platform } from '../src/platform.node.js';
 import { FakeScheduler } from './fake-scheduler.js';
 
@@ -26,7 +27,7 @@ describe('connect', () => {
     assert.equal(client.id, 'client-1');
     assert.deepEqual(fake.of('hello')[0], {
       type: 'hello',
-      protocolVersion: 1,
+      protocolVersion: PROTOCOL_VERSION,
       role: 'client',
       name: 'tester',
       token: 's3cret',

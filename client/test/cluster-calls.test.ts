@@ -1,7 +1,7 @@
 /** scatter, upload, run, whoHas and the executor against a fake scheduler and fake TCP workers. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { encodeValue } from '@meshwork/protocol';
+import { encodeValue, valueHash } from '@meshwork/protocol';
 import {
   CancelledError,
   Client,
@@ -62,11 +62,14 @@ describe('scatter', () => {
     assert.match(d.key, /^float64array-[0-9a-f]{16}$/);
     assert.equal(d.status, 'finished');
     assert.deepEqual(w1.requests.at(-1), { type: 'put-data', id: 1, key: d.key });
-    assert.deepEqual(fake.of('scatter-plan').at(-1)?.items, [{ key: d.key, nbytes: w1.store.get(d.key)?.byteLength }]);
+    const stored = w1.store.get(d.key) as Uint8Array;
+    // The plan announces each value's SHA-256 to its workers, which store nothing else.
+    const hash = await valueHash(stored);
+    assert.deepEqual(fake.of('scatter-plan').at(-1)?.items, [{ key: d.key, nbytes: stored.byteLength, hash }]);
     await fake.until(() => fake.of('scattered').length > 0);
     assert.deepEqual(fake.of('scattered').at(-1), {
       type: 'scattered',
-      items: [{ key: d.key, nbytes: w1.store.get(d.key)?.byteLength, workers: ['w1'] }],
+      items: [{ key: d.key, nbytes: stored.byteLength, hash, workers: ['w1'] }],
       wants: [d.key],
     });
     const [again] = await client.scatter([new Float64Array(1e5).fill(2.5)]);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client, ConnectionError, GATHER_ATTEMPTS } from '../src/index.js';
 import { ONLY_TABS_GATHER_ATTEMPTS } from '../src/constants.js';
+import { PROTOCOL_VERSION } from '@meshwork/protocol';
 import { platform } from '../src/platform.node.js';
 import { FakeScheduler } from './fake-scheduler.js';
 import { fakeWorker, type FakeWorker } from './fake-worker.js';
@@ -46,7 +47,7 @@ describe('direct fetch from holders', () => {
     assert.ok(value instanceof Float64Array);
     assert.equal(value.length, 20_000);
     assert.equal(value[19_999], 1.5);
-    assert.deepEqual(full.requests[0], { type: 'hello', protocolVersion: 1, from: 'client-1' });
+    assert.deepEqual(full.requests[0], { type: 'hello', protocolVersion: PROTOCOL_VERSION, from: 'client-1' });
     assert.deepEqual(full.requests[1], { type: 'get-data', id: 1, keys: [f.key] });
     assert.equal(empty.requests.filter((r) => r.type === 'get-data').length, 1);
   });

@@ -92,8 +92,11 @@ export interface PeerLink {
 export interface PeerDataHandler {
   /** The stored bytes of `key` asked for by worker `peer` (over `path`), or undefined. Served as they are, never copied. */
   lookup(key: string, peer: string, path: LinkPath): Uint8Array | undefined;
-  /** Stores a value a client sent; when absent, `put-data` is refused with BAD_REQUEST. */
-  put?(key: string, bytes: Uint8Array): PutResult;
+  /**
+   * Stores a value a client sent (the worker decides whether it was announced to it); when
+   * absent, `put-data` is refused with BAD_REQUEST.
+   */
+  put?(key: string, bytes: Uint8Array): PutResult | Promise<PutResult>;
 }
 
 export interface PeerTransport {

@@ -160,7 +160,8 @@ export class PeerResponder {
     const handler = this.o.handler();
     if (!handler?.put) return this.reply(ReplyCode.BAD_REQUEST, 'this peer accepts no put-data', id);
     if (body.byteLength === 0) return this.reply(ReplyCode.BAD_REQUEST, `put-data of '${key}' has no value (an empty body)`, id);
-    const stored = handler.put(key, body);
+    const stored = await handler.put(key, body);
+    if (this.stopped || this.link.closed) return;
     if (!stored.ok) {
       this.log.info('refused put-data', { peer: this.name, key, bytes: body.byteLength, message: stored.message });
       return this.reply(ReplyCode.BAD_REQUEST, stored.message, id);

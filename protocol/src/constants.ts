@@ -4,7 +4,7 @@
  */
 
 /** Bumped on any incompatible change of a schema or of the framing. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Default port of a scheduler: HTTP and WebSocket share it. */
 export const DEFAULT_SCHEDULER_PORT = 8786;

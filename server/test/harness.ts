@@ -103,6 +103,11 @@ export class Harness {
     return this.toClients.get(client) ?? [];
   }
 
+  /** Messages sent to a worker and not yet taken by `drain`. */
+  workerMessages(worker: string): ToWorker[] {
+    return this.toWorkers.get(worker) ?? [];
+  }
+
   status(key: string): string | undefined {
     return this.s.tasks.get(key)?.status;
   }

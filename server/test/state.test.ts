@@ -296,10 +296,16 @@ test('scatter: plan spreads values, scattered keys are in memory, and their loss
   h.worker('a');
   h.worker('b');
   h.client('c');
-  h.s.scatterPlan('c', { type: 'scatter-plan', id: 1, items: [{ key: 's1', nbytes: 100 }, { key: 's2', nbytes: 100 }] });
+  h.s.scatterPlan('c', { type: 'scatter-plan', id: 1, items: [{ key: 's1', nbytes: 100, hash: 'h1' }, { key: 's2', nbytes: 100, hash: 'h2' }] });
   const plan = h.clientMessages('c').find((m) => m.type === 'scatter-plan-reply');
   assert.ok(plan?.type === 'scatter-plan-reply');
   assert.notEqual(plan.targets[0]?.[0]?.id, plan.targets[1]?.[0]?.id, 'spread over both workers');
+  // Each chosen worker is told what will be put on it, and nothing else.
+  for (const [i, key] of ['s1', 's2'].entries()) {
+    const w = plan.targets[i]?.[0]?.id as string;
+    const told = h.workerMessages(w).filter((m) => m.type === 'expect-put');
+    assert.deepEqual(told.flatMap((m) => (m.type === 'expect-put' ? m.items : [])), [{ key, nbytes: 100, hash: `h${i + 1}` }]);
+  }
   h.s.scattered('c', { type: 'scattered', items: [{ key: 's1', nbytes: 100, workers: ['a'] }], wants: ['s1'] });
   h.check();
   assert.equal(h.status('s1'), 'memory');

@@ -124,12 +124,14 @@ test('data tickets: a get ticket goes only with the holders of a key the client 
   assert.equal(errorReply(h, 'B', 2), 'NOT_YOURS');
   assert.ok(!h.clientMessages('B').some((m) => m.type === 'gather-reply'), 'no holders, no ticket');
   const pureForm = h.pure('data');
-  const items = ['model-weights', pureForm, 'mine'].map((key) => ({ key, nbytes: 8 }));
+  const items = ['model-weights', pureForm, 'mine'].map((key) => ({ key, nbytes: 8, hash: 'h' }));
   h.s.scatterPlan('B', { type: 'scatter-plan', id: 3, items });
   const plan = h.clientMessages('B').find((m) => m.type === 'scatter-plan-reply' && m.id === 3);
   assert.ok(plan?.type === 'scatter-plan-reply');
   assert.deepEqual(plan.tickets, [null, null, 'put:mine'], "none for A's key nor a pure-form key");
-  h.s.scatterPlan('A', { type: 'scatter-plan', id: 4, items: [{ key: 'model-weights', nbytes: 8 }] });
+  const announced = h.workerMessages('w').flatMap((m) => (m.type === 'expect-put' ? m.items.map((i) => i.key) : []));
+  assert.deepEqual(announced, ['mine'], 'the worker expects only what B may put');
+  h.s.scatterPlan('A', { type: 'scatter-plan', id: 4, items: [{ key: 'model-weights', nbytes: 8, hash: 'h' }] });
   const own = h.clientMessages('A').find((m) => m.type === 'scatter-plan-reply' && m.id === 4);
   assert.ok(own?.type === 'scatter-plan-reply');
   assert.deepEqual(own.tickets, ['put:model-weights'], 'its owner may');

@@ -9,7 +9,15 @@ import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
 import { LocalCluster } from '@meshwork/server';
 import { Client } from '@meshwork/client';
-import { DATA_LINK_WS_MESSAGE_MAX_BYTES, PROTOCOL_VERSION, PeerFrameReader, TICKET_HEX_CHARS, encodePeerFrame, encodeValue } from '@meshwork/protocol';
+import {
+  DATA_LINK_WS_MESSAGE_MAX_BYTES,
+  PROTOCOL_VERSION,
+  PeerFrameReader,
+  TICKET_HEX_CHARS,
+  encodePeerFrame,
+  encodeValue,
+  valueHash,
+} from '@meshwork/protocol';
 import { REPLY_TIMEOUT_MS, rawClient } from './helpers.mjs';
 
 /** Elements of the victim's value: 200 kB, over the inline limit, so only on the worker. */
@@ -23,12 +31,22 @@ let victim;
 let dataUrl; // ws://host:port/ of the worker's data link
 let putTicket; // the rival's put ticket for a key of its own
 let rival;
+/** What the rival puts under its own key, as its plan announced. */
+const RIVAL_VALUE = encodeValue(new Float64Array(4).fill(9)).bytes;
 before(async () => {
   cluster = await LocalCluster.start({ workers: 1 });
   victim = await Client.connect(cluster.address, { name: 'victim' });
-  await victim.with({ key: SECRET_KEY }).submit((n) => new Float64Array(n).fill(3), LENGTH).result();
+  await victim
+    .with({ key: SECRET_KEY })
+    .submit((n) => new Float64Array(n).fill(3), LENGTH)
+    .result();
   rival = await rawClient(cluster.address);
-  rival.send({ type: 'scatter-plan', id: 1, items: [{ key: 'rival-own', nbytes: 8 }] });
+  // Its plan announces what it will put (size and SHA-256): a worker stores nothing else.
+  rival.send({
+    type: 'scatter-plan',
+    id: 1,
+    items: [{ key: 'rival-own', nbytes: RIVAL_VALUE.byteLength, hash: await valueHash(RIVAL_VALUE) }],
+  });
   const plan = await rival.next((m) => m.type === 'scatter-plan-reply' && m.id === 1);
   const address = plan.targets[0][0].address;
   putTicket = plan.tickets[0];
@@ -49,7 +67,10 @@ function wsLink(messages, expected) {
     const ws = new WebSocket(dataUrl, { origin: EVIL_ORIGIN });
     const reader = new PeerFrameReader();
     const replies = [];
-    const timer = setTimeout(() => reject(new Error(`${replies.length} of ${expected} replies within ${REPLY_TIMEOUT_MS} ms`)), REPLY_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`${replies.length} of ${expected} replies within ${REPLY_TIMEOUT_MS} ms`)),
+      REPLY_TIMEOUT_MS,
+    );
     const done = (closeCode) => {
       clearTimeout(timer);
       ws.terminate();
@@ -75,7 +96,7 @@ const hello = (extra = {}) => frame({ type: 'hello', protocolVersion: PROTOCOL_V
 const forged = 'f'.repeat(TICKET_HEX_CHARS);
 
 test('over WebSocket, a page without tickets gets nothing: every key AUTH_FAILED, no byte; a wrong token closes the link', async () => {
-  const value = encodeValue(new Float64Array(4).fill(9)).bytes;
+  const value = RIVAL_VALUE;
   const { replies, closeCode } = await wsLink(
     [
       hello(),
@@ -98,7 +119,10 @@ test('over WebSocket, a page without tickets gets nothing: every key AUTH_FAILED
       ['put-ok', undefined, 5, 'rival-own', 0],
     ],
   );
-  const wrongToken = await wsLink([hello({ token: 'guess' }), frame({ type: 'get-data', id: 1, keys: [SECRET_KEY] })], 2);
+  const wrongToken = await wsLink(
+    [hello({ token: 'guess' }), frame({ type: 'get-data', id: 1, keys: [SECRET_KEY] })],
+    2,
+  );
   assert.equal(wrongToken.replies[0]?.code, 'AUTH_FAILED');
   assert.equal(wrongToken.replies.length, 1, 'nothing after the refusal');
   assert.notEqual(wrongToken.closeCode, undefined, 'closed');
@@ -108,9 +132,22 @@ test('over WebSocket, a page without tickets gets nothing: every key AUTH_FAILED
 });
 
 test('a text message is refused and the link stays; a message over the limit closes it (1009); broken framing closes it', async () => {
-  const text = await wsLink([hello(), '{"type":"get-data","id":1,"keys":["x"]}', frame({ type: 'get-data', id: 2, keys: ['nope'], tickets: [forged] })], 2);
+  const text = await wsLink(
+    [
+      hello(),
+      '{"type":"get-data","id":1,"keys":["x"]}',
+      frame({ type: 'get-data', id: 2, keys: ['nope'], tickets: [forged] }),
+    ],
+    2,
+  );
   assert.equal(text.closeCode, undefined);
-  assert.deepEqual(text.replies.map((m) => [m.type, m.code]), [['error', 'PROTOCOL_ERROR'], ['error', 'AUTH_FAILED']]);
+  assert.deepEqual(
+    text.replies.map((m) => [m.type, m.code]),
+    [
+      ['error', 'PROTOCOL_ERROR'],
+      ['error', 'AUTH_FAILED'],
+    ],
+  );
 
   const big = await wsLink([hello(), new Uint8Array(DATA_LINK_WS_MESSAGE_MAX_BYTES + 1)], 1);
   assert.equal(big.closeCode, 1009);
@@ -118,18 +155,29 @@ test('a text message is refused and the link stays; a message over the limit clo
 
   // A prefix announcing a header far over the limit: an error reply, then the link closes.
   const broken = await wsLink([hello(), new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5, 6, 7, 8])], 2);
-  assert.deepEqual(broken.replies.map((m) => [m.type, m.code]), [['error', 'PROTOCOL_ERROR']]);
+  assert.deepEqual(
+    broken.replies.map((m) => [m.type, m.code]),
+    [['error', 'PROTOCOL_ERROR']],
+  );
   assert.notEqual(broken.closeCode, undefined);
 
   // A frame may span messages: a hello cut in two still counts, and the refusal after it comes.
   const hi = hello();
-  const split = await wsLink([hi.subarray(0, 5), hi.subarray(5), frame({ type: 'get-data', id: 7, keys: [SECRET_KEY] })], 1);
-  assert.deepEqual(split.replies.map((m) => [m.code, m.replyTo]), [['AUTH_FAILED', 7]]);
+  const split = await wsLink(
+    [hi.subarray(0, 5), hi.subarray(5), frame({ type: 'get-data', id: 7, keys: [SECRET_KEY] })],
+    1,
+  );
+  assert.deepEqual(
+    split.replies.map((m) => [m.code, m.replyTo]),
+    [['AUTH_FAILED', 7]],
+  );
 });
 
 test('a plain HTTP request gets 426; the worker still serves its peers and clients', async () => {
   const res = await fetch(dataUrl.replace('ws://', 'http://'));
   assert.equal(res.status, 426);
-  const values = await victim.gather([victim.with({ key: SECRET_KEY }).submit((n) => new Float64Array(n).fill(3), LENGTH)]);
+  const values = await victim.gather([
+    victim.with({ key: SECRET_KEY }).submit((n) => new Float64Array(n).fill(3), LENGTH),
+  ]);
   assert.equal(values[0].length, LENGTH);
 });

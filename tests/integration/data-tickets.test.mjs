@@ -10,12 +10,26 @@ import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
 import { LocalCluster } from '@meshwork/server';
 import { Client } from '@meshwork/client';
-import { INLINE_VALUE_MAX_BYTES, PROTOCOL_VERSION, PeerFrameReader, TICKET_HEX_CHARS, decode, encodeFrame, encodePeerFrame, encodeValue } from '@meshwork/protocol';
-import { REPLY_TIMEOUT_MS, rawClient } from './helpers.mjs';
+import {
+  INLINE_VALUE_MAX_BYTES,
+  PROTOCOL_VERSION,
+  PeerFrameReader,
+  TICKET_HEX_CHARS,
+  decode,
+  encodeFrame,
+  encodePeerFrame,
+  encodeValue,
+  valueHash,
+} from '@meshwork/protocol';
+import { REPLY_TIMEOUT_MS, rawClient, rawWorker } from './helpers.mjs';
 
 /** Elements of the victim's Float64Arrays: 200 kB each, over the inline limit, so held on workers. */
 const LENGTH = 25_000;
 const WEIGHTS_KEY = 'model-weights';
+/** What the rival puts: its scatter plans announce these bytes (size and SHA-256), as the npm client's do. */
+const JUNK = encodeValue(new Float64Array(LENGTH).fill(-1)).bytes;
+/** A plan item for `bytes` under `key`, as a client asks for it. */
+const planItem = async (key, bytes) => ({ key, nbytes: bytes.byteLength, hash: await valueHash(bytes) });
 
 let cluster;
 let a; // the victim, the npm client
@@ -63,7 +77,8 @@ async function welcomeOf(hello) {
  * workers' data addresses, and the put tickets it got.
  */
 async function rivalPlan(r) {
-  r.send({ type: 'scatter-plan', id: 1, broadcast: true, items: ['rival-own', WEIGHTS_KEY, data.key].map((key) => ({ key, nbytes: 8 })) });
+  const items = await Promise.all(['rival-own', WEIGHTS_KEY, data.key].map((key) => planItem(key, JUNK)));
+  r.send({ type: 'scatter-plan', id: 1, broadcast: true, items });
   const plan = await r.next((m) => m.type === 'scatter-plan-reply' && m.id === 1);
   return { addresses: plan.targets[0].map((h) => h.address), tickets: plan.tickets };
 }
@@ -83,7 +98,10 @@ function dataLink(address, frames, expected) {
       socket.destroy();
       resolve({ replies, closed });
     };
-    const timer = setTimeout(() => reject(new Error(`${replies.length} of ${expected} replies within ${REPLY_TIMEOUT_MS} ms`)), REPLY_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`${replies.length} of ${expected} replies within ${REPLY_TIMEOUT_MS} ms`)),
+      REPLY_TIMEOUT_MS,
+    );
     socket.on('connect', () => {
       for (const [header, body] of frames) for (const part of encodePeerFrame(header, body)) socket.write(part);
     });
@@ -138,7 +156,10 @@ test("a rival's get-data of another client's keys, with no ticket or tickets of 
         `${address}: every key refused`,
       );
       const wrongToken = await dataLink(address, [hello({ token: 'guess' }), [{ type: 'get-data', id: 1, keys }]], 2);
-      assert.deepEqual(wrongToken.replies.map((m) => [m.type, m.code, m.bodyBytes]), [['error', 'AUTH_FAILED', 0]]);
+      assert.deepEqual(
+        wrongToken.replies.map((m) => [m.type, m.code, m.bodyBytes]),
+        [['error', 'AUTH_FAILED', 0]],
+      );
       assert.equal(wrongToken.closed, true, 'a wrong token closes the link');
     }
   } finally {
@@ -151,7 +172,7 @@ test("a rival's put-data over another client's keys is refused, and the owner's 
   try {
     const { addresses, tickets } = await rivalPlan(r);
     const [own] = tickets;
-    const junk = encodeValue(new Float64Array(LENGTH).fill(-1)).bytes;
+    const junk = JUNK;
     for (const address of addresses) {
       const { replies } = await dataLink(
         address,
@@ -187,7 +208,9 @@ test("a rival's put-data over another client's keys is refused, and the owner's 
     await b.close();
   }
   // Read where they are stored: by a task (from the workers' stores) and by a gather (a fresh fetch: too big to be cached).
-  const seen = await a.submit((w, d) => [w.length, w[1], w[w.length - 1], d.length, d[0], d[d.length - 1]], weights, data).result();
+  const seen = await a
+    .submit((w, d) => [w.length, w[1], w[w.length - 1], d.length, d[0], d[d.length - 1]], weights, data)
+    .result();
   const expected = [LENGTH, 0.5, (LENGTH - 1) / 2, LENGTH, 7, 7];
   assert.deepEqual(seen, expected);
   const [w, d] = await a.gather([weights, data]);
@@ -202,20 +225,32 @@ test('the owner gathers and scatters through its tickets; workers still get the 
   const named = await a.scatter({ 'victim-named': new Float64Array(LENGTH).fill(3) });
   assert.equal((await named['victim-named'].result())[0], 3);
   assert.equal((await weights.result())[2], 1);
-  const worker = { role: 'worker', kind: 'browser', threads: 1, memoryLimit: null, resources: {}, dataAddress: null, agent: 'test' };
+  const worker = {
+    role: 'worker',
+    kind: 'browser',
+    threads: 1,
+    memoryLimit: null,
+    resources: {},
+    dataAddress: null,
+    agent: 'test',
+  };
   assert.equal(typeof (await welcomeOf(worker)).dataToken, 'string', 'a worker gets the data secret');
   assert.equal((await welcomeOf({ role: 'client', name: 'another' })).dataToken, undefined, 'no client does');
 });
 
-test('bytes a rival put on workers under a key before it existed are no one\'s result or input, and a scattered value cannot be overwritten', async () => {
+test("bytes a rival put on workers under a key before it existed are no one's result or input, and a scattered value cannot be overwritten", async () => {
   const r = await rival();
   try {
     const PLANTED = 'planted-weights';
-    r.send({ type: 'scatter-plan', id: 7, broadcast: true, items: [{ key: PLANTED, nbytes: 8 }] });
-    const plan = await r.next((m) => m.type === 'scatter-plan-reply' && m.id === 7);
     const poison = encodeValue('POISONED BY RIVAL').bytes;
+    r.send({ type: 'scatter-plan', id: 7, broadcast: true, items: [await planItem(PLANTED, poison)] });
+    const plan = await r.next((m) => m.type === 'scatter-plan-reply' && m.id === 7);
     for (const h of plan.targets[0]) {
-      const res = await dataLink(h.address, [hello(), [{ type: 'put-data', id: 1, key: PLANTED, ticket: plan.tickets[0] }, poison]], 1);
+      const res = await dataLink(
+        h.address,
+        [hello(), [{ type: 'put-data', id: 1, key: PLANTED, ticket: plan.tickets[0] }, poison]],
+        1,
+      );
       assert.equal(res.replies[0]?.type, 'put-ok', 'the rival may put under a key no one has yet');
     }
     // The victim later computes that key, on every worker, and uses it as an input on every worker.
@@ -229,16 +264,58 @@ test('bytes a rival put on workers under a key before it existed are no one\'s r
     }
     // A name the victim will scatter under: the rival takes a put ticket for it first, the victim
     // scatters, the rival's put over it (with that valid ticket) is refused on every worker.
-    r.send({ type: 'scatter-plan', id: 8, broadcast: true, items: [{ key: 'victim-named', nbytes: 8 }] });
+    const overwrite = JUNK;
+    r.send({ type: 'scatter-plan', id: 8, broadcast: true, items: [await planItem('victim-named', overwrite)] });
     const early = await r.next((m) => m.type === 'scatter-plan-reply' && m.id === 8);
-    const { 'victim-named': mine } = await a.scatter({ 'victim-named': new Float64Array(LENGTH).fill(3) }, { broadcast: true });
-    const overwrite = encodeValue(new Float64Array(LENGTH).fill(-1)).bytes;
+    const { 'victim-named': mine } = await a.scatter(
+      { 'victim-named': new Float64Array(LENGTH).fill(3) },
+      { broadcast: true },
+    );
     for (const h of early.targets[0]) {
-      const res = await dataLink(h.address, [hello(), [{ type: 'put-data', id: 2, key: 'victim-named', ticket: early.tickets[0] }, overwrite]], 1);
+      const res = await dataLink(
+        h.address,
+        [hello(), [{ type: 'put-data', id: 2, key: 'victim-named', ticket: early.tickets[0] }, overwrite]],
+        1,
+      );
       assert.notEqual(res.replies[0]?.type, 'put-ok', 'no client overwrites a stored value');
     }
     assert.equal(await a.submit((d) => d[0], mine).result(), 3);
   } finally {
     r.close();
+  }
+});
+
+test('a worker of the cluster, holding the data secret, cannot plant values on another: a put the scheduler did not announce is refused', async () => {
+  // The attacker joins as a worker (on a volunteer cluster anyone can): its welcome carries the data secret.
+  const attacker = await rawWorker(cluster.address);
+  try {
+    const { dataToken } = attacker.inbox.find((m) => m.type === 'welcome');
+    assert.equal(typeof dataToken, 'string');
+    // The honest workers' data addresses, as any client learns them from a scatter plan.
+    const r = await rival();
+    const { addresses } = await rivalPlan(r).finally(() => r.close());
+    assert.equal(addresses.length, 2);
+    const poison = encodeValue('POISONED BY A WORKER').bytes;
+    for (const address of addresses) {
+      const { replies } = await dataLink(
+        address,
+        [
+          hello({ token: dataToken }),
+          [{ type: 'put-data', id: 1, key: 'victim-future-key', ticket: forged('b') }, poison],
+        ],
+        1,
+      );
+      assert.deepEqual(
+        replies.map((m) => [m.type, m.code, m.replyTo]),
+        [['error', 'BAD_REQUEST', 1]],
+        `${address}: a put no scatter plan announced is refused, even from a peer with the data secret`,
+      );
+      assert.match(replies[0].message, /no scatter of 'victim-future-key' to this worker was announced/);
+    }
+    // Nothing was stored: the victim's task under that key runs and its dependents read its value.
+    const honestValue = a.with({ key: 'victim-future-key' }).submit(() => 'honest');
+    assert.equal(await a.submit((s) => s, honestValue).result(), 'honest');
+  } finally {
+    attacker.ws.close();
   }
 });

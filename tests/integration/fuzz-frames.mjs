@@ -89,7 +89,7 @@ function clientMessages(r, pool) {
     'scatter-plan': {
       type: 'scatter-plan',
       id,
-      items: [{ key: newKey, nbytes: r.int(1000) }],
+      items: [{ key: newKey, nbytes: r.int(1000), hash: '0'.repeat(64) }],
       broadcast: r.chance(0.2),
     },
     scattered: {

@@ -1,7 +1,7 @@
 /** The core's handling of steal-request, put-data, memory reports, run-function and secede/rejoin. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FutureRef, decode, decodeValue, encodeFrame, encodeValue, type Holder } from '@meshwork/protocol';
+import { FutureRef, decode, decodeValue, encodeFrame, encodeValue, valueHash, type Holder } from '@meshwork/protocol';
 import type { Executor, FetchResult, Job, Outcome, PeerFetcher, RunHooks } from '../src/core/interfaces.js';
 import { WorkerCore } from '../src/core/worker-core.js';
 
@@ -9,14 +9,22 @@ type Msg = Record<string, unknown> & { type: string };
 
 /** An executor whose jobs finish when the test says so. */
 class ManualExecutor implements Executor {
-  readonly jobs: { job: Job; signal: AbortSignal; hooks: RunHooks | undefined; finish(o?: Partial<Outcome>): void }[] = [];
+  readonly jobs: { job: Job; signal: AbortSignal; hooks: RunHooks | undefined; finish(o?: Partial<Outcome>): void }[] =
+    [];
   constructor(readonly threads = 1) {}
   run(job: Job, signal: AbortSignal, hooks?: RunHooks): Promise<Outcome> {
     hooks?.onStart?.(); // each job has a thread of its own at once
     return new Promise((resolve) => {
       const base = { startedAt: 1, stoppedAt: 2, thread: 0 };
-      signal.addEventListener('abort', () => resolve({ ...base, ok: false, error: { code: 'CANCELLED', name: 'CancelledError', message: 'x' } }));
-      this.jobs.push({ job, signal, hooks, finish: (o = {}) => resolve({ ...base, ok: true, bytes: encodeValue(job.key).bytes, ...o } as Outcome) });
+      signal.addEventListener('abort', () =>
+        resolve({ ...base, ok: false, error: { code: 'CANCELLED', name: 'CancelledError', message: 'x' } }),
+      );
+      this.jobs.push({
+        job,
+        signal,
+        hooks,
+        finish: (o = {}) => resolve({ ...base, ok: true, bytes: encodeValue(job.key).bytes, ...o } as Outcome),
+      });
     });
   }
   async close(): Promise<void> {}
@@ -24,7 +32,11 @@ class ManualExecutor implements Executor {
 
 class FakeFetcher implements PeerFetcher {
   calls: { keys: readonly string[]; signal: AbortSignal; resolve(r: FetchResult): void }[] = [];
-  fetch(_holders: readonly Holder[], keys: readonly string[], { signal }: { signal: AbortSignal }): Promise<FetchResult> {
+  fetch(
+    _holders: readonly Holder[],
+    keys: readonly string[],
+    { signal }: { signal: AbortSignal },
+  ): Promise<FetchResult> {
     return new Promise((resolve, reject) => {
       signal.addEventListener('abort', () => reject(signal.reason));
       this.calls.push({ keys, signal, resolve });
@@ -70,7 +82,11 @@ test('steal-request: a queued task is given back and never runs; a running or un
   feed(task('run'), task('queued'));
   await settle();
   assert.equal(executor.jobs.length, 1);
-  feed({ type: 'steal-request', key: 'queued' }, { type: 'steal-request', key: 'run' }, { type: 'steal-request', key: 'never-seen' });
+  feed(
+    { type: 'steal-request', key: 'queued' },
+    { type: 'steal-request', key: 'run' },
+    { type: 'steal-request', key: 'never-seen' },
+  );
   await settle();
   assert.deepEqual(of('queued'), [{ type: 'steal-response', key: 'queued', ok: true }]);
   assert.deepEqual(of('run'), [{ type: 'steal-response', key: 'run', ok: false }]);
@@ -107,14 +123,27 @@ test('steal-request while fetching: the fetch is aborted once no task waits for 
   core.close();
 });
 
+/** Announces puts to `feed` as the scheduler does with a scatter plan (expect-put: key, size, SHA-256). */
+async function announce(feed: (...m: Msg[]) => void, items: Record<string, Uint8Array>): Promise<void> {
+  const list = await Promise.all(
+    Object.entries(items).map(async ([key, bytes]) => ({
+      key,
+      nbytes: bytes.byteLength,
+      hash: await valueHash(bytes),
+    })),
+  );
+  feed({ type: 'expect-put', items: list });
+}
+
 test('memory: a change over 5% of the limit is reported in the same batch; put-data over the limit is refused', async () => {
   const { frames, core, feed, settle, executor } = setup({ memoryLimit: 10_000 });
   await settle();
   frames.length = 0;
-  assert.deepEqual(core.putData('small', new Uint8Array(100)), { ok: true });
+  await announce(feed, { small: new Uint8Array(100), big: new Uint8Array(2_000), huge: new Uint8Array(7_000) });
+  assert.deepEqual(await core.putData('small', new Uint8Array(100)), { ok: true });
   await settle();
   assert.equal(frames.length, 0, '100 bytes of 10 000 is under 5%: no report');
-  assert.deepEqual(core.putData('big', new Uint8Array(2_000)), { ok: true });
+  assert.deepEqual(await core.putData('big', new Uint8Array(2_000)), { ok: true });
   feed(task('x'));
   await settle();
   assert.equal(frames.length, 1);
@@ -122,20 +151,56 @@ test('memory: a change over 5% of the limit is reported in the same batch; put-d
   executor.jobs[0]?.finish({ bytes: new Uint8Array(1_000) });
   await settle();
   // The result and the heartbeat leave together.
-  assert.deepEqual(frames[1]?.map((m) => [m.type, m.memoryUsed]), [['heartbeat', 3_100], ['task-finished', undefined]]);
-  const refused = core.putData('huge', new Uint8Array(7_000));
+  assert.deepEqual(
+    frames[1]?.map((m) => [m.type, m.memoryUsed]),
+    [
+      ['heartbeat', 3_100],
+      ['task-finished', undefined],
+    ],
+  );
+  const refused = await core.putData('huge', new Uint8Array(7_000));
   assert.equal(refused.ok, false);
-  assert.match((refused as { message: string }).message, /7000 bytes is over this worker's remaining memory \(6900 of 10000 bytes\)/);
+  assert.match(
+    (refused as { message: string }).message,
+    /7000 bytes is over this worker's remaining memory \(6900 of 10000 bytes\)/,
+  );
   assert.ok(!core.store.has('huge'));
   // A client never overwrites a stored value; the same bytes again are accepted.
-  const over = core.putData('big', new Uint8Array(2_000).fill(7));
+  const over = await core.putData('big', new Uint8Array(2_000).fill(7));
   assert.equal(over.ok, false);
   assert.match((over as { message: string }).message, /cannot overwrite/);
   assert.equal(core.store.get('big')?.[0], 0, 'the stored value is untouched');
-  assert.deepEqual(core.putData('big', new Uint8Array(2_000)), { ok: true });
+  assert.deepEqual(await core.putData('big', new Uint8Array(2_000)), { ok: true });
   feed({ type: 'free-keys', keys: ['big', 'x'] });
   await settle();
   assert.deepEqual(frames.at(-1), [{ type: 'heartbeat', memoryUsed: 100 }]);
+  core.close();
+});
+
+test('put-data is stored only as the scheduler announced it: key, size and SHA-256, once; one that comes first waits for it', async () => {
+  const { core, feed, settle } = setup();
+  await settle();
+  const value = new Uint8Array([1, 2, 3, 4]);
+  // Planted: nothing announced under the key. Refused (after the wait), nothing stored.
+  const planted = await core.putData('victim-key', value);
+  assert.equal(planted.ok, false);
+  assert.match((planted as { message: string }).message, /no scatter of 'victim-key' to this worker was announced/);
+  assert.ok(!core.store.has('victim-key'));
+  await announce(feed, { k: value });
+  const wrongBytes = await core.putData('k', new Uint8Array([9, 9, 9, 9]));
+  assert.match((wrongBytes as { message: string }).message, /not the announced value: SHA-256/);
+  const wrongSize = await core.putData('k', new Uint8Array([1, 2, 3]));
+  assert.match(
+    (wrongSize as { message: string }).message,
+    /not the announced value: 3 bytes where the producer reported 4/,
+  );
+  assert.ok(!core.store.has('k'), 'nothing stored from the bad puts');
+  assert.deepEqual(await core.putData('k', value), { ok: true });
+  assert.deepEqual([...(core.store.get('k') ?? [])], [1, 2, 3, 4]);
+  // A put that arrives before its announcement (another connection) waits for it.
+  const early = core.putData('late', value);
+  await announce(feed, { late: value });
+  assert.deepEqual(await early, { ok: true });
   core.close();
 });
 
@@ -197,7 +262,10 @@ test('secede: a waiting task lets one more run; rejoin sends task-rejoined and t
   executor.jobs[2]?.hooks?.onWait?.(true);
   executor.jobs[2]?.finish();
   await settle();
-  assert.deepEqual(of('third').map((m) => m.type), ['task-seceded', 'task-finished']);
+  assert.deepEqual(
+    of('third').map((m) => m.type),
+    ['task-seceded', 'task-finished'],
+  );
   assert.equal(core.stats.seceded, 0);
   core.close();
 });

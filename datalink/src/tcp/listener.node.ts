@@ -23,7 +23,7 @@ import { acceptedLink } from './socket-link.node.js';
 import { dataLinkAcceptor, type DataLinkSocket, type TokenSource } from './websocket.node.js';
 
 /** Stores a value a client put; refuses (e.g. over the memory limit) with a message. */
-export type PutHandler = (key: string, bytes: Uint8Array) => PutResult;
+export type PutHandler = (key: string, bytes: Uint8Array) => PutResult | Promise<PutResult>;
 
 export interface DataServerOptions {
   host: string;

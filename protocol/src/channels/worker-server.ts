@@ -174,6 +174,16 @@ export const RunFunction = v.object({
  */
 export const Acquire = v.object({ type: v.literal('acquire'), id: RequestId, items: v.array(DepSpec) });
 
+/**
+ * A client will put these values here (its scatter plan names this worker): the only `put-data`
+ * a worker stores, each under its key, of its size and SHA-256. Sent before the client learns
+ * the plan; unanswered.
+ */
+export const ExpectPut = v.object({
+  type: v.literal('expect-put'),
+  items: v.array(v.object({ key: Key, nbytes: ByteCount, hash: ValueHash })),
+});
+
 /** Give back `key` if it has not started (answer with `steal-response`). */
 export const StealRequest = v.object({ type: v.literal('steal-request'), key: Key });
 
@@ -189,6 +199,7 @@ export const ServerToWorker = v.variant('type', [
   StealRequest,
   SignalFrom,
   Acquire,
+  ExpectPut,
   ErrorReply,
 ]);
 export type ServerToWorker = v.InferOutput<typeof ServerToWorker>;

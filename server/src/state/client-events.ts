@@ -2,7 +2,7 @@
  * What clients ask of the state machine: joining and leaving, graphs, wants and releases, cancel,
  * gather, who-has, scatter. Each acts only on what the client's tenant may name (tenancy.ts).
  */
-import { ErrorCode, ReplyCode, type ClientChannel, type WireError } from '@meshwork/protocol';
+import { ErrorCode, ReplyCode, type ClientChannel, type WireError, type WorkerChannel } from '@meshwork/protocol';
 import { Dispatcher } from './dispatch.js';
 import { holderOf } from './lifecycle.js';
 import { clear, grow, shrink } from './compact.js';
@@ -230,7 +230,11 @@ export abstract class ClientEvents extends Dispatcher {
     this.emit.client(clientId, { type: 'who-has-reply', id, holders });
   }
 
-  /** Picks workers for values a client is about to put on them: the least loaded, in turn. */
+  /**
+   * Picks workers for values a client is about to put on them: the least loaded, in turn. Each
+   * chosen worker is told first what will come (`expect-put`: key, size, SHA-256): a worker
+   * stores no other put, so a worker of the cluster cannot plant values on another.
+   */
   scatterPlan(clientId: string, msg: ClientMessage<'scatter-plan'>): void {
     const named = msg.workers;
     const candidates = [...this.workers.values()].filter(
@@ -238,19 +242,33 @@ export abstract class ClientEvents extends Dispatcher {
     );
     // Only workers with a direct link take scattered data (a tab takes none: it has no data server).
     const load = new Map(candidates.map((w) => [w, w.bytesStored]));
-    const holder = holderOf;
-    const targets = msg.items.map((item) => {
-      if (msg.broadcast) return candidates.map(holder);
+    const chosen = msg.items.map((item): WorkerState[] => {
+      if (msg.broadcast) return candidates;
       let best: WorkerState | undefined;
       for (const w of candidates) if (!best || (load.get(w) as number) < (load.get(best) as number)) best = w;
       if (!best) return [];
       load.set(best, (load.get(best) as number) + item.nbytes);
-      return [holder(best)];
+      return [best];
     });
-    const reply: Extract<ClientChannel.ServerToClient, { type: 'scatter-plan-reply' }> = { type: 'scatter-plan-reply', id: msg.id, targets };
+    const reply: Extract<ClientChannel.ServerToClient, { type: 'scatter-plan-reply' }> = {
+      type: 'scatter-plan-reply',
+      id: msg.id,
+      targets: chosen.map((ws) => ws.map(holderOf)),
+    };
     // A put ticket only for a key the client may scatter under (the same screen `scattered` applies).
+    const allowed = msg.items.map((item) => screenScattered(this, clientId, item.key) === null);
     const tickets = this.tickets;
-    if (tickets) reply.tickets = msg.items.map((item) => (screenScattered(this, clientId, item.key) ? null : tickets('put', item.key)));
+    if (tickets) reply.tickets = msg.items.map((item, i) => (allowed[i] ? tickets('put', item.key) : null));
+    const announce = new Map<WorkerState, Extract<WorkerChannel.ServerToWorker, { type: 'expect-put' }>['items']>();
+    msg.items.forEach((item, i) => {
+      if (!allowed[i]) return;
+      for (const w of chosen[i] ?? []) {
+        const items = announce.get(w) ?? [];
+        items.push({ key: item.key, nbytes: item.nbytes, hash: item.hash });
+        announce.set(w, items);
+      }
+    });
+    for (const [w, items] of announce) this.emit.worker(w.id, { type: 'expect-put', items });
     this.emit.client(clientId, reply);
   }
 

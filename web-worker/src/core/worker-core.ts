@@ -30,6 +30,7 @@ import {
 } from '@meshwork/protocol';
 import { MAX_QUEUED_TASKS } from '../constants.js';
 import { acquireValues } from './acquire.js';
+import { AnnouncedPuts } from './announced-puts.js';
 import { DepGatherer } from './dep-gatherer.js';
 import { serverToWorkerTypes } from './handshake.js';
 import type { Digest, Executor, Job, ModuleRef, Outcome, PeerFetcher } from './interfaces.js';
@@ -99,6 +100,8 @@ export class WorkerCore {
   private readonly ready: Task[] = [];
   private readonly closing = new AbortController();
   private readonly log: Logger;
+  /** What clients may put here (expect-put). */
+  private readonly announced: AnnouncedPuts;
   /** Tasks given to the executor (sent or running). */
   private running = 0;
   /** Of those, the ones that started on a thread. */
@@ -109,6 +112,7 @@ export class WorkerCore {
   constructor(private readonly o: WorkerCoreOptions) {
     this.store = o.store ?? new Store(o.onDrop);
     this.cache = new DepCache(o.onDrop);
+    this.announced = new AnnouncedPuts(o.digest);
     this.log = o.logger ?? silentLogger;
     this.gatherer = new DepGatherer(this.store, this.cache, o.fetcher, () => this.outbox.memoryChanged());
     const outbox: ConstructorParameters<typeof Outbox>[0] = { send: (frame) => o.send(frame), memoryUsed: () => this.memoryUsed, memoryLimit: o.memoryLimit ?? null };
@@ -152,6 +156,9 @@ export class WorkerCore {
         case 'acquire':
           void this.acquire(msg);
           break;
+        case 'expect-put':
+          this.announced.announce(msg.items);
+          break;
         case 'run-function':
           void runFunction(msg, { executor: this.o.runExecutor, workerId: this.o.workerId, closing: this.closing.signal, send: (m) => this.outbox.send(m) });
           break;
@@ -176,13 +183,13 @@ export class WorkerCore {
   }
 
   /**
-   * Stores a value a client put here (scatter). Refused when it would take this worker past its
-   * memory limit, and when another value is stored under the key already (a client never
-   * overwrites: the same bytes again are accepted); the scheduler learns of the key from the
-   * client, not from this worker, and until it lists this worker as a holder the bytes are no
-   * task's input here (see `listedHere`).
+   * Stores a value a client put here (scatter): only what the scheduler announced to this worker
+   * for it (`expect-put`: the key, its size and SHA-256; announced-puts.ts), and never over
+   * another value (the same bytes again are accepted). Refused past the memory limit too. The
+   * scheduler learns of the key from the client, not from this worker, and until it lists this
+   * worker as a holder the bytes are no task's input here (see `listedHere`).
    */
-  putData(key: string, bytes: Uint8Array): { ok: true } | { ok: false; message: string } {
+  async putData(key: string, bytes: Uint8Array): Promise<{ ok: true } | { ok: false; message: string }> {
     if (this.closing.signal.aborted) return { ok: false, message: 'the worker is closing' };
     const existing = this.store.get(key);
     if (existing) {
@@ -190,12 +197,14 @@ export class WorkerCore {
       return { ok: false, message: `another value is stored under ${key.slice(0, 64)} here: a client cannot overwrite it` };
     }
     const limit = this.o.memoryLimit;
-    if (limit != null) {
-      const remaining = limit - (this.memoryUsed - (this.store.get(key)?.byteLength ?? 0));
-      if (bytes.byteLength > remaining) {
-        return { ok: false, message: `a value of ${bytes.byteLength} bytes is over this worker's remaining memory (${Math.max(0, remaining)} of ${limit} bytes)` };
-      }
+    if (limit != null && bytes.byteLength > limit - this.memoryUsed) {
+      const remaining = Math.max(0, limit - this.memoryUsed);
+      return { ok: false, message: `a value of ${bytes.byteLength} bytes is over this worker's remaining memory (${remaining} of ${limit} bytes)` };
     }
+    const verdict = await this.announced.check(key, bytes, this.closing.signal);
+    if (!verdict.ok) return verdict;
+    if (this.closing.signal.aborted) return { ok: false, message: 'the worker is closing' };
+    if (this.store.has(key)) return { ok: false, message: `a value was stored under ${key.slice(0, 64)} here meanwhile` };
     this.store.put(key, bytes);
     this.outbox.memoryChanged();
     return { ok: true };
