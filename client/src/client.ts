@@ -11,7 +11,7 @@ import { DEFAULT_CONNECT_TIMEOUT_MS, RECONNECT_TIMEOUT_MS } from './constants.js
 import { ClientCore } from './core.js';
 import type { WaitOptions } from './deadline.js';
 import { Executor } from './executor.js';
-import { Future } from './future.js';
+import { Future, atCaller } from './future.js';
 import { collectFutures, replaceFutures } from './gather-tree.js';
 import { compileGraph, type Graph, type KeySpec } from './graph.js';
 import { upload, uploadPackage, type ModuleHandle, type UploadPackageOptions } from './modules.js';
@@ -126,9 +126,11 @@ export class Client extends Submitter {
    * your back: unsettled futures, and finished ones whose value is not cached here, fail with
    * LostError saying so (finished ones with a small value keep it). Work submitted after the
    * drop is sent once the client is reconnected.
+   *
+   * Like every wait on the scheduler, awaiting it keeps a Node process alive until it resolves.
    */
   get closed(): Promise<ConnectionError> {
-    return this.core.ended;
+    return this.core.conn.hold(this.core.ended);
   }
 
   /**
@@ -141,7 +143,12 @@ export class Client extends Submitter {
     const pending = futures.map((f) => f.result(options));
     for (const p of pending) void p.catch(() => {}); // the first in order is thrown below
     const values = new Map<Future<unknown>, unknown>();
-    for (const [i, f] of futures.entries()) values.set(f, await pending[i]);
+    try {
+      for (const [i, f] of futures.entries()) values.set(f, await pending[i]);
+    } catch (e) {
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- only its identity: where the stack starts
+      throw atCaller(e, Client.prototype.gather);
+    }
     return replaceFutures(value, (f) => values.get(f)) as Gathered<T>;
   }
 

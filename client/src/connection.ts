@@ -13,6 +13,10 @@
  * (RECONNECT_*): what was queued for the old socket is dropped, messages queued meanwhile (up to
  * RECONNECT_QUEUE_MAX_MESSAGES) leave once the new one is welcomed; if that does not happen in
  * time, or the scheduler refuses the hello, the connection is lost for good (`onLost`).
+ *
+ * Once welcomed, the socket keeps the process alive (in Node) only while a wait is in flight
+ * (`hold`): a script that forgets `close()` ends when it awaits nothing more, as a dask script
+ * does. The scheduler then sees the connection drop and releases what the client held.
  */
 import {
   AuthError,
@@ -119,6 +123,8 @@ export class Connection {
   private graphArgBytes = 0;
   /** Stops reconnecting when the client is closed. */
   private readonly closing = new AbortController();
+  /** Waits in flight (`hold`): while there are none, the socket does not keep the process alive. */
+  private holds = 0;
 
   constructor(
     private readonly platform: Platform,
@@ -173,6 +179,7 @@ export class Connection {
           this.admin = message.admin === true;
           this.phase = 'open';
           this.queueEarly = false;
+          if (this.holds === 0) opened.socket?.keepAlive?.(false);
           const early = this.early;
           this.early = [];
           this.earlyMessages = 0;
@@ -258,6 +265,16 @@ export class Connection {
     }
     this.logger.warn(`meshwork client: reconnected to the scheduler at ${this.url} as ${this.id}`);
     this.events.onReconnected?.();
+  }
+
+  /** Keeps the process alive (Node) until `wait` settles: for every wait on the scheduler's answer. */
+  hold<T>(wait: Promise<T>): Promise<T> {
+    if (this.holds++ === 0) this.socket?.keepAlive?.(true);
+    const done = (): void => {
+      if (--this.holds === 0 && this.phase === 'open') this.socket?.keepAlive?.(false);
+    };
+    wait.then(done, done);
+    return wait;
   }
 
   get isOpen(): boolean {

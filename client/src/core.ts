@@ -164,8 +164,12 @@ export class ClientCore implements FutureOwner {
     if (!this.unusable && !state.forgotten) this.conn.release(state.key);
   }
 
-  /** Counts a wait on futures (for `onWait`): the first to start and the last to end are reported. */
-  track<T>(promise: Promise<T>): Promise<T> {
+  /**
+   * Counts a wait on futures: it keeps the process alive (`Connection.hold`), and for `onWait` the
+   * first to start and the last to end are reported.
+   */
+  track<T>(wait: Promise<T>): Promise<T> {
+    const promise = this.conn.hold(wait);
     const onWait = this.onWait;
     if (!onWait) return promise;
     if (this.waiting++ === 0) this.report(onWait, true);

@@ -3,7 +3,7 @@
  * cached result, done callbacks); each object is one reference that the scheduler counts, dropped
  * by `release()` or by garbage collection. Releasing one Future never affects another.
  */
-import { ConnectionError, ErrorCode, FutureRef, type CancelledError, type MeshworkError } from '@meshwork/protocol';
+import { ConnectionError, ErrorCode, FutureRef, MeshworkError, type CancelledError } from '@meshwork/protocol';
 import type { FutureStatus, Logger, ResultOptions } from './types.js';
 
 type Waiter = { resolve: () => void; reject: (error: Error) => void };
@@ -115,6 +115,20 @@ function holdWhile<P>(future: Future<unknown>, promise: Promise<P>): Promise<P> 
   return promise;
 }
 
+/**
+ * Points the stack of an error this package made at whoever awaited `method` (an async method of
+ * ours): such errors are made where a message arrived, so their own frames name only meshwork;
+ * V8's async stack then shows the caller's `await` line instead (engines without
+ * `Error.captureStackTrace` keep the stack as it was). The task's own stack stays in `remoteStack`.
+ * Other errors (the reason of the caller's own AbortSignal) pass unchanged.
+ */
+export function atCaller(error: unknown, method: (...args: never[]) => unknown): unknown {
+  const capture = (Error as { captureStackTrace?: (target: object, fn: (...args: never[]) => unknown) => void })
+    .captureStackTrace;
+  if (error instanceof MeshworkError && capture) capture(error, method);
+  return error;
+}
+
 /** The shared state behind a future (for this package's own modules). */
 export let stateOf: (future: Future<unknown>) => KeyState;
 
@@ -157,8 +171,13 @@ export class Future<T = unknown> extends FutureRef {
    * The value. Throws the task's error (RemoteError, CancelledError, LostError, KilledWorkerError…),
    * TimeoutError after `timeoutMs` (the future stays usable), ConnectionError if the client is gone.
    */
-  result(options: ResultOptions = {}): Promise<T> {
-    return holdWhile(this, this.#owner.result(this.#state, options)) as Promise<T>;
+  async result(options: ResultOptions = {}): Promise<T> {
+    try {
+      return (await holdWhile(this, this.#owner.result(this.#state, options))) as T;
+    } catch (e) {
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- only its identity: where the stack starts
+      throw atCaller(e, Future.prototype.result);
+    }
   }
 
   /** Once settled: the error it settled with, or null if it finished. */

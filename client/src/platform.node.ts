@@ -21,6 +21,13 @@ function openControlSocket(url: string, handlers: ControlSocketHandlers): Contro
     return { send() {}, close() {} };
   }
   ws.binaryType = 'nodebuffer';
+  // The TCP socket under the WebSocket, once upgraded: what keepAlive refs and unrefs.
+  let keep = true;
+  let tcp: { ref(): unknown; unref(): unknown } | undefined;
+  ws.on('upgrade', (response) => {
+    tcp = response.socket;
+    if (!keep) tcp.unref();
+  });
   ws.on('open', () => handlers.onOpen());
   ws.on('message', (data, isBinary) => {
     if (!isBinary) return handlers.onInvalid('text message on a binary channel');
@@ -35,6 +42,11 @@ function openControlSocket(url: string, handlers: ControlSocketHandlers): Contro
     close() {
       if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
       else ws.close(1000);
+    },
+    keepAlive(k) {
+      keep = k;
+      if (k) tcp?.ref();
+      else tcp?.unref();
     },
   };
 }

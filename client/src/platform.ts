@@ -25,6 +25,11 @@ export interface ControlSocket {
   send(bytes: Uint8Array): void;
   /** Starts the closing handshake; `onClose` follows. */
   close(): void;
+  /**
+   * Whether this socket keeps the process alive (Node's ref/unref; true when opened). Runtimes
+   * whose sockets never keep anything alive leave it out.
+   */
+  keepAlive?(keep: boolean): void;
 }
 
 /** Callbacks of a byte stream to a worker's data link. */
@@ -91,10 +96,14 @@ export function deferredPlatform(load: Promise<Platform>): Platform {
       if (loaded) return loaded.openControlSocket(url, handlers);
       let socket: ControlSocket | undefined;
       let closed = false;
+      let keep = true;
       ready.then(
         (p) => {
           if (closed) handlers.onClose('closed before it opened');
-          else socket = p.openControlSocket(url, handlers);
+          else {
+            socket = p.openControlSocket(url, handlers);
+            if (!keep) socket.keepAlive?.(false);
+          }
         },
         (e: Error) => handlers.onClose(`no runtime adapter: ${e.message}`),
       );
@@ -105,6 +114,10 @@ export function deferredPlatform(load: Promise<Platform>): Platform {
         close() {
           closed = true;
           socket?.close();
+        },
+        keepAlive(k) {
+          keep = k;
+          socket?.keepAlive?.(k);
         },
       };
     },

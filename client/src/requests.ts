@@ -34,7 +34,7 @@ export class Requests {
     const reply = new Promise<Reply<T>>((resolve, reject) => {
       this.pending.set(id, { type, what, resolve: resolve as (reply: Incoming) => void, reject });
     });
-    return withDeadline(reply, options, what, () => this.pending.delete(id));
+    return this.conn.hold(withDeadline(reply, options, what, () => this.pending.delete(id)));
   }
 
   /** A reply: settles its request. False if no request waits for it (late, or unknown id). */

@@ -10,6 +10,7 @@ import { relaunchWithHugePages, runWorkerCli } from '@meshwork/web-worker/node';
 import { lineLogger } from './logger.js';
 import { SchedulerServer } from './transport/scheduler-server.js';
 import { normaliseOrigins } from './transport/origin.js';
+import { portInUseMessage } from './port-in-use.js';
 
 const usage = `Usage: meshwork <command> [options]
 
@@ -17,7 +18,7 @@ Commands:
   scheduler    start a scheduler (HTTP and WebSocket on one port)
   worker       start a headless Node worker that joins a scheduler
 
-Run 'meshwork <command> --help' for the options of a command.`;
+Run 'meshwork <command> --help' for the options of a command; 'meshwork --version' for the version.`;
 
 const schedulerUsage = `Usage: meshwork scheduler [--host H] [--port P] [--token T] [--client-token T] [--worker-token T] [--allow-origin ORIGIN]… [--tls-cert F --tls-key F]
 
@@ -106,6 +107,9 @@ async function scheduler(argv: string[]): Promise<void> {
       ? [{ urls: values.turn, username: values['turn-username'], credential: values['turn-credential'] }]
       : [],
     logger: lineLogger((line) => process.stderr.write(line), level),
+  }).catch((e: unknown) => {
+    const inUse = portInUseMessage(e, '--port P');
+    throw inUse === undefined ? e : new Error(inUse);
   });
   console.log(`scheduler at ${server.address}`);
   console.log(`dashboard   ${server.httpUrl}/`);
@@ -119,6 +123,12 @@ async function scheduler(argv: string[]): Promise<void> {
 }
 
 class UsageError extends Error {}
+
+/** This package's version (dist/cli.js is one folder below package.json). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return String(pkg.version);
+}
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -135,6 +145,10 @@ async function main(argv: string[]): Promise<void> {
     case '--help':
     case 'help':
       console.log(usage);
+      return;
+    case '-v':
+    case '--version':
+      console.log(version());
       return;
     default:
       console.error(command === undefined ? usage : `unknown command '${command}'\n\n${usage}`);

@@ -8,6 +8,7 @@ import { DEFAULT_SCHEDULER_PORT } from '@meshwork/protocol';
 import { relaunchWithHugePages } from '@meshwork/web-worker/node';
 import { LocalCluster } from './local-cluster.js';
 import { lineLogger } from './logger.js';
+import { portInUseMessage } from './port-in-use.js';
 import { progressBar } from './progress-bar.js';
 
 // With huge pages (huge-pages.ts in @meshwork/web-worker): started again with them when missing.
@@ -19,6 +20,11 @@ const cluster = await LocalCluster.start({
   threadsPerWorker: 1,
   port,
   logger: lineLogger((line) => process.stderr.write(line), 'warn'),
+}).catch((e: unknown) => {
+  const inUse = portInUseMessage(e, 'MESHWORK_PORT=P npm start');
+  if (inUse === undefined) throw e;
+  console.error(`meshwork: ${inUse}`);
+  process.exit(1);
 });
 console.log(`meshwork scheduler ${cluster.address} with 2 Node workers`);
 console.log(`dashboard  ${cluster.httpUrl}/`);

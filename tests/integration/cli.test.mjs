@@ -1,9 +1,15 @@
 // The commands of API.md, run as a user would: `npx meshwork scheduler` and `npx meshwork worker`
 // in separate processes, and `npm start`.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { Client } from '@meshwork/client';
-import { cliPath, eventually, getJson, openConnections, run } from './helpers.mjs';
+import { cliPath, eventually, getJson, openConnections, root, run } from './helpers.mjs';
+
+/** The committed `meshwork` command, as npm links it. */
+const binPath = join(root, 'server/bin/meshwork.js');
 
 test('--help of each command names every option', async () => {
   const s = run('npx', ['meshwork', 'scheduler', '--help']);
@@ -19,6 +25,31 @@ test('a bad option exits with code 2 and says what is wrong', async () => {
   const { code } = await r.exited;
   assert.equal(code, 2);
   assert.match(r.output(), /--port/);
+});
+
+test('meshwork --version and -v print the version of the package', async () => {
+  const { version } = JSON.parse(readFileSync(join(root, 'server/package.json'), 'utf8'));
+  for (const flag of ['--version', '-v']) {
+    const r = run(process.execPath, [binPath, flag]);
+    assert.equal((await r.exited).code, 0);
+    assert.equal(r.output().trim(), version);
+  }
+});
+
+test('a port in use: meshwork scheduler and npm start say which port and how to choose another, in one line', async () => {
+  const holder = createServer();
+  await new Promise((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  const { port } = holder.address();
+  try {
+    const s = run(process.execPath, [binPath, 'scheduler', '--port', String(port)]);
+    assert.equal((await s.exited).code, 1);
+    assert.equal(s.output(), `meshwork: port ${port} on 127.0.0.1 is already in use; choose another with --port P (0 picks a free port)\n`);
+    const main = run(process.execPath, ['server/dist/main.js'], { env: { ...process.env, MESHWORK_PORT: String(port) } });
+    assert.equal((await main.exited).code, 1);
+    assert.equal(main.output(), `meshwork: port ${port} on 127.0.0.1 is already in use; choose another with MESHWORK_PORT=P npm start (0 picks a free port)\n`);
+  } finally {
+    holder.close();
+  }
 });
 
 /** Ends a process started with `detached: true` the way Ctrl-C does: a signal to its whole group. */

@@ -96,14 +96,17 @@ test('a missing export, a non-function export, a missing module and a replaced v
   assert.match(stale.message, /uploaded again/);
 });
 
-test('the task global loads the client module only when a task names it; it connects with the running task capability', async () => {
+test('the task global loads the client module only when a task calls meshwork.client(); it connects with the running task capability', async () => {
   const installs = `async () => (await import(${JSON.stringify(clientModule)})).installs`;
   const stub = `() => typeof globalThis['mesh' + 'work'].client`;
   assert.equal(value(await run(job(stub, []))), 'function', 'a stub is there before loading');
-  assert.deepEqual(value(await run(job(installs, []))), [], 'a task that does not name the global loads nothing');
-  // Reached without naming it (as module code would): the stub loads the client and answers a promise.
-  const viaStub = `async () => { const c = await globalThis['mesh' + 'work'].client(); return typeof c.sleep; }`;
-  assert.equal(value(await run(job(viaStub, []))), 'function');
+  // Source text decides nothing: naming the global (as a path or a word may) loads nothing.
+  const names = `() => ['meshwork', '/home/me/meshwork/x.mjs', typeof globalThis.meshwork.client]`;
+  assert.deepEqual(value(await run(job(names, []))), ['meshwork', '/home/me/meshwork/x.mjs', 'function']);
+  assert.deepEqual(value(await run(job(installs, []))), [], 'a task that does not call the global loads nothing');
+  // The first call stops the task; it runs again from its start once the client has loaded.
+  const viaStub = `async () => { globalThis.__runs = (globalThis.__runs ?? 0) + 1; const c = await globalThis['mesh' + 'work'].client(); return [typeof c.sleep, globalThis.__runs]; }`;
+  assert.deepEqual(value(await run(job(viaStub, []))), ['function', 2]);
   const uses = `async () => { const c = globalThis.meshwork.client(); return [typeof c.sleep, c.capability, (await import(${JSON.stringify(clientModule)})).installs]; }`;
   assert.deepEqual(
     value(await run(job(uses, [], undefined, 'cap-a'))),

@@ -82,6 +82,30 @@ test('a function reading an outer variable gets a message naming it', async () =
   );
 });
 
+test('an anonymous function reading an outer variable is named by its key, not as an empty name', async () => {
+  const X = 5;
+  const e = error(await run({ ...job((y: number) => y + X, [1], {}, ''), key: 'lambda-4f1c' }));
+  assert.equal(e.name, 'ReferenceError');
+  assert.match(e.message, /^the anonymous task function of 'lambda-4f1c' reads 'X' from its enclosing scope;/);
+});
+
+test('a method that lost its object gets a hint: this does not travel, and what to do instead', async () => {
+  const obj = {
+    base: 10,
+    add(x: number) {
+      return this.base + x;
+    },
+  };
+  const e = error(await run(job(obj.add, [1], {}, 'add')));
+  assert.equal(e.code, 'REMOTE_ERROR');
+  assert.equal(e.name, 'TypeError');
+  assert.match(e.message, /^Cannot read properties of undefined \(reading 'base'\) \(task function 'add' uses 'this', which is undefined in a task: .*obj\.method loses obj/);
+  assert.match(e.message, /Pass what it needs from obj as arguments instead, e\.g\. client\.submit\(\(base, x\) => base \+ x, obj\.base, 1\)\)$/);
+  // The same error from a function that does not use `this` is left as it is.
+  const noThis = (o: { base: number } | undefined) => (o as { base: number }).base;
+  assert.equal(error(await run(job(noThis, [undefined]))).message, "Cannot read properties of undefined (reading 'base')");
+});
+
 test('an unserialisable result names the path', async () => {
   const f = () => ({ ok: 1, cb: () => 1 });
   const e = error(await run(job(f, [], {}, 'f')));

@@ -14,9 +14,11 @@ import { MAX_CACHED_FUNCTIONS_PER_THREAD } from '../constants.js';
 import type { ModuleRef } from './interfaces.js';
 import type { Digest } from './interfaces.js';
 import { ModuleError, type ModuleCache } from './modules.js';
-import { TaskGlobal } from './task-global.js';
+import type { TaskGlobal } from './task-global.js';
 
 export interface TaskRequest {
+  /** The task's key, for messages about an anonymous function. */
+  key?: string | undefined;
   fn: string;
   fnName: string;
   /** Present when the host believes this thread has not seen the function (with `module`: the export's name). */
@@ -60,8 +62,8 @@ export interface TaskRunnerOptions {
 
 interface CachedFunction {
   fn: TaskFunction;
-  /** Its source names the task global: load the client before calling it. */
-  namesGlobal: boolean;
+  /** Its source uses `this` (which a task function never has): a TypeError about undefined gets a hint. */
+  usesThis: boolean;
 }
 
 export class TaskRunner {
@@ -77,18 +79,16 @@ export class TaskRunner {
 
   async run(req: TaskRequest): Promise<TaskReply> {
     const startedAt = Date.now();
-    const fail = (error: unknown): TaskReply => ({
+    const fail = (error: unknown, usesThis = false): TaskReply => ({
       ok: false,
-      error: toWire(error, req.fnName),
+      error: toWire(error, { fnName: req.fnName, key: req.key, usesThis }),
       startedAt,
       stoppedAt: Date.now(),
     });
-    let fn: TaskFunction;
+    let found: CachedFunction | undefined;
     try {
-      const found = await this.lookup(req);
+      found = await this.lookup(req);
       if (!found) return { ok: false, needSource: true };
-      if (found.namesGlobal && this.o.taskGlobal) await this.o.taskGlobal.ensure();
-      fn = found.fn;
     } catch (e) {
       return fail(e);
     }
@@ -110,14 +110,13 @@ export class TaskRunner {
       return fail(e);
     }
     let result: unknown;
-    // The task's client acts for the task's own client; the capability is gone once the task ends.
-    if (this.o.taskGlobal) this.o.taskGlobal.capability = req.capability;
+    const { fn } = found;
+    const call = (): unknown => fn(...(args as unknown[]));
     try {
-      result = await fn(...(args as unknown[]));
+      // The task's client acts for the task's own client; the capability is gone once the task ends.
+      result = this.o.taskGlobal ? await this.o.taskGlobal.run(req.capability, call) : await call();
     } catch (e) {
-      return fail(e);
-    } finally {
-      if (this.o.taskGlobal) this.o.taskGlobal.capability = undefined;
+      return fail(e, found.usesThis);
     }
     const stoppedAt = Date.now();
     try {
@@ -129,7 +128,7 @@ export class TaskRunner {
       return { ok: true, bytes, hash, startedAt, stoppedAt };
     } catch (e) {
       const error = e instanceof SerializationError ? e : new SerializationError(`result: ${(e as Error).message}`, 'result');
-      return { ok: false, error: toWire(error, req.fnName), startedAt, stoppedAt };
+      return { ok: false, error: toWire(error, { fnName: req.fnName, key: req.key }), startedAt, stoppedAt };
     }
   }
 
@@ -144,10 +143,9 @@ export class TaskRunner {
     let entry: CachedFunction;
     if (req.module) {
       if (!this.o.modules) throw new ModuleError(`module '${req.module.name}': this thread cannot load uploaded modules`);
-      // Module code is not scanned: a module's own use of the global goes through the stub.
-      entry = { fn: await this.o.modules.exportOf(req.module, req.source, req.moduleSource), namesGlobal: false };
+      entry = { fn: await this.o.modules.exportOf(req.module, req.source, req.moduleSource), usesThis: false };
     } else {
-      entry = { fn: rebuild(req.source, req.fnName), namesGlobal: TaskGlobal.namedIn(req.source) };
+      entry = { fn: rebuild(req.source, req.fnName, req.key), usesThis: /\bthis\b/.test(req.source) };
     }
     this.fns.set(req.fn, entry);
     if (this.fns.size > MAX_CACHED_FUNCTIONS_PER_THREAD) {
@@ -169,7 +167,7 @@ function evaluate(body: string): unknown {
 }
 
 /** Rebuilds a function from source text: an expression (arrow, `function`, `async`), or a method shorthand. */
-export function rebuild(source: string, fnName: string): TaskFunction {
+export function rebuild(source: string, fnName: string, key?: string): TaskFunction {
   let value: unknown;
   try {
     value = evaluate(`'use strict'; return (${source}\n);`);
@@ -179,24 +177,47 @@ export function rebuild(source: string, fnName: string): TaskFunction {
       const holder = evaluate(`'use strict'; return ({${source}\n});`) as Record<string, unknown>;
       value = Object.values(holder)[0];
     } catch {
-      throw new SyntaxError(`task function '${fnName}' could not be rebuilt from its source: ${(first as Error).message}`);
+      throw new SyntaxError(`${taskFunction(fnName, key)} could not be rebuilt from its source: ${(first as Error).message}`);
     }
   }
-  if (typeof value !== 'function') throw new TypeError(`the source of task function '${fnName}' is not a function`);
+  if (typeof value !== 'function') throw new TypeError(`the source of ${taskFunction(fnName, key)} is not a function`);
   return value as TaskFunction;
+}
+
+/** How messages name a task function: `task function 'inc'`, or by its task's key when it has no name. */
+function taskFunction(fnName: string, key: string | undefined): string {
+  if (fnName !== '') return `task function '${fnName}'`;
+  return key === undefined ? 'an anonymous task function' : `the anonymous task function of '${key}'`;
 }
 
 const notDefined = /^(.+) is not defined$/;
 
-/** The wire shape of a task's error; a free variable gets a message that says what to do. */
-export function toWire(error: unknown, fnName: string): WireError {
+/** The task an error came from, for messages that say what to do. */
+export interface ErrorContext {
+  fnName: string;
+  key?: string | undefined;
+  /** The function's source uses `this`. */
+  usesThis?: boolean;
+}
+
+/**
+ * The wire shape of a task's error. A free variable gets a message that says what to do; so does
+ * a TypeError about `undefined` in a function that uses `this`: task functions are called without
+ * one, so such an error most likely comes from a method that lost its object.
+ */
+export function toWire(error: unknown, { fnName, key, usesThis = false }: ErrorContext): WireError {
   const wire = errorToWire(error, { code: ErrorCode.REMOTE_ERROR });
   const match = error instanceof ReferenceError ? notDefined.exec(error.message) : null;
   if (match) {
     const name = match[1] as string;
     wire.message =
-      `task function '${fnName}' reads '${name}' from its enclosing scope; task functions travel as ` +
+      `${taskFunction(fnName, key)} reads '${name}' from its enclosing scope; task functions travel as ` +
       `source text and must be self-contained: pass ${name} as an argument`;
+  } else if (usesThis && error instanceof TypeError && /\bundefined\b/.test(error.message)) {
+    wire.message +=
+      ` (${taskFunction(fnName, key)} uses 'this', which is undefined in a task: only a function's source travels, ` +
+      `so a method passed as obj.method loses obj, and a bound one cannot be sent. Pass what it needs from obj as ` +
+      `arguments instead, e.g. client.submit((base, x) => base + x, obj.base, 1))`;
   }
   return wire;
 }

@@ -285,6 +285,7 @@ export class ThreadPoolCore implements Executor {
     const req: QueuedRequest = {
       seq: entry.seq,
       fn: job.fn,
+      key: job.key,
       fnName: job.fnName,
       source: withSource ? job.source : undefined,
       module: withSource ? job.module : undefined,
