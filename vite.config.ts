@@ -12,8 +12,14 @@ export default defineConfig({
   base: './',
   publicDir: false,
   resolve: {
-    // The browser host is bundled from source (it is not part of the package's Node build).
-    alias: { '@meshwork/web-worker/browser': here('./web-worker/src/browser/index.ts') },
+    alias: [
+      // The browser host is bundled from source (it is not part of the package's Node build).
+      { find: '@meshwork/web-worker/browser', replacement: here('./web-worker/src/browser/index.ts') },
+      // msgpackr's build without `new Function`: its default build compiles a reader for a record
+      // shape met 4 or more times in one message, which the pages' CSP (no 'unsafe-eval') refuses
+      // and reports as a violation. Node keeps the compiled readers (tests/e2e/csp.spec.ts).
+      { find: /^msgpackr$/, replacement: 'msgpackr/index-no-eval' },
+    ],
   },
   // Task and heartbeat Web Workers are ES modules: tasks import uploaded modules and the client lazily.
   worker: { format: 'es' },

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FutureRef, OUT_OF_LINE_MIN_BYTES, decodeValue, encodeValue } from '@meshwork/protocol';
+import { FutureRef, OUT_OF_LINE_MIN_BYTES, decode, decodeValue, encode, encodeValue } from '@meshwork/protocol';
 
 const big = OUT_OF_LINE_MIN_BYTES / 8 + 3;
 const shared = (n: number): Uint8Array => new Uint8Array(new SharedArrayBuffer(n));
@@ -38,7 +38,12 @@ test('encoding into given memory writes there; decoding from shared memory gives
 });
 
 test('with `views`, large typed arrays and DataViews are views of the bytes; ArrayBuffers, small binaries and misaligned ones are copies', () => {
-  const value = { f: new Float64Array(big).fill(2.5), d: new DataView(new ArrayBuffer(OUT_OF_LINE_MIN_BYTES)), b: new ArrayBuffer(OUT_OF_LINE_MIN_BYTES), s: new Uint8Array(4) };
+  const value = {
+    f: new Float64Array(big).fill(2.5),
+    d: new DataView(new ArrayBuffer(OUT_OF_LINE_MIN_BYTES)),
+    b: new ArrayBuffer(OUT_OF_LINE_MIN_BYTES),
+    s: new Uint8Array(4),
+  };
   const { bytes } = encodeValue(value, shared);
   const out = decodeValue(bytes, undefined, { views: true }) as typeof value;
   assert.equal(out.f.buffer, bytes.buffer, 'the Float64Array is a view of the value bytes');
@@ -62,4 +67,25 @@ test('a truncated value with large binaries fails to decode instead of reading p
   const { bytes } = encodeValue([new Uint8Array(OUT_OF_LINE_MIN_BYTES)]);
   assert.throws(() => decodeValue(bytes.subarray(0, bytes.byteLength - 1)));
   assert.throws(() => decodeValue(bytes.subarray(0, 4)));
+});
+
+// msgpackr compiles a reader (`new Function`) for a record shape met 4 or more times in one
+// message. The pages bundle its build without eval (their CSP forbids it); Node keeps the faster one.
+test('in Node, many records of one shape decode through a compiled reader', () => {
+  const compiled: string[] = [];
+  const original = globalThis.Function;
+  globalThis.Function = new Proxy(original, {
+    construct(target, args: string[]) {
+      compiled.push(args.join(' '));
+      return Reflect.construct(target, args);
+    },
+  });
+  const rows = Array.from({ length: 6 }, (_, i) => ({ compiledReaderRow: i, label: `r${i}` }));
+  try {
+    assert.deepEqual(decode(encode(rows)), rows);
+    assert.deepEqual(decodeValue(encodeValue(rows).bytes), rows);
+  } finally {
+    globalThis.Function = original;
+  }
+  assert.equal(compiled.filter((body) => body.includes('compiledReaderRow')).length, 2);
 });
