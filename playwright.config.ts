@@ -1,6 +1,9 @@
 // Browser tests only (tests/e2e): N pages = N worker tabs. Uses Debian's
-// /usr/bin/chromium (never `npx playwright install`). Run through
-// `npm run test:e2e` or `npm test`; scripts/test.mjs reads the JSON report.
+// /usr/bin/chromium (never `npx playwright install`). Firefox runs too:
+// tests/e2e/firefox.spec.ts launches Debian's /usr/bin/firefox-esr itself with
+// puppeteer-core over WebDriver BiDi (Playwright cannot drive it), so its tests
+// sit in this project and this report. Run through `npm run test:e2e` or
+// `npm test`; scripts/test.mjs reads the JSON report.
 import { defineConfig } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './scripts/chromium.mjs';
 

@@ -1,0 +1,2 @@
+export declare const FIREFOX_PATH: string;
+export declare const FIREFOX_PREFS: Record<string, boolean | number | string>;
