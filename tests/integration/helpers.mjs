@@ -76,10 +76,11 @@ export function run(command, args, options = {}) {
 /**
  * A worker connection spoken by hand: says hello (`hello` fields override the defaults: a Node
  * worker with one thread and no data link), waits for its welcome, and collects every message the
- * scheduler sends in `inbox`. `id` is the id the scheduler gave it.
+ * scheduler sends in `inbox`. `id` is the id the scheduler gave it. `localAddress`: the loopback
+ * address it connects from (e.g. 127.0.0.2), to be seen at an address of its own.
  */
-export async function rawWorker(address, hello = {}) {
-  const ws = new WebSocket(address);
+export async function rawWorker(address, hello = {}, { localAddress } = {}) {
+  const ws = new WebSocket(address, localAddress === undefined ? {} : { localAddress });
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   const inbox = [];
   ws.on('message', (d) => inbox.push(...decode(new Uint8Array(d))));

@@ -4,6 +4,8 @@
  * tasks that wait in a busy worker's buffer while another worker idles.
  */
 import { allowed, transferMs } from './placement.js';
+import { chooseReplica } from './replicas.js';
+import { maxReplicas } from './verify.js';
 import { Lifecycle, type QueueEntry } from './lifecycle.js';
 import type { TaskState, WorkerState } from './types.js';
 
@@ -27,6 +29,8 @@ export const STEAL_SCAN_LIMIT = 32;
 export abstract class Dispatcher extends Lifecycle {
   /** Ready tasks that no worker with room may run now (restrictions, resources); retried when that may change. */
   private parked: QueueEntry[] = [];
+  /** Parked replicas of verified tasks, oldest first: put back a few at a time as replica slots free (`unparkRunnable`). */
+  private parkedReplicas: QueueEntry[] = [];
   /** Live workers with room and a free thread (kept by updateRoom). */
   private readonly idle = new Set<WorkerState>();
   /** Tasks with a steal-request out → the idle worker each is stolen for (a few at a time). */
@@ -36,7 +40,18 @@ export abstract class Dispatcher extends Lifecycle {
 
   protected override unassign(t: TaskState): void {
     this.thieves.delete(t);
+    if (t.verify > 1 && t.processingOn) t.processingOn.replicas--;
     super.unassign(t);
+  }
+
+  protected override assign(t: TaskState, w: WorkerState): void {
+    if (t.verify > 1) {
+      // A replica counts against the worker's trusted threads, and the worker is asked for a result again.
+      w.replicas++;
+      const returned = t.replicas?.returned;
+      if (returned?.includes(w)) returned.splice(returned.indexOf(w), 1);
+    }
+    super.assign(t, w);
   }
 
   protected override updateRoom(w: WorkerState): void {
@@ -85,7 +100,9 @@ export abstract class Dispatcher extends Lifecycle {
 
   protected unpark(): void {
     for (const e of this.parked) this.ready.push(e);
+    for (const e of this.parkedReplicas) this.ready.push(e);
     this.parked = [];
+    this.parkedReplicas = [];
   }
 
   /** Hands queued tasks, highest priority first, to workers with room; then balances by stealing. */
@@ -96,29 +113,67 @@ export abstract class Dispatcher extends Lifecycle {
     // number once made this recurse until the stack overflowed).
     for (let round = 0; ; round++) {
       let placed = false;
+      // Whether some worker with room may take a replica of a verified task; unknown until one is met.
+      let replicaRoom: boolean | undefined;
       while (this.ready.size > 0 && this.roomy.size > 0) {
         const entry = this.ready.pop() as QueueEntry;
         const t = entry.task;
         if (t.status !== 'queued' || t.queueEpoch !== entry.epoch) continue;
-        const w = this.placement.choose(t, this.candidatesFor(t));
+        let w: WorkerState | null;
+        if (t.verify > 1) {
+          // Every worker with room, not a sample: a replica may need the one of an address that has not voted.
+          replicaRoom ??= [...this.roomy].some((x) => x.replicas < maxReplicas(x));
+          w = replicaRoom ? chooseReplica(t, this.roomy, this.workers.values(), this.random) : null;
+          if (w) replicaRoom = undefined;
+        } else {
+          w = this.placement.choose(t, this.candidatesFor(t));
+        }
         if (w) {
           this.assign(t, w);
           placed = true;
         } else {
-          this.parked.push(entry);
+          (t.verify > 1 ? this.parkedReplicas : this.parked).push(entry);
         }
       }
       const again = round === 0 || placed;
-      if (!again || this.ready.size > 0 || this.parked.length === 0 || this.roomy.size === 0 || !this.anyParkedRuns())
+      const parked = this.parked.length + this.parkedReplicas.length;
+      if (!again || this.ready.size > 0 || parked === 0 || this.roomy.size === 0 || !this.unparkRunnable())
         break;
-      this.unpark();
     }
     if (this.ready.size === 0) this.steal();
   }
 
-  private anyParkedRuns(): boolean {
-    this.parked = this.parked.filter((e) => e.task.status === 'queued' && e.task.queueEpoch === e.epoch);
-    return this.parked.some((e) => [...this.roomy].some((w) => allowed(e.task, w)));
+  /**
+   * Puts back in the ready queue the parked tasks that may run on a worker with room now, and of
+   * the parked replicas, oldest first, no more than there are free replica slots (thousands would
+   * otherwise be popped and parked again each time one slot frees); true when it put back any.
+   */
+  private unparkRunnable(): boolean {
+    const roomy = [...this.roomy];
+    const runs = (e: QueueEntry): boolean => roomy.some((w) => allowed(e.task, w));
+    const live = (e: QueueEntry): boolean => e.task.status === 'queued' && e.task.queueEpoch === e.epoch;
+    const back: QueueEntry[] = [];
+    const stay: QueueEntry[] = [];
+    for (const e of this.parked) if (live(e)) (runs(e) ? back : stay).push(e);
+    this.parked = stay;
+    let slots = 0;
+    for (const w of roomy) slots += Math.max(0, maxReplicas(w) - w.replicas);
+    const kept: QueueEntry[] = [];
+    let i = 0;
+    for (; i < this.parkedReplicas.length && slots > 0; i++) {
+      const e = this.parkedReplicas[i] as QueueEntry;
+      if (!live(e)) continue;
+      if (runs(e)) {
+        back.push(e);
+        slots--;
+      } else {
+        kept.push(e);
+      }
+    }
+    if (kept.length === 0) this.parkedReplicas.splice(0, i);
+    else this.parkedReplicas = kept.concat(this.parkedReplicas.slice(i));
+    for (const e of back) this.ready.push(e);
+    return back.length > 0;
   }
 
   /**
@@ -155,7 +210,8 @@ export abstract class Dispatcher extends Lifecycle {
     if (!victim) return;
     const queued = [...victim.processing].slice(victim.threads).reverse();
     for (const t of queued) {
-      if (t.stealing || !allowed(t, idle)) continue;
+      // A verified replica stays where replicas.ts put it: the idle worker may be the one it avoided.
+      if (t.stealing || t.verify > 1 || !allowed(t, idle)) continue;
       if (this.moveCost(t, idle) >= this.waitCost(t, victim)) continue;
       t.stealing = true;
       this.thieves.set(t, idle);

@@ -91,6 +91,8 @@ export function checkInvariants(s: SchedulerState): string[] {
     if (bytes !== w.bytesStored) fail(`worker ${id}: bytesStored ${w.bytesStored}, actual ${bytes}`);
     for (const t of [...w.processing, ...w.seceded]) if (t.processingOn !== w) fail(`worker ${id}: lists ${t.key} as processing elsewhere`);
     for (const t of w.processing) if (w.seceded.has(t)) fail(`worker ${id}: ${t.key} both running and seceded`);
+    const replicas = [...w.processing, ...w.seceded].filter((t) => t.verify > 1).length;
+    if (replicas !== w.replicas) fail(`worker ${id}: counts ${w.replicas} verified replicas, processes ${replicas}`);
     for (const [r, used] of Object.entries(w.resourcesUsed)) {
       const held = [...w.processing, ...w.seceded].reduce((n, t) => n + (t.restrictions?.resources?.[r] ?? 0), 0);
       if (used !== held) fail(`worker ${id}: ${used} of resource ${r} used, tasks hold ${held}`);

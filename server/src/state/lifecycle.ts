@@ -32,6 +32,8 @@ export interface SchedulerOptions {
   placement?: PlacementPolicy;
   /** The scheduler's clock in ms (default `performance.now`): the pace of workers' results (queue-depth.ts). */
   now?: () => number;
+  /** Uniform in [0, 1) (default `Math.random`): which worker runs a verified task's next replica (replicas.ts). */
+  random?: () => number;
   /**
    * Makes the data ticket for `purpose` on `key` (the server signs with its data secret, see
    * protocol tickets.ts). Called only for keys the client may use so: get tickets go with the
@@ -84,6 +86,7 @@ export abstract class Lifecycle {
   protected readonly durations = new Map<string, number>();
   protected readonly placement: PlacementPolicy;
   protected readonly now: () => number;
+  protected readonly random: () => number;
   protected readonly allowedFailures: number;
   private readonly inlineCacheBytes: number;
   /** Set by `workerQueueExtra`: a fixed number; else it adapts. */
@@ -102,6 +105,7 @@ export abstract class Lifecycle {
     this.tickets = options.tickets;
     this.placement = options.placement ?? new LocalityPlacement((fn) => this.durationOf(fn));
     this.now = options.now ?? (() => performance.now());
+    this.random = options.random ?? Math.random;
   }
 
   durationOf(fnName: string): number {
@@ -138,7 +142,7 @@ export abstract class Lifecycle {
       retriesLeft: task?.retries ?? 0,
       suspicious: 0,
       verify: task?.verify ?? 1,
-      votes: null,
+      replicas: null,
       shunned: null,
       restrictions:
         task && restricted ? { workers: task.workers, allowOtherWorkers: task.allowOtherWorkers ?? false, resources: task.resources } : null,

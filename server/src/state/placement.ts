@@ -3,6 +3,7 @@
  * its inputs that would have to travel there and the work already queued on it (dask's
  * decide_worker). Kept apart from the state machine so the policy can be swapped.
  */
+import { maxReplicas } from './verify.js';
 import type { TaskState, WorkerState } from './types.js';
 
 /** Bytes per millisecond assumed for moving a dependency between Node workers (their direct TCP link). */
@@ -32,6 +33,7 @@ export const DEFAULT_TASK_DURATION_MS = 1;
 /** The longest task duration an estimate takes in (a day): reported times past it are clamped. */
 export const MAX_RECORDED_TASK_DURATION_MS = 86_400_000;
 
+/** Places tasks without `verify`; a verified task's replicas are placed by replicas.ts, whatever the policy. */
 export interface PlacementPolicy {
   /** The best of `candidates` for `task`, or null if none may run it. */
   choose(task: TaskState, candidates: Iterable<WorkerState>): WorkerState | null;
@@ -40,8 +42,8 @@ export interface PlacementPolicy {
 /** True when the task's restrictions let `worker` run it now (its resources are free there). */
 export function allowed(task: TaskState, worker: WorkerState): boolean {
   if (worker.excluded) return false;
-  // A verified task runs on workers that have not computed it yet.
-  if (task.votes?.some((v) => v.worker === worker)) return false;
+  // A verified task runs on workers that have not computed it yet, and have room for a replica.
+  if (task.verify > 1 && (worker.replicas >= maxReplicas(worker) || task.replicas?.votes.some((v) => v.worker === worker))) return false;
   const r = task.restrictions;
   const pinned = r?.workers !== undefined && !r.allowOtherWorkers;
   // A worker whose copy of this value a peer surely found missing or wrong makes it again only when it must.
@@ -71,8 +73,7 @@ export class LocalityPlacement implements PlacementPolicy {
     for (const w of candidates) {
       i++;
       if (!allowed(task, w)) continue;
-      // A verified task prefers browser workers (volunteers: the ones worth checking).
-      const isPreferred = preferred ? preferred.some((p) => p === w.id || p === w.name) : task.verify > 1 && w.kind === 'browser';
+      const isPreferred = preferred?.some((p) => p === w.id || p === w.name) ?? false;
       let cost = ((w.processing.size + 1) / w.threads) * duration;
       for (const dep of task.deps) cost += transferMs(dep, w);
       // Rotate ties so that equal workers share root tasks evenly.

@@ -6,7 +6,8 @@
  */
 import { ErrorCode, MEMORY_PAUSE_FRACTION, type ClientChannel, type WireError, type WorkerChannel } from '@meshwork/protocol';
 import { ClientEvents } from './client-events.js';
-import { MAX_BLAMERS_REMEMBERED, SUSPICIONS_TO_EXCLUDE, tally, type Verdict } from './verify.js';
+import { MAX_BLAMERS_REMEMBERED, SUSPICIONS_TO_EXCLUDE, errorOutcome, resultOutcome, tally, unresolved, type Verdict, type Vote } from './verify.js';
+import { anyEligible } from './replicas.js';
 import { recordResult } from './queue-depth.js';
 import type { ClientState, TaskState, TaskStatus, WorkerState } from './types.js';
 
@@ -21,6 +22,8 @@ export interface NewWorker {
   resources: Record<string, number>;
   dataAddress: string | null;
   memoryLimit: number | null;
+  /** Where its connection came from (see `addressGroup`); unknown, it shares '' with every other unknown. */
+  address?: string;
 }
 
 type ClientMessage<T extends ClientChannel.ClientToServer['type']> = Extract<ClientChannel.ClientToServer, { type: T }>;
@@ -46,6 +49,9 @@ export class SchedulerState extends ClientEvents {
   addWorker(info: NewWorker): void {
     const w: WorkerState = {
       ...info,
+      address: info.address ?? '',
+      replicas: 0,
+      agreed: 0,
       memoryUsed: 0,
       paused: false,
       suspicions: 0,
@@ -154,6 +160,7 @@ export class SchedulerState extends ClientEvents {
     const w = this.workers.get(workerId);
     const t = this.tasks.get(msg.key);
     if (!w) return;
+    if (t !== undefined && t.verify > 1 && t.processingOn !== w) return this.strayReplica(t, w, true);
     // Expected from the worker running it, or from the one it was last sent to when it was taken
     // back meanwhile (stolen, its inputs lost): a result no one asked this worker for is refused.
     const asked = t !== undefined && (t.processingOn === w || (t.lastSentTo === w && (t.status === 'waiting' || t.status === 'queued' || t.status === 'released')));
@@ -164,7 +171,7 @@ export class SchedulerState extends ClientEvents {
       this.dispatch();
       return;
     }
-    const verifying = t.verify > 1 && t.processingOn === w;
+    const verifying = t.verify > 1;
     if (t.processingOn) this.unassign(t);
     else if (t.status === 'waiting') this.releaseInputs(t);
     const ms = this.recordDuration(t.fnName, msg.stoppedAt - msg.startedAt);
@@ -172,7 +179,8 @@ export class SchedulerState extends ClientEvents {
     this.updateRoom(w);
     w.tasksDone++;
     if (verifying) {
-      const verdict = this.vote(t, w, msg.hash ?? `unhashed:${w.id}`);
+      // The vote that completes a verdict is this one: a verdict here is this worker's result.
+      const verdict = this.vote(t, { worker: w, outcome: resultOutcome(msg.hash, w), error: null });
       if (!verdict) return this.dispatch();
       this.totals.tasksFinished++;
       t.group.totals.finished++;
@@ -187,20 +195,44 @@ export class SchedulerState extends ClientEvents {
   }
 
   /**
-   * One run of a verified task ended on `w` with `hash`: the verdict once k runs agree (the
-   * outvoted drop their copies and are suspected), else null and the task runs again elsewhere.
+   * A result (`finished`) or error from `w` for verified `t`, which is not processing on `w`: it
+   * is no vote. Forged when `w` gave that replica back itself (dep-missing) and was not sent it
+   * again: one more suspicion.
    */
-  private vote(t: TaskState, w: WorkerState, hash: string): Verdict | null {
-    t.votes = [...(t.votes ?? []), { worker: w, hash }];
-    const verdict = tally(t.votes, t.verify);
+  private strayReplica(t: TaskState, w: WorkerState, finished: boolean): void {
+    if (finished && (t.status !== 'memory' || !t.whoHas.has(w))) this.emit.worker(w.id, { type: 'free-keys', keys: [t.key] });
+    const returned = t.replicas?.returned;
+    if (returned?.includes(w)) {
+      returned.splice(returned.indexOf(w), 1);
+      this.suspect(w);
+    }
+    this.dispatch();
+  }
+
+  /**
+   * One run of a verified task ended on `w`: the verdict once k runs agree (the outvoted drop their
+   * copies; those outvoted by a result are suspected, and the agreeing gain trust), else null and
+   * the task runs again elsewhere, or fails when a run erred and no further worker may run it.
+   */
+  private vote(t: TaskState, v: Vote): Verdict | null {
+    const replicas = (t.replicas ??= { votes: [], returned: [] });
+    replicas.votes.push(v);
+    const verdict = tally(replicas.votes, t.verify);
     if (!verdict) {
-      this.reschedule(t);
+      if (replicas.votes.some((x) => x.error !== null) && !anyEligible(t, this.workers.values())) {
+        this.totals.tasksErred++;
+        t.group.totals.failed++;
+        this.fail(t, unresolved(t, replicas.votes));
+      } else {
+        this.reschedule(t);
+      }
       return null;
     }
-    t.votes = null;
+    t.replicas = null;
+    for (const w of verdict.agreed) w.agreed++;
     for (const bad of verdict.outvoted) {
       this.emit.worker(bad.id, { type: 'free-keys', keys: [t.key] });
-      this.suspect(bad);
+      if (verdict.error === null) this.suspect(bad);
     }
     return verdict;
   }
@@ -238,19 +270,27 @@ export class SchedulerState extends ClientEvents {
   taskErred(workerId: string, msg: WorkerMessage<'task-erred'>): void {
     const w = this.workers.get(workerId);
     const t = this.tasks.get(msg.key);
+    if (w && t && t.verify > 1 && t.processingOn !== w) return this.strayReplica(t, w, false);
     if (!w || !t || t.processingOn !== w) {
       this.dispatch();
       return;
     }
     this.unassign(t);
     w.tasksDone++;
+    let error: WireError = { ...msg.error, key: t.key, workerId: w.id };
+    if (t.verify > 1) {
+      // A verified task's error is a vote: it counts (a retry, or the failure) only once k workers report the same error.
+      const verdict = this.vote(t, { worker: w, outcome: errorOutcome(msg.error), error });
+      if (!verdict) return this.dispatch();
+      error = verdict.error ?? error;
+    }
     if (t.retriesLeft > 0) {
       t.retriesLeft--;
       this.reschedule(t);
     } else {
       this.totals.tasksErred++;
       t.group.totals.failed++;
-      this.fail(t, { ...msg.error, key: t.key, workerId: w.id });
+      this.fail(t, error);
     }
     this.dispatch();
   }
@@ -296,6 +336,8 @@ export class SchedulerState extends ClientEvents {
     if (t && t.processingOn?.id === workerId) {
       const reporter = this.workers.get(workerId);
       if (msg.holder !== undefined && reporter && t.deps.some((d) => d.key === msg.dep)) this.blame(msg.dep, msg.holder, reporter);
+      // It gave the replica back: a result it sends for it now, before it is sent it again, is forged.
+      if (t.verify > 1 && reporter) (t.replicas ??= { votes: [], returned: [] }).returned.push(reporter);
       this.totals.tasksReplanned++;
       this.unassign(t);
       this.reschedule(t);

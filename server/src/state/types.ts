@@ -1,6 +1,6 @@
 /** The records of the scheduler's state machine. Plain data: no I/O, no timers. */
 import type { SmallMap, SmallSet } from './compact.js';
-import type { Vote } from './verify.js';
+import type { Replicas } from './verify.js';
 import type { WireError } from '@meshwork/protocol';
 
 /**
@@ -52,8 +52,8 @@ export interface TaskState {
   suspicious: number;
   /** Distinct workers that must compute the same bytes before the result is believed (1: no check). */
   readonly verify: number;
-  /** With `verify` > 1: the runs so far (who, which hash); null when none is pending. */
-  votes: Vote[] | null;
+  /** With `verify` > 1: its runs so far (who reported what) and who gave its replica back; null when none is pending. */
+  replicas: Replicas | null;
   /** Workers whose copy of this value a peer surely found missing or wrong: it is made again elsewhere when it can be. */
   shunned: WorkerState[] | null;
   readonly restrictions: Restrictions | null;
@@ -112,8 +112,14 @@ export interface WorkerState {
   readonly threads: number;
   readonly resources: Record<string, number>;
   readonly dataAddress: string | null;
+  /** The address its connection came from, as replicas.ts counts it (an IPv6 address by its /64); '' when unknown. */
+  readonly address: string;
   readonly memoryLimit: number | null;
   memoryUsed: number;
+  /** Replicas of verified tasks it is processing (running or seceded). */
+  replicas: number;
+  /** Its votes that agreed with a verdict: what it was seen to compute right (see `trustedThreads`). */
+  agreed: number;
   paused: boolean;
   /** Tasks sent to it that count against its threads. */
   readonly processing: Set<TaskState>;

@@ -30,6 +30,7 @@ import {
   typesOf,
 } from '@meshwork/protocol';
 import { SchedulerState } from '../state/scheduler-state.js';
+import { addressGroup } from '../state/replicas.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { PeerLinks } from './peer-links.js';
 import { Connection, DEFAULT_RATE_LIMIT, closeSocket, toBytes, type Admission, type RateLimit } from './connection.js';
@@ -215,10 +216,10 @@ export class SchedulerServer {
       this.logger.warn(`${remote}: WebSocket refused: ${verdict.reason}`);
       return refuseUpgrade(tcp, verdict.reason);
     }
-    this.wss.handleUpgrade(req, tcp, head, (socket) => this.accept(socket, req.socket, remote, req.socket.localAddress, verdict.crossOrigin));
+    this.wss.handleUpgrade(req, tcp, head, (socket) => this.accept(socket, req.socket, remote, req.socket.remoteAddress, req.socket.localAddress, verdict.crossOrigin));
   }
 
-  private accept(socket: WebSocket, tcp: Duplex, remote: string, localAddress: string | undefined, crossOrigin: boolean): void {
+  private accept(socket: WebSocket, tcp: Duplex, remote: string, ip: string | undefined, localAddress: string | undefined, crossOrigin: boolean): void {
     socket.on('error', (e) => this.logger.warn(`${remote}: ${e.message}`));
     const maxUnauthenticated = this.options.maxUnauthenticatedConnections ?? MAX_UNAUTHENTICATED_CONNECTIONS;
     if (this.unauthenticated >= maxUnauthenticated) {
@@ -314,6 +315,7 @@ export class SchedulerServer {
           resources: m.resources,
           dataAddress: m.dataAddress,
           memoryLimit: m.memoryLimit,
+          address: addressGroup(ip),
         });
         this.logger.info(`worker ${id} (${m.name ?? 'unnamed'}, ${m.threads} threads) joined from ${remote}`);
         socket.on('message', (d: RawData) => this.onWorkerFrame(id, c, d));
