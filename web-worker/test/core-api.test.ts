@@ -269,3 +269,42 @@ test('secede: a waiting task lets one more run; rejoin sends task-rejoined and t
   assert.equal(core.stats.seceded, 0);
   core.close();
 });
+
+test("an input already stored here is used only when its SHA-256 is the scheduler's; else it is dropped and fetched from the holders", async () => {
+  const { core, feed, settle, fetcher, executor } = setup();
+  await settle();
+  const withHash = (key: string, dep: string, hash: string): Msg => {
+    const m = task(key, [dep]);
+    return {
+      ...m,
+      deps: [
+        {
+          key: dep,
+          nbytes: 1,
+          hash,
+          holders: [
+            { id: 'me', address: 'tcp://me' },
+            { id: 'peer', address: 'tcp://127.0.0.1:1' },
+          ],
+        },
+      ],
+    };
+  };
+  // A copy stored with one hash, while the scheduler knows the value by another (planted, or stale).
+  core.store.put('stale', new Uint8Array([1]), 'a'.repeat(64));
+  feed(withHash('t1', 'stale', 'b'.repeat(64)));
+  await settle();
+  assert.deepEqual(
+    fetcher.calls.map((c) => c.keys),
+    [['stale']],
+    'fetched from the holders, not taken from the store',
+  );
+  assert.ok(!core.store.has('stale'), 'the copy that is not the value is dropped');
+  // A copy stored with the scheduler's hash is the input at once.
+  core.store.put('good', new Uint8Array([2]), 'c'.repeat(64));
+  feed(withHash('t2', 'good', 'c'.repeat(64)));
+  await settle();
+  assert.equal(fetcher.calls.length, 1, 'no fetch for the good copy');
+  assert.deepEqual([...(executor.jobs.find((j) => j.job.key === 't2')?.job.deps.get('good') ?? [])], [2]);
+  core.close();
+});

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FutureRef, decode, encodeFrame, encodeValue, type Holder } from '@meshwork/protocol';
+import { FutureRef, decode, encodeFrame, encodeValue, valueHash, type Holder } from '@meshwork/protocol';
 import type { Executor, FetchResult, Job, Outcome, PeerFetcher, RunHooks } from '../src/core/interfaces.js';
 import { WorkerCore } from '../src/core/worker-core.js';
 
@@ -13,8 +13,15 @@ class ManualExecutor implements Executor {
   run(job: Job, signal: AbortSignal, hooks: RunHooks = {}): Promise<Outcome> {
     return new Promise((resolve) => {
       const base = { startedAt: 1, stoppedAt: 2, thread: 0 };
-      signal.addEventListener('abort', () => resolve({ ...base, ok: false, error: { code: 'CANCELLED', name: 'CancelledError', message: 'x' } }));
-      this.jobs.push({ job, signal, hooks, finish: (o) => resolve({ ...base, ok: true, bytes: encodeValue(job.key).bytes, ...o } as Outcome) });
+      signal.addEventListener('abort', () =>
+        resolve({ ...base, ok: false, error: { code: 'CANCELLED', name: 'CancelledError', message: 'x' } }),
+      );
+      this.jobs.push({
+        job,
+        signal,
+        hooks,
+        finish: (o) => resolve({ ...base, ok: true, bytes: encodeValue(job.key).bytes, ...o } as Outcome),
+      });
     });
   }
   async close(): Promise<void> {}
@@ -100,7 +107,9 @@ test('free-keys cancels queued and running tasks silently and drops stored data'
 
 test('a key already stored runs again (stored bytes are no result: a client may have put them); an unknown function errs; duplicates are ignored', async () => {
   const { executor, core, feed, settle, of } = setup();
-  assert.deepEqual(core.putData('x', new Uint8Array([6, 6, 6])), { ok: true });
+  const put = new Uint8Array([6, 6, 6]);
+  feed({ type: 'expect-put', items: [{ key: 'x', nbytes: 3, hash: await valueHash(put) }] });
+  assert.deepEqual(await core.putData('x', put), { ok: true });
   feed(task('x'));
   await settle();
   assert.equal(executor.jobs.length, 1, 'bytes a client put under the key are not reported as its result');
@@ -111,7 +120,10 @@ test('a key already stored runs again (stored bytes are no result: a client may 
   assert.equal(executor.jobs.length, 2, 'asked again, it runs again');
   executor.jobs[1]?.finish({});
   await settle();
-  assert.deepEqual(of('x').map((m) => m.type), ['task-finished', 'task-finished']);
+  assert.deepEqual(
+    of('x').map((m) => m.type),
+    ['task-finished', 'task-finished'],
+  );
   assert.equal(of('y')[0]?.type, 'task-erred');
   assert.match((of('y')[0]?.error as { message: string }).message, /no source for function/);
   feed(task('z'), task('z'));
@@ -123,12 +135,23 @@ test('a key already stored runs again (stored bytes are no result: a client may 
 test('messages of one turn leave in one frame', async () => {
   const frames: Msg[][] = [];
   const executor = new ManualExecutor();
-  const core = new WorkerCore({ workerId: 'me', send: (f) => frames.push(decode(f) as Msg[]), executor, fetcher: new FakeFetcher(), heartbeatIntervalMs: 60_000 });
-  core.handleFrame(encodeFrame([task('p', [], { fn: 'g', source: undefined }), task('q', [], { fn: 'g', source: undefined })]));
+  const core = new WorkerCore({
+    workerId: 'me',
+    send: (f) => frames.push(decode(f) as Msg[]),
+    executor,
+    fetcher: new FakeFetcher(),
+    heartbeatIntervalMs: 60_000,
+  });
+  core.handleFrame(
+    encodeFrame([task('p', [], { fn: 'g', source: undefined }), task('q', [], { fn: 'g', source: undefined })]),
+  );
   await new Promise((r) => setTimeout(r, 5));
   // The heartbeat sent at start and the two refusals, all in one frame.
   assert.equal(frames.length, 1);
-  assert.deepEqual(frames[0]?.map((m) => m.type), ['heartbeat', 'task-erred', 'task-erred']);
+  assert.deepEqual(
+    frames[0]?.map((m) => m.type),
+    ['heartbeat', 'task-erred', 'task-erred'],
+  );
   core.close();
 });
 
@@ -157,8 +180,14 @@ test('acquire fetches what is not here, stores it (counted in memory) and answer
       [['tab-2'], ['c', 'd']],
     ],
   );
-  fetcher.calls[0]?.resolve({ values: new Map([['a', new Uint8Array(100)]]), missing: [{ key: 'b', holder: 'tab-1', absent: true }] });
-  fetcher.calls[1]?.resolve({ values: new Map([['c', new Uint8Array(1000)]]), missing: [{ key: 'd', holder: 'tab-2' }] });
+  fetcher.calls[0]?.resolve({
+    values: new Map([['a', new Uint8Array(100)]]),
+    missing: [{ key: 'b', holder: 'tab-1', absent: true }],
+  });
+  fetcher.calls[1]?.resolve({
+    values: new Map([['c', new Uint8Array(1000)]]),
+    missing: [{ key: 'd', holder: 'tab-2' }],
+  });
   await settle();
   const reply = sent.find((m) => m.type === 'acquired');
   assert.deepEqual(reply, {
@@ -180,7 +209,12 @@ test('acquire fetches what is not here, stores it (counted in memory) and answer
 test('a dependency fetch groups holders by id, not by address (every tab is "webrtc")', async () => {
   const { fetcher, core, feed, settle } = setup();
   const dep = (key: string, id: string) => ({ key, holders: [{ id, address: 'webrtc' }] });
-  feed(task('t', [], { deps: [dep('x', 'tab-1'), dep('y', 'tab-2')], args: encodeValue([new FutureRef('x'), new FutureRef('y')]).bytes }));
+  feed(
+    task('t', [], {
+      deps: [dep('x', 'tab-1'), dep('y', 'tab-2')],
+      args: encodeValue([new FutureRef('x'), new FutureRef('y')]).bytes,
+    }),
+  );
   await settle();
   assert.deepEqual(
     fetcher.calls.map((c) => c.holders[0]?.id),

@@ -1,7 +1,7 @@
 /** A real Node worker against the fake scheduler: run, modules, steal, cancel, scatter, memory, tasks of tasks. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FutureRef, decodeValue, encodeValue } from '@meshwork/protocol';
+import { FutureRef, decodeValue, encodeValue, valueHash } from '@meshwork/protocol';
 import { PeerSession } from '@meshwork/datalink';
 import { dialLink } from '@meshwork/datalink/node';
 import { startWorker, type WorkerHandle } from '../src/node/index.js';
@@ -17,7 +17,13 @@ const MEMORY_LIMIT = 4_000_000;
 before(async () => {
   scheduler = await FakeScheduler.start();
   const clientModule = new URL('./fake-task-client.ts', import.meta.url).href;
-  a = await startWorker({ scheduler: scheduler.address, threads: 1, memoryLimit: MEMORY_LIMIT, token: 'tok', clientModule });
+  a = await startWorker({
+    scheduler: scheduler.address,
+    threads: 1,
+    memoryLimit: MEMORY_LIMIT,
+    token: 'tok',
+    clientModule,
+  });
   b = await startWorker({ scheduler: scheduler.address, threads: 1 });
   ca = await scheduler.conn(a.id);
   cb = await scheduler.conn(b.id);
@@ -29,7 +35,16 @@ after(async () => {
 
 let n = 0;
 function task(key: string, source: string, args: unknown[], extra: Partial<Msg> = {}): Msg {
-  return { type: 'compute-task', key, fn: `fn-${++n}`, fnName: 'f', source, args: encodeValue(args).bytes, deps: [], ...extra };
+  return {
+    type: 'compute-task',
+    key,
+    fn: `fn-${++n}`,
+    fnName: 'f',
+    source,
+    args: encodeValue(args).bytes,
+    deps: [],
+    ...extra,
+  };
 }
 const SPIN = '() => { for (;;); }';
 
@@ -41,9 +56,19 @@ test('run-function answers with the Node version, even while the task thread is 
   assert.equal(reply.id, 1);
   // Node 21+ has navigator.userAgent ('Node.js/22'); Node 20 does not.
   assert.equal(decodeValue(reply.value as Uint8Array), globalThis.navigator?.userAgent ?? process.version);
-  ca.send({ type: 'run-function', id: 2, fn: 'r2', fnName: 'boom', source: '() => { throw new RangeError("no") }', args: encodeValue([]).bytes });
+  ca.send({
+    type: 'run-function',
+    id: 2,
+    fn: 'r2',
+    fnName: 'boom',
+    source: '() => { throw new RangeError("no") }',
+    args: encodeValue([]).bytes,
+  });
   const erred = await ca.next((m) => m.type === 'run-result');
-  assert.deepEqual([erred.id, (erred.error as Msg).name, (erred.error as Msg).message, (erred.error as Msg).workerId], [2, 'RangeError', 'no', a.id]);
+  assert.deepEqual(
+    [erred.id, (erred.error as Msg).name, (erred.error as Msg).message, (erred.error as Msg).workerId],
+    [2, 'RangeError', 'no', a.id],
+  );
   ca.send({ type: 'free-keys', keys: ['busy-1'] });
 });
 
@@ -80,27 +105,67 @@ test('an uploaded module: compute-task runs its export; a missing export errs na
   assert.equal(decodeValue((await ca.forKey('mod-2')).value as Uint8Array), 506, 'the function is remembered by id');
   const erred = await ca.forKey('mod-3');
   assert.equal(erred.type, 'task-erred');
-  assert.match((erred.error as Msg).message as string, /module 'kernels' \(version [0-9a-f]+\) has no export 'nope'; its exports: mandel/);
-  ca.send({ type: 'run-function', id: 3, fn: 'r3', fnName: 'mandel', source: 'mandel', module: mod.module, args: encodeValue([1, 1]).bytes });
+  assert.match(
+    (erred.error as Msg).message as string,
+    /module 'kernels' \(version [0-9a-f]+\) has no export 'nope'; its exports: mandel/,
+  );
+  ca.send({
+    type: 'run-function',
+    id: 3,
+    fn: 'r3',
+    fnName: 'mandel',
+    source: 'mandel',
+    module: mod.module,
+    args: encodeValue([1, 1]).bytes,
+  });
   assert.equal(decodeValue((await ca.next((m) => m.type === 'run-result' && m.id === 3)).value as Uint8Array), 101);
-  assert.equal(scheduler.moduleHits.get('kernels'), 1, 'fetched once by the worker process, for the task thread and the run thread');
+  assert.equal(
+    scheduler.moduleHits.get('kernels'),
+    1,
+    'fetched once by the worker process, for the task thread and the run thread',
+  );
 });
 
 test('put-data stores a value peers can fetch; memory is reported at once; over the limit is refused', async () => {
-  const conn = new PeerSession(await dialLink(a.dataAddress), { localId: 'test-client', peerId: a.dataAddress, role: 'ask', path: 'tcp' });
+  const conn = new PeerSession(await dialLink(a.dataAddress), {
+    localId: 'test-client',
+    peerId: a.dataAddress,
+    role: 'ask',
+    path: 'tcp',
+  });
   try {
     const value = new Float64Array(125_000).fill(1.5); // 1 MB: 25% of the limit
     const bytes = encodeValue(value).bytes;
-    const opts = { signal: new AbortController().signal, timeoutMs: 5_000 };
+    const opts = { signal: new AbortController().signal, timeoutMs: 10_000 };
+    const y = encodeValue('y').bytes;
+    // What the scheduler announces with a scatter plan: a worker stores no other put.
+    const expected = [
+      ['scattered-x', bytes],
+      ['too-big', new Uint8Array(MEMORY_LIMIT)],
+      ['scattered-y', y],
+    ] as const;
+    ca.send({
+      type: 'expect-put',
+      items: await Promise.all(
+        expected.map(async ([key, b]) => ({ key, nbytes: b.byteLength, hash: await valueHash(b) })),
+      ),
+    });
     await conn.putData('scattered-x', bytes, opts);
     const hb = await ca.next((m) => m.type === 'heartbeat' && (m.memoryUsed as number) >= bytes.byteLength, 300);
     assert.ok((hb.memoryUsed as number) < MEMORY_LIMIT);
-    cb.send(task('use-scattered', '(xs) => xs.length * xs[0]', [new FutureRef('scattered-x')], { deps: [{ key: 'scattered-x', holders: [{ id: a.id, address: a.dataAddress }] }] }));
+    cb.send(
+      task('use-scattered', '(xs) => xs.length * xs[0]', [new FutureRef('scattered-x')], {
+        deps: [{ key: 'scattered-x', holders: [{ id: a.id, address: a.dataAddress }] }],
+      }),
+    );
     assert.equal(decodeValue((await cb.forKey('use-scattered')).value as Uint8Array), 187_500);
-    await assert.rejects(conn.putData('too-big', new Uint8Array(MEMORY_LIMIT), opts), /refused the request \(BAD_REQUEST\): a value of 4000000 bytes is over this worker's remaining memory/);
+    await assert.rejects(
+      conn.putData('too-big', new Uint8Array(MEMORY_LIMIT), opts),
+      /refused the request \(BAD_REQUEST\): a value of 4000000 bytes is over this worker's remaining memory/,
+    );
     await assert.rejects(conn.putData('empty', new Uint8Array(0), opts), /no value/);
     // The connection is still good.
-    await conn.putData('scattered-y', encodeValue('y').bytes, opts);
+    await conn.putData('scattered-y', y, opts);
     ca.send({ type: 'free-keys', keys: ['scattered-x', 'scattered-y'] });
     await ca.next((m) => m.type === 'heartbeat' && (m.memoryUsed as number) < bytes.byteLength, 300);
   } finally {

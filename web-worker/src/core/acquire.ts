@@ -31,10 +31,10 @@ export async function acquireValues(
   const groups = new Map<string, { holders: DepSpec['holders']; keys: string[] }>();
   const expect = expectations(specs);
   for (const spec of specs) {
-    if (o.store.has(spec.key) && listedHere(spec, o.fetcher)) continue;
+    if (storedCopy(spec, o.store, o.fetcher)) continue;
     const cached = o.cache.peek(spec.key);
     if (cached) {
-      o.store.put(spec.key, cached);
+      o.store.put(spec.key, cached, spec.hash);
       continue;
     }
     const signature = holdersSignature(spec.holders);
@@ -46,7 +46,7 @@ export async function acquireValues(
   o.signal.throwIfAborted();
   const blame = new Map<string, string>();
   for (const r of fetched) {
-    for (const [key, bytes] of r.values) o.store.put(key, bytes);
+    for (const [key, bytes] of r.values) o.store.put(key, bytes, expect.get(key)?.hash);
     for (const m of r.missing) if (m.absent) blame.set(m.key, m.holder);
   }
   const items: Acquisition['items'] = [];
@@ -73,6 +73,23 @@ export function holdersSignature(holders: DepSpec['holders']): string {
 /** Key → the size and hash its fetched bytes must match (see PeerFetcher `expect`). */
 export function expectations(specs: readonly DepSpec[]): Map<string, Expected> {
   return new Map(specs.map((s) => [s.key, { nbytes: s.nbytes, hash: s.hash }]));
+}
+
+/**
+ * The stored bytes of `dep`, when they may be used as it: the scheduler lists this worker among
+ * its holders, and the SHA-256 they had when stored is the one the scheduler gave (either unknown:
+ * trusted). A copy that is not the value the scheduler knows (planted, or from before the value
+ * was made again) is dropped: the value is fetched from the other holders, and when none has it
+ * this worker is blamed, so the scheduler drops it as a holder.
+ */
+export function storedCopy(dep: DepSpec, store: Store, fetcher: PeerFetcher): Uint8Array | undefined {
+  if (!listedHere(dep, fetcher)) return undefined;
+  const bytes = store.get(dep.key);
+  if (bytes === undefined) return undefined;
+  const had = store.hashOf(dep.key);
+  if (dep.hash === undefined || had === undefined || had === dep.hash) return bytes;
+  store.delete(dep.key);
+  return undefined;
 }
 
 /**

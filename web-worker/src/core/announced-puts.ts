@@ -15,7 +15,8 @@ export interface Announcement {
   hash: string;
 }
 
-type Verdict = { ok: true } | { ok: false; message: string };
+/** Accepted, with the announced SHA-256 the bytes matched; or refused, with why. */
+type Verdict = { ok: true; hash: string } | { ok: false; message: string };
 
 export class AnnouncedPuts {
   /** Key → what may be put under it and until when, the oldest first. */
@@ -61,7 +62,7 @@ export class AnnouncedPuts {
         message: `the bytes put under '${key.slice(0, 64)}' are not the announced value: ${mismatch}`,
       };
     if (this.expected.get(key) === announced) this.expected.delete(key);
-    return { ok: true };
+    return { ok: true, hash: announced.hash };
   }
 
   private current(key: string): (Announcement & { until: number }) | undefined {

@@ -5,7 +5,7 @@
  * aborted.
  */
 import type { WorkerChannel } from '@meshwork/protocol';
-import { expectations, holdersSignature, listedHere } from './acquire.js';
+import { expectations, holdersSignature, storedCopy } from './acquire.js';
 import type { Expected, FetchResult, PeerFetcher } from './interfaces.js';
 import type { DepCache, Store } from './store.js';
 
@@ -54,7 +54,7 @@ export class DepGatherer {
     const groups = new Map<string, { holders: DepSpec['holders']; keys: string[] }>();
     const expect = expectations(specs);
     for (const dep of specs) {
-      const local = listedHere(dep, this.fetcher) ? this.store.get(dep.key) : undefined;
+      const local = storedCopy(dep, this.store, this.fetcher);
       if (local) {
         deps.set(dep.key, local);
         continue;

@@ -4,6 +4,8 @@
  */
 export class Store {
   private readonly values = new Map<string, Uint8Array>();
+  /** Key → the SHA-256 its bytes had when stored (computed here, checked on fetch, or announced for a put). */
+  private readonly hashes = new Map<string, string>();
   private total = 0;
 
   /** `onDrop(bytes)`: a value left the store (a host may reclaim its memory: node/reclaim.ts). */
@@ -25,16 +27,24 @@ export class Store {
     return this.values.get(key);
   }
 
-  put(key: string, bytes: Uint8Array): void {
+  /** Stores `bytes` under `key`, with their SHA-256 when known. */
+  put(key: string, bytes: Uint8Array, hash?: string): void {
     this.delete(key);
     this.values.set(key, bytes);
+    if (hash !== undefined) this.hashes.set(key, hash);
     this.total += bytes.byteLength;
+  }
+
+  /** The SHA-256 of the bytes stored under `key`, when known. */
+  hashOf(key: string): string | undefined {
+    return this.hashes.get(key);
   }
 
   delete(key: string): boolean {
     const old = this.values.get(key);
     if (old === undefined) return false;
     this.values.delete(key);
+    this.hashes.delete(key);
     this.total -= old.byteLength;
     this.onDrop?.(old.byteLength);
     return true;

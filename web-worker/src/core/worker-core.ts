@@ -205,7 +205,7 @@ export class WorkerCore {
     if (!verdict.ok) return verdict;
     if (this.closing.signal.aborted) return { ok: false, message: 'the worker is closing' };
     if (this.store.has(key)) return { ok: false, message: `a value was stored under ${key.slice(0, 64)} here meanwhile` };
-    this.store.put(key, bytes);
+    this.store.put(key, bytes, verdict.hash);
     this.outbox.memoryChanged();
     return { ok: true };
   }
@@ -319,7 +319,7 @@ export class WorkerCore {
       this.tasks.delete(msg.key);
       this.done++;
       if (outcome.ok) {
-        this.store.put(msg.key, outcome.bytes);
+        this.store.put(msg.key, outcome.bytes, outcome.hash);
         this.outbox.memoryChanged();
         this.reportFinished(msg.key, outcome.bytes, outcome, outcome.hash);
       } else {
