@@ -39,11 +39,17 @@ export interface PlacementPolicy {
   choose(task: TaskState, candidates: Iterable<WorkerState>): WorkerState | null;
 }
 
-/** True when the task's restrictions let `worker` run it now (its resources are free there). */
-export function allowed(task: TaskState, worker: WorkerState): boolean {
+/**
+ * True when the task's restrictions let `worker` run it: `now` (the default) with the resources and
+ * replica slots it has free at this moment; else ever, whatever it is busy with.
+ */
+export function allowed(task: TaskState, worker: WorkerState, now = true): boolean {
   if (worker.excluded) return false;
   // A verified task runs on workers that have not computed it yet, and have room for a replica.
-  if (task.verify > 1 && (worker.replicas >= maxReplicas(worker) || task.replicas?.votes.some((v) => v.worker === worker))) return false;
+  if (task.verify > 1) {
+    if (task.replicas?.votes.some((v) => v.worker === worker)) return false;
+    if (now && worker.replicas >= maxReplicas(worker)) return false;
+  }
   const r = task.restrictions;
   const pinned = r?.workers !== undefined && !r.allowOtherWorkers;
   // A worker whose copy of this value a peer surely found missing or wrong makes it again only when it must.
@@ -52,7 +58,8 @@ export function allowed(task: TaskState, worker: WorkerState): boolean {
   if (pinned && !r.workers?.some((w) => w === worker.id || w === worker.name)) return false;
   if (r.resources) {
     for (const [name, amount] of Object.entries(r.resources)) {
-      if ((worker.resources[name] ?? 0) - (worker.resourcesUsed[name] ?? 0) < amount) return false;
+      const used = now ? (worker.resourcesUsed[name] ?? 0) : 0;
+      if ((worker.resources[name] ?? 0) - used < amount) return false;
     }
   }
   return true;

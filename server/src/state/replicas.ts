@@ -31,13 +31,7 @@ export function addressGroup(ip: string | undefined): string {
 
 /** True when `w` could ever run `t` (its restrictions allow it, whatever it is busy with now) and has not voted on it. */
 export function couldRun(t: TaskState, w: WorkerState): boolean {
-  if (w.excluded || t.replicas?.votes.some((v) => v.worker === w)) return false;
-  const r = t.restrictions;
-  const pinned = r?.workers !== undefined && !r.allowOtherWorkers;
-  if (!pinned && t.shunned?.includes(w)) return false;
-  if (pinned && !r.workers?.some((n) => n === w.id || n === w.name)) return false;
-  for (const [name, amount] of Object.entries(r?.resources ?? {})) if ((w.resources[name] ?? 0) < amount) return false;
-  return true;
+  return allowed(t, w, false);
 }
 
 /** True when some live worker could still run `t`: a further vote is possible. */
