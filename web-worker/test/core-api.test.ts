@@ -2,33 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FutureRef, decode, decodeValue, encodeFrame, encodeValue, valueHash, type Holder } from '@meshwork/protocol';
-import type { Executor, FetchResult, Job, Outcome, PeerFetcher, RunHooks } from '../src/core/interfaces.js';
+import type { FetchResult, PeerFetcher } from '../src/core/interfaces.js';
 import { WorkerCore } from '../src/core/worker-core.js';
+import { ManualExecutor } from './manual-executor.js';
 
 type Msg = Record<string, unknown> & { type: string };
-
-/** An executor whose jobs finish when the test says so. */
-class ManualExecutor implements Executor {
-  readonly jobs: { job: Job; signal: AbortSignal; hooks: RunHooks | undefined; finish(o?: Partial<Outcome>): void }[] =
-    [];
-  constructor(readonly threads = 1) {}
-  run(job: Job, signal: AbortSignal, hooks?: RunHooks): Promise<Outcome> {
-    hooks?.onStart?.(); // each job has a thread of its own at once
-    return new Promise((resolve) => {
-      const base = { startedAt: 1, stoppedAt: 2, thread: 0 };
-      signal.addEventListener('abort', () =>
-        resolve({ ...base, ok: false, error: { code: 'CANCELLED', name: 'CancelledError', message: 'x' } }),
-      );
-      this.jobs.push({
-        job,
-        signal,
-        hooks,
-        finish: (o = {}) => resolve({ ...base, ok: true, bytes: encodeValue(job.key).bytes, ...o } as Outcome),
-      });
-    });
-  }
-  async close(): Promise<void> {}
-}
 
 class FakeFetcher implements PeerFetcher {
   calls: { keys: readonly string[]; signal: AbortSignal; resolve(r: FetchResult): void }[] = [];

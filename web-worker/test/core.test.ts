@@ -1,31 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FutureRef, decode, encodeFrame, encodeValue, valueHash, type Holder } from '@meshwork/protocol';
-import type { Executor, FetchResult, Job, Outcome, PeerFetcher, RunHooks } from '../src/core/interfaces.js';
+import type { FetchResult, PeerFetcher } from '../src/core/interfaces.js';
 import { WorkerCore } from '../src/core/worker-core.js';
+import { ManualExecutor } from './manual-executor.js';
 
 type Msg = Record<string, unknown> & { type: string };
-
-/** An executor whose jobs finish when the test says so. */
-class ManualExecutor implements Executor {
-  readonly threads = 1;
-  readonly jobs: { job: Job; signal: AbortSignal; hooks: RunHooks; finish(o: Partial<Outcome>): void }[] = [];
-  run(job: Job, signal: AbortSignal, hooks: RunHooks = {}): Promise<Outcome> {
-    return new Promise((resolve) => {
-      const base = { startedAt: 1, stoppedAt: 2, thread: 0 };
-      signal.addEventListener('abort', () =>
-        resolve({ ...base, ok: false, error: { code: 'CANCELLED', name: 'CancelledError', message: 'x' } }),
-      );
-      this.jobs.push({
-        job,
-        signal,
-        hooks,
-        finish: (o) => resolve({ ...base, ok: true, bytes: encodeValue(job.key).bytes, ...o } as Outcome),
-      });
-    });
-  }
-  async close(): Promise<void> {}
-}
 
 class FakeFetcher implements PeerFetcher {
   calls: { holders: readonly Holder[]; keys: readonly string[]; resolve(r: FetchResult): void }[] = [];
@@ -37,7 +17,7 @@ class FakeFetcher implements PeerFetcher {
 
 function setup() {
   const sent: Msg[] = [];
-  const executor = new ManualExecutor();
+  const executor = new ManualExecutor(1, false);
   const fetcher = new FakeFetcher();
   const core = new WorkerCore({
     workerId: 'me',
@@ -134,7 +114,7 @@ test('a key already stored runs again (stored bytes are no result: a client may 
 
 test('messages of one turn leave in one frame', async () => {
   const frames: Msg[][] = [];
-  const executor = new ManualExecutor();
+  const executor = new ManualExecutor(1, false);
   const core = new WorkerCore({
     workerId: 'me',
     send: (f) => frames.push(decode(f) as Msg[]),
