@@ -89,8 +89,10 @@ export class Harness {
     return msgs.flatMap((m) => (m.type === 'compute-task' ? [m.key] : []));
   }
 
-  finish(worker: string, key: string, nbytes = 8): void {
-    this.s.taskFinished(worker, { type: 'task-finished', key, nbytes, value: new Uint8Array([this.seq++ & 255]), startedAt: 0, stoppedAt: 1, thread: 0 });
+  /** `worker` finished `key`; with `hash` it says it made those bytes (results of verified tasks agree by hash). */
+  finish(worker: string, key: string, nbytes = 8, hash?: string): void {
+    const value = new Uint8Array([this.seq++ & 255]);
+    this.s.taskFinished(worker, { type: 'task-finished', key, nbytes, value, ...(hash === undefined ? {} : { hash }), startedAt: 0, stoppedAt: 1, thread: 0 });
     this.check();
   }
 

@@ -3,15 +3,15 @@
  * gather, who-has, scatter. Each acts only on what the client's tenant may name (tenancy.ts).
  */
 import { ErrorCode, ReplyCode, type ClientChannel, type WireError, type WorkerChannel } from '@meshwork/protocol';
-import { Dispatcher } from './dispatch.js';
-import { holderOf } from './lifecycle.js';
+import { Leasing } from './leases.js';
+import { holderOf } from './holders.js';
 import { clear, grow, shrink } from './compact.js';
 import { heldBy, screenGraph, screenScattered } from './tenancy.js';
 import type { ClientState, PendingGather, TaskState, WorkerState } from './types.js';
 
 type ClientMessage<T extends ClientChannel.ClientToServer['type']> = Extract<ClientChannel.ClientToServer, { type: T }>;
 
-export abstract class ClientEvents extends Dispatcher {
+export abstract class ClientEvents extends Leasing {
   /** A client joined; `tenant` is the client a task client acts for (tasks from tasks), else its own id. */
   addClient(id: string, name: string, tenant: string = id): void {
     this.clients.set(id, { id, name, tenant, wants: new Set() });

@@ -57,7 +57,7 @@ export abstract class Dispatcher extends Lifecycle {
   protected override updateRoom(w: WorkerState): void {
     super.updateRoom(w);
     const live = this.workers.get(w.id) === w;
-    if (live && this.roomy.has(w) && w.processing.size < w.threads) this.idle.add(w);
+    if (live && this.roomy.has(w) && w.processing.size + w.overdue < w.threads) this.idle.add(w);
     else this.idle.delete(w);
     if (live && w.processing.size > w.threads) this.overloaded.add(w);
     else this.overloaded.delete(w);
@@ -78,7 +78,7 @@ export abstract class Dispatcher extends Lifecycle {
   }
 
   private holderHasRoom(w: WorkerState): boolean {
-    return this.workers.get(w.id) === w && !w.paused && !w.excluded && w.processing.size < this.capacity(w) + HOLDER_QUEUE_EXTRA;
+    return this.workers.get(w.id) === w && !w.paused && !w.excluded && w.processing.size + w.overdue < this.capacity(w) + HOLDER_QUEUE_EXTRA;
   }
 
   private roomyCandidates(t: TaskState): Iterable<WorkerState> {
@@ -185,7 +185,7 @@ export abstract class Dispatcher extends Lifecycle {
     if (this.idle.size === 0 || this.overloaded.size === 0) return;
     let idle: WorkerState | undefined;
     for (const w of this.idle) {
-      if (this.workers.get(w.id) === w && this.roomy.has(w) && w.processing.size < w.threads) {
+      if (this.workers.get(w.id) === w && this.roomy.has(w) && w.processing.size + w.overdue < w.threads) {
         idle = w;
         break;
       }

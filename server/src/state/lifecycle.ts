@@ -10,13 +10,14 @@ import {
   ErrorCode,
   INLINE_VALUE_MAX_BYTES,
   SCHEDULER_INLINE_CACHE_BYTES,
-  WEBRTC_ADDRESS,
   type ClientChannel,
   type TicketPurpose,
   type WireError,
   type WorkerChannel,
 } from '@meshwork/protocol';
 import type { Emit } from './emit.js';
+import { depSpec } from './holders.js';
+import type { LeaseOptions } from './leases.js';
 import { TaskGroups, groupName } from './groups.js';
 import { FairQueue } from './fair-queue.js';
 import { queueExtraFor } from './queue-depth.js';
@@ -24,7 +25,7 @@ import { DEFAULT_TASK_DURATION_MS, LocalityPlacement, MAX_RECORDED_TASK_DURATION
 import { SmallMap, SmallSet, bytesToString, clear, emptySet, grow, shrink, stringToBytes } from './compact.js';
 import type { ClientState, FunctionEntry, PendingGather, TaskState, TaskStatus, WorkerState } from './types.js';
 
-export interface SchedulerOptions {
+export interface SchedulerOptions extends LeaseOptions {
   allowedFailures?: number;
   inlineCacheBytes?: number;
   /** Tasks a worker may hold beyond its threads; unset, it adapts to the worker's tasks (queue-depth.ts). */
@@ -52,17 +53,6 @@ type ComputeTaskMessage = Extract<WorkerChannel.ServerToWorker, { type: 'compute
 
 /** The deps of every task that has none (an empty array each would cost 32 bytes a task). */
 const NO_DEPS: readonly TaskState[] = Object.freeze([]);
-
-/** How peers reach a worker: its TCP data link, or WebRTC by id (a browser tab). */
-export function holderOf(w: WorkerState): { id: string; address: string } {
-  return { id: w.id, address: w.dataAddress ?? WEBRTC_ADDRESS };
-}
-
-/** Where to fetch `t`'s value (all its holders: a worker listed that lacks it says so), with the size and hash the bytes must match. */
-export function depSpec(t: TaskState): { key: string; holders: { id: string; address: string }[]; nbytes: number; hash?: string } {
-  const spec = { key: t.key, holders: [...t.whoHas].map(holderOf), nbytes: t.nbytes };
-  return t.hash === null ? spec : { ...spec, hash: t.hash };
-}
 
 export abstract class Lifecycle {
   readonly tasks = new Map<string, TaskState>();
@@ -144,6 +134,7 @@ export abstract class Lifecycle {
       verify: task?.verify ?? 1,
       replicas: null,
       shunned: null,
+      stragglers: null,
       restrictions:
         task && restricted ? { workers: task.workers, allowOtherWorkers: task.allowOtherWorkers ?? false, resources: task.resources } : null,
       timeoutMs: task?.timeoutMs,
@@ -492,7 +483,7 @@ export abstract class Lifecycle {
   }
 
   protected updateRoom(w: WorkerState): void {
-    if (!w.paused && !w.excluded && w.processing.size < this.capacity(w) && this.workers.get(w.id) === w) this.roomy.add(w);
+    if (!w.paused && !w.excluded && w.processing.size + w.overdue < this.capacity(w) && this.workers.get(w.id) === w) this.roomy.add(w);
     else this.roomy.delete(w);
   }
 }

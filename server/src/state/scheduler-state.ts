@@ -6,7 +6,7 @@
  */
 import { ErrorCode, MEMORY_PAUSE_FRACTION, type ClientChannel, type WireError, type WorkerChannel } from '@meshwork/protocol';
 import { ClientEvents } from './client-events.js';
-import { MAX_BLAMERS_REMEMBERED, SUSPICIONS_TO_EXCLUDE, errorOutcome, resultOutcome, tally, unresolved, type Verdict, type Vote } from './verify.js';
+import { MAX_BLAMERS_REMEMBERED, errorOutcome, resultOutcome, tally, unresolved, type Verdict, type Vote } from './verify.js';
 import { anyEligible } from './replicas.js';
 import { recordResult } from './queue-depth.js';
 import type { ClientState, TaskState, TaskStatus, WorkerState } from './types.js';
@@ -54,6 +54,7 @@ export class SchedulerState extends ClientEvents {
       agreed: 0,
       memoryUsed: 0,
       paused: false,
+      overdue: 0,
       suspicions: 0,
       blamedBy: null,
       excluded: false,
@@ -161,9 +162,12 @@ export class SchedulerState extends ClientEvents {
     const t = this.tasks.get(msg.key);
     if (!w) return;
     if (t !== undefined && t.verify > 1 && t.processingOn !== w) return this.strayReplica(t, w, true);
-    // Expected from the worker running it, or from the one it was last sent to when it was taken
-    // back meanwhile (stolen, its inputs lost): a result no one asked this worker for is refused.
-    const asked = t !== undefined && (t.processingOn === w || (t.lastSentTo === w && (t.status === 'waiting' || t.status === 'queued' || t.status === 'released')));
+    // Expected from the worker running it, from the one it was last sent to when it was taken
+    // back meanwhile (stolen, its inputs lost), or from one that held it past its lease (its copy
+    // may still win, see leases.ts): a result no one asked this worker for is refused.
+    const unsettled = t !== undefined && (t.status === 'waiting' || t.status === 'queued' || t.status === 'released');
+    const late = t?.stragglers?.includes(w) === true && (unsettled || t.status === 'processing');
+    const asked = t !== undefined && (t.processingOn === w || (t.lastSentTo === w && unsettled) || late);
     if (!t || !asked) {
       // Not expected from this worker (cancelled, already done elsewhere, or never sent there): it should not keep it.
       if (!t || t.status !== 'memory' || !t.whoHas.has(w)) this.emit.worker(w.id, { type: 'free-keys', keys: [msg.key] });
@@ -172,6 +176,8 @@ export class SchedulerState extends ClientEvents {
       return;
     }
     const verifying = t.verify > 1;
+    // A straggler's copy won: the copy running elsewhere is cancelled.
+    if (t.processingOn && t.processingOn !== w) this.emit.worker(t.processingOn.id, { type: 'free-keys', keys: [t.key] });
     if (t.processingOn) this.unassign(t);
     else if (t.status === 'waiting') this.releaseInputs(t);
     const ms = this.recordDuration(t.fnName, msg.stoppedAt - msg.startedAt);
@@ -237,15 +243,6 @@ export class SchedulerState extends ClientEvents {
     return verdict;
   }
 
-  /** One more suspicion against `w`; past SUSPICIONS_TO_EXCLUDE it gets no more tasks. */
-  private suspect(w: WorkerState): void {
-    w.suspicions++;
-    if (w.suspicions >= SUSPICIONS_TO_EXCLUDE && !w.excluded) {
-      w.excluded = true;
-      this.updateRoom(w);
-    }
-  }
-
   /**
    * `reporter` surely found `holderId`'s copy of `key` missing or wrong (it said data-missing,
    * sent bytes that do not match, or failed every fetch in a row): the copy is dropped, the value
@@ -272,6 +269,7 @@ export class SchedulerState extends ClientEvents {
     const t = this.tasks.get(msg.key);
     if (w && t && t.verify > 1 && t.processingOn !== w) return this.strayReplica(t, w, false);
     if (!w || !t || t.processingOn !== w) {
+      if (w && t) this.dropStraggler(t, w); // a late copy erred: the copy elsewhere goes on
       this.dispatch();
       return;
     }
@@ -369,7 +367,8 @@ export class SchedulerState extends ClientEvents {
   taskSeceded(workerId: string, key: string): void {
     const t = this.tasks.get(key);
     const w = t?.processingOn;
-    if (!t || !w || w.id !== workerId || !w.processing.has(t)) return;
+    // Past its cap a worker's seceded tasks keep their threads (a stranger could otherwise take every task this way).
+    if (!t || !w || w.id !== workerId || !w.processing.has(t) || w.seceded.size >= this.maxSeceded(w)) return;
     w.processing.delete(t);
     w.seceded.add(t);
     this.updateRoom(w);

@@ -56,6 +56,8 @@ export interface TaskState {
   replicas: Replicas | null;
   /** Workers whose copy of this value a peer surely found missing or wrong: it is made again elsewhere when it can be. */
   shunned: WorkerState[] | null;
+  /** Workers that held it past their lease (see leases.ts), oldest first: their copies may still win; null when none. */
+  stragglers: WorkerState[] | null;
   readonly restrictions: Restrictions | null;
   readonly timeoutMs: number | undefined;
   /** Gathers waiting for this key to settle (sparse). */
@@ -121,6 +123,8 @@ export interface WorkerState {
   /** Its votes that agreed with a verdict: what it was seen to compute right (see `trustedThreads`). */
   agreed: number;
   paused: boolean;
+  /** Tasks it held past their lease that now run elsewhere too, while its copies last (see leases.ts): they hold its threads. */
+  overdue: number;
   /** Tasks sent to it that count against its threads. */
   readonly processing: Set<TaskState>;
   /** Tasks sent to it that wait on other tasks (seceded): they do not count against its threads. */

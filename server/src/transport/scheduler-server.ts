@@ -358,6 +358,7 @@ export class SchedulerServer {
     const limit = this.options.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
     const now = Date.now();
     for (const [id, w] of this.workers) if (now - w.lastSeen > limit) this.dropWorker(id, `silent for ${now - w.lastSeen} ms`);
+    this.state.checkLeases();
   }
 
   private onClientFrame(id: string, conn: Connection<ToClient>, data: RawData): void {

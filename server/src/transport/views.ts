@@ -16,8 +16,13 @@ export interface WorkerInfo {
   bytesStored: number;
   /** Bytes of values traded with each peer, per path, as the worker last reported. */
   peers: PeerTraffic[];
-  /** Times it was outvoted on verified tasks (`verify: k`); `excluded` once it gets no more tasks for it. */
+  /**
+   * Times it was outvoted on verified tasks (`verify: k`), blamed by peers for a missing or wrong
+   * value, or overtaken on a task it held past its lease; `excluded` once it gets no more tasks for it.
+   */
   suspicions: number;
+  /** Tasks it held past their lease that now run elsewhere too (its copies may still win). */
+  overdue: number;
   excluded: boolean;
 }
 
@@ -41,6 +46,7 @@ export function clusterState(s: SchedulerState, traffic?: TrafficBook): ClusterS
       bytesStored: w.bytesStored,
       peers: traffic?.peersOf(w.id) ?? [],
       suspicions: w.suspicions,
+      overdue: w.overdue,
       excluded: w.excluded,
     })),
     tasks: {
@@ -73,6 +79,12 @@ export function prometheusText(s: SchedulerState, traffic: TrafficBook): string 
   metric('meshwork_tasks_erred_total', 'counter', 'Tasks that failed.', [['', s.totals.tasksErred]]);
   metric('meshwork_tasks_replanned_total', 'counter', 'Tasks planned again: an input could not be fetched.', [
     ['', s.totals.tasksReplanned],
+  ]);
+  metric('meshwork_tasks_speculated_total', 'counter', 'Copies of tasks run elsewhere because a worker held them past their lease.', [
+    ['', s.speculation.copies],
+  ]);
+  metric('meshwork_races_lost_total', 'counter', 'Copies held past their lease and overtaken by a later copy (their workers suspected).', [
+    ['', s.speculation.racesLost],
   ]);
   metric('meshwork_workers_joined_total', 'counter', 'Workers that joined.', [['', s.totals.workersJoined]]);
   metric('meshwork_workers_lost_total', 'counter', 'Workers that left or died.', [['', s.totals.workersLost]]);
@@ -113,6 +125,7 @@ export function clusterDump(s: SchedulerState, taskLimit: number): unknown {
       priority: t.priority,
       retriesLeft: t.retriesLeft,
       suspicious: t.suspicious,
+      stragglers: t.stragglers?.map((w) => w.id) ?? [],
       scattered: t.scattered,
       restrictions: t.restrictions,
       error: t.error ? { code: t.error.code, name: t.error.name, message: t.error.message } : null,
