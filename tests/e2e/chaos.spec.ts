@@ -19,7 +19,7 @@ import {
   workerKiller,
   type ChaosValue,
 } from '../integration/chaos-graph.mjs';
-import { JOIN_TIMEOUT_MS, clusterState, joinTab } from './fixtures/tabs.js';
+import { JOIN_TIMEOUT_MS, clusterState, joinTab, schedulerDump } from './fixtures/tabs.js';
 
 /** 20 blocks × 5 layers × 20 tasks = 2,000 tasks. */
 const BLOCKS = 20;
@@ -112,17 +112,8 @@ test('a 2,000-task graph while tabs are closed and reopened and Node workers kil
     expect(checked).toBe(tasks.length);
     expect(tabsClosed, 'the chaos struck').toBeGreaterThanOrEqual(3);
     expect(killer.stats.killed).toBeGreaterThanOrEqual(1);
-    await expect
-      .poll(
-        async () =>
-          ((await (await fetch(`${cluster.httpUrl}/api/dump?limit=5`)).json()) as { taskCount: number }).taskCount,
-        {
-          timeout: 20_000,
-        },
-      )
-      .toBe(0);
-    const dump = (await (await fetch(`${cluster.httpUrl}/api/dump?limit=5`)).json()) as { invariants: string[] };
-    expect(dump.invariants).toEqual([]);
+    await expect.poll(async () => (await schedulerDump(cluster.httpUrl)).taskCount, { timeout: 20_000 }).toBe(0);
+    expect((await schedulerDump(cluster.httpUrl)).invariants).toEqual([]);
     expect(pageErrors).toEqual([]);
   } finally {
     stop = true;

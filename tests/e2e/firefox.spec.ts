@@ -9,14 +9,13 @@ import { Client } from '@meshwork/client';
 import { LocalCluster } from '@meshwork/server';
 import { make, total } from './fixtures/values.js';
 import { clusterState, joinTab, metric, pageNotices, peerOf, tabStats, type TabStatsOnPage } from './fixtures/tabs.js';
+import { launchFirefox, type FirefoxBrowser } from './fixtures/firefox.js';
 import {
-  firefoxNotices,
-  firefoxPageNumber,
-  firefoxTabStats,
-  joinFirefoxTab,
-  launchFirefox,
-  type FirefoxBrowser,
-} from './fixtures/firefox.js';
+  joinPuppeteerTab,
+  puppeteerNotices,
+  puppeteerPageNumber,
+  puppeteerTabStats,
+} from './fixtures/puppeteer-tabs.js';
 
 /** Float64 elements of each value traded between workers: 3.2 MB, many data-channel chunks. */
 const VALUE_LENGTH = 400_000;
@@ -67,7 +66,7 @@ function delta(before: TabStatsOnPage, after: TabStatsOnPage, peer: string): { s
 
 test('a Firefox tab joins and runs tasks restricted to it', async () => {
   const page = await firefox.newPage();
-  const tab = await joinFirefoxTab(page, cluster.httpUrl, '?threads=2&name=firefox-tab', pageErrors);
+  const tab = await joinPuppeteerTab(page, cluster.httpUrl, '?threads=2&name=firefox-tab', pageErrors);
   expect(tab).toMatchObject({ kind: 'browser', threads: 2, name: 'firefox-tab' });
   expect(tab.agent).toContain('Firefox');
 
@@ -94,8 +93,8 @@ test('a Firefox tab joins and runs tasks restricted to it', async () => {
   await expect
     .poll(async () => (await clusterState(cluster.httpUrl)).workers.find((w) => w.id === tab.id)?.tasks.done)
     .toBe(22);
-  await expect.poll(() => firefoxPageNumber(page, 'tasks-done')).toBe(22);
-  expect(await firefoxNotices(page), 'no warnings: heartbeats come from the ticker Web Worker').toEqual([]);
+  await expect.poll(() => puppeteerPageNumber(page, 'tasks-done')).toBe(22);
+  expect(await puppeteerNotices(page), 'no warnings: heartbeats come from the ticker Web Worker').toEqual([]);
   await page.close();
 });
 
@@ -105,13 +104,13 @@ test('a Firefox tab trades MB values directly with a Chromium tab and a Node wor
   test.setTimeout(TRADE_TEST_TIMEOUT_MS);
   const fxPage = await firefox.newPage();
   const crPage = await browser.newPage();
-  const fx = await joinFirefoxTab(fxPage, cluster.httpUrl, '?threads=1&name=firefox', pageErrors);
+  const fx = await joinPuppeteerTab(fxPage, cluster.httpUrl, '?threads=1&name=firefox', pageErrors);
   const cr = await joinTab(crPage, cluster.httpUrl, '?threads=1&name=chromium', pageErrors);
   expect(cr.agent).toContain('Chrome');
   const relayedBefore = await metric(cluster.httpUrl, 'meshwork_relayed_bytes_total');
 
   // Each value is made on one worker and read by exactly one other: Firefox ↔ Chromium, Firefox ↔ Node.
-  const before = { fx: await firefoxTabStats(fxPage), cr: await tabStats(crPage) };
+  const before = { fx: await puppeteerTabStats(fxPage), cr: await tabStats(crPage) };
   const [onFx, onCr, onNode] = [on(fx.id), on(cr.id), on(nodeId)];
   const values = [
     onFx.submit(make, VALUE_LENGTH, 3),
@@ -131,7 +130,7 @@ test('a Firefox tab trades MB values directly with a Chromium tab and a Node wor
   // Nothing went through the scheduler.
   expect(await metric(cluster.httpUrl, 'meshwork_relayed_bytes_total')).toBe(relayedBefore);
   // The tabs' own counters: bytes on their WebRTC data channels, per peer.
-  const after = { fx: await firefoxTabStats(fxPage), cr: await tabStats(crPage) };
+  const after = { fx: await puppeteerTabStats(fxPage), cr: await tabStats(crPage) };
   expect(delta(before.fx, after.fx, cr.id).sent, 'Firefox sent its value to Chromium').toBeGreaterThanOrEqual(
     VALUE_BYTES,
   );
@@ -157,7 +156,7 @@ test('a Firefox tab trades MB values directly with a Chromium tab and a Node wor
     })
     .toEqual([`${cr.id} webrtc`, `${nodeId} webrtc`].sort());
   // No failed fetch, no lost connection on either page.
-  expect(await firefoxNotices(fxPage)).toEqual([]);
+  expect(await puppeteerNotices(fxPage)).toEqual([]);
   expect(await pageNotices(crPage)).toEqual([]);
   for (const f of [...values, ...sums]) f.release();
   await Promise.all([fxPage.close(), crPage.close()]);
@@ -165,7 +164,7 @@ test('a Firefox tab trades MB values directly with a Chromium tab and a Node wor
 
 test('closing the Firefox tab removes the worker and its tasks are recovered', async () => {
   const page = await firefox.newPage();
-  const tab = await joinFirefoxTab(page, cluster.httpUrl, '?threads=2&name=firefox-closed', pageErrors);
+  const tab = await joinPuppeteerTab(page, cluster.httpUrl, '?threads=2&name=firefox-closed', pageErrors);
   const nodeDone = (await clusterState(cluster.httpUrl)).workers.find((w) => w.id === nodeId)?.tasks.done ?? 0;
   // In a tab's Web Worker these never finish (the tab is closed under them); on Node they answer at once.
   const stuckInTabs = async (x: number): Promise<number> => {
@@ -174,7 +173,7 @@ test('closing the Firefox tab removes the worker and its tasks are recovered', a
   };
   const inputs = [1, 2, 3, 4];
   const futures = client.with({ workers: [tab.id], allowOtherWorkers: true, pure: false }).map(stuckInTabs, inputs);
-  await expect.poll(() => firefoxPageNumber(page, 'tasks-running'), { timeout: RESULT_TIMEOUT_MS }).toBe(2);
+  await expect.poll(() => puppeteerPageNumber(page, 'tasks-running'), { timeout: RESULT_TIMEOUT_MS }).toBe(2);
 
   await page.close();
   await expect
