@@ -5,6 +5,7 @@
 import {
   CONNECT_TIMEOUT_MS,
   INLINE_VALUE_MAX_BYTES,
+  MAX_ANNOUNCED_PUTS_PER_CLIENT,
   MAX_KEYS_PER_REQUEST,
   PEER_FETCH_TIMEOUT_MS,
 } from '@meshwork/protocol';
@@ -74,7 +75,17 @@ export const RANDOM_KEY_BYTES = 8;
  */
 export const SCATTER_WORKER_WAIT_MS = CONNECT_TIMEOUT_MS;
 
-/** First pause before asking for a scatter plan again when no worker could take the data, in milliseconds (doubles each time). */
+/**
+ * Values one scatter plan asks for at most; `scatter` plans and puts a larger one batch by batch.
+ * A quarter of the scheduler's MAX_ANNOUNCED_PUTS_PER_CLIENT: the announcements of a batch just
+ * put may still count for a moment (the worker's `puts-stored` is in flight) when the next is planned.
+ */
+export const SCATTER_PLAN_BATCH = MAX_ANNOUNCED_PUTS_PER_CLIENT / 4;
+
+/**
+ * First pause before asking for a scatter plan again when no worker could take the data, or the
+ * scheduler refused the plan for announcements not yet used (LIMIT_EXCEEDED), in milliseconds (doubles each time).
+ */
 export const SCATTER_PLAN_RETRY_MS = 50;
 
 /** Longest pause between two scatter plans, in milliseconds. */

@@ -1,7 +1,7 @@
 /**
  * Request/reply pairs on the control channel other than `gather` (`scatter-plan`, `who-has`,
  * `run`, `upload`): each request carries a fresh id; its reply, or an `error` naming it in
- * `replyTo`, settles it. Waits are bounded by `timeoutMs`/`signal`; a late reply is dropped.
+ * `replyTo`, settles it (the error's `cause` is that `error` reply, whose `code` says why). Waits are bounded by `timeoutMs`/`signal`; a late reply is dropped.
  */
 import { AuthError, ProtocolError, ReplyCode, type ConnectionError, type ErrorReply } from '@meshwork/protocol';
 import type { Connection, Incoming, Outgoing } from './connection.js';
@@ -55,7 +55,7 @@ export class Requests {
     p.reject(
       reply.code === ReplyCode.AUTH_FAILED || reply.code === ReplyCode.NOT_YOURS
         ? new AuthError(`the scheduler refused ${p.what}: ${reply.message}`)
-        : new ProtocolError(`the scheduler refused ${p.what}: ${reply.code}: ${reply.message}`),
+        : new ProtocolError(`the scheduler refused ${p.what}: ${reply.code}: ${reply.message}`, { cause: reply }),
     );
     return true;
   }

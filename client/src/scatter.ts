@@ -4,8 +4,11 @@
  * 1. Each value is checked (`values[i]`: SerializationError, nothing sent) and encoded. Its key is
  *    `<type>-<hash of the encoded bytes>` (`float64array-…`; dask's tokenize), so scattering the
  *    same value twice from one process gives the same key (the hash is seeded per process); a plain object `{ name: value }` uses its names as keys.
- * 2. `scatter-plan` asks the scheduler which workers should take each value; an empty answer (no
- *    worker yet, or none of `workers`) is asked again until SCATTER_WORKER_WAIT_MS (`timeoutMs`).
+ * 2. `scatter-plan` asks the scheduler which workers should take each value, SCATTER_PLAN_BATCH
+ *    values at a time (each batch put before the next is planned: the scheduler keeps a client's
+ *    announced puts not yet made under MAX_ANNOUNCED_PUTS_PER_CLIENT per worker). An empty answer
+ *    (no worker yet, or none of `workers`), or a plan refused for announcements not yet used
+ *    (LIMIT_EXCEEDED), is asked again until SCATTER_WORKER_WAIT_MS (`timeoutMs`) per batch.
  * 3. The values go straight to those workers over their data links (`put-data`; TCP from Node, a
  *    WebSocket from a page), each with the put ticket the plan gave for its key. A key the plan gives no ticket for (another client's, or of
  *    the pure form) is put nowhere.
@@ -19,6 +22,7 @@
 import {
   ConnectionError,
   ProtocolError,
+  ReplyCode,
   SerializationError,
   TimeoutError,
   checkSerialisable,
@@ -31,6 +35,7 @@ import {
   MAX_KEY_NAME_LENGTH,
   PEER_PUT_BATCH_TIMEOUT_MS,
   SCATTER_ATTEMPTS,
+  SCATTER_PLAN_BATCH,
   SCATTER_PLAN_RETRY_MAX_MS,
   SCATTER_PLAN_RETRY_MS,
   SCATTER_WORKER_WAIT_MS,
@@ -126,16 +131,32 @@ export async function scatter(core: ClientCore, values: unknown, options: Scatte
   return shape(core.adoptScattered(placed, keys));
 }
 
-/** Plans and puts until every item is on at least one worker. */
+/** Plans and puts, batch by batch, until every item is on at least one worker. */
 async function place(core: ClientCore, items: readonly Item[], options: ScatterOptions): Promise<ScatteredItem[]> {
+  const placed: ScatteredItem[] = [];
+  for (let i = 0; i < items.length; i += SCATTER_PLAN_BATCH) placed.push(...(await placeBatch(core, items.slice(i, i + SCATTER_PLAN_BATCH), options)));
+  return placed;
+}
+
+/** The scheduler refused a plan for announced puts not yet used (its own, or the worker's table full): they are used or expire. */
+function refusedForRoom(e: unknown): boolean {
+  const cause = e instanceof Error ? (e.cause as { type?: unknown; code?: unknown } | undefined) : undefined;
+  return cause?.type === 'error' && cause.code === ReplyCode.LIMIT_EXCEEDED;
+}
+
+async function placeBatch(core: ClientCore, items: readonly Item[], options: ScatterOptions): Promise<ScatteredItem[]> {
   const waitMs = options.timeoutMs ?? SCATTER_WORKER_WAIT_MS;
   const deadline = Date.now() + waitMs;
   const workers = options.workers === undefined ? undefined : typeof options.workers === 'string' ? [options.workers] : [...options.workers];
   const placed: ScatteredItem[] = [];
   let pending = items;
   let pause = SCATTER_PLAN_RETRY_MS;
+  const wait = async (): Promise<void> => {
+    await sleep(Math.min(pause, remaining(deadline) ?? 0), options.signal);
+    pause = Math.min(pause * 2, SCATTER_PLAN_RETRY_MAX_MS);
+  };
   for (let attempt = 1; pending.length > 0; ) {
-    const reply = await core.requests.ask(
+    const asked = core.requests.ask(
       (id) => ({
         type: 'scatter-plan',
         id,
@@ -147,6 +168,14 @@ async function place(core: ClientCore, items: readonly Item[], options: ScatterO
       'a scatter plan',
       { timeoutMs: waitMs, signal: options.signal },
     );
+    const reply = await asked.catch((e: unknown) => {
+      if (refusedForRoom(e) && (remaining(deadline) ?? 0) > 0) return null;
+      throw e;
+    });
+    if (reply === null) {
+      await wait();
+      continue;
+    }
     if (reply.targets.length !== pending.length || (reply.tickets && reply.tickets.length !== pending.length))
       throw new ProtocolError(`scatter-plan-reply has ${reply.targets.length} targets and ${reply.tickets?.length ?? 'no'} tickets for ${pending.length} values`);
     if (reply.targets.some((t) => t.length === 0)) {
@@ -158,8 +187,7 @@ async function place(core: ClientCore, items: readonly Item[], options: ScatterO
             '(values are put on Node workers; browser tabs take none: start one with npx meshwork worker <scheduler address>)',
         );
       }
-      await sleep(Math.min(pause, left), options.signal);
-      pause = Math.min(pause * 2, SCATTER_PLAN_RETRY_MAX_MS);
+      await wait();
       continue;
     }
     const toPut: Item[] = [];

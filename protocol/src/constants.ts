@@ -141,6 +141,32 @@ export const MAX_PENDING_TASKS_PER_CLIENT = MAX_PENDING_TASKS_PER_TOKEN;
 export const MAX_KEYS_PER_REQUEST = 50_000;
 
 /**
+ * Announced puts (`expect-put`, sent with a client's scatter plan) one worker holds at most. The
+ * scheduler counts what it announced to each worker and not yet used (`puts-stored`) or expired,
+ * and refuses a plan past it (LIMIT_EXCEEDED), so a worker never has to drop an announcement
+ * early; the worker still drops its oldest past it.
+ */
+export const MAX_ANNOUNCED_PUTS = 16_384;
+
+/**
+ * Announced puts one client (a tenant: a task's client counts as the client it acts for) may have
+ * outstanding on one worker; a scatter plan past it is refused (LIMIT_EXCEEDED) and nothing is
+ * announced. A fraction of MAX_ANNOUNCED_PUTS, so that one client cannot take a worker's whole
+ * table. The npm client plans SCATTER_PLAN_BATCH values at a time, well under it.
+ */
+export const MAX_ANNOUNCED_PUTS_PER_CLIENT = 2_048;
+
+/** An announced put not made within this is forgotten by the worker, in milliseconds. */
+export const ANNOUNCED_PUT_TTL_MS = 5 * 60_000;
+
+/**
+ * The scheduler counts an unused announcement this much longer than the worker keeps it, in
+ * milliseconds: the two clocks start apart (the `expect-put` is in flight), and the scheduler
+ * must never believe a worker's table emptier than it is.
+ */
+export const ANNOUNCED_PUT_COUNT_SLACK_MS = 30_000;
+
+/**
  * A `gather` or `who-has` counts against the message rate (MAX_MESSAGES_PER_SECOND) as one
  * message per this many keys it lists, and at least one: asking for many keys costs in proportion.
  */

@@ -5,7 +5,6 @@
 // byte sent, nothing overwritten. The scheduler has no token at all, where data links used to serve
 // anyone. The victim, the npm client, still gathers and scatters through its tickets.
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
 import { LocalCluster } from '@meshwork/server';
@@ -13,15 +12,13 @@ import { Client } from '@meshwork/client';
 import {
   INLINE_VALUE_MAX_BYTES,
   PROTOCOL_VERSION,
-  PeerFrameReader,
   TICKET_HEX_CHARS,
   decode,
   encodeFrame,
-  encodePeerFrame,
   encodeValue,
   valueHash,
 } from '@meshwork/protocol';
-import { REPLY_TIMEOUT_MS, rawClient, rawWorker } from './helpers.mjs';
+import { REPLY_TIMEOUT_MS, dataLink, rawClient, rawWorker } from './helpers.mjs';
 
 /** Elements of the victim's Float64Arrays: 200 kB each, over the inline limit, so held on workers. */
 const LENGTH = 25_000;
@@ -81,37 +78,6 @@ async function rivalPlan(r) {
   r.send({ type: 'scatter-plan', id: 1, broadcast: true, items });
   const plan = await r.next((m) => m.type === 'scatter-plan-reply' && m.id === 1);
   return { addresses: plan.targets[0].map((h) => h.address), tickets: plan.tickets };
-}
-
-/**
- * Dials a worker's data link, writes `frames` (header, optional body), and collects replies until
- * `expected` came or the link closed: each reply's header and body size, and whether it closed.
- */
-function dataLink(address, frames, expected) {
-  const { hostname, port } = new URL(address.replace('tcp://', 'http://'));
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: hostname.replace(/^\[|\]$/g, ''), port: Number(port) });
-    const reader = new PeerFrameReader();
-    const replies = [];
-    const done = (closed) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve({ replies, closed });
-    };
-    const timer = setTimeout(
-      () => reject(new Error(`${replies.length} of ${expected} replies within ${REPLY_TIMEOUT_MS} ms`)),
-      REPLY_TIMEOUT_MS,
-    );
-    socket.on('connect', () => {
-      for (const [header, body] of frames) for (const part of encodePeerFrame(header, body)) socket.write(part);
-    });
-    socket.on('data', (chunk) => {
-      for (const f of reader.push(new Uint8Array(chunk))) replies.push({ ...f.header, bodyBytes: f.body.byteLength });
-      if (replies.length >= expected) done(false);
-    });
-    socket.on('close', () => done(true));
-    socket.on('error', () => {});
-  });
 }
 
 const hello = (extra = {}) => [{ type: 'hello', protocolVersion: PROTOCOL_VERSION, from: 'rival', ...extra }];

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { LocalCluster } from '@meshwork/server';
 import { Client } from '@meshwork/client';
 import WebSocket from 'ws';
-import { PROTOCOL_VERSION, decode, encodeFrame } from '@meshwork/protocol';
+import { PROTOCOL_VERSION, PeerFrameReader, decode, encodeFrame, encodePeerFrame } from '@meshwork/protocol';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 export const cliPath = fileURLToPath(new URL('../../server/dist/cli.js', import.meta.url));
@@ -146,4 +146,35 @@ export function openConnections(port, n, sockets) {
       });
     }),
   );
+}
+
+/**
+ * Dials a worker's data link, writes `frames` (header, optional body), and collects replies until
+ * `expected` came or the link closed: each reply's header and body size, and whether it closed.
+ */
+export function dataLink(address, frames, expected) {
+  const { hostname, port } = new URL(address.replace('tcp://', 'http://'));
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname.replace(/^\[|\]$/g, ''), port: Number(port) });
+    const reader = new PeerFrameReader();
+    const replies = [];
+    const done = (closed) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ replies, closed });
+    };
+    const timer = setTimeout(
+      () => reject(new Error(`${replies.length} of ${expected} replies within ${REPLY_TIMEOUT_MS} ms`)),
+      REPLY_TIMEOUT_MS,
+    );
+    socket.on('connect', () => {
+      for (const [header, body] of frames) for (const part of encodePeerFrame(header, body)) socket.write(part);
+    });
+    socket.on('data', (chunk) => {
+      for (const f of reader.push(new Uint8Array(chunk))) replies.push({ ...f.header, bodyBytes: f.body.byteLength });
+      if (replies.length >= expected) done(false);
+    });
+    socket.on('close', () => done(true));
+    socket.on('error', () => {});
+  });
 }

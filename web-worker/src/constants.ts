@@ -82,11 +82,5 @@ export const ABANDONED_GRACE_MS = 1_000;
  */
 export const PUT_ANNOUNCE_WAIT_MS = 5_000;
 
-/** An announced put not made within this is forgotten, in milliseconds. */
-export const ANNOUNCED_PUT_TTL_MS = 5 * 60_000;
-
-/** Announced puts one worker remembers at most (the oldest go first). */
-export const MAX_ANNOUNCED_PUTS = 16_384;
-
 /** `put-data` waiting for their announcement at once, at most; past it one is refused at once. */
 export const MAX_WAITING_PUTS = 64;

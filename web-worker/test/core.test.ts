@@ -269,3 +269,22 @@ test('timeoutMs counts from when the job has a thread (onStart), then aborts it 
     core.close();
   }
 });
+
+test('the worker tells the scheduler which announced puts it took (puts-stored), also when it held the same bytes already; not a refused one', async (t) => {
+  const { sent, core, feed, settle } = setup();
+  t.after(() => core.close());
+  const put = new Uint8Array([4, 5, 6]);
+  const hash = await valueHash(put);
+  feed({ type: 'expect-put', items: ['p1', 'p2', 'p3'].map((key) => ({ key, nbytes: 3, hash })) });
+  assert.deepEqual(await core.putData('p1', put), { ok: true });
+  assert.deepEqual(await core.putData('p2', put), { ok: true });
+  assert.equal((await core.putData('p3', new Uint8Array([9, 9, 9]))).ok, false, 'not the announced bytes');
+  await settle();
+  const reported = () => sent.flatMap((m) => (m.type === 'puts-stored' ? (m.keys as string[]) : []));
+  assert.deepEqual(reported(), ['p1', 'p2'], 'the scheduler stops counting them against this worker');
+  // Announced again though already stored here (a client scattering the same value twice).
+  feed({ type: 'expect-put', items: [{ key: 'p1', nbytes: 3, hash }] });
+  assert.deepEqual(await core.putData('p1', put), { ok: true });
+  await settle();
+  assert.deepEqual(reported(), ['p1', 'p2', 'p1'], 'its announcement is used up too');
+});

@@ -92,6 +92,14 @@ export const Acquired = v.object({
   missing: v.array(v.object({ key: Key, holder: v.optional(v.string()) })),
 });
 
+/**
+ * Announced puts this worker took (stored, or it held the same bytes already): their
+ * announcements are used up, and the scheduler stops counting them against the worker's table
+ * and the announcing client's share of it (MAX_ANNOUNCED_PUTS, MAX_ANNOUNCED_PUTS_PER_CLIENT).
+ * Keys the scheduler did not announce here are ignored.
+ */
+export const PutsStored = v.object({ type: v.literal('puts-stored'), keys: Keys });
+
 /** Answer to `steal-request`: `ok` when the task had not started and was dropped here. */
 export const StealResponse = v.object({ type: v.literal('steal-response'), key: Key, ok: v.boolean() });
 
@@ -126,6 +134,7 @@ export const WorkerToServer = v.variant('type', [
   RunResult,
   StealResponse,
   Acquired,
+  PutsStored,
 ]);
 export type WorkerToServer = v.InferOutput<typeof WorkerToServer>;
 

@@ -7,11 +7,15 @@ import { Leasing } from './leases.js';
 import { holderOf } from './holders.js';
 import { clear, grow, shrink } from './compact.js';
 import { heldBy, screenGraph, screenScattered } from './tenancy.js';
+import { PutLedger, type Room } from './put-ledger.js';
 import type { ClientState, PendingGather, TaskState, WorkerState } from './types.js';
 
 type ClientMessage<T extends ClientChannel.ClientToServer['type']> = Extract<ClientChannel.ClientToServer, { type: T }>;
 
 export abstract class ClientEvents extends Leasing {
+  /** Announced puts not yet made, per worker and client (put-ledger.ts). */
+  readonly putLedger = new PutLedger(() => this.now());
+
   /** A client joined; `tenant` is the client a task client acts for (tasks from tasks), else its own id. */
   addClient(id: string, name: string, tenant: string = id): void {
     this.clients.set(id, { id, name, tenant, wants: new Set() });
@@ -233,30 +237,47 @@ export abstract class ClientEvents extends Leasing {
   /**
    * Picks workers for values a client is about to put on them: the least loaded, in turn. Each
    * chosen worker is told first what will come (`expect-put`: key, size, SHA-256): a worker
-   * stores no other put, so a worker of the cluster cannot plant values on another.
+   * stores no other put, so a worker of the cluster cannot plant values on another. A worker whose
+   * announcements would pass a limit (put-ledger.ts: the client's share, or the worker's table) is
+   * not chosen; a plan that cannot avoid it is refused whole with LIMIT_EXCEEDED, nothing announced.
    */
   scatterPlan(clientId: string, msg: ClientMessage<'scatter-plan'>): void {
     const named = msg.workers;
     const candidates = [...this.workers.values()].filter(
       (w) => w.dataAddress !== null && (!named || named.some((n) => n === w.id || n === w.name)),
     );
+    // A put ticket only for a key the client may scatter under (the same screen `scattered` applies).
+    const allowed = msg.items.map((item) => screenScattered(this, clientId, item.key) === null);
+    const tenant = this.tenantOf(clientId) ?? clientId;
+    const room = new Map(candidates.map((w) => [w, this.putLedger.room(w, tenant)]));
+    let full: WorkerState | undefined;
     // Only workers with a direct link take scattered data (a tab takes none: it has no data server).
     const load = new Map(candidates.map((w) => [w, w.bytesStored]));
-    const chosen = msg.items.map((item): WorkerState[] => {
-      if (msg.broadcast) return candidates;
+    const chosen = msg.items.map((item, i): WorkerState[] => {
+      const announced = allowed[i] === true;
+      if (msg.broadcast) {
+        if (announced) for (const w of candidates) if (--(room.get(w) as Room).left < 0) full ??= w;
+        return candidates;
+      }
       let best: WorkerState | undefined;
-      for (const w of candidates) if (!best || (load.get(w) as number) < (load.get(best) as number)) best = w;
-      if (!best) return [];
+      for (const w of candidates) {
+        if (announced && (room.get(w) as Room).left <= 0) continue;
+        if (!best || (load.get(w) as number) < (load.get(best) as number)) best = w;
+      }
+      if (!best) {
+        full ??= candidates[0];
+        return [];
+      }
       load.set(best, (load.get(best) as number) + item.nbytes);
+      if (announced) (room.get(best) as Room).left--;
       return [best];
     });
+    if (full) return this.refusePlan(clientId, msg, full, room.get(full) as Room);
     const reply: Extract<ClientChannel.ServerToClient, { type: 'scatter-plan-reply' }> = {
       type: 'scatter-plan-reply',
       id: msg.id,
       targets: chosen.map((ws) => ws.map(holderOf)),
     };
-    // A put ticket only for a key the client may scatter under (the same screen `scattered` applies).
-    const allowed = msg.items.map((item) => screenScattered(this, clientId, item.key) === null);
     const tickets = this.tickets;
     if (tickets) reply.tickets = msg.items.map((item, i) => (allowed[i] ? tickets('put', item.key) : null));
     const announce = new Map<WorkerState, Extract<WorkerChannel.ServerToWorker, { type: 'expect-put' }>['items']>();
@@ -268,8 +289,27 @@ export abstract class ClientEvents extends Leasing {
         announce.set(w, items);
       }
     });
-    for (const [w, items] of announce) this.emit.worker(w.id, { type: 'expect-put', items });
+    for (const [w, items] of announce) {
+      this.putLedger.announce(w, tenant, items.map((i) => i.key));
+      this.emit.worker(w.id, { type: 'expect-put', items });
+    }
     this.emit.client(clientId, reply);
+  }
+
+  private refusePlan(clientId: string, msg: ClientMessage<'scatter-plan'>, w: WorkerState, room: Room): void {
+    const { perClient, perWorker } = this.putLedger.limits;
+    const why =
+      room.bound === 'client'
+        ? `this client has ${room.client} announced puts not yet made on worker ${w.id} and may have at most ${perClient} (MAX_ANNOUNCED_PUTS_PER_CLIENT)`
+        : `worker ${w.id} has ${room.worker} announced puts not yet made, of all clients, and takes at most ${perWorker} (MAX_ANNOUNCED_PUTS)`;
+    const message = `scatter plan of ${msg.items.length} values refused, nothing announced: ${why}; put what was planned, plan fewer values at a time, or wait for unused announcements to expire`;
+    this.emit.client(clientId, { type: 'error', code: ReplyCode.LIMIT_EXCEEDED, message, replyTo: msg.id });
+  }
+
+  /** A worker took these announced puts: they no longer count against its table (put-ledger.ts). */
+  putsStored(workerId: string, keys: readonly string[]): void {
+    const w = this.workers.get(workerId);
+    if (w) this.putLedger.used(w, keys);
   }
 
   /** Values a client put on workers: keys in memory there, with no lineage. */

@@ -452,6 +452,8 @@ export class SchedulerServer {
         return this.state.stealResponse(id, m.key, m.ok);
       case 'acquired':
         return this.state.acquired(id, m);
+      case 'puts-stored':
+        return this.state.putsStored(id, m.keys);
       case 'relay': {
         const target = m.to === id ? undefined : this.workers.get(m.to);
         // No such worker (any more): the relay link ends at once rather than by timeout.

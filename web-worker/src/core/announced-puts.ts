@@ -4,10 +4,13 @@
  * announced size and SHA-256, and only once: anyone with the data secret (every worker of a
  * volunteer cluster) can reach this data link, so a put is believed only when the scheduler said
  * it was coming. A put that arrives before its announcement (they travel different connections)
- * waits up to PUT_ANNOUNCE_WAIT_MS.
+ * waits up to PUT_ANNOUNCE_WAIT_MS. The scheduler keeps each client's announcements to a worker
+ * under MAX_ANNOUNCED_PUTS_PER_CLIENT and all of them under MAX_ANNOUNCED_PUTS, counting until the
+ * worker reports them used (`puts-stored`) or they expire, so one client's plans cannot push
+ * another's announcements out of this table.
  */
-import { valueMismatch } from '@meshwork/protocol';
-import { ANNOUNCED_PUT_TTL_MS, MAX_ANNOUNCED_PUTS, MAX_WAITING_PUTS, PUT_ANNOUNCE_WAIT_MS } from '../constants.js';
+import { ANNOUNCED_PUT_TTL_MS, MAX_ANNOUNCED_PUTS, valueMismatch } from '@meshwork/protocol';
+import { MAX_WAITING_PUTS, PUT_ANNOUNCE_WAIT_MS } from '../constants.js';
 import type { Digest } from './interfaces.js';
 
 export interface Announcement {
@@ -63,6 +66,11 @@ export class AnnouncedPuts {
       };
     if (this.expected.get(key) === announced) this.expected.delete(key);
     return { ok: true, hash: announced.hash };
+  }
+
+  /** Drops the announcement of `key` (the same bytes were stored already); whether there was one. */
+  discard(key: string): boolean {
+    return this.expected.delete(key);
   }
 
   private current(key: string): (Announcement & { until: number }) | undefined {

@@ -102,6 +102,8 @@ export class WorkerCore {
   private readonly log: Logger;
   /** What clients may put here (expect-put). */
   private readonly announced: AnnouncedPuts;
+  /** Announced puts taken this turn, reported together (`puts-stored`). */
+  private putsTaken: string[] | null = null;
   /** Tasks given to the executor (sent or running). */
   private running = 0;
   /** Of those, the ones that started on a thread. */
@@ -193,7 +195,11 @@ export class WorkerCore {
     if (this.closing.signal.aborted) return { ok: false, message: 'the worker is closing' };
     const existing = this.store.get(key);
     if (existing) {
-      if (sameBytes(existing, bytes)) return { ok: true };
+      if (sameBytes(existing, bytes)) {
+        // No later put can use an announcement for a key held here: the scheduler stops counting it.
+        if (this.announced.discard(key)) this.putTaken(key);
+        return { ok: true };
+      }
       return { ok: false, message: `another value is stored under ${key.slice(0, 64)} here: a client cannot overwrite it` };
     }
     const limit = this.o.memoryLimit;
@@ -207,7 +213,18 @@ export class WorkerCore {
     if (this.store.has(key)) return { ok: false, message: `a value was stored under ${key.slice(0, 64)} here meanwhile` };
     this.store.put(key, bytes, verdict.hash);
     this.outbox.memoryChanged();
+    this.putTaken(key);
     return { ok: true };
+  }
+
+  /** Tells the scheduler, once per turn for all of them, which announcements were used up. */
+  private putTaken(key: string): void {
+    if (this.putsTaken) return void this.putsTaken.push(key);
+    const keys = (this.putsTaken = [key]);
+    queueMicrotask(() => {
+      this.putsTaken = null;
+      this.outbox.send({ type: 'puts-stored', keys });
+    });
   }
 
   /** Stops heartbeats, abandons every task and run, and drops queued messages (the link is going away). */
