@@ -226,7 +226,9 @@ test('behind a reverse proxy on a sub-path, the page finds its scheduler there',
   await page.close();
 });
 
-test('when the scheduler goes away the page says so and tries to join again by itself; Leave stops it', async ({ page }) => {
+test('when the scheduler goes away the page says so and tries to join again by itself; Leave stops it', async ({
+  page,
+}) => {
   const own = await LocalCluster.start({ workers: 0 });
   try {
     page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -242,4 +244,26 @@ test('when the scheduler goes away the page says so and tries to join again by i
   await expect(page.locator('#status')).toHaveAttribute('data-state', 'left');
   await expect(page.locator('#rejoin')).toBeVisible();
   await expect(page.locator('#leave')).toBeDisabled();
+});
+
+test('a first attempt to join that fails (the scheduler busy or starting) is tried again, as a rejoin is', async ({
+  page,
+}) => {
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  /** Upgrades that reach the page's route: the first FAILED are closed before the scheduler sees them. */
+  const FAILED = 3;
+  let attempts = 0;
+  await page.routeWebSocket(/^wss?:/, (ws) => {
+    if (++attempts <= FAILED) return void ws.close({ code: 1013, reason: 'try again later' });
+    ws.connectToServer();
+  });
+  const before = new Set((await browserWorkers()).map((w) => w.id));
+  await page.goto(`${cluster.httpUrl}/join?threads=1`);
+  await expect(page.locator('#status')).toHaveAttribute('data-state', 'connected', { timeout: JOIN_TIMEOUT_MS });
+  expect(attempts).toBe(FAILED + 1);
+  const id = (await page.locator('#worker-id').textContent()) ?? '';
+  expect(before.has(id)).toBe(false);
+  await expect
+    .poll(async () => (await browserWorkers()).some((w) => w.id === id), { timeout: JOIN_TIMEOUT_MS })
+    .toBe(true);
 });

@@ -53,8 +53,9 @@ export interface TabOptions {
   /** Default: the page's own `RTCPeerConnection`. */
   RTCPeerConnection?: RtcPeerConnectionConstructor;
   /**
-   * After losing the scheduler, try to join it again for this long before giving up, in
-   * milliseconds; 0 gives up at once. Default TAB_REJOIN_TIMEOUT_MS.
+   * Try to join for this long before giving up, in milliseconds, the first time (a scheduler
+   * starting, busy or briefly unreachable) and after losing the scheduler; 0 gives up at once. A
+   * refused hello (a wrong token, another protocol version) is final. Default TAB_REJOIN_TIMEOUT_MS.
    */
   rejoinTimeoutMs?: number;
   /** The scheduler connection dropped; the tab is trying to join again (with why it dropped). */
@@ -127,11 +128,18 @@ export async function startTab(o: TabOptions): Promise<TabWorker> {
     name: o.name,
     token: o.token,
   });
+  const rejoinTimeoutMs = o.rejoinTimeoutMs ?? TAB_REJOIN_TIMEOUT_MS;
+  const policy = { firstDelayMs: REJOIN_FIRST_DELAY_MS, maxDelayMs: REJOIN_MAX_DELAY_MS, timeoutMs: rejoinTimeoutMs, jitter: REJOIN_JITTER };
   let link: TabLink;
   let RTCPeerConnection: RtcPeerConnectionConstructor;
   try {
     RTCPeerConnection = o.RTCPeerConnection ?? pageRtc();
-    link = await connectTab(o.scheduler, hello, o.signal ? { signal: o.signal } : {});
+    // A first attempt that fails (the scheduler starting or too busy to answer in time) is tried again, as a rejoin is.
+    link = await retry(() => connectTab(o.scheduler, hello, o.signal ? { signal: o.signal } : {}), policy, {
+      ...(o.signal ? { signal: o.signal } : {}),
+      isFatal: isRefusal,
+      onRetry: (e, attempt, delayMs) => log.info('could not join the scheduler yet', { attempt, retryInMs: delayMs, error: (e as Error).message }),
+    });
   } catch (e) {
     await pool.close();
     throw e;
@@ -155,7 +163,6 @@ export async function startTab(o: TabOptions): Promise<TabWorker> {
     protocolVersion: PROTOCOL_VERSION,
   });
 
-  const rejoinTimeoutMs = o.rejoinTimeoutMs ?? TAB_REJOIN_TIMEOUT_MS;
   const leaving = new AbortController();
   let resolveClosed: (c: { code: number; reason: string }) => void = () => {};
   const closed = new Promise<{ code: number; reason: string }>((r) => (resolveClosed = r));
@@ -183,7 +190,6 @@ export async function startTab(o: TabOptions): Promise<TabWorker> {
     for (const key of [...shared.store.keys()]) shared.store.delete(key);
     if (rejoinTimeoutMs <= 0) return stop('scheduler connection closed', c.code);
     o.onRejoining?.(c.reason || `connection closed (${c.code})`);
-    const policy = { firstDelayMs: REJOIN_FIRST_DELAY_MS, maxDelayMs: REJOIN_MAX_DELAY_MS, timeoutMs: rejoinTimeoutMs, jitter: REJOIN_JITTER };
     let next: TabLink;
     try {
       next = await retry(() => connectTab(o.scheduler, hello, { signal: leaving.signal }), policy, {
