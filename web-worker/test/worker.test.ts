@@ -255,3 +255,30 @@ test('a worker that cannot rejoin within rejoinTimeoutMs stops with an error say
   const stopped = await w.closed;
   assert.match(stopped.error?.message ?? '', /could not rejoin the scheduler at ws:\/\/127\.0\.0\.1:\d+ within 500 ms/);
 });
+
+test('a worker started before its scheduler waits for it: it joins once the scheduler listens', async () => {
+  const probe = await FakeScheduler.start();
+  const port = Number(new URL(probe.address).port);
+  await probe.close(); // nothing listens on the port now
+  const starting = startWorker({ scheduler: `ws://127.0.0.1:${port}`, threads: 1, rejoinTimeoutMs: 30_000 });
+  await new Promise((r) => setTimeout(r, 300)); // a few failed attempts
+  const s = await FakeScheduler.start(port);
+  try {
+    const w = await starting;
+    try {
+      const c = await s.connWhere(() => true);
+      assert.equal(w.id, c.id);
+    } finally {
+      await w.close();
+    }
+  } finally {
+    await s.close();
+  }
+});
+
+test('with rejoinTimeoutMs 0 a worker whose scheduler is not there fails to start at once', async () => {
+  const probe = await FakeScheduler.start();
+  const port = Number(new URL(probe.address).port);
+  await probe.close();
+  await assert.rejects(startWorker({ scheduler: `ws://127.0.0.1:${port}`, threads: 1, rejoinTimeoutMs: 0 }));
+});

@@ -14,9 +14,9 @@ import { startWorker, type WorkerOptions } from './worker.js';
 export const WORKER_USAGE = `Usage: meshwork worker <ws-address> [options]
 
 Joins the scheduler at <ws-address> (e.g. ws://127.0.0.1:${DEFAULT_SCHEDULER_PORT}) as a Node worker and
-runs its tasks until the process gets SIGINT/SIGTERM. If the scheduler goes away (restarted, or it
-dropped this worker), the worker joins it again by itself, as a new worker, for up to
---rejoin-timeout seconds; then it exits with code 1.
+runs its tasks until the process gets SIGINT/SIGTERM. A scheduler not up yet is waited for, and if
+the scheduler goes away (restarted, or it dropped this worker), the worker joins it again by itself,
+as a new worker: each for up to --rejoin-timeout seconds; then it exits with code 1.
 
 Options:
   --threads N              worker threads running tasks (default: the number of CPUs)
@@ -34,7 +34,7 @@ Options:
                            on a loopback address WebRTC (to browser tabs) stays on 127.0.0.1 too
   --advertise tcp://H:P    the data address announced to the scheduler, when peers reach this
                            worker at another address than it listens on (a NAT, a proxy)
-  --rejoin-timeout SECONDS how long to keep trying to join the scheduler again after losing it
+  --rejoin-timeout SECONDS how long to keep trying to join the scheduler, at start and after losing it
                            (default: ${REJOIN_TIMEOUT_MS / 1000}; 0: exit at once, with code 0, when it goes away)
   -h, --help               show this help
 

@@ -58,8 +58,9 @@ export interface WorkerOptions {
   /** Aborts startup (connecting, handshake); after startup use `close()`. */
   signal?: AbortSignal;
   /**
-   * After losing the scheduler (it restarted, or dropped this worker), try to join it again for
-   * this long before stopping, in milliseconds; 0 stops at once. Default REJOIN_TIMEOUT_MS.
+   * Try to join for this long before giving up, in milliseconds: at start (a scheduler not up
+   * yet) and after losing the scheduler (it restarted, or dropped this worker); 0 gives up at
+   * once. A refused hello (a wrong token, another protocol version) is final. Default REJOIN_TIMEOUT_MS.
    */
   rejoinTimeoutMs?: number;
   /**
@@ -124,6 +125,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   let pool: ThreadPool | undefined;
   let link: SchedulerLink;
   let hello: Record<string, unknown>;
+  const rejoinTimeoutMs = options.rejoinTimeoutMs ?? REJOIN_TIMEOUT_MS;
+  const rejoinPolicy = { firstDelayMs: REJOIN_FIRST_DELAY_MS, maxDelayMs: REJOIN_MAX_DELAY_MS, timeoutMs: rejoinTimeoutMs, jitter: REJOIN_JITTER };
   // No token in what threads get: task code runs there (module sources come from `modules`).
   const threadData: ThreadData = { scheduler: options.scheduler, clientModule: options.clientModule };
   let modules: ModuleSources;
@@ -158,7 +161,12 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     });
     const linkOptions: { logger: Logger; signal?: AbortSignal } = { logger: log };
     if (options.signal) linkOptions.signal = options.signal;
-    link = await connectScheduler(options.scheduler, hello, linkOptions);
+    // A scheduler not up yet (started after its workers, or restarting) is waited for, as on a rejoin.
+    link = await retry(() => connectScheduler(options.scheduler, hello, linkOptions), rejoinPolicy, {
+      ...(options.signal ? { signal: options.signal } : {}),
+      isFatal: isRefusal,
+      onRetry: (e, attempt, delayMs) => log.info('could not join the scheduler yet', { attempt, retryInMs: delayMs, error: (e as Error).message }),
+    });
   } catch (e) {
     await Promise.all([pool?.close(), dataServer?.close()]);
     throw e;
@@ -171,7 +179,6 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   session = openSession(link, sessionOptions);
   log.info('joined the scheduler', { id: session.id, scheduler: options.scheduler, threads, dataAddress: server.address });
 
-  const rejoinTimeoutMs = options.rejoinTimeoutMs ?? REJOIN_TIMEOUT_MS;
   /** Aborts a rejoin in progress when the worker is closed. */
   const closing = new AbortController();
   let resolveStopped: (stopped: WorkerStopped) => void = () => {};
@@ -203,10 +210,9 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     await lost.end();
     for (const key of [...store.keys()]) store.delete(key);
     if (rejoinTimeoutMs <= 0) return void stop({ reason: `the scheduler connection closed (${code} ${reason})` });
-    const policy = { firstDelayMs: REJOIN_FIRST_DELAY_MS, maxDelayMs: REJOIN_MAX_DELAY_MS, timeoutMs: rejoinTimeoutMs, jitter: REJOIN_JITTER };
     let next: SchedulerLink;
     try {
-      next = await retry(() => connectScheduler(options.scheduler, hello, { logger: log, signal: closing.signal }), policy, {
+      next = await retry(() => connectScheduler(options.scheduler, hello, { logger: log, signal: closing.signal }), rejoinPolicy, {
         signal: closing.signal,
         isFatal: isRefusal,
         onRetry: (e, attempt, delayMs) => log.info('could not rejoin the scheduler yet', { attempt, retryInMs: delayMs, error: (e as Error).message }),
