@@ -32,7 +32,7 @@ export abstract class Dispatcher extends Lifecycle {
   /** Parked replicas of verified tasks, oldest first: put back a few at a time as replica slots free (`unparkRunnable`). */
   private parkedReplicas: QueueEntry[] = [];
   /** Live workers with room and a free thread (kept by updateRoom). */
-  private readonly idle = new Set<WorkerState>();
+  protected readonly idle = new Set<WorkerState>();
   /** Tasks with a steal-request out → the idle worker each is stolen for (a few at a time). */
   private readonly thieves = new Map<TaskState, WorkerState>();
   /** Live workers holding tasks beyond their threads: whom idle workers may steal from. */
@@ -57,7 +57,7 @@ export abstract class Dispatcher extends Lifecycle {
   protected override updateRoom(w: WorkerState): void {
     super.updateRoom(w);
     const live = this.workers.get(w.id) === w;
-    if (live && this.roomy.has(w) && w.processing.size + w.overdue < w.threads) this.idle.add(w);
+    if (live && this.roomy.has(w) && w.processing.size + w.overdue.size < w.threads) this.idle.add(w);
     else this.idle.delete(w);
     if (live && w.processing.size > w.threads) this.overloaded.add(w);
     else this.overloaded.delete(w);
@@ -78,7 +78,7 @@ export abstract class Dispatcher extends Lifecycle {
   }
 
   private holderHasRoom(w: WorkerState): boolean {
-    return this.workers.get(w.id) === w && !w.paused && !w.excluded && w.processing.size + w.overdue < this.capacity(w) + HOLDER_QUEUE_EXTRA;
+    return this.workers.get(w.id) === w && !w.paused && !w.excluded && w.processing.size + w.overdue.size < this.capacity(w) + HOLDER_QUEUE_EXTRA;
   }
 
   private roomyCandidates(t: TaskState): Iterable<WorkerState> {
@@ -185,7 +185,7 @@ export abstract class Dispatcher extends Lifecycle {
     if (this.idle.size === 0 || this.overloaded.size === 0) return;
     let idle: WorkerState | undefined;
     for (const w of this.idle) {
-      if (this.workers.get(w.id) === w && this.roomy.has(w) && w.processing.size + w.overdue < w.threads) {
+      if (this.workers.get(w.id) === w && this.roomy.has(w) && w.processing.size + w.overdue.size < w.threads) {
         idle = w;
         break;
       }

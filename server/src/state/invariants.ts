@@ -4,7 +4,7 @@
  */
 import type { SchedulerState } from './scheduler-state.js';
 import { sharedEmptyIsEmpty } from './compact.js';
-import type { TaskStatus, WorkerState } from './types.js';
+import type { TaskStatus } from './types.js';
 
 export function checkInvariants(s: SchedulerState): string[] {
   const broken: string[] = [];
@@ -81,15 +81,18 @@ export function checkInvariants(s: SchedulerState): string[] {
       if (g.counts[st] !== (actual?.[st] ?? 0)) fail(`group ${g.name}: count of ${st} is ${g.counts[st]}, actual ${actual?.[st] ?? 0}`);
     }
   }
-  const overdue = new Map<WorkerState, number>();
   for (const t of s.tasks.values()) {
     if (t.stragglers === null) continue;
     if (t.status === 'memory' || t.status === 'erred') fail(`${t.key}: ${t.status} with stragglers`);
     if (t.processingOn && t.stragglers.includes(t.processingOn)) fail(`${t.key}: processing on one of its stragglers`);
-    if (t.verify <= 1) for (const w of t.stragglers) overdue.set(w, (overdue.get(w) ?? 0) + 1);
+    if (t.verify > 1) continue;
+    for (const w of t.stragglers) {
+      if (!w.overdue.has(t)) fail(`${t.key}: straggler ${w.id} does not list it as overdue`);
+      if (s.workers.get(w.id) !== w) fail(`${t.key}: straggler ${w.id} left`);
+    }
   }
   for (const [id, w] of s.workers) {
-    if (w.overdue !== (overdue.get(w) ?? 0)) fail(`worker ${id}: overdue ${w.overdue}, actual ${overdue.get(w) ?? 0}`);
+    for (const t of w.overdue) if (!t.stragglers?.includes(w) || s.tasks.get(t.key) !== t) fail(`worker ${id}: overdue ${t.key}, which does not name it`);
     let bytes = 0;
     for (const t of w.hasWhat) {
       bytes += t.nbytes;

@@ -483,7 +483,7 @@ export abstract class Lifecycle {
   }
 
   protected updateRoom(w: WorkerState): void {
-    if (!w.paused && !w.excluded && w.processing.size + w.overdue < this.capacity(w) && this.workers.get(w.id) === w) this.roomy.add(w);
+    if (!w.paused && !w.excluded && w.processing.size + w.overdue.size < this.capacity(w) && this.workers.get(w.id) === w) this.roomy.add(w);
     else this.roomy.delete(w);
   }
 }

@@ -54,8 +54,9 @@ export function allowed(task: TaskState, worker: WorkerState, now = true): boole
   const pinned = r?.workers !== undefined && !r.allowOtherWorkers;
   // A worker whose copy of this value a peer surely found missing or wrong makes it again only when it must.
   if (!pinned && task.shunned?.includes(worker)) return false;
-  // Nor does a worker that held it past its lease: a copy runs there already (leases.ts).
-  if (task.stragglers?.includes(worker)) return false;
+  // Nor does a worker that held it past its lease: a copy runs there already (leases.ts; a
+  // replica was taken back, so its worker may run the next one).
+  if (task.verify <= 1 && task.stragglers?.includes(worker)) return false;
   if (!r) return true;
   if (pinned && !r.workers?.some((w) => w === worker.id || w === worker.name)) return false;
   if (r.resources) {
@@ -83,7 +84,7 @@ export class LocalityPlacement implements PlacementPolicy {
       i++;
       if (!allowed(task, w)) continue;
       const isPreferred = preferred?.some((p) => p === w.id || p === w.name) ?? false;
-      let cost = ((w.processing.size + w.overdue + 1) / w.threads) * duration;
+      let cost = ((w.processing.size + w.overdue.size + 1) / w.threads) * duration;
       for (const dep of task.deps) cost += transferMs(dep, w);
       // Rotate ties so that equal workers share root tasks evenly.
       cost += ((i + start) % 64) * 1e-9;

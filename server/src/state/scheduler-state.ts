@@ -54,7 +54,8 @@ export class SchedulerState extends ClientEvents {
       agreed: 0,
       memoryUsed: 0,
       paused: false,
-      overdue: 0,
+      overdue: new Set(),
+      racesLost: 0,
       suspicions: 0,
       blamedBy: null,
       excluded: false,
@@ -88,6 +89,7 @@ export class SchedulerState extends ClientEvents {
     }
     w.hasWhat.clear();
     for (const fn of w.fnsSent) this.fns.get(fn)?.sentTo.delete(w);
+    for (const t of [...w.overdue]) this.dropStraggler(t, w); // its late copies are gone with it
     // The first `threads` tasks sent to it were (most likely) running; the rest only waited there.
     const running = new Set([...w.seceded, ...[...w.processing].slice(0, w.threads)]);
     for (const t of [...w.seceded, ...w.processing]) {
@@ -255,9 +257,7 @@ export class SchedulerState extends ClientEvents {
     if (!t || !holder || !t.whoHas.has(holder)) return;
     this.dropCopy(key, holderId);
     if (holder === reporter) return; // its own store lacks what the scheduler listed: no one to suspect
-    if (!(t.shunned ??= []).includes(holder)) t.shunned.push(holder);
-    // Never shun every worker: the value must be made somewhere (the latest blamed stays shunned).
-    if (t.shunned.length >= this.workers.size) t.shunned = [holder];
+    this.shun(t, holder);
     holder.blamedBy ??= new Set();
     if (holder.blamedBy.has(reporter.id) || holder.blamedBy.size >= MAX_BLAMERS_REMEMBERED) return;
     holder.blamedBy.add(reporter.id);
@@ -339,6 +339,9 @@ export class SchedulerState extends ClientEvents {
       this.totals.tasksReplanned++;
       this.unassign(t);
       this.reschedule(t);
+    } else if (t) {
+      const w = this.workers.get(workerId);
+      if (w) this.dropStraggler(t, w); // a late copy could not get its input: it stopped
     }
     this.dispatch();
   }

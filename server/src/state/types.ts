@@ -124,7 +124,9 @@ export interface WorkerState {
   agreed: number;
   paused: boolean;
   /** Tasks it held past their lease that now run elsewhere too, while its copies last (see leases.ts): they hold its threads. */
-  overdue: number;
+  readonly overdue: Set<TaskState>;
+  /** Its copies overtaken by a later copy of the same task (see leases.ts). */
+  racesLost: number;
   /** Tasks sent to it that count against its threads. */
   readonly processing: Set<TaskState>;
   /** Tasks sent to it that wait on other tasks (seceded): they do not count against its threads. */

@@ -17,12 +17,14 @@ export interface WorkerInfo {
   /** Bytes of values traded with each peer, per path, as the worker last reported. */
   peers: PeerTraffic[];
   /**
-   * Times it was outvoted on verified tasks (`verify: k`), blamed by peers for a missing or wrong
-   * value, or overtaken on a task it held past its lease; `excluded` once it gets no more tasks for it.
+   * Times it was outvoted on verified tasks (`verify: k`) or blamed by peers for a missing or wrong
+   * value; `excluded` once it gets no more tasks (for this, or for `racesLost`).
    */
   suspicions: number;
   /** Tasks it held past their lease that now run elsewhere too (its copies may still win). */
   overdue: number;
+  /** Its copies of tasks overtaken by a later copy elsewhere: many, and more than it finished, exclude it. */
+  racesLost: number;
   excluded: boolean;
 }
 
@@ -46,7 +48,8 @@ export function clusterState(s: SchedulerState, traffic?: TrafficBook): ClusterS
       bytesStored: w.bytesStored,
       peers: traffic?.peersOf(w.id) ?? [],
       suspicions: w.suspicions,
-      overdue: w.overdue,
+      overdue: w.overdue.size,
+      racesLost: w.racesLost,
       excluded: w.excluded,
     })),
     tasks: {
