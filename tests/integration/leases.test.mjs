@@ -58,9 +58,9 @@ for (const [what, answer] of [
         assert.ok(got.length > 0, 'the hole took tasks');
         const state = await workerNamed(cluster, 'hole');
         assert.ok(state.racesLost > 0, 'overtaken');
-      assert.equal(state.suspicions, 0, 'a lost race is no suspicion');
-      // Excluded once it lost RACES_LOST_TO_EXCLUDE (8) races and more than it finished (none).
-      assert.equal(state.excluded, state.racesLost >= 8, `overtaken on ${state.racesLost} tasks`);
+        assert.equal(state.suspicions, 0, 'a lost race is no suspicion');
+        // Excluded once it lost RACES_LOST_TO_EXCLUDE (8) races and more than it finished (none).
+        assert.equal(state.excluded, state.racesLost >= 8, `overtaken on ${state.racesLost} tasks`);
         const metrics = await (await fetch(`${cluster.httpUrl}/metrics`)).text();
         assert.match(metrics, /meshwork_tasks_speculated_total [1-9]/);
         console.log(`# the hole took ${got.length} of ${TASKS} tasks; all ran elsewhere`);
