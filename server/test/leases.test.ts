@@ -28,6 +28,19 @@ function clocked(): { h: Harness; at: (ms: number) => void } {
   };
 }
 
+/** `x` sent to worker `a`, held past its lease, and its copy sent to `b` (those messages drained). */
+function straggling(): { h: Harness; at: (ms: number) => void } {
+  const c = clocked();
+  c.h.worker('a');
+  c.h.client('c');
+  c.h.submit('c', [['x', []]]);
+  assert.deepEqual(c.h.drain('a'), ['x']);
+  c.h.worker('b');
+  c.at(UNKNOWN);
+  assert.deepEqual(c.h.drain('b'), ['x']);
+  return c;
+}
+
 const freed = (h: Harness, worker: string): string[] =>
   h.workerMessages(worker).flatMap((m) => (m.type === 'free-keys' ? m.keys : []));
 
@@ -54,14 +67,7 @@ test('a task held past its lease runs elsewhere too; the later copy wins, and th
 });
 
 test('a late copy that finishes first wins: the other copy is cancelled and no one is suspected', () => {
-  const { h, at } = clocked();
-  h.worker('a');
-  h.client('c');
-  h.submit('c', [['x', []]]);
-  h.drain('a');
-  h.worker('b');
-  at(UNKNOWN);
-  assert.deepEqual(h.drain('b'), ['x']);
+  const { h } = straggling();
   h.finish('a', 'x');
   assert.equal(h.status('x'), 'memory');
   assert.deepEqual(
@@ -172,14 +178,7 @@ test("a verified task's replica past its lease is taken back: that worker's late
 });
 
 test('a straggler whose copy errs races no more; the copy elsewhere goes on', () => {
-  const { h, at } = clocked();
-  h.worker('a');
-  h.client('c');
-  h.submit('c', [['x', []]]);
-  h.drain('a');
-  h.worker('b');
-  at(UNKNOWN);
-  h.drain('b');
+  const { h } = straggling();
   h.err('a', 'x');
   assert.equal(h.status('x'), 'processing');
   assert.equal(h.s.workers.get('a')?.overdue.size, 0);
@@ -349,14 +348,7 @@ test('leases a liar pinned to the floor (0 ms durations) do not exclude an hones
 });
 
 test('a straggler that leaves is no longer one', () => {
-  const { h, at } = clocked();
-  h.worker('a');
-  h.client('c');
-  h.submit('c', [['x', []]]);
-  h.drain('a');
-  h.worker('b');
-  at(UNKNOWN);
-  h.drain('b');
+  const { h } = straggling();
   h.s.removeWorker('a');
   h.check();
   assert.equal(h.s.tasks.get('x')?.stragglers, null);

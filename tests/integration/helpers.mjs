@@ -90,6 +90,26 @@ export async function rawWorker(address, hello = {}, { localAddress } = {}) {
   return { ws, inbox, id: welcome.id };
 }
 
+/**
+ * Calls `answer(task)` for every compute-task the raw worker gets and sends back what it returns
+ * (nothing when `answer` is not given: a worker that never answers); returns the keys it got.
+ */
+export function onTasks(worker, answer) {
+  const got = [];
+  worker.ws.on('message', (d) => {
+    for (const m of decode(new Uint8Array(d))) {
+      if (m.type !== 'compute-task') continue;
+      got.push(m.key);
+      if (answer) worker.ws.send(encodeFrame([answer(m)]));
+    }
+  });
+  return got;
+}
+
+/** The worker named `name` as the cluster's /api/state lists it. */
+export const workerNamed = async (cluster, name) =>
+  (await getJson(`${cluster.httpUrl}/api/state`)).workers.find((w) => w.name === name);
+
 /** How long a client spoken by hand waits for the scheduler's answer, in milliseconds. */
 export const REPLY_TIMEOUT_MS = 10_000;
 

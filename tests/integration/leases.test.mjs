@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LocalCluster } from '@meshwork/server';
 import { Client } from '@meshwork/client';
-import { decode, encodeFrame } from '@meshwork/protocol';
-import { eventually, getJson, rawWorker } from './helpers.mjs';
+import { eventually, getJson, onTasks, rawWorker, workerNamed } from './helpers.mjs';
 
 /** Past this the leases have surely failed, in milliseconds (the test takes ~8 s). */
 const TEST_TIMEOUT_MS = 60_000;
@@ -16,22 +15,6 @@ const TEST_TIMEOUT_MS = 60_000;
 const LEASES = { leaseMinMs: 500, leaseUnknownMs: 1_500 };
 const TASKS = 40;
 const inc = (x) => x + 1;
-
-const workerNamed = async (cluster, name) =>
-  (await getJson(`${cluster.httpUrl}/api/state`)).workers.find((w) => w.name === name);
-
-/** Keys of the compute-tasks the raw worker got; `answer(m)` (if given) is sent back for each. */
-function onTasks(worker, answer) {
-  const got = [];
-  worker.ws.on('message', (d) => {
-    for (const m of decode(new Uint8Array(d))) {
-      if (m.type !== 'compute-task') continue;
-      got.push(m.key);
-      if (answer) worker.ws.send(encodeFrame([answer(m)]));
-    }
-  });
-  return got;
-}
 
 for (const [what, answer] of [
   ['never answers (declaring 1,024 threads)', undefined],

@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { LocalCluster } from '@meshwork/server';
 import { Client } from '@meshwork/client';
-import { decode, encodeFrame, encodeValue, valueHash } from '@meshwork/protocol';
-import { cliPath, eventually, getJson, rawWorker } from './helpers.mjs';
+import { encodeFrame, encodeValue, valueHash } from '@meshwork/protocol';
+import { cliPath, eventually, getJson, onTasks, rawWorker, workerNamed } from './helpers.mjs';
 
 const fromAddress = fileURLToPath(new URL('./fixtures/local-address.mjs', import.meta.url));
 const square = (x) => x * x;
@@ -26,22 +26,6 @@ const lie = (key) => ({
   stoppedAt: 1,
   thread: 0,
 });
-
-/** Calls `answer(task)` for every compute-task the raw worker gets; returns the keys it got. */
-function onTasks(worker, answer) {
-  const got = [];
-  worker.ws.on('message', (d) => {
-    for (const m of decode(new Uint8Array(d))) {
-      if (m.type !== 'compute-task') continue;
-      got.push(m.key);
-      worker.ws.send(encodeFrame([answer(m)]));
-    }
-  });
-  return got;
-}
-
-const workerNamed = async (cluster, name) =>
-  (await getJson(`${cluster.httpUrl}/api/state`)).workers.find((w) => w.name === name);
 
 test('pause, dep-missing and task-finished in one frame do not pass a lie off as a verified result', async () => {
   const cluster = await LocalCluster.start({ workers: 0 });

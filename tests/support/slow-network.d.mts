@@ -41,6 +41,5 @@ export interface SlowProxy {
   close(): Promise<void>;
 }
 
-export function seededRandom(seed: number): () => number;
 export function delayingTcpProxy(o: DelayOptions & { target: () => Target | Promise<Target> }): Promise<SlowProxy>;
 export function delayingUdpForwarder(o: DelayOptions & { target: Target }): Promise<SlowProxy>;

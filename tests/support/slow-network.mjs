@@ -14,6 +14,7 @@
 import { createSocket } from 'node:dgram';
 import { createServer, connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { seededRandom } from '../integration/chaos-graph.mjs';
 
 /** How long TCP waits before resending a lost segment on a path this short (Linux's minimum RTO), in milliseconds. */
 export const RETRANSMIT_TIMEOUT_MS = 200;
@@ -21,18 +22,6 @@ export const RETRANSMIT_TIMEOUT_MS = 200;
 export const MAX_HELD_BYTES = 8 * 1024 * 1024;
 /** Clients (source addresses) one UDP forwarder serves at most. */
 export const MAX_UDP_CLIENTS = 64;
-
-/** A deterministic random number generator (mulberry32): the same losses on every run of a seed. */
-export function seededRandom(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Counters shared by every path of one proxy. */
 function newStats() {
