@@ -82,7 +82,8 @@ test('cannot connect: exit code 1; connected: one line, then SIGTERM exits 0', a
   } finally {
     await scheduler.close().catch(() => {});
   }
-  const refused = await cli(['worker', address, '--threads', '1']);
+  // Nothing listens now: it tries for --rejoin-timeout (a scheduler may be starting), then exits 1.
+  const refused = await cli(['worker', address, '--threads', '1', '--rejoin-timeout', '1']);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /could not join ws:\/\/127\.0\.0\.1:\d+: could not connect/);
 });

@@ -205,7 +205,8 @@ test('a refused token fails startup with a clear error', async () => {
   );
   const gone = s.address;
   await s.close();
-  await assert.rejects(startWorker({ scheduler: gone, threads: 1 }), /could not connect to the scheduler/);
+  // Nothing listens: it tries for rejoinTimeoutMs (a scheduler may be starting), then fails saying why.
+  await assert.rejects(startWorker({ scheduler: gone, threads: 1, rejoinTimeoutMs: 300 }), /could not connect to the scheduler/);
 });
 
 test('when the scheduler goes away a worker told not to rejoin closes, saying why', async () => {
@@ -274,11 +275,4 @@ test('a worker started before its scheduler waits for it: it joins once the sche
   } finally {
     await s.close();
   }
-});
-
-test('with rejoinTimeoutMs 0 a worker whose scheduler is not there fails to start at once', async () => {
-  const probe = await FakeScheduler.start();
-  const port = Number(new URL(probe.address).port);
-  await probe.close();
-  await assert.rejects(startWorker({ scheduler: `ws://127.0.0.1:${port}`, threads: 1, rejoinTimeoutMs: 0 }));
 });
