@@ -161,7 +161,9 @@ test('a tab frozen past the heartbeat timeout is dropped, its tasks are redone e
   await thaw?.();
   expect((await probe.read()).events).toEqual(['visibilitychange:hidden', 'freeze', 'resume']);
 
-  // Thawed, the tab learns it was dropped and joins again, as a new worker, even before it is in front.
+  // Back in front (hidden, its page timers wake once a minute here, so its rejoin's backoff could
+  // wait that long), the tab learns it was dropped and joins again, as a new worker.
+  await uncover(tab);
   await tab.waitForFunction(
     (old) => document.querySelector('#worker-id')?.textContent !== old,
     { timeout: JOIN_TIMEOUT_MS },
@@ -173,7 +175,6 @@ test('a tab frozen past the heartbeat timeout is dropped, its tasks are redone e
   await expect
     .poll(async () => (await clusterState(httpUrl)).workers.map((w) => w.id).sort(), { timeout: JOIN_TIMEOUT_MS })
     .toEqual([again, nodeId].sort());
-  await uncover(tab);
   const onTab = (client as Client).with({ workers: [again], allowOtherWorkers: false, pure: false });
   expect(await onTab.submit(double, 21, 0).result({ timeoutMs: RESULT_TIMEOUT_MS })).toBe(42);
   log(
