@@ -375,3 +375,19 @@ test('in a saturated cluster no copy runs ahead of work that never started', () 
   assert.notDeepEqual(h.drain('a'), [onB], 'the free thread runs work that never started');
   assert.equal(h.s.speculation.copies, 0);
 });
+
+test('one free thread gets one copy, however many leases end at once', () => {
+  const { h, at } = clocked();
+  h.worker('busy', 3);
+  h.client('c');
+  h.submit('c', [
+    ['x0', []],
+    ['x1', []],
+    ['x2', []],
+  ]);
+  assert.equal(h.drain('busy').length, 3);
+  h.worker('idle', 1);
+  at(UNKNOWN);
+  assert.equal(h.drain('idle').length, 1);
+  assert.equal(h.s.speculation.copies, 1, 'the other two wait for a free thread');
+});

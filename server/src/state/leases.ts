@@ -108,21 +108,25 @@ export abstract class Leasing extends Dispatcher {
     const now = this.now();
     const expired: TaskState[] = [];
     for (const [t, until] of this.leases) if (until <= now) expired.push(t);
+    // Free threads on idle workers, used up by the copies this pass starts (more would only queue).
+    const spare = new Map<WorkerState, number>();
     let copied = false;
-    for (const t of expired) copied = this.speculate(t, now) || copied;
+    for (const t of expired) copied = this.speculate(t, now, spare) || copied;
     if (copied) this.dispatch();
   }
 
   /** A copy of `t`, held past its lease, runs elsewhere when a worker has a free thread for it; else it is looked at again later. */
-  private speculate(t: TaskState, now: number): boolean {
+  private speculate(t: TaskState, now: number, spare: Map<WorkerState, number>): boolean {
     const w = t.processingOn;
     if (!w) return (void this.leases.delete(t), false);
     let free = false;
     for (const o of this.idle) {
-      if (o !== w && this.workers.get(o.id) === o && allowed(t, o)) {
-        free = true;
-        break;
-      }
+      if (o === w || this.workers.get(o.id) !== o || !allowed(t, o)) continue;
+      const left = spare.get(o) ?? o.threads - o.processing.size - o.overdue.size;
+      if (left <= 0) continue;
+      spare.set(o, left - 1);
+      free = true;
+      break;
     }
     if (!free) {
       // No copy may start now (every worker busy, or none may run it): a copy does not jump the queue.
