@@ -376,8 +376,14 @@ test('in a saturated cluster no copy runs ahead of work that never started', () 
   assert.equal(h.s.speculation.copies, 0);
 });
 
-test('one free thread gets one copy, however many leases end at once', () => {
-  const { h, at } = clocked();
+test("a worker's room gets one copy per free slot, however many leases end at once", () => {
+  let now = 0;
+  const h = new Harness({ now: () => now, leaseMinMs: MIN, leaseUnknownMs: UNKNOWN, workerQueueExtra: 0 });
+  const at = (ms: number): void => {
+    now = ms;
+    h.s.checkLeases();
+    h.check();
+  };
   h.worker('busy', 3);
   h.client('c');
   h.submit('c', [
@@ -389,5 +395,5 @@ test('one free thread gets one copy, however many leases end at once', () => {
   h.worker('idle', 1);
   at(UNKNOWN);
   assert.equal(h.drain('idle').length, 1);
-  assert.equal(h.s.speculation.copies, 1, 'the other two wait for a free thread');
+  assert.equal(h.s.speculation.copies, 1, 'the other two wait for room');
 });

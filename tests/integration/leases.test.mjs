@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LocalCluster } from '@meshwork/server';
+import { encodeFrame } from '@meshwork/protocol';
 import { Client } from '@meshwork/client';
 import { eventually, getJson, onTasks, rawWorker, workerNamed } from './helpers.mjs';
 
@@ -27,6 +28,11 @@ for (const [what, answer] of [
       const cluster = await LocalCluster.start({ workers: 1, threadsPerWorker: 1, ...LEASES });
       const client = await Client.connect(cluster.address);
       const hole = await rawWorker(cluster.address, { name: 'hole', threads: answer ? 1 : 1024 });
+      // Alive in the scheduler's eyes (a silent one would be dropped, its tasks redone anyway).
+      const beat = setInterval(
+        () => hole.ws.send(encodeFrame([{ type: 'heartbeat', memoryUsed: 0, traffic: [] }])),
+        1_000,
+      );
       try {
         const got = onTasks(hole, answer);
         const futures = client.map(
@@ -48,6 +54,7 @@ for (const [what, answer] of [
         assert.match(metrics, /meshwork_tasks_speculated_total [1-9]/);
         console.log(`# the hole took ${got.length} of ${TASKS} tasks; all ran elsewhere`);
       } finally {
+        clearInterval(beat);
         hole.ws.close();
         await client.close();
         await cluster.close();

@@ -32,7 +32,7 @@ export abstract class Dispatcher extends Lifecycle {
   /** Parked replicas of verified tasks, oldest first: put back a few at a time as replica slots free (`unparkRunnable`). */
   private parkedReplicas: QueueEntry[] = [];
   /** Live workers with room and a free thread (kept by updateRoom). */
-  protected readonly idle = new Set<WorkerState>();
+  private readonly idle = new Set<WorkerState>();
   /** Tasks with a steal-request out → the idle worker each is stolen for (a few at a time). */
   private readonly thieves = new Map<TaskState, WorkerState>();
   /** Live workers holding tasks beyond their threads: whom idle workers may steal from. */

@@ -1,7 +1,7 @@
 /**
  * Leases: how long a worker may hold a task. A worker that holds one past its lease (a throttled
  * tab, a phone, a machine gone quiet, or a stranger that takes tasks and never answers) does not
- * keep it: when another worker has a free thread, the task also runs there, speculatively
+ * keep it: when another worker has room, the task also runs there, speculatively
  * (MapReduce's backup tasks), while the first copy goes on. The first result wins; every other
  * copy is cancelled (`free-keys`). A copy overtaken by a later one is a race lost by its worker;
  * a worker that lost RACES_LOST_TO_EXCLUDE races, and more races than it finished tasks, gets no
@@ -108,21 +108,22 @@ export abstract class Leasing extends Dispatcher {
     const now = this.now();
     const expired: TaskState[] = [];
     for (const [t, until] of this.leases) if (until <= now) expired.push(t);
-    // Free threads on idle workers, used up by the copies this pass starts (more would only queue).
+    // Room on workers (what dispatch could not fill: no never-started work is waiting for it), used
+    // up by the copies this pass starts (more would only queue ahead of later work).
     const spare = new Map<WorkerState, number>();
     let copied = false;
     for (const t of expired) copied = this.speculate(t, now, spare) || copied;
     if (copied) this.dispatch();
   }
 
-  /** A copy of `t`, held past its lease, runs elsewhere when a worker has a free thread for it; else it is looked at again later. */
+  /** A copy of `t`, held past its lease, runs elsewhere when a worker has room for it; else it is looked at again later. */
   private speculate(t: TaskState, now: number, spare: Map<WorkerState, number>): boolean {
     const w = t.processingOn;
     if (!w) return (void this.leases.delete(t), false);
     let free = false;
-    for (const o of this.idle) {
+    for (const o of this.roomy) {
       if (o === w || this.workers.get(o.id) !== o || !allowed(t, o)) continue;
-      const left = spare.get(o) ?? o.threads - o.processing.size - o.overdue.size;
+      const left = spare.get(o) ?? this.capacity(o) - o.processing.size - o.overdue.size;
       if (left <= 0) continue;
       spare.set(o, left - 1);
       free = true;
