@@ -26,8 +26,12 @@ import { JOIN_TIMEOUT_MS, clusterState } from './fixtures/tabs.js';
 const HEARTBEAT_TIMEOUT_MS = 3_000;
 /** The page probe's timer period, in milliseconds. */
 const PROBE_EVERY_MS = 100;
-/** The probe timer silent this long means the page's timers are throttled to wake once a minute. */
-const THROTTLED_SILENCE_MS = 2_000;
+/**
+ * The probe ticks over this window: at most one a second (or none) means the page's timers are
+ * throttled, as a background tab's are (Chrome then goes on to wake them once a minute, when it
+ * applies intensive throttling: not on every run).
+ */
+const THROTTLED_WINDOW_MS = 3_000;
 /** Tasks per batch, and how long each waits, in milliseconds. */
 const BATCH = 12;
 const TASK_MS = 50;
@@ -88,7 +92,7 @@ async function start(nodeWorkers: number): Promise<{ tab: BackgroundingPage; fro
   return { tab, front, id };
 }
 
-test('a tab hidden behind another, its timers throttled to once a minute, keeps its place and does its work', async () => {
+test('a tab hidden behind another, its page timers throttled, keeps its place and does its work', async () => {
   const { tab, front, id } = await start(0);
   const only = { workers: [id], allowOtherWorkers: false };
   const probe = await probePage(tab, PROBE_EVERY_MS);
@@ -96,17 +100,18 @@ test('a tab hidden behind another, its timers throttled to once a minute, keeps 
   // apply intensive throttling to it within 50 s.
   await coverWith(tab, front);
   expect(await visibility(tab)).toBe('hidden');
-  // The page's timers first slow to once a second, then stop: Chrome's intensive throttling.
+  // The page's timers slow from ten a second to at most one (then, with intensive throttling, none).
+  let ticksInWindow = Infinity;
   await expect
     .poll(
       async () => {
         const before = (await probe.read()).ticks;
-        await sleep(THROTTLED_SILENCE_MS);
-        return (await probe.read()).ticks - before;
+        await sleep(THROTTLED_WINDOW_MS);
+        return (ticksInWindow = (await probe.read()).ticks - before);
       },
       { timeout: 20_000 },
     )
-    .toBe(0);
+    .toBeLessThanOrEqual(THROTTLED_WINDOW_MS / 1_000 + 1);
   // Hidden and throttled for longer than the heartbeat timeout: still the same worker.
   await sleep(2 * HEARTBEAT_TIMEOUT_MS);
   expect((await clusterState((cluster as LocalCluster).httpUrl)).workers.map((w) => w.id)).toEqual([id]);
@@ -121,7 +126,7 @@ test('a tab hidden behind another, its timers throttled to once a minute, keeps 
   expect((await clusterState((cluster as LocalCluster).httpUrl)).workers.map((w) => w.id)).toEqual([id]);
   expect((await probe.read()).events).toEqual(['visibilitychange:hidden', 'visibilitychange:visible']);
   log(
-    `${BATCH} tasks and their sum on one tab: ${hidden.toFixed(2)} s hidden (page timers throttled to once a minute), ` +
+    `${BATCH} tasks and their sum on one tab: ${hidden.toFixed(2)} s hidden (page timers: ${ticksInWindow} ticks in ${THROTTLED_WINDOW_MS} ms, ${THROTTLED_WINDOW_MS / PROBE_EVERY_MS} in front), ` +
       `${visible.toFixed(2)} s back in front`,
   );
 });
