@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Harness } from './harness.js';
+import type { SchedulerOptions } from '../src/state/scheduler-state.js';
 import {
   LEASE_DURATIONS,
   LEASE_TIMEOUT_GRACE_MS,
@@ -15,9 +16,9 @@ const MIN = 1_000;
 const UNKNOWN = 5_000;
 
 /** A harness whose clock the test moves; leases of MIN ms at least, UNKNOWN ms while a group's time is unknown. */
-function clocked(): { h: Harness; at: (ms: number) => void } {
+function clocked(options: SchedulerOptions = {}): { h: Harness; at: (ms: number) => void } {
   let now = 0;
-  const h = new Harness({ now: () => now, leaseMinMs: MIN, leaseUnknownMs: UNKNOWN });
+  const h = new Harness({ now: () => now, leaseMinMs: MIN, leaseUnknownMs: UNKNOWN, ...options });
   return {
     h,
     at: (ms) => {
@@ -377,13 +378,7 @@ test('in a saturated cluster no copy runs ahead of work that never started', () 
 });
 
 test("a worker's room gets one copy per free slot, however many leases end at once", () => {
-  let now = 0;
-  const h = new Harness({ now: () => now, leaseMinMs: MIN, leaseUnknownMs: UNKNOWN, workerQueueExtra: 0 });
-  const at = (ms: number): void => {
-    now = ms;
-    h.s.checkLeases();
-    h.check();
-  };
+  const { h, at } = clocked({ workerQueueExtra: 0 });
   h.worker('busy', 3);
   h.client('c');
   h.submit('c', [
