@@ -23,7 +23,7 @@ export interface PreparedTask {
 export interface ScatteredItem {
   key: string;
   bytes: Uint8Array;
-  /** SHA-256 of `bytes` (valueHash): the workers stored only bytes that match it. */
+  /** The value hash of `bytes` (valueHash): the workers stored only bytes that match it. */
   hash: string;
   workers: string[];
 }

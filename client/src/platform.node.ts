@@ -1,6 +1,7 @@
 /** Node: WebSocket from `ws`, the data link to workers over TCP (`node:net`). */
 import { connect as tcpConnect } from 'node:net';
 import { WebSocket } from 'ws';
+import { nodeValueHash } from '@meshwork/datalink/blake3';
 import { ConnectionError, MAX_CONTROL_FRAME_BYTES } from '@meshwork/protocol';
 import { PEER_CONNECT_TIMEOUT_MS } from './constants.js';
 import { parseTcpAddress } from './data-address.js';
@@ -98,4 +99,5 @@ export const platform: Platform = {
   openControlSocket,
   openPeerStream,
   bundleModule: async (specifier, resolveFrom) => (await import('./bundle.node.js')).bundleModule(specifier, resolveFrom),
+  valueHash: nodeValueHash,
 };

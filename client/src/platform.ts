@@ -3,7 +3,7 @@
  * `platform.node.ts` and `platform.browser.ts` implement this, chosen by the package.json
  * `imports` map (`#platform`), or injected through `ConnectOptions.platform`.
  */
-import { ConnectionError, GraphError } from '@meshwork/protocol';
+import { ConnectionError, GraphError, valueHash } from '@meshwork/protocol';
 
 /** Why `uploadPackage` cannot run here. */
 export const NO_BUNDLER =
@@ -64,6 +64,8 @@ export interface Platform {
    * resolving from `resolveFrom` (default: the working directory). Absent where nothing can bundle (browsers).
    */
   bundleModule?(specifier: string, resolveFrom?: string): Promise<string>;
+  /** The value hash (protocol `valueHash`, same output) where the runtime has a faster one: Node's native BLAKE3. */
+  valueHash?: (bytes: Uint8Array) => Promise<string>;
 }
 
 /**
@@ -121,6 +123,7 @@ export function deferredPlatform(load: Promise<Platform>): Platform {
         },
       };
     },
+    valueHash: async (bytes) => ((await ready).valueHash ?? valueHash)(bytes),
     async bundleModule(specifier, resolveFrom) {
       const p = await ready;
       if (!p.bundleModule) throw new GraphError(NO_BUNDLER);

@@ -170,7 +170,7 @@ export class Results {
           );
           for (const g of group) {
             const bytes = found.get(g.key);
-            if (bytes && (await valueMismatch(bytes, g.expect)) === undefined) {
+            if (bytes && (await valueMismatch(bytes, g.expect, this.platform.valueHash)) === undefined) {
               g.entry.resolve({ value: bytes });
               continue;
             }

@@ -58,7 +58,7 @@ export interface ScatterOptions extends WaitOptions {
 interface Item {
   key: string;
   bytes: Uint8Array;
-  /** SHA-256 of `bytes`: the plan announces it to the workers, which store nothing else. */
+  /** The value hash of `bytes`: the plan announces it to the workers, which store nothing else. */
   hash: string;
   value: unknown;
   /** The put ticket of the latest plan (none from a scheduler that gives none). */
@@ -120,7 +120,8 @@ export async function scatter(core: ClientCore, values: unknown, options: Scatte
     prepared = [prepareItem(values, 'values', undefined, hash)];
     shape = (fs) => fs[0];
   }
-  const items: Item[] = await Promise.all(prepared.map(async (i) => ({ ...i, hash: await valueHash(i.bytes) })));
+  const hashOf = core.platform.valueHash ?? valueHash;
+  const items: Item[] = await Promise.all(prepared.map(async (i) => ({ ...i, hash: await hashOf(i.bytes) })));
   const unusable = core.unusable;
   if (unusable) throw unusable;
   const keys = items.map((i) => i.key);

@@ -4,7 +4,7 @@
  */
 import type { ExpectedValue, Holder, WorkerChannel } from '@meshwork/protocol';
 
-/** The SHA-256 of a value's encoded bytes, lower-case hex (protocol `valueHash`; Node hosts use node:crypto). */
+/** The value hash of a value's encoded bytes, lower-case hex (protocol `valueHash`; Node hosts use `nodeValueHash`). */
 export type Digest = (bytes: Uint8Array) => Promise<string>;
 
 /** What a fetched value must match: its producer's size and hash (see `ValueHash`), when known. */
@@ -53,7 +53,7 @@ export interface PeerFetcher {
   readonly localId?: string | undefined;
 }
 
-/** A hash fed piece by piece (SHA-256 in Node: node:crypto, or on a thread of its own: tcp/hash-thread.node.ts). */
+/** The value hash fed piece by piece (in Node: tcp/blake3.node.ts, or on a thread of its own: tcp/hash-thread.node.ts). */
 export interface IncrementalHash {
   update(bytes: Uint8Array): void;
   /** Lower-case hex; a promise where the hashing happens elsewhere. */

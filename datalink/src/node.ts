@@ -8,3 +8,4 @@ export { acceptedLink, dialLink } from './tcp/socket-link.node.js';
 export { advertisedHost } from './tcp/address.node.js';
 export { TCP_SCHEME, formatTcpAddress, parseTcpAddress } from './address.js';
 export { nodeRtcPeerConnection, retainNodeRtc, shutdownNodeRtc, type NodeRtcOptions } from './webrtc/rtc.node.js';
+export { blake3Hasher, nodeValueHash } from './blake3.node.js';

@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, createServer, type Socket } from 'node:net';
-import { createHash } from 'node:crypto';
-import { PROTOCOL_VERSION, PeerFrameReader, decodeValue, encodePeerFrame, encodeValue, makeTicket, type PeerFrame } from '@meshwork/protocol';
+import { PROTOCOL_VERSION, PeerFrameReader, decodeValue, encodePeerFrame, encodeValue, makeTicket, valueHash, type PeerFrame } from '@meshwork/protocol';
 import { TcpPeerFetcher, parseTcpAddress, startDataServer } from '../src/node.js';
 
 /** The stored values a listener serves. */
@@ -296,11 +295,11 @@ test('data link: a value is hashed while it arrives, and the fetch checks it wit
   for (let i = 0; i < value.byteLength; i += 997) value[i] = i & 255;
   const store = new Store([['v', value]]);
   const server = await startDataServer({ host: '127.0.0.1', lookup: (k) => store.get(k) });
-  const hash = createHash('sha256').update(value).digest('hex');
+  const hash = await valueHash(value);
   let hashedAfter = 0;
   const digest = async (bytes: Uint8Array) => {
     hashedAfter++;
-    return createHash('sha256').update(bytes).digest('hex');
+    return valueHash(bytes);
   };
   const fetcher = new TcpPeerFetcher({ from: 'hasher', digest });
   try {

@@ -21,7 +21,7 @@ function hex(bytes: Uint8Array): string {
   return out;
 }
 
-/** The digest of bytes. For a value's encoded bytes it is the start of its SHA-256 (`valueHash`). */
+/** The digest of bytes (the start of their SHA-256; not the value hash, `valueHash`). */
 export function digestBytes(bytes: Uint8Array): string {
   return hex(sha256(bytes));
 }

@@ -5,9 +5,9 @@
 // gathers a Float64Array(1e6) (8 MB) made on the Node worker and one made on the tab, and
 // scatters one that a task on the Node worker sums; every byte is checked. The page reaches the
 // Node worker's data link as a WebSocket on its TCP port; the tab's value is first copied onto
-// the Node worker by the scheduler; nothing rides the scheduler's relay. A page on plain http from
-// a host that is not localhost is not a secure context (no `crypto.subtle`): the client checks the
-// fetched values' SHA-256 in JavaScript there.
+// the Node worker by the scheduler; nothing rides the scheduler's relay. The page is on plain http from
+// a host that is not localhost, so not a secure context: the client checks the fetched values'
+// hashes with WebAssembly, which needs none.
 // Needs `npm run build` (the client package, and the join page bundled by Vite).
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';

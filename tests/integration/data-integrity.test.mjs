@@ -3,12 +3,11 @@
 // would serve it) is not believed; its copy is dropped and the value recomputed from lineage, and
 // the dependent task gets the right bytes.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { LocalCluster } from '@meshwork/server';
 import { Client } from '@meshwork/client';
 import { startWorker } from '@meshwork/web-worker/node';
-import { encodeFrame } from '@meshwork/protocol';
+import { encodeFrame, valueHash } from '@meshwork/protocol';
 import { getJson, rawWorker } from './helpers.mjs';
 
 let cluster;
@@ -39,7 +38,7 @@ test("a value is hashed where it is made, and the producer's hash is what the sc
   assert.ok(stored, 'the value stays on the worker that made it');
   const dump = await getJson(`${cluster.httpUrl}/api/dump`);
   const task = dump.tasks.find((t) => t.key === big.key);
-  assert.equal(task.hash, createHash('sha256').update(stored).digest('hex'));
+  assert.equal(task.hash, await valueHash(stored), 'the value hash (BLAKE3) of the bytes it made');
   big.release();
 });
 

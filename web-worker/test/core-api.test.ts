@@ -101,7 +101,7 @@ test('steal-request while fetching: the fetch is aborted once no task waits for 
   core.close();
 });
 
-/** Announces puts to `feed` as the scheduler does with a scatter plan (expect-put: key, size, SHA-256). */
+/** Announces puts to `feed` as the scheduler does with a scatter plan (expect-put: key, size, value hash). */
 async function announce(feed: (...m: Msg[]) => void, items: Record<string, Uint8Array>): Promise<void> {
   const list = await Promise.all(
     Object.entries(items).map(async ([key, bytes]) => ({
@@ -157,7 +157,7 @@ test('memory: a change over 5% of the limit is reported in the same batch; put-d
   core.close();
 });
 
-test('put-data is stored only as the scheduler announced it: key, size and SHA-256, once; one that comes first waits for it', async () => {
+test('put-data is stored only as the scheduler announced it: key, size and value hash, once; one that comes first waits for it', async () => {
   const { core, feed, settle } = setup();
   await settle();
   const value = new Uint8Array([1, 2, 3, 4]);
@@ -168,7 +168,7 @@ test('put-data is stored only as the scheduler announced it: key, size and SHA-2
   assert.ok(!core.store.has('victim-key'));
   await announce(feed, { k: value });
   const wrongBytes = await core.putData('k', new Uint8Array([9, 9, 9, 9]));
-  assert.match((wrongBytes as { message: string }).message, /not the announced value: SHA-256/);
+  assert.match((wrongBytes as { message: string }).message, /not the announced value: hash [0-9a-f]{64} where the producer reported/);
   const wrongSize = await core.putData('k', new Uint8Array([1, 2, 3]));
   assert.match(
     (wrongSize as { message: string }).message,
@@ -250,7 +250,7 @@ test('secede: a waiting task lets one more run; rejoin sends task-rejoined and t
   core.close();
 });
 
-test("an input already stored here is used only when its SHA-256 is the scheduler's; else it is dropped and fetched from the holders", async () => {
+test("an input already stored here is used only when its value hash is the scheduler's; else it is dropped and fetched from the holders", async () => {
   const { core, feed, settle, fetcher, executor } = setup();
   await settle();
   const withHash = (key: string, dep: string, hash: string): Msg => {

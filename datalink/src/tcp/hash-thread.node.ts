@@ -1,30 +1,25 @@
 /**
- * SHA-256 of arriving values on a thread of its own, while the socket keeps reading.
+ * The value hash (BLAKE3) of arriving values on a thread of its own, while the socket keeps reading.
  *
  * A fetched value is checked against its producer's hash. Hashed on the thread that reads the
  * socket, every chunk waited for its hash before the next read: a 100 MB fetch spent ~55 of its
- * ~120 ms hashing (SHA-256 runs ~1.8 GB/s here), and the same fetch unhashed ran ~1,500 MB/s
- * against ~850. Bodies in shared memory (a Node worker's) are hashed here instead: the reading
+ * ~120 ms hashing (with SHA-256, then the value hash, at ~1.8 GB/s), and the same fetch unhashed
+ * ran ~1,500 MB/s against ~850. Bodies in shared memory (a Node worker's) are hashed here instead: the reading
  * thread hands over each arrived range (no copy; ranges are coalesced to HASH_BATCH_BYTES, so a
  * 100 MB value is ~25 messages) and asks for the digest after the last byte.
  *
- * Any other body, or every body once the thread has failed, is hashed where it arrives. A
- * digest the thread cannot give (it died) is computed again from the body itself.
+ * Any other body, or every body once the thread has failed (or where the native BLAKE3 cannot
+ * load), is hashed where it arrives. A digest the thread cannot give (it died) is computed again
+ * from the body itself.
  */
-import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import type { IncrementalHash } from '../fetch.js';
+import { blake3Hasher, nativeBlake3Path, nodeValueHash } from '../blake3.node.js';
 
 /** Arrived bytes handed to the hashing thread at once (fewer messages; the tail waits at most this). */
 export const HASH_BATCH_BYTES = 4 * 1024 * 1024;
 /** Smaller bodies are hashed where they arrive: a round trip to the thread costs more than their hash. */
 export const HASH_THREAD_MIN_BYTES = 1024 * 1024;
-
-/** SHA-256 piece by piece on this thread (protocol `valueHash`). */
-export function sha256Hasher(): IncrementalHash {
-  const h = createHash('sha256');
-  return { update: (bytes) => void h.update(bytes), digest: () => h.digest('hex') };
-}
 
 type ToThread =
   | { op: 'update'; id: number; buffer: SharedArrayBuffer; offset: number; length: number }
@@ -32,13 +27,13 @@ type ToThread =
 type FromThread = { id: number; hex: string };
 
 const THREAD_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
+const { parentPort, workerData } = require('node:worker_threads');
+const { Blake3Hasher } = require(workerData.native);
 const hashes = new Map();
 parentPort.on('message', (m) => {
   let h = hashes.get(m.id);
-  if (!h) hashes.set(m.id, (h = createHash('sha256')));
-  if (m.op === 'update') return void h.update(new Uint8Array(m.buffer, m.offset, m.length));
+  if (!h) hashes.set(m.id, (h = new Blake3Hasher()));
+  if (m.op === 'update') return void h.update(Buffer.from(m.buffer, m.offset, m.length));
   hashes.delete(m.id);
   parentPort.postMessage({ id: m.id, hex: h.digest('hex') });
 });
@@ -50,8 +45,8 @@ class HashThread {
   private readonly waiting = new Map<number, (hex: string | undefined) => void>();
   failed = false;
 
-  constructor() {
-    this.worker = new Worker(THREAD_SOURCE, { eval: true });
+  constructor(native: string) {
+    this.worker = new Worker(THREAD_SOURCE, { eval: true, workerData: { native } });
     this.worker.on('message', (m: FromThread) => {
       const done = this.waiting.get(m.id);
       this.waiting.delete(m.id);
@@ -92,8 +87,10 @@ let shared: HashThread | undefined;
 
 function thread(): HashThread | undefined {
   if (shared?.failed) return undefined;
+  const native = nativeBlake3Path();
+  if (native === undefined) return undefined;
   try {
-    shared ??= new HashThread();
+    shared ??= new HashThread(native);
   } catch {
     return undefined;
   }
@@ -105,8 +102,8 @@ function thread(): HashThread | undefined {
  * shared memory and at least HASH_THREAD_MIN_BYTES. Every body the link hashes arrives as
  * consecutive ranges of one buffer (stream-link.ts), which this relies on.
  */
-export function threadedSha256Hasher(bodyBytes: number): IncrementalHash {
-  if (bodyBytes < HASH_THREAD_MIN_BYTES) return sha256Hasher();
+export function threadedValueHasher(bodyBytes: number): IncrementalHash {
+  if (bodyBytes < HASH_THREAD_MIN_BYTES) return blake3Hasher();
   let local: IncrementalHash | undefined;
   let remote: { t: HashThread; id: number } | undefined;
   /** The whole range handed over or pending, and the part not yet handed over. */
@@ -128,7 +125,7 @@ export function threadedSha256Hasher(bodyBytes: number): IncrementalHash {
           remote = { t, id: t.id() };
           buffer = bytes.buffer as SharedArrayBuffer;
           start = sent = end = bytes.byteOffset;
-        } else local = sha256Hasher();
+        } else local = blake3Hasher();
       }
       if (local) return local.update(bytes);
       if (bytes.buffer !== buffer || bytes.byteOffset !== end)
@@ -138,10 +135,10 @@ export function threadedSha256Hasher(bodyBytes: number): IncrementalHash {
     },
     digest() {
       if (local) return local.digest();
-      if (!remote || !buffer) return sha256Hasher().digest();
+      if (!remote || !buffer) return blake3Hasher().digest();
       flush();
       const whole = new Uint8Array(buffer, start, end - start);
-      return remote.t.digest(remote.id).then((hex) => hex ?? createHash('sha256').update(whole).digest('hex'));
+      return remote.t.digest(remote.id).then((hex) => hex ?? nodeValueHash(whole));
     },
   };
 }

@@ -82,7 +82,7 @@ export const Cancel = v.object({ type: v.literal('cancel'), keys: Keys, force: v
 export const ScatterPlan = v.object({
   type: v.literal('scatter-plan'),
   id: RequestId,
-  /** Each value's key, size and SHA-256: a worker stores only the bytes the plan announced to it. */
+  /** Each value's key, size and value hash: a worker stores only the bytes the plan announced to it. */
   items: v.array(v.object({ key: Key, nbytes: ByteCount, hash: ValueHash })),
   /** Only these workers (ids or names), when given. */
   workers: v.optional(v.array(v.string())),

@@ -19,7 +19,7 @@ export const Millis = v.pipe(v.number(), v.finite(), v.minValue(0));
 /** A task's run-time limit, in milliseconds: over 0, at most MAX_TASK_TIMEOUT_MS. */
 export const TaskTimeoutMs = v.pipe(v.number(), v.gtValue(0), v.maxValue(MAX_TASK_TIMEOUT_MS));
 export const RequestId = v.pipe(v.number(), v.integer(), v.minValue(0));
-/** SHA-256 of a value's encoded bytes, lower-case hex (see `VALUE_HASH`). */
+/** The value hash (`valueHash`: BLAKE3) of a value's encoded bytes, lower-case hex. */
 export const ValueHash = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/));
 /** A data ticket for one key (tickets.ts); only bounded here: a wrong one is refused per key, not per frame. */
 export const Ticket = v.pipe(v.string(), v.maxLength(TICKET_HEX_CHARS));

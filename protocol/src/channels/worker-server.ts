@@ -25,7 +25,7 @@ export const TaskFinished = v.object({
   key: Key,
   /** Size of the encoded result, in bytes. */
   nbytes: ByteCount,
-  /** SHA-256 of the encoded result: whoever fetches it from a peer checks the bytes against it. */
+  /** The value hash (BLAKE3) of the encoded result: whoever fetches it from a peer checks the bytes against it. */
   hash: v.optional(ValueHash),
   /** The encoded result, when it is small enough to ride the control channel. */
   value: v.optional(Bytes),
@@ -185,7 +185,7 @@ export const Acquire = v.object({ type: v.literal('acquire'), id: RequestId, ite
 
 /**
  * A client will put these values here (its scatter plan names this worker): the only `put-data`
- * a worker stores, each under its key, of its size and SHA-256. Sent before the client learns
+ * a worker stores, each under its key, of its size and value hash. Sent before the client learns
  * the plan; unanswered.
  */
 export const ExpectPut = v.object({

@@ -236,7 +236,7 @@ export abstract class ClientEvents extends Leasing {
 
   /**
    * Picks workers for values a client is about to put on them: the least loaded, in turn. Each
-   * chosen worker is told first what will come (`expect-put`: key, size, SHA-256): a worker
+   * chosen worker is told first what will come (`expect-put`: key, size, value hash): a worker
    * stores no other put, so a worker of the cluster cannot plant values on another. A worker whose
    * announcements would pass a limit (put-ledger.ts: the client's share, or the worker's table) is
    * not chosen; a plan that cannot avoid it is refused whole with LIMIT_EXCEEDED, nothing announced.

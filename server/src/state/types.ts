@@ -33,7 +33,7 @@ export interface TaskState {
   lastSentTo: WorkerState | null;
   readonly whoHas: SmallSet<WorkerState>;
   nbytes: number;
-  /** SHA-256 of the encoded result as its producer reported it (null when not reported): fetched copies must match. */
+  /** Value hash (BLAKE3) of the encoded result as its producer reported it (null when not reported): fetched copies must match. */
   hash: string | null;
   /** The encoded result, kept when small (see SCHEDULER_INLINE_CACHE_BYTES), one byte per character (see compact.ts). */
   inline: string | null;

@@ -1,6 +1,6 @@
 /**
  * `verify: k` — a task's outcome is believed only when k distinct workers report the same one:
- * the same bytes (the SHA-256 of the encoded result each reported), or the same error (code,
+ * the same bytes (the value hash of the encoded result each reported), or the same error (code,
  * name and message). Runs (replicas) go one after another, each on a worker that has not voted
  * yet, placed by replicas.ts. An outcome short of k votes simply means more runs, until one has k
  * votes, or no further worker may run it and some run erred (then the task fails, see

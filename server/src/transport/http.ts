@@ -11,11 +11,12 @@ import { DUMP_DEFAULT_TASK_LIMIT, clusterDump, clusterState, prometheusText } fr
  * What the pages may do: scripts, styles and connections to this origin only (the scheduler's
  * WebSocket included), images from here or inline data. No `eval` on a page: task code runs only
  * inside the task Web Workers, whose scripts are served without this header (a worker takes the
- * policy of its own script; it rebuilds task functions from source).
+ * policy of its own script; it rebuilds task functions from source). WebAssembly may be compiled
+ * (`'wasm-unsafe-eval'`, which allows nothing else): the page hashes fetched values with it.
  */
 export const PAGE_CSP = [
   "default-src 'self'",
-  "script-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
   "worker-src 'self'",
   "connect-src 'self' ws: wss:",
   "img-src 'self' data:",

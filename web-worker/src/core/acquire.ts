@@ -77,7 +77,7 @@ export function expectations(specs: readonly DepSpec[]): Map<string, Expected> {
 
 /**
  * The stored bytes of `dep`, when they may be used as it: the scheduler lists this worker among
- * its holders, and the SHA-256 they had when stored is the one the scheduler gave (either unknown:
+ * its holders, and the value hash they had when stored is the one the scheduler gave (either unknown:
  * trusted). A copy that is not the value the scheduler knows (planted, or from before the value
  * was made again) is dropped: the value is fetched from the other holders, and when none has it
  * this worker is blamed, so the scheduler drops it as a holder.

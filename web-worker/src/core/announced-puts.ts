@@ -1,7 +1,7 @@
 /**
  * Which values clients may put here, runtime-free. A worker stores a client's `put-data` only for
  * a key the scheduler announced to it (`expect-put`, sent with the client's scatter plan), of the
- * announced size and SHA-256, and only once: anyone with the data secret (every worker of a
+ * announced size and value hash, and only once: anyone with the data secret (every worker of a
  * volunteer cluster) can reach this data link, so a put is believed only when the scheduler said
  * it was coming. A put that arrives before its announcement (they travel different connections)
  * waits up to PUT_ANNOUNCE_WAIT_MS. The scheduler keeps each client's announcements to a worker
@@ -18,7 +18,7 @@ export interface Announcement {
   hash: string;
 }
 
-/** Accepted, with the announced SHA-256 the bytes matched; or refused, with why. */
+/** Accepted, with the announced value hash the bytes matched; or refused, with why. */
 type Verdict = { ok: true; hash: string } | { ok: false; message: string };
 
 export class AnnouncedPuts {

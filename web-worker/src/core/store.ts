@@ -4,7 +4,7 @@
  */
 export class Store {
   private readonly values = new Map<string, Uint8Array>();
-  /** Key → the SHA-256 its bytes had when stored (computed here, checked on fetch, or announced for a put). */
+  /** Key → the value hash its bytes had when stored (computed here, checked on fetch, or announced for a put). */
   private readonly hashes = new Map<string, string>();
   private total = 0;
 
@@ -27,7 +27,7 @@ export class Store {
     return this.values.get(key);
   }
 
-  /** Stores `bytes` under `key`, with their SHA-256 when known. */
+  /** Stores `bytes` under `key`, with their value hash when known. */
   put(key: string, bytes: Uint8Array, hash?: string): void {
     this.delete(key);
     this.values.set(key, bytes);
@@ -35,7 +35,7 @@ export class Store {
     this.total += bytes.byteLength;
   }
 
-  /** The SHA-256 of the bytes stored under `key`, when known. */
+  /** The value hash of the bytes stored under `key`, when known. */
   hashOf(key: string): string | undefined {
     return this.hashes.get(key);
   }

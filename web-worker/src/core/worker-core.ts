@@ -63,7 +63,7 @@ export interface WorkerCoreOptions {
   heartbeatTicker?: Ticker;
   /** How messages are batched per turn (default: setImmediate, or setTimeout 0). */
   schedule?: TurnScheduler;
-  /** Hashes values (the host's fastest SHA-256); without it, results are reported without a hash. */
+  /** Hashes values (the host's fastest value hash); without it, results are reported without a hash. */
   digest?: Digest;
   /** Bytes traded with peers: what changed rides on each heartbeat. */
   stats?: TransferStats;
@@ -186,7 +186,7 @@ export class WorkerCore {
 
   /**
    * Stores a value a client put here (scatter): only what the scheduler announced to this worker
-   * for it (`expect-put`: the key, its size and SHA-256; announced-puts.ts), and never over
+   * for it (`expect-put`: the key, its size and value hash; announced-puts.ts), and never over
    * another value (the same bytes again are accepted). Refused past the memory limit too. The
    * scheduler learns of the key from the client, not from this worker, and until it lists this
    * worker as a holder the bytes are no task's input here (see `listedHere`).
