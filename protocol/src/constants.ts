@@ -3,8 +3,11 @@
  * Both ends read these; a change here is a protocol change.
  */
 
-/** Bumped on any incompatible change of a schema or of the framing. */
-export const PROTOCOL_VERSION = 2;
+/**
+ * Bumped on any incompatible change of a schema, of the framing or of what a field means. 3: value
+ * hashes are BLAKE3 (they were SHA-256), so peers of versions 2 and 3 would refuse each other's bytes.
+ */
+export const PROTOCOL_VERSION = 3;
 
 /** Default port of a scheduler: HTTP and WebSocket share it. */
 export const DEFAULT_SCHEDULER_PORT = 8786;

@@ -3,7 +3,7 @@
  * Not cryptographic: keys need only be stable and spread well.
  */
 import { blake3 } from '@noble/hashes/blake3';
-import { createBLAKE3, type IHasher } from 'hash-wasm';
+import type { IHasher } from 'hash-wasm';
 
 const utf8 = new TextEncoder();
 
@@ -56,8 +56,9 @@ export async function valueHashOfParts(parts: readonly Uint8Array[]): Promise<st
 
 let wasm: Promise<IHasher | undefined> | undefined;
 
+/** Loaded on first use: hash-wasm is ~270 KB of script, and Node workers, their threads and the scheduler never need it. */
 function wasmHasher(): Promise<IHasher | undefined> {
-  wasm ??= createBLAKE3().catch(() => undefined);
+  wasm ??= import('hash-wasm').then((m) => m.createBLAKE3()).catch(() => undefined);
   return wasm;
 }
 
