@@ -53,7 +53,7 @@ export interface PeerFetcher {
   readonly localId?: string | undefined;
 }
 
-/** The value hash fed piece by piece (in Node: tcp/blake3.node.ts, or on a thread of its own: tcp/hash-thread.node.ts). */
+/** The value hash fed piece by piece (in Node: blake3.node.ts). */
 export interface IncrementalHash {
   update(bytes: Uint8Array): void;
   /** Lower-case hex; a promise where the hashing happens elsewhere. */

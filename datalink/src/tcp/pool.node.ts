@@ -13,7 +13,7 @@ import type { Digest } from '../fetch.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { PeerSession } from '../session.js';
 import { dialLink } from './socket-link.node.js';
-import { threadedValueHasher } from './hash-thread.node.js';
+import { blake3Hasher } from '../blake3.node.js';
 
 export interface TcpPeerFetcherOptions {
   /** This end's id, sent in `hello`. */
@@ -102,9 +102,8 @@ export class TcpPeerFetcher implements PeerFetcher, HolderFetcher {
 
   /** A new ask-only session to `address`; when it ends it leaves the pool. */
   private async dial(address: string): Promise<PeerSession> {
-    // With a digest to check against, each value is hashed as it arrives (stream-link.ts), on the
-    // hashing thread when it arrives in shared memory (hash-thread.node.ts).
-    const hasher = this.o.digest ? threadedValueHasher : undefined;
+    // With a digest to check against, each value is hashed as it arrives (stream-link.ts).
+    const hasher = this.o.digest ? blake3Hasher : undefined;
     const link = await dialLink(address, { ...(this.o.allocate ? { allocate: this.o.allocate } : {}), ...(hasher ? { hasher } : {}) });
     const conn: PeerSession = new PeerSession(link, {
       localId: this.o.from,
