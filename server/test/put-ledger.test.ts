@@ -102,6 +102,25 @@ test("the worker's puts-stored frees the count; the client's own scattered claim
   h.check();
 });
 
+test("a worker's puts-stored frees only what was announced to it: another worker cannot free a worker's table for a rival", () => {
+  const h = cluster({ t: 0 }, ['w', 'x']);
+  // The rival fills its share on both workers; its accomplice is worker x.
+  h.s.scatterPlan('rival', { type: 'scatter-plan', id: 1, items: items('r', 2 * MAX_ANNOUNCED_PUTS_PER_CLIENT) });
+  const plan = h.clientMessages('rival').find((m) => m.type === 'scatter-plan-reply' && m.id === 1);
+  assert.ok(plan?.type === 'scatter-plan-reply');
+  const onW = plan.targets.flatMap((t, i) => (t[0]?.id === 'w' ? [`r-${i}`] : []));
+  assert.equal(onW.length, MAX_ANNOUNCED_PUTS_PER_CLIENT);
+  // x reports w's announcements as stored (it never held them): w's count stays.
+  h.s.putsStored('x', onW);
+  h.s.scatterPlan('rival', { type: 'scatter-plan', id: 2, items: items('more', 1) });
+  assert.equal(answer(h, 'rival', 2).code, 'LIMIT_EXCEEDED', "no room freed on w by x's word");
+  // w's own report does free them.
+  h.s.putsStored('w', onW.slice(0, 3));
+  h.s.scatterPlan('rival', { type: 'scatter-plan', id: 3, items: items('more', 3) });
+  assert.deepEqual(answer(h, 'rival', 3).workers, ['w', 'w', 'w']);
+  h.check();
+});
+
 test('unused announcements stop counting once the worker has forgotten them (TTL and slack), not before', () => {
   const clock = { t: 1_000 };
   const h = cluster(clock);
