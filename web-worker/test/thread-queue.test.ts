@@ -191,7 +191,8 @@ test('a task that posts a malformed reply ends its thread, and the worker goes o
 });
 
 test('a thread holds more jobs while they are short, and two once they take long', async () => {
-  for (let i = 0; i < 60; i++) value(await pool.run(job('(x) => x'), never()));
+  // Until it gets there: on a loaded machine a trivial job is now and then timed at a few ms.
+  for (let i = 0; i < 600 && pool.depth < MAX_JOBS_PER_THREAD; i++) value(await pool.run(job('(x) => x'), never()));
   assert.equal(pool.depth, MAX_JOBS_PER_THREAD, 'trivial jobs: the deepest queue');
   assert.equal(pool.jobsAtOnce, MAX_JOBS_PER_THREAD * pool.threads);
   for (let i = 0; i < 10; i++) value(await pool.run(job(SPIN, [20]), never()));
