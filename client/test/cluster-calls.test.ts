@@ -63,7 +63,7 @@ describe('scatter', () => {
     assert.equal(d.status, 'finished');
     assert.deepEqual(w1.requests.at(-1), { type: 'put-data', id: 1, key: d.key });
     const stored = w1.store.get(d.key) as Uint8Array;
-    // The plan announces each value's SHA-256 to its workers, which store nothing else.
+    // The plan announces each value's hash to its workers, which store nothing else.
     const hash = await valueHash(stored);
     assert.deepEqual(fake.of('scatter-plan').at(-1)?.items, [{ key: d.key, nbytes: stored.byteLength, hash }]);
     await fake.until(() => fake.of('scattered').length > 0);

@@ -31,11 +31,6 @@ function nativeBlake3(): NativeModule | null {
   return native;
 }
 
-/** Where the native BLAKE3 loads from (for a thread to load it too); undefined when it cannot load here. */
-export function nativeBlake3Path(): string | undefined {
-  return nativeBlake3() ? require.resolve(NATIVE_BLAKE3_PACKAGE) : undefined;
-}
-
 const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
 /** The value hash piece by piece, on this thread. */
@@ -43,7 +38,7 @@ export function blake3Hasher(): IncrementalHash {
   const n = nativeBlake3();
   if (!n) {
     const parts: Uint8Array[] = [];
-    return { update: (bytes) => void parts.push(bytes), digest: () => valueHashOfParts(parts) };
+    return { update: (bytes) => void parts.push(bytes), digest: () => valueHashOfParts([...parts]) };
   }
   const h = new n.Blake3Hasher();
   return { update: (bytes) => void h.update(asBuffer(bytes)), digest: () => h.digest('hex') };

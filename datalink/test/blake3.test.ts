@@ -5,8 +5,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { valueHash } from '@meshwork/protocol';
+import { encodePeerFrame, valueHash } from '@meshwork/protocol';
 import { arrivedDigests } from '../src/fetch.js';
+import { StreamLink } from '../src/stream-link.js';
 import { TcpPeerFetcher, startDataServer } from '../src/node.js';
 import { NATIVE_BLAKE3_PACKAGE, blake3Hasher, nodeValueHash } from '../src/blake3.node.js';
 
@@ -24,6 +25,48 @@ test('the native value hash agrees with the WebAssembly one, whole or in pieces 
     h.update(body.subarray(at, Math.min(at + step, body.byteLength)));
   assert.equal(h.digest(), expected, 'the native build answers at once');
   assert.equal(blake3Hasher().digest(), await valueHash(new Uint8Array(0)));
+});
+
+test('a link hashes each body exactly as it arrived, however the reads split the frames', async () => {
+  let seed = 12345;
+  const random = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  for (let round = 0; round < 60; round++) {
+    const frames = Array.from({ length: 1 + random(5) }, (_, id) => {
+      const body = new Uint8Array(random(4) === 0 ? 0 : random(200_000)).map(() => random(256));
+      return { header: { type: 'data', id, key: `k${id}`, nbytes: body.byteLength }, body };
+    });
+    const wire = Buffer.concat(frames.flatMap((f) => encodePeerFrame(f.header, f.body)));
+    const link = new StreamLink(
+      { write: () => true, end() {}, onDrain() {} },
+      { hasher: blake3Hasher, allocate: (n) => new Uint8Array(new SharedArrayBuffer(n)) },
+    );
+    const got: Uint8Array[] = [];
+    link.receive({ frame: (_, body) => got.push(body), closed() {} });
+    // As a socket would: chunks of any size, and reads straight into the body being assembled.
+    for (let at = 0; at < wire.byteLength;) {
+      const n = 1 + random(Math.min(70_000, wire.byteLength - at));
+      const window = link.bodyWindow();
+      if (window && random(2) === 0) {
+        const k = Math.min(n, window.byteLength);
+        window.set(wire.subarray(at, at + k));
+        link.filled(k);
+        at += k;
+      } else {
+        link.push(wire.subarray(at, at + n));
+        at += n;
+      }
+    }
+    assert.equal(got.length, frames.length);
+    for (const [i, body] of got.entries()) {
+      const sent = (frames[i] as { body: Uint8Array }).body;
+      assert.deepEqual(new Uint8Array(body), sent);
+      if (sent.byteLength > 0)
+        assert.equal(arrivedDigests.get(body), await valueHash(sent), `round ${round}, frame ${i}`);
+    }
+  }
 });
 
 test('a worker fetching into shared memory hashes each value as it arrives, and checks it', async () => {

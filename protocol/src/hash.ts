@@ -56,9 +56,20 @@ export async function valueHashOfParts(parts: readonly Uint8Array[]): Promise<st
 
 let wasm: Promise<IHasher | undefined> | undefined;
 
-/** Loaded on first use: hash-wasm is ~270 KB of script, and Node workers, their threads and the scheduler never need it. */
+/**
+ * Loaded on first use: hash-wasm is ~270 KB of script, and Node workers, their threads and the
+ * scheduler never need it. Where WebAssembly cannot compile (no WebAssembly, or a CSP forbidding
+ * it) the JavaScript hash is used for good; if the module itself did not load (a bundle chunk
+ * lost to the network), only for this call, and the next one tries again.
+ */
 function wasmHasher(): Promise<IHasher | undefined> {
-  wasm ??= import('hash-wasm').then((m) => m.createBLAKE3()).catch(() => undefined);
+  wasm ??= import('hash-wasm').then(
+    (m) => m.createBLAKE3().catch(() => undefined),
+    () => {
+      wasm = undefined;
+      return undefined;
+    },
+  );
   return wasm;
 }
 

@@ -41,7 +41,7 @@ before(async () => {
     .submit((n) => new Float64Array(n).fill(3), LENGTH)
     .result();
   rival = await rawClient(cluster.address);
-  // Its plan announces what it will put (size and SHA-256): a worker stores nothing else.
+  // Its plan announces what it will put (size and value hash): a worker stores nothing else.
   rival.send({
     type: 'scatter-plan',
     id: 1,

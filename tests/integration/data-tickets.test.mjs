@@ -23,7 +23,7 @@ import { REPLY_TIMEOUT_MS, dataLink, rawClient, rawWorker } from './helpers.mjs'
 /** Elements of the victim's Float64Arrays: 200 kB each, over the inline limit, so held on workers. */
 const LENGTH = 25_000;
 const WEIGHTS_KEY = 'model-weights';
-/** What the rival puts: its scatter plans announce these bytes (size and SHA-256), as the npm client's do. */
+/** What the rival puts: its scatter plans announce these bytes (size and value hash), as the npm client's do. */
 const JUNK = encodeValue(new Float64Array(LENGTH).fill(-1)).bytes;
 /** A plan item for `bytes` under `key`, as a client asks for it. */
 const planItem = async (key, bytes) => ({ key, nbytes: bytes.byteLength, hash: await valueHash(bytes) });
