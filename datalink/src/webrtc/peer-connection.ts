@@ -82,6 +82,8 @@ export class PeerConnection {
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
   private graceTimer: ReturnType<typeof setTimeout> | undefined;
   private stateNow: PeerConnectionState = 'connecting';
+  /** How far negotiation got, for the message of a connect that timed out. */
+  private readonly counts = { gathered: 0, sent: 0, received: 0, descriptionSent: false };
   private closeReason: Error | undefined;
 
   constructor(o: PeerConnectionOptions) {
@@ -93,7 +95,12 @@ export class PeerConnection {
     this.pc = new o.RTCPeerConnection({ iceServers: o.iceServers ?? [] });
     const timeoutMs = o.connectTimeoutMs ?? PEER_CONNECT_TIMEOUT_MS;
     this.connectTimer = setTimeout(
-      () => this.fail(new TimeoutError(`WebRTC connection to ${this.remoteId} not open within ${timeoutMs} ms`)),
+      () =>
+        this.fail(
+          new TimeoutError(
+            `WebRTC connection to ${this.remoteId} not open within ${timeoutMs} ms (${this.progress()})`,
+          ),
+        ),
       timeoutMs,
     );
     this.pc.addEventListener('icecandidate', (e) => {
@@ -102,6 +109,7 @@ export class PeerConnection {
         c && c.candidate
           ? { kind: 'candidate', candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex }
           : { kind: 'end-of-candidates' };
+      if (payload.kind === 'candidate') this.counts.gathered++;
       if (this.candidatesFree) this.signal(payload);
       else this.localCandidates.push(payload);
     });
@@ -192,6 +200,7 @@ export class PeerConnection {
         void this.guard(this.acceptAnswer(payload.sdp));
         return;
       case 'candidate': {
+        this.counts.received++;
         const init: RtcIceCandidateInit = {
           candidate: payload.candidate,
           sdpMid: payload.sdpMid,
@@ -271,12 +280,27 @@ export class PeerConnection {
     if (this.stateNow === 'closed') return;
     if (!sdp) throw new ConnectionError(`the local ${kind} has no SDP`);
     this.signal({ kind, sdp });
+    this.counts.descriptionSent = true;
     if (kind === 'answer') this.releaseCandidates();
   }
 
   private releaseCandidates(): void {
     this.candidatesFree = true;
     for (const c of this.localCandidates.splice(0)) this.signal(c);
+  }
+
+  /** Where a connect stands: which description went which way, candidates, ICE, channel. */
+  private progress(): string {
+    const c = this.counts;
+    const [mine, theirs] = this.offerer ? ['offer', 'answer'] : ['answer', 'offer'];
+    return [
+      `${mine} ${c.descriptionSent ? 'sent' : 'not sent'}`,
+      `${theirs} ${this.remoteSet ? 'applied' : this.gotDescription ? 'received' : 'not received'}`,
+      `candidates gathered ${c.gathered}, sent ${c.sent}, received ${c.received}`,
+      `ICE ${this.pc.iceConnectionState}`,
+      `connection ${this.pc.connectionState}`,
+      `channel ${this.dc?.readyState ?? 'none'}`,
+    ].join('; ');
   }
 
   private remoteDescriptionSet(): void {
@@ -294,6 +318,7 @@ export class PeerConnection {
 
   private signal(payload: SignalPayload): void {
     if (this.stateNow === 'closed') return;
+    if (payload.kind === 'candidate') this.counts.sent++;
     try {
       this.send(payload);
     } catch (e) {
