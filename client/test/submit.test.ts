@@ -56,6 +56,14 @@ describe('submit', () => {
     assert.match(a.key, /^inc-[0-9a-f]{16}$/);
   });
 
+  it('gives every pure: false task its own key, across many draws of random bytes', () => {
+    const impure = client.with({ pure: false });
+    const keys = new Set<string>();
+    for (let i = 0; i < 3_000; i++) keys.add(impure.submit(inc, 1).key);
+    assert.equal(keys.size, 3_000);
+    assert.ok([...keys].every((k) => /^inc-[0-9a-f]{16}$/.test(k)));
+  });
+
   it('uses an explicit key, and a key prefix for map', () => {
     assert.equal(client.with({ key: 'my-key' }).submit(inc, 5).key, 'my-key');
     const keys = client
