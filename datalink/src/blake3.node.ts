@@ -15,7 +15,7 @@ interface NativeHasher {
   update(bytes: Buffer): unknown;
   digest(format: 'hex'): string;
 }
-type NativeModule = { Blake3Hasher: new () => NativeHasher };
+type NativeModule = { Blake3Hasher: new () => NativeHasher; blake3(bytes: Buffer): Buffer };
 
 const require = createRequire(import.meta.url);
 let native: NativeModule | null | undefined;
@@ -44,9 +44,14 @@ export function blake3Hasher(): IncrementalHash {
   return { update: (bytes) => void h.update(asBuffer(bytes)), digest: () => h.digest('hex') };
 }
 
-/** The value hash of `bytes` (protocol `valueHash`, same output). */
+/**
+ * The value hash of `bytes` (protocol `valueHash`, same output), in one call: every task's result
+ * is hashed, and in a busy thread a hasher object costs ~11 µs against ~2 µs for one call on a
+ * small value (the same ~23 ms for 100 MB). A thread woken for a single task pays ~20 µs either
+ * way: its caches are cold.
+ */
 export const nodeValueHash: Digest = (bytes) => {
-  const h = blake3Hasher();
-  h.update(bytes);
-  return Promise.resolve(h.digest());
+  const n = nativeBlake3();
+  if (!n) return valueHashOfParts([bytes]);
+  return Promise.resolve(n.blake3(asBuffer(bytes)).toString('hex'));
 };

@@ -20,6 +20,8 @@ test('the native value hash agrees with the WebAssembly one, whole or in pieces 
   const body = pattern(new Uint8Array(new SharedArrayBuffer(9_000_123)));
   const expected = await valueHash(body);
   assert.equal(await nodeValueHash(body), expected);
+  for (const size of [0, 1, 9, 1024, 1025, 65_537])
+    assert.equal(await nodeValueHash(body.subarray(5, 5 + size)), await valueHash(body.slice(5, 5 + size)), `${size} bytes`);
   const h = blake3Hasher();
   for (let at = 0, step = 1; at < body.byteLength; at += step, step = step * 3 + 7)
     h.update(body.subarray(at, Math.min(at + step, body.byteLength)));
