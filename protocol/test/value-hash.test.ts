@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { blake3 } from '@noble/hashes/blake3';
 import { valueHash, valueHashOfParts } from '../src/hash.js';
 
@@ -43,4 +46,51 @@ test('without WebAssembly (a page whose CSP forbids it) valueHash gives the same
     encoding: 'utf8',
   });
   assert.equal(out, '6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85');
+});
+
+test('a hash-wasm module that failed to load (a bundle chunk lost to the network) is loaded again on the next call', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'meshwork-hash-'));
+  try {
+    // Loader hooks: the first import of hash-wasm fails, as a lost chunk would; each attempt is told.
+    const hooks = join(dir, 'hooks.mjs');
+    await writeFile(
+      hooks,
+      `let port; let attempts = 0;
+       export function initialize(data) { port = data.port; }
+       export async function resolve(specifier, context, next) {
+         if (specifier === 'hash-wasm') { attempts++; port.postMessage(attempts); if (attempts === 1) throw new Error('chunk lost'); }
+         return next(specifier, context);
+       }`,
+    );
+    const module = fileURLToPath(new URL('../src/hash.ts', import.meta.url));
+    const script = `
+      import { register } from 'node:module';
+      import { MessageChannel } from 'node:worker_threads';
+      const { port1, port2 } = new MessageChannel();
+      let attempts = 0;
+      port1.on('message', (n) => { attempts = n; });
+      port1.unref();
+      register(${JSON.stringify(pathToFileURL(hooks).href)}, { data: { port: port2 }, transferList: [port2] });
+      const { valueHash } = await import(${JSON.stringify(module)});
+      const abc = new TextEncoder().encode('abc');
+      const first = await valueHash(abc);
+      const second = await valueHash(abc);
+      const third = await valueHash(abc);
+      // The hooks' messages cross threads: wait for the second, then a little more for any third.
+      for (let i = 0; i < 100 && attempts < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 50));
+      process.stdout.write(JSON.stringify({ first, second, third, attempts }));`;
+    const out = JSON.parse(
+      execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' }),
+    ) as { first: string; second: string; third: string; attempts: number };
+    const abc = '6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85';
+    assert.deepEqual(
+      [out.first, out.second, out.third],
+      [abc, abc, abc],
+      'the JavaScript hash meanwhile, the same digest',
+    );
+    assert.equal(out.attempts, 2, 'tried again once, then kept');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
