@@ -5,7 +5,7 @@
  * ships no binary for), the WebAssembly one gives the same digest.
  */
 import { createRequire } from 'node:module';
-import { valueHashOfParts } from '@meshwork/protocol';
+import { valueHash, valueHashOfParts } from '@meshwork/protocol';
 import type { Digest, IncrementalHash } from './fetch.js';
 
 /** The npm package of the native BLAKE3 (its binaries come as per-platform optional dependencies). */
@@ -38,7 +38,7 @@ export function blake3Hasher(): IncrementalHash {
   const n = nativeBlake3();
   if (!n) {
     const parts: Uint8Array[] = [];
-    return { update: (bytes) => void parts.push(bytes), digest: () => valueHashOfParts([...parts]) };
+    return { update: (bytes) => void parts.push(bytes), digest: () => valueHashOfParts(parts) };
   }
   const h = new n.Blake3Hasher();
   return { update: (bytes) => void h.update(asBuffer(bytes)), digest: () => h.digest('hex') };
@@ -52,6 +52,6 @@ export function blake3Hasher(): IncrementalHash {
  */
 export const nodeValueHash: Digest = (bytes) => {
   const n = nativeBlake3();
-  if (!n) return valueHashOfParts([bytes]);
+  if (!n) return valueHash(bytes);
   return Promise.resolve(n.blake3(asBuffer(bytes)).toString('hex'));
 };

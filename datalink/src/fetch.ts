@@ -56,7 +56,7 @@ export interface PeerFetcher {
 /** The value hash fed piece by piece (in Node: blake3.node.ts). */
 export interface IncrementalHash {
   update(bytes: Uint8Array): void;
-  /** Lower-case hex; a promise where the hashing happens elsewhere. */
+  /** Lower-case hex; a promise where the hashing happens elsewhere. Called once, after the last update. */
   digest(): string | Promise<string>;
 }
 
