@@ -129,3 +129,27 @@ test('where the native BLAKE3 cannot load, values are hashed with the WebAssembl
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a digest that fails while nobody asks for it is no unhandled rejection', async () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    const failing = (): { update(): void; digest(): Promise<string> } => ({
+      update() {},
+      digest: () => Promise.reject(new Error('the hash failed')),
+    });
+    const link = new StreamLink({ write: () => true, end() {}, onDrain() {} }, { hasher: failing });
+    const got: Uint8Array[] = [];
+    link.receive({ frame: (_, body) => got.push(body), closed() {} });
+    for (const chunk of encodePeerFrame({ type: 'data', id: 1, key: 'k', nbytes: 3 }, new Uint8Array([1, 2, 3])))
+      link.push(chunk);
+    assert.equal(got.length, 1);
+    await new Promise((r) => setTimeout(r, 50)); // past the turn where Node reports rejections
+    assert.deepEqual(unhandled, []);
+    // Whoever does ask still sees the failure.
+    await assert.rejects(arrivedDigests.get(got[0] as Uint8Array) as Promise<string>, /the hash failed/);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+});

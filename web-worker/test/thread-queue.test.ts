@@ -198,3 +198,24 @@ test('a thread holds more jobs while they are short, and two once they take long
   for (let i = 0; i < 10; i++) value(await pool.run(job(SPIN, [20]), never()));
   assert.equal(pool.depth, JOBS_PER_THREAD, 'jobs of 20 ms: one running and one next');
 });
+
+test('a task thread hashes results with the native BLAKE3 alone: it does not load the native WebRTC build', async () => {
+  value(await pool.run(job('() => 1'), never())); // a result hashed
+  const loaded = value(
+    await pool.run(
+      job(
+        `async () => Object.keys((await import('node:module')).default._cache).filter((p) => /datachannel|blake-hash/.test(p))`,
+      ),
+      never(),
+    ),
+  ) as string[];
+  assert.ok(
+    loaded.some((p) => p.includes('blake-hash')),
+    `the native BLAKE3 is loaded: ${loaded.join(', ')}`,
+  );
+  assert.deepEqual(
+    loaded.filter((p) => p.includes('datachannel')),
+    [],
+    'loading node-datachannel would cost every thread its start-up time',
+  );
+});
