@@ -4,6 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { PROTOCOL_VERSION } from '@meshwork/protocol';
 import { ChannelStream } from '../src/webrtc/channel-stream.js';
 import { nodeRtcPeerConnection, shutdownNodeRtc } from '../src/webrtc/rtc.node.js';
+import { MAX_PENDING_CANDIDATES } from '../src/constants.js';
 import { PeerConnection } from '../src/webrtc/peer-connection.js';
 import { parseSignal, type SignalPayload, type Signaller } from '../src/webrtc/signals.js';
 import { WebRtcTransport, type WebRtcTransportOptions } from '../src/webrtc/webrtc-transport.js';
@@ -235,5 +236,31 @@ test('idle connections close, and the bound on connections evicts the idle one',
     assert.deepEqual([...(await again.getData(['k'], { signal: signal() })).values.get('k')!], [1]);
   } finally {
     for (const t of [a, b, c]) t.close();
+  }
+});
+
+test('a peer flooding candidates before its description gets the first MAX_PENDING_CANDIDATES held, the rest refused, and the connection goes on', async () => {
+  const errors: Error[] = [];
+  const pc = new PeerConnection({
+    localId: 'worker-a',
+    remoteId: 'worker-z',
+    signal: () => {},
+    RTCPeerConnection: RTC,
+    connectTimeoutMs: 60_000,
+  });
+  pc.on('error', (e) => errors.push(e));
+  try {
+    const candidate = {
+      kind: 'candidate',
+      candidate: 'candidate:1 1 udp 1 127.0.0.1 9 typ host',
+      sdpMid: '0',
+      sdpMLineIndex: 0,
+    } as const;
+    for (let i = 0; i < MAX_PENDING_CANDIDATES + 10; i++) pc.receive(candidate);
+    assert.equal(errors.length, 10);
+    assert.match(errors[0]?.message ?? '', new RegExp(`over ${MAX_PENDING_CANDIDATES} candidates from worker-z`));
+    assert.equal(pc.state, 'connecting', 'the flood costs the sender its candidates, not the connection');
+  } finally {
+    pc.close();
   }
 });
