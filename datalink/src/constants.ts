@@ -26,8 +26,13 @@ export const MAX_QUEUED_SEND_BYTES = 16 * 1024 * 1024;
 /** Frames that may wait in one ChannelStream's queue (small frames are bounded by count). */
 export const MAX_QUEUED_SEND_FRAMES = 4_096;
 
-/** A data channel whose `bufferedAmount` does not fall for this long is treated as dead, in milliseconds. */
-export const CHANNEL_STALL_TIMEOUT_MS = 30_000;
+/**
+ * A data channel with frames waiting that makes no progress (its `bufferedAmount` does not fall,
+ * nothing is handed to it) for this long is treated as dead, in milliseconds. Node's SCTP takes
+ * messages in 64 KiB steps, ~5 s apart at the slowest live drain seen (~13 KB/s to a loaded tab);
+ * a wedged association (docs/decisions.md, "A wedged SCTP association") never moves again.
+ */
+export const CHANNEL_STALL_TIMEOUT_MS = 10_000;
 
 /** Opening a peer connection (signalling, ICE, DTLS, SCTP, channel open) gives up after this long, in milliseconds. */
 export const PEER_CONNECT_TIMEOUT_MS = 10_000;

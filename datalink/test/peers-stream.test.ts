@@ -137,6 +137,27 @@ test('a channel that accepts nothing for the stall timeout closes the stream', a
   assert.equal(dc.readyState, 'closed');
 });
 
+test('frames queued behind a channel that moves no more do not put off its stall timeout', async () => {
+  // A wedged SCTP association: bufferedAmount frozen above the high water while requests keep
+  // being queued behind it. Each send used to restart the window, leaving the link open for minutes.
+  const stallMs = 200;
+  const dc = new FakeChannel();
+  dc.bufferedAmount = CHANNEL_HIGH_WATER_BYTES + 1;
+  const stream = new ChannelStream(dc, { stallTimeoutMs: stallMs });
+  let closedAt: number | undefined;
+  stream.receive({ frame: () => {}, closed: () => (closedAt = performance.now()) });
+  const started = performance.now();
+  const sends: Promise<void>[] = [];
+  while (closedAt === undefined && performance.now() - started < stallMs * 10) {
+    sends.push(stream.send({ type: 'request' }, new Uint8Array(8)).catch(() => {}));
+    await new Promise((r) => setTimeout(r, stallMs / 5));
+  }
+  const closedWhileSending = closedAt !== undefined;
+  stream.close();
+  await Promise.all(sends);
+  assert.ok(closedWhileSending, 'the frozen channel was closed while frames kept coming, within ten timeouts');
+});
+
 test('a channel that drains slowly, short of the low water, stays open until it reaches it', async () => {
   // What a loaded browser does to a Node sender: packets dropped, SCTP backing off, the queue
   // falling one message every few seconds, longer than the stall timeout between the two marks.

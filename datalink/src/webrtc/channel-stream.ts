@@ -5,10 +5,14 @@
  * `bufferedAmount` is at most CHANNEL_HIGH_WATER_BYTES, then sending resumes on
  * `bufferedamountlow` (threshold CHANNEL_LOW_WATER_BYTES), so the channel never holds more than
  * the high water plus one message, far below the 16 MiB at which Chromium throws. The channel is
- * dead only when its `bufferedAmount` has not fallen for the stall timeout: one that drains
- * slowly, short of the low water, is alive (a loaded browser drops UDP packets, SCTP backs off,
- * and the 768 KiB between the two marks can take longer than the timeout while messages still
- * go). Our own queue holds references to at most MAX_QUEUED_SEND_FRAMES frames /
+ * dead when it has made no progress (`bufferedAmount` fell, or a message was handed to it) for
+ * the stall timeout, counted from the last progress: frames queued meanwhile do not restart it.
+ * One that drains slowly, short of the low water, is alive (a loaded browser drops UDP packets,
+ * SCTP backs off, and the 768 KiB between the two marks can take longer than the timeout while
+ * messages still go). A dead channel is not rare: node-datachannel's SCTP (usrsctp) can stop
+ * sending for good after a loss while the association stays up (docs/decisions.md, "A wedged
+ * SCTP association").
+ * Our own queue holds references to at most MAX_QUEUED_SEND_FRAMES frames /
  * MAX_QUEUED_SEND_BYTES bytes; `send()` waits for room beyond that. Incoming messages feed a
  * PeerFrameReader, which copies each body once, into a buffer of its final size.
  */
@@ -36,6 +40,9 @@ export interface ChannelStreamOptions {
   allocate?: (bytes: number) => Uint8Array;
 }
 
+/** Progress checks per stall timeout. */
+const STALL_CHECKS_PER_TIMEOUT = 8;
+
 interface Outgoing {
   parts: Uint8Array[];
   part: number;
@@ -58,9 +65,17 @@ export class ChannelStream implements FrameLink {
   private admittedBytes = 0;
   private receiver: FrameReceiver | undefined;
   private closedBy: Error | undefined;
-  private stallTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The channel's `bufferedAmount` when the stall timer was last armed: less at expiry is progress. */
+  /** Runs while frames wait; checks every STALL_CHECKS_PER_TIMEOUT-th of the timeout for progress. */
+  private stallTimer: ReturnType<typeof setInterval> | undefined;
+  /** The channel's `bufferedAmount` at the last check: less now is progress. */
   private stallMark = 0;
+  /** When the channel last made progress, in ms since the epoch. */
+  private progressAt = 0;
+  /** For the stall message: `bufferedamountlow` events seen, and when the last came. */
+  private lowEvents = 0;
+  private lowAt = 0;
+  /** `bytesReceived` at the last progress: did the other direction still deliver? */
+  private receivedAtProgress = 0;
   /** Bytes handed to the channel and received from it (for tests and metrics). */
   bytesSent = 0;
   bytesReceived = 0;
@@ -78,7 +93,11 @@ export class ChannelStream implements FrameLink {
     this.stallMs = o.stallTimeoutMs ?? CHANNEL_STALL_TIMEOUT_MS;
     dc.binaryType = 'arraybuffer';
     dc.bufferedAmountLowThreshold = CHANNEL_LOW_WATER_BYTES;
-    dc.addEventListener('bufferedamountlow', () => this.pump());
+    dc.addEventListener('bufferedamountlow', () => {
+      this.lowEvents++;
+      this.lowAt = Date.now();
+      this.pump();
+    });
     dc.addEventListener('message', (e) => this.onMessage(e.data));
     dc.addEventListener('close', () => this.close(new ConnectionError(`data channel to ${this.name} closed`)));
   }
@@ -138,7 +157,7 @@ export class ChannelStream implements FrameLink {
   close(reason: Error = new ConnectionError(`link to ${this.name} closed`)): void {
     if (this.closedBy) return;
     this.closedBy = reason;
-    clearTimeout(this.stallTimer);
+    this.stopWatch();
     for (const f of this.frames.splice(0)) {
       f.detach();
       f.reject(reason);
@@ -165,32 +184,57 @@ export class ChannelStream implements FrameLink {
 
   private pump(): void {
     if (this.closedBy) return;
-    clearTimeout(this.stallTimer);
+    let handed = false;
     try {
       while (this.admitted > 0 && this.dc.bufferedAmount <= CHANNEL_HIGH_WATER_BYTES) {
         const msg = this.nextMessage();
         this.dc.send(msg);
         this.bytesSent += msg.byteLength;
+        handed = true;
       }
     } catch (e) {
       return this.close(new ConnectionError(`sending to ${this.name} failed: ${(e as Error).message}`));
     }
     this.admit();
-    if (this.admitted > 0) this.armStall();
+    if (this.admitted === 0) return this.stopWatch();
+    if (handed || this.stallTimer === undefined) this.progressed();
+    if (this.stallTimer === undefined) {
+      this.stallTimer = setInterval(() => this.checkStall(), Math.max(1, this.stallMs / STALL_CHECKS_PER_TIMEOUT));
+    }
+  }
+
+  private progressed(): void {
+    this.progressAt = Date.now();
+    this.stallMark = this.dc.bufferedAmount;
+    this.receivedAtProgress = this.bytesReceived;
+  }
+
+  private stopWatch(): void {
+    clearInterval(this.stallTimer);
+    this.stallTimer = undefined;
   }
 
   /**
-   * Waits for `bufferedamountlow`, but watches progress rather than the event: only the event
-   * resumes sending, yet any fall of `bufferedAmount` proves the channel alive, so the timer
-   * starts again from the new level instead of closing a channel that is still taking messages.
+   * Only `bufferedamountlow` resumes sending, but any fall of `bufferedAmount` proves the channel
+   * alive; a channel with frames waiting and no progress for the stall timeout is closed.
    */
-  private armStall(): void {
-    this.stallMark = this.dc.bufferedAmount;
-    this.stallTimer = setTimeout(() => {
-      if (this.closedBy) return;
-      if (this.dc.bufferedAmount < this.stallMark) return this.armStall();
-      this.close(new TimeoutError(`data channel to ${this.name} accepted nothing for ${this.stallMs} ms`));
-    }, this.stallMs);
+  private checkStall(): void {
+    if (this.closedBy) return;
+    if (this.dc.bufferedAmount < this.stallMark) return this.progressed();
+    if (Date.now() - this.progressAt < this.stallMs) return;
+    this.close(
+      new TimeoutError(`data channel to ${this.name} accepted nothing for ${this.stallMs} ms (${this.stallReport()})`),
+    );
+  }
+
+  private stallReport(): string {
+    const now = Date.now();
+    return [
+      `${this.dc.bufferedAmount} bytes buffered`,
+      `${this.admitted} frames / ${this.admittedBytes} bytes waiting`,
+      `last bufferedamountlow ${this.lowAt ? `${now - this.lowAt} ms ago` : 'never'} (${this.lowEvents} in all)`,
+      `${this.bytesReceived - this.receivedAtProgress} bytes received meanwhile`,
+    ].join(', ');
   }
 
   /** Takes the next message off the queue: a subarray of one part, or small pieces copied together. */
