@@ -12,9 +12,10 @@
 // on /join, Debian's /usr/bin/chromium through Playwright). Beside each, in the same run without
 // meshwork: a loopback TCP socket for Node↔Node, and a raw data channel (bench/lib/webrtc-raw.mjs)
 // between the same kinds of ends for the others. Last, the tree reduction of API.md (16 × 8 MB)
-// on the 2 tabs + 1 Node worker, median of TREE_RUNS, beside the same on 2 Node workers.
+// on the 2 tabs + 1 Node worker, median of TREE_RUNS (TREE_RUNS in the environment, default 3),
+// beside the same on 2 Node workers; with it, the tabs' warnings during those runs (`tabNotices`).
 // Needs `npm run build` first (the packages and the join page). One JSON line per figure.
-/* global window -- inside page callbacks, which run in the page */
+/* global window, document, MutationObserver -- inside page callbacks, which run in the page */
 import { createServer, connect } from 'node:net';
 import { chromium } from '@playwright/test';
 import nodeDataChannel from 'node-datachannel';
@@ -24,7 +25,7 @@ import { CHROMIUM_PATH } from '../scripts/chromium.mjs';
 import { CHROMIUM_ARGS, TOTAL_BYTES, measureRaw, median, nodeEnd, pageEnd, round } from './lib/webrtc-raw.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const TREE_RUNS = 3;
+const TREE_RUNS = Number(process.env.TREE_RUNS ?? 3);
 /** The value moved: 64 MiB of float64. */
 const VALUE_LENGTH = TOTAL_BYTES / 8;
 const TINY_LENGTH = 1;
@@ -37,11 +38,25 @@ const only = process.argv.slice(2);
 const wanted = (n) => only.length === 0 || only.includes(n);
 const mbps = (bytes, ms) => bytes / 1e6 / (ms / 1000);
 
-/** Opens `/join` in a new page of `browser`; resolves with the page and the tab's worker id. */
+/** Warnings and errors the tabs showed (the join page's notices), kept for the mixed tree line. */
+const notices = [];
+
+/**
+ * Opens `/join` in a new page of `browser`; resolves with the page and the tab's worker id. The
+ * page's notices (a stalled channel, a failed fetch) are kept, so a slow run names its cause.
+ */
 async function joinTab(browser, cluster, name) {
   const page = await browser.newPage();
+  await page.exposeFunction('benchNotice', (text) => notices.push(`${name}: ${text}`));
   await page.goto(`${cluster.httpUrl}/join?threads=1&name=${name}`);
   await page.waitForFunction(() => window.meshworkTab !== undefined, undefined, { timeout: JOIN_TIMEOUT_MS });
+  await page.evaluate(() => {
+    const list = document.getElementById('notice-list');
+    for (const item of list.children) window.benchNotice(item.textContent);
+    new MutationObserver((changes) => {
+      for (const c of changes) for (const item of c.addedNodes) window.benchNotice(item.textContent);
+    }).observe(list, { childList: true });
+  });
   return { page, id: await page.evaluate(() => window.meshworkTab.id) };
 }
 
@@ -161,6 +176,7 @@ async function withTabs(nodeOnlySeconds) {
     if (wanted('tab-node')) report('tab-node', 'webrtc', await meshworkMove(client, a.id, 'local-0'), await raw('chromium-node', page, node));
     if (wanted('tab-tab')) report('tab-tab', 'webrtc', await meshworkMove(client, a.id, b.id), await raw('chromium-chromium', page, page));
     if (wanted('tree-reduction')) {
+      notices.length = 0;
       const seconds = await treeSeconds(client);
       console.log(
         JSON.stringify({
@@ -172,6 +188,7 @@ async function withTabs(nodeOnlySeconds) {
           arrays: 16,
           length: 1_000_000,
           nodeOnly: nodeOnlySeconds ? { workers: { node: 2 }, median: round(median(nodeOnlySeconds)), runs: nodeOnlySeconds.map(round) } : undefined,
+          tabNotices: notices.slice(0, 20),
         }),
       );
     }
