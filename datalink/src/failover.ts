@@ -46,8 +46,19 @@ export function fetchDeadlineMs(keys: readonly string[], expect?: ReadonlyMap<st
  */
 export class HolderFailures {
   private readonly counts = new Map<string, number>();
+  /** Errors already counted: one closed link fails every fetch waiting on it with the same error. */
+  private readonly counted = new WeakSet<object>();
 
-  failed(holder: string): number {
+  /**
+   * Counts one failure of `holder`, unless `cause` (the error the fetch failed with) was counted
+   * already: a link that closed under several fetches at once is one failure, not several (a
+   * wedged data channel would otherwise get an honest holder blamed in one go).
+   */
+  failed(holder: string, cause?: unknown): number {
+    if (typeof cause === 'object' && cause !== null) {
+      if (this.counted.has(cause)) return this.counts.get(holder) ?? 0;
+      this.counted.add(cause);
+    }
     const n = (this.counts.get(holder) ?? 0) + 1;
     this.counts.set(holder, n);
     if (this.counts.size > MAX_TRACKED_HOLDERS) this.counts.delete(this.counts.keys().next().value as string);
@@ -130,7 +141,7 @@ export async function fetchWithFailover(
     } catch (e) {
       if (signal.aborted) throw signal.reason;
       const error = deadline.aborted ? new TimeoutError(`${holder.id} did not hand over ${remaining.length} value(s) within the fetch deadline`) : e;
-      const failures = o.failures?.failed(holder.id);
+      const failures = o.failures?.failed(holder.id, e);
       log.warn('fetch from a holder failed; trying the next', { holder: holder.id, address: holder.address, failures, error });
       if (o.failures?.blamed(holder.id)) for (const key of remaining) if (!saidMissing.has(key)) saidMissing.set(key, holder.id);
     }

@@ -148,3 +148,21 @@ test('a holder whose fetches keep failing is blamed as lacking the value after H
   up = false;
   assert.deepEqual((await once()).missing, [{ key: 'k', holder: 'h' }], 'the count starts again after a delivery');
 });
+
+test('one link failing several fetches at once is one failure of its holder, not enough to blame it', async () => {
+  // A wedged data channel closes with one error, which every fetch waiting on it gets.
+  const failures = new HolderFailures();
+  const closed = new Error('data channel accepted nothing');
+  const fetchFrom = async (): Promise<HolderDelivery> => {
+    throw closed;
+  };
+  const holders: Holder[] = [{ id: 'h', address: 'webrtc' }];
+  const results = await Promise.all(
+    Array.from({ length: HOLDER_FAILURES_TO_BLAME + 1 }, (_, i) =>
+      fetchWithFailover(holders, [`k${i}`], { signal: signal() }, fetchFrom, { failures }),
+    ),
+  );
+  for (const [i, r] of results.entries()) assert.deepEqual(r.missing, [{ key: `k${i}`, holder: 'h' }], 'not blamed');
+  assert.equal(failures.blamed('h'), false);
+  assert.equal(failures.failed('h', new Error('the next link failed too')), 2, 'a new failure counts on from one');
+});
