@@ -65,11 +65,14 @@ export class ChannelStream implements FrameLink {
   private admittedBytes = 0;
   private receiver: FrameReceiver | undefined;
   private closedBy: Error | undefined;
-  /** Runs while frames wait; checks every STALL_CHECKS_PER_TIMEOUT-th of the timeout for progress. */
+  /**
+   * Runs while frames wait (and, after queued frames were aborted, until the channel drains or the
+   * window passes); checks every STALL_CHECKS_PER_TIMEOUT-th of the timeout for progress.
+   */
   private stallTimer: ReturnType<typeof setInterval> | undefined;
-  /** The channel's `bufferedAmount` at the last check: less now is progress. */
+  /** The channel's `bufferedAmount` at the last progress: less now is progress. */
   private stallMark = 0;
-  /** When the channel last made progress, in ms since the epoch. */
+  /** When the channel last made progress (`performance.now()`: a clock step does not close it). */
   private progressAt = 0;
   /** For the stall message: `bufferedamountlow` events seen, and when the last came. */
   private lowEvents = 0;
@@ -95,7 +98,7 @@ export class ChannelStream implements FrameLink {
     dc.bufferedAmountLowThreshold = CHANNEL_LOW_WATER_BYTES;
     dc.addEventListener('bufferedamountlow', () => {
       this.lowEvents++;
-      this.lowAt = Date.now();
+      this.lowAt = performance.now();
       this.pump();
     });
     dc.addEventListener('message', (e) => this.onMessage(e.data));
@@ -204,7 +207,7 @@ export class ChannelStream implements FrameLink {
   }
 
   private progressed(): void {
-    this.progressAt = Date.now();
+    this.progressAt = performance.now();
     this.stallMark = this.dc.bufferedAmount;
     this.receivedAtProgress = this.bytesReceived;
   }
@@ -221,18 +224,18 @@ export class ChannelStream implements FrameLink {
   private checkStall(): void {
     if (this.closedBy) return;
     if (this.dc.bufferedAmount < this.stallMark) return this.progressed();
-    if (Date.now() - this.progressAt < this.stallMs) return;
+    if (performance.now() - this.progressAt < this.stallMs) return;
     this.close(
       new TimeoutError(`data channel to ${this.name} accepted nothing for ${this.stallMs} ms (${this.stallReport()})`),
     );
   }
 
   private stallReport(): string {
-    const now = Date.now();
+    const now = performance.now();
     return [
       `${this.dc.bufferedAmount} bytes buffered`,
-      `${this.admitted} frames / ${this.admittedBytes} bytes waiting`,
-      `last bufferedamountlow ${this.lowAt ? `${now - this.lowAt} ms ago` : 'never'} (${this.lowEvents} in all)`,
+      `${this.admitted} frames (${this.admittedBytes} bytes) not fully sent`,
+      `last bufferedamountlow ${this.lowEvents > 0 ? `${Math.round(now - this.lowAt)} ms ago` : 'never'} (${this.lowEvents} in all)`,
       `${this.bytesReceived - this.receivedAtProgress} bytes received meanwhile`,
     ].join(', ');
   }
