@@ -15,6 +15,7 @@ import {
   checkSerialisable,
   encodeValue,
   functionId,
+  hexOf,
   taskDigest,
 } from '@meshwork/protocol';
 import { MAX_KEY_NAME_LENGTH, RANDOM_KEY_BYTES } from './constants.js';
@@ -115,7 +116,6 @@ export function keyedSpec(prefix: string, fn: FunctionSpec, args: { bytes: Uint8
   return spec;
 }
 
-const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 /** Random bytes drawn in bulk: one `getRandomValues` per key was ~4 µs of each submit's ~150. */
 const randomPool = new Uint8Array(RANDOM_KEY_BYTES * 512);
 let randomAt = randomPool.length;
@@ -126,8 +126,7 @@ export function randomKey(prefix: string): string {
     globalThis.crypto.getRandomValues(randomPool);
     randomAt = 0;
   }
-  let hex = '';
-  for (let i = randomAt; i < randomAt + RANDOM_KEY_BYTES; i++) hex += HEX[randomPool[i] as number];
+  const hex = hexOf(randomPool, randomAt, randomAt + RANDOM_KEY_BYTES);
   randomAt += RANDOM_KEY_BYTES;
   return checkKey(`${prefix}-${hex}`);
 }

@@ -7,6 +7,7 @@
  * pure key from its spec and let clients share it safely (see the trust model in the README).
  */
 import { sha256 } from '@noble/hashes/sha2';
+import { hexOf } from './hex.js';
 
 /** Hex characters of a content digest: 128 bits. */
 export const DIGEST_HEX_CHARS = 32;
@@ -15,20 +16,14 @@ const utf8 = new TextEncoder();
 /** A pure key: `<name>-<digest>`. */
 const PURE_KEY = new RegExp(`-([0-9a-f]{${DIGEST_HEX_CHARS}})$`);
 
-function hex(bytes: Uint8Array): string {
-  let out = '';
-  for (let i = 0; i < DIGEST_HEX_CHARS / 2; i++) out += (bytes[i] as number).toString(16).padStart(2, '0');
-  return out;
-}
-
 /** The digest of bytes (the start of their SHA-256; not the value hash, `valueHash`). */
 export function digestBytes(bytes: Uint8Array): string {
-  return hex(sha256(bytes));
+  return hexOf(sha256(bytes), 0, DIGEST_HEX_CHARS / 2);
 }
 
 /** The digest of a text's UTF-8 bytes: a function's id is the digest of its source. */
 export function digestString(text: string): string {
-  return hex(sha256(utf8.encode(text)));
+  return hexOf(sha256(utf8.encode(text)), 0, DIGEST_HEX_CHARS / 2);
 }
 
 /**
@@ -78,7 +73,7 @@ export function taskDigest(spec: DigestedSpec): string {
   h.update(utf8.encode(terms));
   h.update(new Uint8Array([0]));
   h.update(spec.args);
-  return hex(h.digest());
+  return hexOf(h.digest(), 0, DIGEST_HEX_CHARS / 2);
 }
 
 /** The digest a key claims to be the name of, when it has the pure form `<name>-<digest>`; else undefined (a private key). */

@@ -4,6 +4,7 @@
  */
 import { blake3 } from '@noble/hashes/blake3';
 import type { IHasher } from 'hash-wasm';
+import { hexOf } from './hex.js';
 
 const utf8 = new TextEncoder();
 
@@ -46,7 +47,7 @@ export async function valueHashOfParts(parts: readonly Uint8Array[]): Promise<st
   if (!wasm) {
     const h = blake3.create({});
     for (const p of parts) h.update(p);
-    return toHex(h.digest());
+    return hexOf(h.digest());
   }
   // One shared instance: nothing awaits between init and digest, so calls cannot interleave.
   wasm.init();
@@ -71,12 +72,6 @@ function wasmHasher(): Promise<IHasher | undefined> {
     },
   );
   return wasm;
-}
-
-function toHex(bytes: Uint8Array): string {
-  let hex = '';
-  for (const b of bytes) hex += b.toString(16).padStart(2, '0');
-  return hex;
 }
 
 /** What a fetched value must match: its producer's size and hash, when known. */

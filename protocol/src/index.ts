@@ -4,6 +4,7 @@ export * from './codec.js';
 export * from './values.js';
 export * from './frame.js';
 export * from './batch.js';
+export * from './hex.js';
 export * from './hash.js';
 export * from './digest.js';
 export * from './tickets.js';

@@ -12,6 +12,7 @@
 import { hmac } from '@noble/hashes/hmac';
 import { sha256 } from '@noble/hashes/sha2';
 import { TICKET_HEX_CHARS } from './constants.js';
+import { hexOf } from './hex.js';
 
 /** `get`: read the key (`get-data`); `put`: store a value under it (`put-data`). */
 export type TicketPurpose = 'get' | 'put';
@@ -25,9 +26,7 @@ const DOMAIN = 'meshwork-data-ticket-v1';
 /** The ticket for `purpose` on `key` under `secret`. */
 export function makeTicket(secret: string, purpose: TicketPurpose, key: string): string {
   const mac = hmac(sha256, utf8.encode(secret), utf8.encode(`${DOMAIN}${SEPARATOR}${purpose}${SEPARATOR}${key}`));
-  let out = '';
-  for (let i = 0; i < TICKET_HEX_CHARS / 2; i++) out += (mac[i] as number).toString(16).padStart(2, '0');
-  return out;
+  return hexOf(mac, 0, TICKET_HEX_CHARS / 2);
 }
 
 /** Whether `given` is the ticket for `purpose` on `key` under `secret`, compared in constant time. */
