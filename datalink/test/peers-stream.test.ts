@@ -134,7 +134,26 @@ test('a channel that accepts nothing for the stall timeout closes the stream', a
     (e: Error & { code?: string }) => e.code === 'TIMEOUT',
   );
   assert.equal(closedWith?.message.includes('accepted nothing'), true);
+  // It says what the channel held and whether the other direction still delivered.
+  assert.match(
+    closedWith?.message ?? '',
+    /\(1048577 bytes buffered, 1 frames \(\d+ bytes\) not fully sent, last bufferedamountlow never \(0 in all\), 0 bytes received meanwhile\)/,
+  );
   assert.equal(dc.readyState, 'closed');
+});
+
+test('a step of the wall clock does not close a channel still inside its stall window', (t) => {
+  t.mock.timers.enable({ apis: ['setInterval', 'Date'] });
+  const dc = new FakeChannel();
+  dc.bufferedAmount = CHANNEL_HIGH_WATER_BYTES + 1;
+  const stream = new ChannelStream(dc, { stallTimeoutMs: 60_000 });
+  let closedWith: Error | undefined;
+  stream.receive({ frame: () => {}, closed: (e) => (closedWith = e) });
+  void stream.send({ type: 'a' }, new Uint8Array(10)).catch(() => {});
+  t.mock.timers.setTime(Date.now() + 3_600_000); // the clock stepped an hour ahead (NTP, a VM resumed)
+  t.mock.timers.tick(60_000 / 8); // the next check
+  assert.equal(closedWith, undefined, 'closed by a clock step, not by a stall');
+  stream.close();
 });
 
 test('frames queued behind a channel that moves no more do not put off its stall timeout', async () => {
