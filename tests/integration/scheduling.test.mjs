@@ -110,6 +110,34 @@ test('a worker above 80% of --memory-limit is paused until its usage drops', asy
   }
 });
 
+test('root tasks submitted together go out in blocks: neighbours, which a reduction adds, share a worker', async () => {
+  await withCluster({}, async (cluster, client) => {
+    const random = (n) => {
+      const a = new Float64Array(n);
+      for (let i = 0; i < n; i++) a[i] = Math.random();
+      return a;
+    };
+    const inputs = client.with({ pure: false }).map(random, new Array(16).fill(1_000_000));
+    await client.wait(inputs);
+    const holders = await client.whoHas(inputs);
+    const on = inputs.map((f) => holders[f.key]?.[0]);
+    let together = 0;
+    for (let i = 0; i < 16; i += 2) if (on[i] === on[i + 1]) together++;
+    // One by one in order, every second task went to the other worker (0–2 pairs together).
+    console.log(`# ${together} pairs together, ${on.join(' ').replace(/worker-[0-9a-f]+-/g, '')}`);
+    assert.ok(together >= 6, `${together} of 8 neighbouring pairs on one worker: ${on.join(' ')}`);
+    assert.equal(new Set(on).size, 2, 'both workers took a share');
+    const add = (a, b) => a.map((x, i) => x + b[i]);
+    const pairs = [];
+    for (let i = 0; i < 16; i += 2) pairs.push(client.submit(add, inputs[i], inputs[i + 1]));
+    await client.wait(pairs);
+    const after = await client.whoHas(inputs);
+    const moved = inputs.filter((f) => (after[f.key]?.length ?? 0) > 1).length;
+    assert.ok(moved <= 4, `${moved} of 16 inputs travelled to be added`);
+    for (const f of [...inputs, ...pairs]) f.release();
+  });
+});
+
 test('data stays while any client refers to it; a closed client frees its data', async () => {
   await withCluster({}, async (cluster, client) => {
     const other = await Client.connect(cluster.address);

@@ -5,6 +5,7 @@
  */
 import { allowed, transferMs } from './placement.js';
 import { chooseReplica } from './replicas.js';
+import { isRootTask, RootBlocks } from './root-blocks.js';
 import { maxReplicas } from './verify.js';
 import { Lifecycle, type QueueEntry } from './lifecycle.js';
 import type { TaskState, WorkerState } from './types.js';
@@ -37,6 +38,15 @@ export abstract class Dispatcher extends Lifecycle {
   private readonly thieves = new Map<TaskState, WorkerState>();
   /** Live workers holding tasks beyond their threads: whom idle workers may steal from. */
   private readonly overloaded = new Set<WorkerState>();
+  /** Which root task a worker gets: blocks of neighbours (root-blocks.ts). */
+  private readonly rootBlocks = new RootBlocks();
+  /** Threads of every live worker. */
+  protected clusterThreads = 0;
+
+  protected override enqueue(t: TaskState): void {
+    super.enqueue(t);
+    if (isRootTask(t)) this.rootBlocks.add(t);
+  }
 
   protected override unassign(t: TaskState): void {
     this.thieves.delete(t);
@@ -116,8 +126,9 @@ export abstract class Dispatcher extends Lifecycle {
       // Whether some worker with room may take a replica of a verified task; unknown until one is met.
       let replicaRoom: boolean | undefined;
       while (this.ready.size > 0 && this.roomy.size > 0) {
-        const entry = this.ready.pop() as QueueEntry;
-        const t = entry.task;
+        const entry = this.ready.pop();
+        if (!entry) break; // every entry left was void
+        let t = entry.task;
         if (t.status !== 'queued' || t.queueEpoch !== entry.epoch) continue;
         let w: WorkerState | null;
         if (t.verify > 1) {
@@ -127,6 +138,14 @@ export abstract class Dispatcher extends Lifecycle {
           if (w) replicaRoom = undefined;
         } else {
           w = this.placement.choose(t, this.candidatesFor(t));
+        }
+        if (w && isRootTask(t)) {
+          // Another root task of the same kind may suit this worker better; `t` keeps its place.
+          const instead = this.rootBlocks.pick(t, w, this.clusterThreads);
+          if (instead !== t) {
+            this.ready.push(entry);
+            t = instead;
+          }
         }
         if (w) {
           this.assign(t, w);

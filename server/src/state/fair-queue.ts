@@ -11,9 +11,14 @@ export class FairQueue<T> {
   private readonly turns = new Map<string, Heap<T>>();
   private count = 0;
 
+  /**
+   * `live` says whether an entry still stands (the queue's owner voids entries instead of removing
+   * them): void ones are dropped when met and cost no tenant its turn.
+   */
   constructor(
     private readonly tenantOf: (item: T) => string,
     private readonly less: (a: T, b: T) => boolean,
+    private readonly live: (item: T) => boolean = () => true,
   ) {}
 
   get size(): number {
@@ -33,13 +38,19 @@ export class FairQueue<T> {
 
   /** The next entry of the tenant whose turn it is; that tenant goes to the back of the line. */
   pop(): T | undefined {
-    const next = this.turns.entries().next();
-    if (next.done) return undefined;
-    const [tenant, heap] = next.value;
-    const item = heap.pop();
-    this.count--;
-    this.turns.delete(tenant);
-    if (heap.size > 0) this.turns.set(tenant, heap);
-    return item;
+    for (;;) {
+      const next = this.turns.entries().next();
+      if (next.done) return undefined;
+      const [tenant, heap] = next.value;
+      let item = heap.pop();
+      this.count--;
+      while (item !== undefined && !this.live(item)) {
+        item = heap.pop();
+        if (item !== undefined) this.count--;
+      }
+      this.turns.delete(tenant);
+      if (heap.size > 0) this.turns.set(tenant, heap);
+      if (item !== undefined) return item;
+    }
   }
 }

@@ -70,6 +70,7 @@ export abstract class Lifecycle {
   protected readonly ready = new FairQueue<QueueEntry>(
     (e) => e.task.creator,
     (a, b) => a.task.priority > b.task.priority || (a.task.priority === b.task.priority && a.task.order < b.task.order),
+    (e) => e.task.status === 'queued' && e.task.queueEpoch === e.epoch,
   );
   /** Workers that may take another task now. */
   protected readonly roomy = new Set<WorkerState>();

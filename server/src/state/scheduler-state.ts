@@ -70,6 +70,7 @@ export class SchedulerState extends ClientEvents {
       fnsSent: new Set(),
     };
     this.workers.set(w.id, w);
+    this.clusterThreads += w.threads;
     this.totals.workersJoined++;
     this.updateRoom(w);
     this.unpark();
@@ -81,6 +82,7 @@ export class SchedulerState extends ClientEvents {
     const w = this.workers.get(id);
     if (!w) return;
     this.workers.delete(id);
+    this.clusterThreads -= w.threads;
     this.roomy.delete(w);
     this.totals.workersLost++;
     for (const t of w.hasWhat) {

@@ -1,0 +1,138 @@
+/** Co-assignment of root tasks: neighbours in submission order run on one worker (root-blocks.ts). */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Harness } from './harness.js';
+import { COMPACT_AFTER, RootBlocks } from '../src/state/root-blocks.js';
+import type { WorkerState } from '../src/state/types.js';
+
+const keys = (n: number): string[] => Array.from({ length: n }, (_, i) => `r${String(i).padStart(2, '0')}`);
+
+/** Runs every task sent until none is left; `stuck` workers never finish theirs. Returns key → worker. */
+function runAll(h: Harness, workers: string[], stuck: string[] = []): Map<string, string> {
+  const where = new Map<string, string>();
+  for (let progress = true; progress;) {
+    progress = false;
+    for (const w of workers) {
+      const sent = h.drain(w);
+      for (const k of sent) where.set(k, w);
+      if (stuck.includes(w)) continue;
+      for (const k of sent) {
+        h.finish(w, k, 8e6);
+        progress = true;
+      }
+    }
+  }
+  return where;
+}
+
+test('sixteen root tasks on two one-thread workers: the first eight on one, the last eight on the other', () => {
+  const h = new Harness({ workerQueueExtra: 1 });
+  h.worker('a', 1);
+  h.worker('b', 1);
+  h.client('c');
+  const rs = keys(16);
+  h.submit(
+    'c',
+    rs.map((k) => [k, []]),
+  );
+  const where = runAll(h, ['a', 'b']);
+  const first = where.get('r00');
+  const last = where.get('r15');
+  assert.notEqual(first, last);
+  assert.deepEqual(
+    rs.map((k) => where.get(k)),
+    rs.map((_, i) => (i < 8 ? first : last)),
+  );
+  // So each pair a reduction adds first sits on one worker: adding them moves nothing.
+  const adds: [string, string[]][] = [];
+  for (let i = 0; i < 16; i += 2) adds.push([`add${i}`, [rs[i] as string, rs[i + 1] as string]]);
+  h.submit('c', adds);
+  const placed = runAll(h, ['a', 'b']);
+  for (const [k, [x]] of adds) assert.equal(placed.get(k), where.get(x as string), `${k} runs where its inputs are`);
+});
+
+test('a worker whose block is done takes the back half of the block still waiting elsewhere', () => {
+  const h = new Harness({ workerQueueExtra: 1 });
+  h.worker('a', 1);
+  h.worker('b', 1);
+  h.client('c');
+  const rs = keys(16);
+  h.submit(
+    'c',
+    rs.map((k) => [k, []]),
+  );
+  // b holds its first two tasks and never finishes them; a runs its own eight, then b's waiting
+  // six (r10…r15), taken from the back: half (r13…r15), then half of the rest, and so on.
+  const where = runAll(h, ['a', 'b'], ['b']);
+  const onB = rs.filter((k) => where.get(k) === 'b');
+  assert.deepEqual(onB, ['r08', 'r09']);
+  assert.equal(where.size, 16, 'every task was sent to a worker');
+  for (const k of rs.slice(10)) assert.equal(h.status(k), 'memory');
+});
+
+test('a few root tasks go out in submission order, as before: too few to cut blocks', () => {
+  const h = new Harness({ workerQueueExtra: 0 });
+  h.worker('a', 1);
+  h.worker('b', 1);
+  h.client('c');
+  h.submit('c', [
+    ['x', []],
+    ['y', []],
+    ['z', []],
+  ]);
+  assert.deepEqual([...h.drain('a'), ...h.drain('b')].sort(), ['x', 'y']);
+});
+
+test('blocks are cut per tenant: the ready queue still gives clients turns', () => {
+  const h = new Harness({ workerQueueExtra: 0 });
+  h.worker('a', 1);
+  h.worker('b', 1);
+  h.client('c');
+  h.client('d');
+  h.submit(
+    'c',
+    keys(8).map((k) => [`c-${k}`, []]),
+  );
+  h.submit(
+    'd',
+    keys(8).map((k) => [`d-${k}`, []]),
+  );
+  // b keeps its first task; a runs everything else, one at a time. After the first (b took the
+  // other client's turn), whose task a gets alternates while both have tasks queued; d's blocks
+  // hand a a later task of d's than the one whose turn it was, and the entry left behind for that
+  // task must not cost d a turn when it comes up.
+  const sentToA: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    const [k] = h.drain('a');
+    if (k === undefined) break;
+    sentToA.push(k.slice(0, 1));
+    h.finish('a', k, 8e6);
+  }
+  const lead = sentToA.slice(1, 13).join('');
+  assert.ok(!/cc|dd/.test(lead), `clients took turns on a: ${sentToA.join('')}`);
+});
+
+test('a tenant trickling root tasks one at a time leaves a bounded list behind, with or without blocks', () => {
+  for (const clusterThreads of [1, 2]) {
+    const h = new Harness();
+    h.client('c');
+    h.submit(
+      'c',
+      Array.from({ length: 10_000 }, (_, i): [string, string[]] => [`t${i}`, []]),
+    );
+    h.worker('a', 1);
+    h.worker('b', 1);
+    const a = h.s.workers.get('a') as WorkerState;
+    const blocks = new RootBlocks();
+    let most = 0;
+    for (const t of h.s.tasks.values()) {
+      if (t.status !== 'queued') continue;
+      blocks.add(t);
+      const picked = blocks.pick(t, a, clusterThreads);
+      assert.equal(picked, t, 'the only task queued in its run is the one handed out');
+      t.status = 'processing'; // as the dispatcher's assign does
+      most = Math.max(most, blocks.held);
+    }
+    assert.ok(most <= 2 * COMPACT_AFTER + 1, `held at most ${most} task references (threads ${clusterThreads})`);
+  }
+});
