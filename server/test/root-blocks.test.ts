@@ -136,3 +136,68 @@ test('a tenant trickling root tasks one at a time leaves a bounded list behind, 
     assert.ok(most <= 2 * COMPACT_AFTER + 1, `held at most ${most} task references (threads ${clusterThreads})`);
   }
 });
+
+for (const how of ['leaves', 'pauses'] as const)
+  test(`the rest of a block whose worker ${how} goes out before any later task of its run`, () => {
+    const h = new Harness({ workerQueueExtra: 0 });
+    h.worker('a', 1);
+    h.worker('b', 1, { memoryLimit: 100 });
+    h.client('c');
+    h.submit(
+      'c',
+      Array.from({ length: 40 }, (_, i): [string, string[]] => [`r${i}`, []]),
+    );
+    const [first] = h.drain('b');
+    assert.equal(first, 'r20', 'b took the second block, r20…r39');
+    if (how === 'leaves') h.s.removeWorker('b');
+    else h.s.heartbeat('b', 99); // above MEMORY_PAUSE_FRACTION of its limit: it takes nothing now
+    h.check();
+    // A steady stream of new tasks keeps coming; b's block must not wait behind it.
+    let n = 40;
+    const ranOnA: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      h.submit('c', [[`r${n++}`, []]]);
+      for (const k of h.drain('a')) {
+        ranOnA.push(k);
+        h.finish('a', k, 8);
+        h.s.releaseKeys('c', [k]);
+      }
+    }
+    const left = Array.from({ length: 40 }, (_, i) => `r${i}`).filter((k) => h.status(k) === 'queued');
+    assert.deepEqual(left, [], 'every task of the first 40 ran');
+    assert.ok(
+      ranOnA.indexOf('r39') < ranOnA.indexOf('r45'),
+      `b's block before later tasks: ${ranOnA.slice(0, 45).join(' ')}`,
+    );
+  });
+
+test('once no root task of a run is queued, the blocks hold no task: finished, cancelled or released ones are let go', () => {
+  const h = new Harness({ workerQueueExtra: 0 });
+  h.worker('a', 1);
+  h.worker('b', 1);
+  h.client('c');
+  // Each task its own priority: a run each, as a client that sends any number may make.
+  for (let i = 0; i < 500; i++) h.submit('c', [[`p${i}`, []]], { priority: i });
+  for (let progress = true; progress;) {
+    progress = false;
+    for (const w of ['a', 'b'])
+      for (const k of h.drain(w)) {
+        h.finish(w, k, 8);
+        h.s.releaseKeys('c', [k]);
+        progress = true;
+      }
+  }
+  h.s.removeWorker('a');
+  h.s.removeWorker('b');
+  h.submit(
+    'c',
+    Array.from({ length: 300 }, (_, i): [string, string[]] => [`q${i}`, []]),
+  );
+  assert.ok(h.s.rootTasksHeld >= 300, 'queued with no worker: held');
+  h.s.cancel(
+    'c',
+    Array.from({ length: 300 }, (_, i) => `q${i}`),
+  );
+  h.check();
+  assert.equal(h.s.rootTasksHeld, 0);
+});

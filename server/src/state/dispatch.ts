@@ -8,7 +8,7 @@ import { chooseReplica } from './replicas.js';
 import { isRootTask, RootBlocks } from './root-blocks.js';
 import { maxReplicas } from './verify.js';
 import { Lifecycle, type QueueEntry } from './lifecycle.js';
-import type { TaskState, WorkerState } from './types.js';
+import type { TaskState, TaskStatus, WorkerState } from './types.js';
 
 /**
  * Above twice this many workers with room, an unrestricted task is placed among the holders of
@@ -48,6 +48,21 @@ export abstract class Dispatcher extends Lifecycle {
     if (isRootTask(t)) this.rootBlocks.add(t);
   }
 
+  protected override setStatus(t: TaskState, status: TaskStatus): void {
+    if (t.status === 'queued' && status !== 'queued' && isRootTask(t)) this.rootBlocks.left(t);
+    super.setStatus(t, status);
+  }
+
+  /** Task references the root blocks hold: bounded by the root tasks queued (tests watch it). */
+  get rootTasksHeld(): number {
+    return this.rootBlocks.held;
+  }
+
+  /** `w` left: the rest of its blocks go to whoever asks next. */
+  protected releaseBlocks(w: WorkerState): void {
+    this.rootBlocks.release(w);
+  }
+
   protected override unassign(t: TaskState): void {
     this.thieves.delete(t);
     if (t.verify > 1 && t.processingOn) t.processingOn.replicas--;
@@ -67,6 +82,7 @@ export abstract class Dispatcher extends Lifecycle {
   protected override updateRoom(w: WorkerState): void {
     super.updateRoom(w);
     const live = this.workers.get(w.id) === w;
+    if (!live || w.paused || w.excluded) this.rootBlocks.release(w);
     if (live && this.roomy.has(w) && w.processing.size + w.overdue.size < w.threads) this.idle.add(w);
     else this.idle.delete(w);
     if (live && w.processing.size > w.threads) this.overloaded.add(w);

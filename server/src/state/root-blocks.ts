@@ -8,9 +8,10 @@
  *
  * The ready queue still decides which tenant goes next and that a root task runs now; this only
  * decides which of that tenant's root tasks of the same kind the chosen worker gets: the next of
- * its own block, a new block of the tasks no worker has claimed yet, or, when none is left, the
- * back half of the largest block still waiting (the rest of that block stays contiguous). A task
- * taken elsewhere (stolen, cancelled, placed by the ready queue's own order) is skipped.
+ * its own block, the rest of a block whose worker left or stopped taking tasks, a new block of the
+ * tasks no worker has claimed yet, or, when none is left, the back half of the largest block still
+ * waiting (the rest of that block stays contiguous). A task taken elsewhere (stolen, cancelled,
+ * placed by the ready queue's own order) is skipped.
  */
 import { allowed } from './placement.js';
 import type { TaskGroup, TaskState, WorkerState } from './types.js';
@@ -31,12 +32,18 @@ interface Block {
 
 /** The root tasks of one group, tenant and priority, in the order they were queued. */
 interface Run {
+  readonly group: TaskGroup;
+  readonly key: string;
   readonly tasks: TaskState[];
+  /** Of `tasks`, how many are queued now (a task queued twice counts twice): the run goes at 0. */
+  queued: number;
   /** Index of the first task no block has claimed. */
   free: number;
   /** Tasks per thread in a block, fixed when the first block of a cut is claimed; 0 while none is. */
   perThread: number;
   readonly blocks: Map<WorkerState, Block>;
+  /** Blocks whose worker left or stopped taking tasks: handed out before new ones are cut. */
+  readonly orphans: Block[];
   /** `free` at which the next compaction is tried. */
   compactAt: number;
 }
@@ -46,10 +53,14 @@ export function isRootTask(t: TaskState): boolean {
   return t.deps.length === 0 && t.restrictions === null && t.verify <= 1 && !t.scattered;
 }
 
+const runKey = (t: TaskState): string => `${t.priority} ${t.creator}`;
+
 export class RootBlocks {
   /** Runs of each group, by tenant and priority; a group's go with it when it is forgotten. */
   private readonly runs = new WeakMap<TaskGroup, Map<string, Run>>();
-  /** Task references held in every run: bounded however long a tenant trickles tasks in. */
+  /** The runs in which each worker holds a block. */
+  private readonly blocksOf = new Map<WorkerState, Set<Run>>();
+  /** Task references held in every run: bounded by the root tasks queued, however long a tenant trickles. */
   held = 0;
 
   /** A root task entered the ready queue. */
@@ -58,9 +69,41 @@ export class RootBlocks {
     if (!byKey) this.runs.set(t.group, (byKey = new Map<string, Run>()));
     const key = runKey(t);
     let run = byKey.get(key);
-    if (!run) byKey.set(key, (run = { tasks: [], free: 0, perThread: 0, blocks: new Map(), compactAt: COMPACT_AFTER }));
+    if (!run) {
+      run = {
+        group: t.group,
+        key,
+        tasks: [],
+        queued: 0,
+        free: 0,
+        perThread: 0,
+        blocks: new Map(),
+        orphans: [],
+        compactAt: COMPACT_AFTER,
+      };
+      byKey.set(key, run);
+    }
     run.tasks.push(t);
+    run.queued++;
     this.held++;
+  }
+
+  /** A root task left the ready queue (placed, cancelled, released): once none of its run is queued, the run goes. */
+  left(t: TaskState): void {
+    const run = this.runs.get(t.group)?.get(runKey(t));
+    if (run && --run.queued <= 0) this.drop(run);
+  }
+
+  /** `w` left the cluster or takes no tasks now (paused, excluded): its blocks go to whoever asks next. */
+  release(w: WorkerState): void {
+    const runs = this.blocksOf.get(w);
+    if (!runs) return;
+    this.blocksOf.delete(w);
+    for (const run of runs) {
+      const b = run.blocks.get(w);
+      run.blocks.delete(w);
+      if (b && b.next < b.end) run.orphans.push(b);
+    }
   }
 
   /**
@@ -68,30 +111,87 @@ export class RootBlocks {
    * blocks apply. `clusterThreads` counts the threads of every worker.
    */
   pick(t: TaskState, w: WorkerState, clusterThreads: number): TaskState {
-    const byKey = this.runs.get(t.group);
-    const key = runKey(t);
-    const run = byKey?.get(key);
-    if (!byKey || !run) return t;
-    let chosen: TaskState | null = null;
+    const run = this.runs.get(t.group)?.get(runKey(t));
+    if (!run) return t;
     const unclaimed = run.tasks.length - run.free;
     if (run.perThread === 0 && clusterThreads > w.threads && unclaimed >= MIN_ROOT_TASKS_PER_THREAD * clusterThreads) {
       run.perThread = Math.ceil(unclaimed / clusterThreads);
     }
-    if (run.perThread > 0) chosen = claim(run, w);
-    // Skip what no block will hand out any more; forget the run once nothing of it is left.
+    const chosen = run.perThread > 0 ? this.claim(run, w) : null;
+    // Skip what no block will hand out any more.
     while (run.free < run.tasks.length && (run.tasks[run.free] as TaskState).status !== 'queued') run.free++;
-    if (run.free >= run.tasks.length && run.blocks.size === 0) {
-      byKey.delete(key);
-      this.held -= run.tasks.length;
-    } else if (run.free >= run.compactAt) {
-      this.held -= compact(run);
-    }
+    if (run.free >= run.compactAt) this.held -= compact(run);
     return chosen ?? t;
   }
-}
 
-function runKey(t: TaskState): string {
-  return `${t.priority} ${t.creator}`;
+  private drop(run: Run): void {
+    const byKey = this.runs.get(run.group);
+    if (byKey?.get(run.key) !== run) return;
+    byKey.delete(run.key);
+    this.held -= run.tasks.length;
+    for (const w of run.blocks.keys()) this.unblock(run, w);
+  }
+
+  private setBlock(run: Run, w: WorkerState, b: Block): void {
+    run.blocks.set(w, b);
+    let runs = this.blocksOf.get(w);
+    if (!runs) this.blocksOf.set(w, (runs = new Set()));
+    runs.add(run);
+  }
+
+  private unblock(run: Run, w: WorkerState): void {
+    run.blocks.delete(w);
+    const runs = this.blocksOf.get(w);
+    runs?.delete(run);
+    if (runs?.size === 0) this.blocksOf.delete(w);
+  }
+
+  /** The next task of `w`'s block, taking over an orphan, a new block or half of another's when its own is done; null when none is left. */
+  private claim(run: Run, w: WorkerState): TaskState | null {
+    for (;;) {
+      const own = run.blocks.get(w);
+      if (own) {
+        while (own.next < own.end) {
+          const c = run.tasks[own.next++] as TaskState;
+          if (c.status === 'queued' && allowed(c, w)) {
+            if (own.next >= own.end) this.unblock(run, w);
+            return c;
+          }
+        }
+        this.unblock(run, w);
+      }
+      const orphan = run.orphans.pop();
+      if (orphan) {
+        this.setBlock(run, w, orphan);
+        continue;
+      }
+      if (run.free < run.tasks.length) {
+        const end = Math.min(run.tasks.length, run.free + run.perThread * w.threads);
+        this.setBlock(run, w, { next: run.free, end });
+        run.free = end;
+        continue;
+      }
+      let victim: WorkerState | undefined;
+      let most = 0;
+      let n = 0;
+      for (const [v, b] of run.blocks) {
+        if (n++ >= BLOCK_STEAL_SCAN_LIMIT) break;
+        if (b.end - b.next > most) {
+          most = b.end - b.next;
+          victim = v;
+        }
+      }
+      if (!victim) {
+        run.perThread = 0; // every block is done: the next tasks start a new cut
+        return null;
+      }
+      const block = run.blocks.get(victim) as Block;
+      const take = Math.ceil(most / 2);
+      block.end -= take;
+      if (block.next >= block.end) this.unblock(run, victim);
+      this.setBlock(run, w, { next: block.end, end: block.end + take });
+    }
+  }
 }
 
 /**
@@ -102,56 +202,15 @@ function runKey(t: TaskState): string {
 function compact(run: Run): number {
   let cut = run.free;
   for (const b of run.blocks.values()) cut = Math.min(cut, b.next);
+  for (const b of run.orphans) cut = Math.min(cut, b.next);
   run.compactAt = run.free + COMPACT_AFTER;
   if (cut < COMPACT_AFTER || cut * 2 < run.tasks.length) return 0;
   run.tasks.splice(0, cut);
   run.free -= cut;
   run.compactAt -= cut;
-  for (const b of run.blocks.values()) {
+  for (const b of [...run.blocks.values(), ...run.orphans]) {
     b.next -= cut;
     b.end -= cut;
   }
   return cut;
-}
-
-/** The next task of `w`'s block, claiming a new block or half of another's when its own is done; null when none is left. */
-function claim(run: Run, w: WorkerState): TaskState | null {
-  for (;;) {
-    const own = run.blocks.get(w);
-    if (own) {
-      while (own.next < own.end) {
-        const c = run.tasks[own.next++] as TaskState;
-        if (c.status === 'queued' && allowed(c, w)) {
-          if (own.next >= own.end) run.blocks.delete(w);
-          return c;
-        }
-      }
-      run.blocks.delete(w);
-    }
-    if (run.free < run.tasks.length) {
-      const end = Math.min(run.tasks.length, run.free + run.perThread * w.threads);
-      run.blocks.set(w, { next: run.free, end });
-      run.free = end;
-      continue;
-    }
-    let victim: WorkerState | undefined;
-    let most = 0;
-    let n = 0;
-    for (const [v, b] of run.blocks) {
-      if (n++ >= BLOCK_STEAL_SCAN_LIMIT) break;
-      if (b.end - b.next > most) {
-        most = b.end - b.next;
-        victim = v;
-      }
-    }
-    if (!victim) {
-      run.perThread = 0; // every block is done: the next tasks start a new cut
-      return null;
-    }
-    const block = run.blocks.get(victim) as Block;
-    const take = Math.ceil(most / 2);
-    block.end -= take;
-    if (block.next >= block.end) run.blocks.delete(victim);
-    run.blocks.set(w, { next: block.end, end: block.end + take });
-  }
 }

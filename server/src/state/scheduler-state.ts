@@ -84,6 +84,7 @@ export class SchedulerState extends ClientEvents {
     this.workers.delete(id);
     this.clusterThreads -= w.threads;
     this.roomy.delete(w);
+    this.releaseBlocks(w);
     this.totals.workersLost++;
     for (const t of w.hasWhat) {
       t.whoHas.delete(w);
