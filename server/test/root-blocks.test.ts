@@ -25,7 +25,8 @@ function runAll(h: Harness, workers: string[], stuck: string[] = []): Map<string
   return where;
 }
 
-test('sixteen root tasks on two one-thread workers: the first eight on one, the last eight on the other', () => {
+/** Two one-thread workers, a and b, and client c's sixteen root tasks r00…r15 submitted at once. */
+function sixteenOnTwo(): { h: Harness; rs: string[] } {
   const h = new Harness({ workerQueueExtra: 1 });
   h.worker('a', 1);
   h.worker('b', 1);
@@ -35,6 +36,11 @@ test('sixteen root tasks on two one-thread workers: the first eight on one, the 
     'c',
     rs.map((k) => [k, []]),
   );
+  return { h, rs };
+}
+
+test('sixteen root tasks on two one-thread workers: the first eight on one, the last eight on the other', () => {
+  const { h, rs } = sixteenOnTwo();
   const where = runAll(h, ['a', 'b']);
   const first = where.get('r00');
   const last = where.get('r15');
@@ -52,15 +58,7 @@ test('sixteen root tasks on two one-thread workers: the first eight on one, the 
 });
 
 test('a worker whose block is done takes the back half of the block still waiting elsewhere', () => {
-  const h = new Harness({ workerQueueExtra: 1 });
-  h.worker('a', 1);
-  h.worker('b', 1);
-  h.client('c');
-  const rs = keys(16);
-  h.submit(
-    'c',
-    rs.map((k) => [k, []]),
-  );
+  const { h, rs } = sixteenOnTwo();
   // b holds its first two tasks and never finishes them; a runs its own eight, then b's waiting
   // six (r10…r15), taken from the back: half (r13…r15), then half of the rest, and so on.
   const where = runAll(h, ['a', 'b'], ['b']);
