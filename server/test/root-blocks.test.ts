@@ -25,13 +25,13 @@ function runAll(h: Harness, workers: string[], stuck: string[] = []): Map<string
   return where;
 }
 
-/** Two one-thread workers, a and b, and client c's sixteen root tasks r00…r15 submitted at once. */
-function sixteenOnTwo(): { h: Harness; rs: string[] } {
+/** Two one-thread workers, a and b, and client c's `n` root tasks r00… submitted at once. */
+function rootsOnTwo(n = 16): { h: Harness; rs: string[] } {
   const h = new Harness({ workerQueueExtra: 1 });
   h.worker('a', 1);
   h.worker('b', 1);
   h.client('c');
-  const rs = keys(16);
+  const rs = keys(n);
   h.submit(
     'c',
     rs.map((k) => [k, []]),
@@ -40,7 +40,7 @@ function sixteenOnTwo(): { h: Harness; rs: string[] } {
 }
 
 test('sixteen root tasks on two one-thread workers: the first eight on one, the last eight on the other', () => {
-  const { h, rs } = sixteenOnTwo();
+  const { h, rs } = rootsOnTwo();
   const where = runAll(h, ['a', 'b']);
   const first = where.get('r00');
   const last = where.get('r15');
@@ -57,13 +57,24 @@ test('sixteen root tasks on two one-thread workers: the first eight on one, the 
   for (const [k, [x]] of adds) assert.equal(placed.get(k), where.get(x as string), `${k} runs where its inputs are`);
 });
 
+test('fourteen root tasks on two workers: blocks of eight and six, not seven, so no pair is split', () => {
+  const { h, rs } = rootsOnTwo(14);
+  const where = runAll(h, ['a', 'b']);
+  for (let i = 0; i < 14; i += 2)
+    assert.equal(where.get(rs[i] as string), where.get(rs[i + 1] as string), `r${i} and r${i + 1}`);
+});
+
 test('a worker whose block is done takes the back half of the block still waiting elsewhere', () => {
-  const { h, rs } = sixteenOnTwo();
+  const { h, rs } = rootsOnTwo();
   // b holds its first two tasks and never finishes them; a runs its own eight, then b's waiting
-  // six (r10…r15), taken from the back: half (r13…r15), then half of the rest, and so on.
+  // six (r10…r15), taken from the back: half (r12…r15: one more, to start at an even place),
+  // then the rest.
   const where = runAll(h, ['a', 'b'], ['b']);
   const onB = rs.filter((k) => where.get(k) === 'b');
   assert.deepEqual(onB, ['r08', 'r09']);
+  // Each half taken starts at an even place, so the pairs a reduction adds stay together.
+  const stolen = [...where].filter(([k, w]) => w === 'a' && k > 'r07').map(([k]) => k);
+  assert.deepEqual(stolen, ['r12', 'r13', 'r14', 'r15', 'r10', 'r11']);
   assert.equal(where.size, 16, 'every task was sent to a worker');
   for (const k of rs.slice(10)) assert.equal(h.status(k), 'memory');
 });

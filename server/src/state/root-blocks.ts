@@ -39,6 +39,8 @@ interface Run {
   queued: number;
   /** Index of the first task no block has claimed. */
   free: number;
+  /** Tasks cut off the front so far: `base + i` is task i's place in the order the run was queued. */
+  base: number;
   /** Tasks per thread in a block, fixed when the first block of a cut is claimed; 0 while none is. */
   perThread: number;
   readonly blocks: Map<WorkerState, Block>;
@@ -76,6 +78,7 @@ export class RootBlocks {
         tasks: [],
         queued: 0,
         free: 0,
+        base: 0,
         perThread: 0,
         blocks: new Map(),
         orphans: [],
@@ -115,7 +118,9 @@ export class RootBlocks {
     if (!run) return t;
     const unclaimed = run.tasks.length - run.free;
     if (run.perThread === 0 && clusterThreads > w.threads && unclaimed >= MIN_ROOT_TASKS_PER_THREAD * clusterThreads) {
-      run.perThread = Math.ceil(unclaimed / clusterThreads);
+      // Even, so that blocks start at even places too (see the halving in `claim`).
+      const perThread = Math.ceil(unclaimed / clusterThreads);
+      run.perThread = perThread + (perThread % 2);
     }
     const chosen = run.perThread > 0 ? this.claim(run, w) : null;
     // Skip what no block will hand out any more.
@@ -186,10 +191,14 @@ export class RootBlocks {
         return null;
       }
       const block = run.blocks.get(victim) as Block;
-      const take = Math.ceil(most / 2);
-      block.end -= take;
+      const end = block.end;
+      let start = end - Math.ceil(most / 2);
+      // Keep neighbours together: the half taken starts at an even place of the run's order
+      // (pairs are what a reduction adds first), one task more or fewer than half.
+      if ((run.base + start) % 2 === 1) start += start - 1 >= block.next ? -1 : start + 1 < end ? 1 : 0;
+      block.end = start;
       if (block.next >= block.end) this.unblock(run, victim);
-      this.setBlock(run, w, { next: block.end, end: block.end + take });
+      this.setBlock(run, w, { next: start, end });
     }
   }
 }
@@ -206,6 +215,7 @@ function compact(run: Run): number {
   run.compactAt = run.free + COMPACT_AFTER;
   if (cut < COMPACT_AFTER || cut * 2 < run.tasks.length) return 0;
   run.tasks.splice(0, cut);
+  run.base += cut;
   run.free -= cut;
   run.compactAt -= cut;
   for (const b of [...run.blocks.values(), ...run.orphans]) {
