@@ -143,9 +143,8 @@ export abstract class Dispatcher extends Lifecycle {
       let replicaRoom: boolean | undefined;
       while (this.ready.size > 0 && this.roomy.size > 0) {
         const entry = this.ready.pop();
-        if (!entry) break; // every entry left was void
+        if (!entry) break; // every entry left was void (the queue drops them: lifecycle.ts)
         let t = entry.task;
-        if (t.status !== 'queued' || t.queueEpoch !== entry.epoch) continue;
         let w: WorkerState | null;
         if (t.verify > 1) {
           // Every worker with room, not a sample: a replica may need the one of an address that has not voted.

@@ -33,7 +33,8 @@ interface Block {
 /** The root tasks of one group, tenant and priority, in the order they were queued. */
 interface Run {
   readonly group: TaskGroup;
-  readonly key: string;
+  readonly creator: string;
+  readonly priority: number;
   readonly tasks: TaskState[];
   /** Of `tasks`, how many are queued now (a task queued twice counts twice): the run goes at 0. */
   queued: number;
@@ -55,11 +56,9 @@ export function isRootTask(t: TaskState): boolean {
   return t.deps.length === 0 && t.restrictions === null && t.verify <= 1 && !t.scattered;
 }
 
-const runKey = (t: TaskState): string => `${t.priority} ${t.creator}`;
-
 export class RootBlocks {
-  /** Runs of each group, by tenant and priority; a group's go with it when it is forgotten. */
-  private readonly runs = new WeakMap<TaskGroup, Map<string, Run>>();
+  /** Runs of each group, by tenant then priority; a group's go with it when it is forgotten. */
+  private readonly runs = new WeakMap<TaskGroup, Map<string, Map<number, Run>>>();
   /** The runs in which each worker holds a block. */
   private readonly blocksOf = new Map<WorkerState, Set<Run>>();
   /** Task references held in every run: bounded by the root tasks queued, however long a tenant trickles. */
@@ -67,14 +66,16 @@ export class RootBlocks {
 
   /** A root task entered the ready queue. */
   add(t: TaskState): void {
-    let byKey = this.runs.get(t.group);
-    if (!byKey) this.runs.set(t.group, (byKey = new Map<string, Run>()));
-    const key = runKey(t);
-    let run = byKey.get(key);
+    let byCreator = this.runs.get(t.group);
+    if (!byCreator) this.runs.set(t.group, (byCreator = new Map<string, Map<number, Run>>()));
+    let byPriority = byCreator.get(t.creator);
+    if (!byPriority) byCreator.set(t.creator, (byPriority = new Map<number, Run>()));
+    let run = byPriority.get(t.priority);
     if (!run) {
       run = {
         group: t.group,
-        key,
+        creator: t.creator,
+        priority: t.priority,
         tasks: [],
         queued: 0,
         free: 0,
@@ -84,16 +85,21 @@ export class RootBlocks {
         orphans: [],
         compactAt: COMPACT_AFTER,
       };
-      byKey.set(key, run);
+      byPriority.set(t.priority, run);
     }
     run.tasks.push(t);
     run.queued++;
     this.held++;
   }
 
+  /** The run `t` was added to, if it is still kept. */
+  private runOf(t: TaskState): Run | undefined {
+    return this.runs.get(t.group)?.get(t.creator)?.get(t.priority);
+  }
+
   /** A root task left the ready queue (placed, cancelled, released): once none of its run is queued, the run goes. */
   left(t: TaskState): void {
-    const run = this.runs.get(t.group)?.get(runKey(t));
+    const run = this.runOf(t);
     if (run && --run.queued <= 0) this.drop(run);
   }
 
@@ -114,7 +120,7 @@ export class RootBlocks {
    * blocks apply. `clusterThreads` counts the threads of every worker.
    */
   pick(t: TaskState, w: WorkerState, clusterThreads: number): TaskState {
-    const run = this.runs.get(t.group)?.get(runKey(t));
+    const run = this.runOf(t);
     if (!run) return t;
     const unclaimed = run.tasks.length - run.free;
     if (run.perThread === 0 && clusterThreads > w.threads && unclaimed >= MIN_ROOT_TASKS_PER_THREAD * clusterThreads) {
@@ -130,9 +136,11 @@ export class RootBlocks {
   }
 
   private drop(run: Run): void {
-    const byKey = this.runs.get(run.group);
-    if (byKey?.get(run.key) !== run) return;
-    byKey.delete(run.key);
+    const byCreator = this.runs.get(run.group);
+    const byPriority = byCreator?.get(run.creator);
+    if (byPriority?.get(run.priority) !== run) return;
+    byPriority.delete(run.priority);
+    if (byPriority.size === 0) byCreator?.delete(run.creator);
     this.held -= run.tasks.length;
     for (const w of run.blocks.keys()) this.unblock(run, w);
   }
