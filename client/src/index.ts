@@ -25,7 +25,7 @@ export type {
   TaskArgs,
   TaskOptions,
 } from './types.js';
-export type { Platform, ControlSocket, ControlSocketHandlers, PeerStream, PeerStreamHandlers } from './platform.js';
+export type { Platform, ControlSocket, ControlSocketHandlers } from './platform.js';
 export {
   CLOSE_TIMEOUT_MS,
   DEFAULT_CONNECT_TIMEOUT_MS,

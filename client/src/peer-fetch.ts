@@ -1,11 +1,11 @@
 /**
  * The client's side of a worker's data link: the data plane's ask-only PeerSession (datalink)
- * over the platform's byte stream. A client has no data token: each key goes with the ticket the
+ * over the platform's link (Node: the workers' own TCP link). A client has no data token: each key goes with the ticket the
  * scheduler gave for it (protocol tickets.ts). One link per call, closed when it is answered.
  */
-import { ConnectionError, TimeoutError } from '@meshwork/protocol';
-import { PeerSession, StreamLink, type PeerLink } from '@meshwork/datalink';
-import type { PeerStream, Platform } from './platform.js';
+import { TimeoutError } from '@meshwork/protocol';
+import { PeerSession, type PeerLink, type StreamLink } from '@meshwork/datalink';
+import type { Platform } from './platform.js';
 
 /** Who this client is to a worker's data link: its id (for the worker's logs and counters). */
 export interface PeerIdentity {
@@ -47,34 +47,18 @@ async function withSession<T>(
   use: (session: PeerLink, signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const signal = AbortSignal.timeout(timeoutMs);
-  let stream: PeerStream | undefined;
-  // The platform's stream buffers what is written: no back-pressure to wait for.
-  const link = new StreamLink({ write: (parts) => (stream?.write(parts), true), end: () => stream?.close(), onDrain: () => {} });
-  const opened = new Promise<StreamLink>((resolve, reject) => {
-    stream = platform.openPeerStream(address, {
-      onOpen: () => resolve(link),
-      onData: (chunk) => link.push(chunk),
-      onClose: (error) => {
-        const reason = error ?? new ConnectionError(`data link to ${address} closed before answering ${what}`);
-        link.ended(reason);
-        reject(reason);
-      },
-    });
-  });
   const onTimeout = (): Error => new TimeoutError(`data link to ${address}: no answer for ${what} within ${timeoutMs} ms`);
+  let link: StreamLink | undefined;
   let session: PeerSession | undefined;
   try {
-    const ready = await Promise.race([
-      opened,
-      new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(onTimeout()), { once: true })),
-    ]);
-    session = new PeerSession(ready, { localId: from.id, peerId: address, role: 'ask', path: 'tcp' });
+    link = await platform.dialPeer(address, signal);
+    session = new PeerSession(link, { localId: from.id, peerId: address, role: 'ask', path: 'tcp' });
     return await use(session, signal);
   } catch (e) {
     throw signal.aborted ? onTimeout() : e;
   } finally {
     session?.close();
-    link.close();
+    link?.close();
   }
 }
 

@@ -4,10 +4,25 @@
  * frames, cut into binary messages of at most DATA_LINK_WS_MESSAGE_MAX_BYTES; the worker serves a
  * client only the keys whose ticket (from the scheduler) checks out.
  */
+import { StreamLink } from '@meshwork/datalink';
 import { ConnectionError, DATA_LINK_WS_MESSAGE_MAX_BYTES, ProtocolError } from '@meshwork/protocol';
 import { PEER_CONNECT_TIMEOUT_MS } from './constants.js';
 import { dataLinkWebSocketUrl } from './data-address.js';
-import type { PeerStream, PeerStreamHandlers } from './platform.js';
+
+/** Callbacks of a byte stream to a worker's data link. */
+export interface PeerStreamHandlers {
+  onOpen(): void;
+  onData(chunk: Uint8Array): void;
+  /** The stream ended or failed (or could not open). Called once. */
+  onClose(error: Error | undefined): void;
+}
+
+/** A byte stream to a worker's data link. */
+export interface PeerStream {
+  /** Writes the parts in order; each is sent as it is, without a copy. */
+  write(parts: readonly Uint8Array[]): void;
+  close(): void;
+}
 
 /** The part of the DOM WebSocket used here (the client compiles without the DOM lib). */
 export interface BrowserWebSocket {
@@ -82,4 +97,36 @@ export function openWebSocketPeerStream(address: string, handlers: PeerStreamHan
       ws.close(CLOSE_NORMAL);
     },
   };
+}
+
+/**
+ * The data link to the worker at `address` as a StreamLink over `openWebSocketPeerStream`: resolves
+ * once the WebSocket is open; rejects if it closes first, or with `signal`'s reason.
+ */
+export function dialWebSocketLink(address: string, signal: AbortSignal): Promise<StreamLink> {
+  signal.throwIfAborted();
+  let stream: PeerStream | undefined;
+  // The WebSocket buffers what is written: no back-pressure to wait for.
+  const link = new StreamLink({ write: (parts) => (stream?.write(parts), true), end: () => stream?.close(), onDrain: () => {} });
+  return new Promise<StreamLink>((resolve, reject) => {
+    const onAbort = (): void => {
+      stream?.close();
+      link.ended(signal.reason as Error);
+      reject(signal.reason as Error);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    stream = openWebSocketPeerStream(address, {
+      onOpen: () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(link);
+      },
+      onData: (chunk) => link.push(chunk),
+      onClose: (error) => {
+        signal.removeEventListener('abort', onAbort);
+        const reason = error ?? new ConnectionError(`data link to ${address} closed`);
+        link.ended(reason);
+        reject(reason);
+      },
+    });
+  });
 }

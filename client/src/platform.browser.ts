@@ -4,7 +4,7 @@
  */
 import { MAX_CONTROL_FRAME_BYTES } from '@meshwork/protocol';
 import type { ControlSocket, ControlSocketHandlers, Platform } from './platform.js';
-import { openWebSocketPeerStream, type BrowserWebSocket, type BrowserWebSocketClass } from './peer-socket.browser.js';
+import { dialWebSocketLink, type BrowserWebSocket, type BrowserWebSocketClass } from './peer-socket.browser.js';
 
 const OPEN = 1;
 
@@ -50,5 +50,5 @@ export const platform: Platform = {
   name: 'browser',
   directLinks: true,
   openControlSocket,
-  openPeerStream: openWebSocketPeerStream,
+  dialPeer: dialWebSocketLink,
 };

@@ -1,11 +1,9 @@
-/** Node: WebSocket from `ws`, the data link to workers over TCP (`node:net`). */
-import { connect as tcpConnect } from 'node:net';
+/** Node: WebSocket from `ws`, the data link to workers over TCP (the data plane's own: `@meshwork/datalink/node`). */
 import { WebSocket } from 'ws';
-import { nodeValueHash } from '@meshwork/datalink/blake3';
-import { ConnectionError, MAX_CONTROL_FRAME_BYTES } from '@meshwork/protocol';
-import { PEER_CONNECT_TIMEOUT_MS } from './constants.js';
-import { parseTcpAddress } from './data-address.js';
-import type { ControlSocket, ControlSocketHandlers, PeerStream, PeerStreamHandlers, Platform } from './platform.js';
+import { blake3Hasher, nodeValueHash } from '@meshwork/datalink/blake3';
+import { dialLink } from '@meshwork/datalink/node';
+import { MAX_CONTROL_FRAME_BYTES } from '@meshwork/protocol';
+import type { ControlSocket, ControlSocketHandlers, Platform } from './platform.js';
 
 function openControlSocket(url: string, handlers: ControlSocketHandlers): ControlSocket {
   let closed = false;
@@ -58,46 +56,12 @@ function toBytes(data: WebSocket.RawData): Uint8Array {
   return data;
 }
 
-function openPeerStream(address: string, handlers: PeerStreamHandlers): PeerStream {
-  const { host, port } = parseTcpAddress(address);
-  const socket = tcpConnect({ host, port, noDelay: true });
-  let closed = false;
-  const connectTimer = setTimeout(
-    () => socket.destroy(new Error(`no connection within ${PEER_CONNECT_TIMEOUT_MS} ms`)),
-    PEER_CONNECT_TIMEOUT_MS,
-  );
-  socket.on('connect', () => {
-    clearTimeout(connectTimer);
-    handlers.onOpen();
-  });
-  socket.on('data', (chunk: Buffer) => handlers.onData(chunk));
-  socket.on('error', (e) => {
-    clearTimeout(connectTimer);
-    if (closed) return;
-    closed = true;
-    handlers.onClose(new ConnectionError(`data link to ${address}: ${e.message}`, { cause: e }));
-  });
-  socket.on('close', () => {
-    clearTimeout(connectTimer);
-    if (closed) return;
-    closed = true;
-    handlers.onClose(undefined);
-  });
-  return {
-    write(parts) {
-      for (const part of parts) socket.write(part);
-    },
-    close() {
-      socket.destroy();
-    },
-  };
-}
-
 export const platform: Platform = {
   name: 'node',
   directLinks: true,
   openControlSocket,
-  openPeerStream,
+  // The workers' own TCP link: each value is read straight into its memory and hashed as it arrives.
+  dialPeer: (address, signal) => dialLink(address, { signal, hasher: blake3Hasher }),
   bundleModule: async (specifier, resolveFrom) => (await import('./bundle.node.js')).bundleModule(specifier, resolveFrom),
   valueHash: nodeValueHash,
 };

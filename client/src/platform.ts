@@ -3,6 +3,7 @@
  * `platform.node.ts` and `platform.browser.ts` implement this, chosen by the package.json
  * `imports` map (`#platform`), or injected through `ConnectOptions.platform`.
  */
+import type { StreamLink } from '@meshwork/datalink';
 import { ConnectionError, GraphError, valueHash } from '@meshwork/protocol';
 
 /** Why `uploadPackage` cannot run here. */
@@ -32,33 +33,20 @@ export interface ControlSocket {
   keepAlive?(keep: boolean): void;
 }
 
-/** Callbacks of a byte stream to a worker's data link. */
-export interface PeerStreamHandlers {
-  onOpen(): void;
-  onData(chunk: Uint8Array): void;
-  /** The stream ended or failed (or could not open). Called once. */
-  onClose(error: Error | undefined): void;
-}
-
-/** A byte stream to a worker's data link (TCP in Node, a WebSocket on the same port in browsers). */
-export interface PeerStream {
-  /** Writes the parts in order; each is sent as it is, without a copy. */
-  write(parts: readonly Uint8Array[]): void;
-  close(): void;
-}
-
 export interface Platform {
   /** A short name for messages: `node` or `browser`. */
   readonly name: string;
-  /** Can this runtime fetch values directly from workers (`openPeerStream`)? */
+  /** Can this runtime fetch values directly from workers (`dialPeer`)? */
   readonly directLinks: boolean;
   /** Opens a WebSocket to `url` (`ws:` or `wss:`). Never throws: failures arrive at `onClose`. */
   openControlSocket(url: string, handlers: ControlSocketHandlers): ControlSocket;
   /**
-   * Opens the data link to a worker at `address` (`tcp://host:port`).
-   * Throws ConnectionError at once where this runtime has no direct link.
+   * Opens the data link to a worker at `address` (`tcp://host:port`): Node dials TCP and reads each
+   * value straight into its own memory, hashing it as it arrives (arrivedDigests); a page opens a
+   * WebSocket on the same port. Rejects with ConnectionError if it cannot open (or where this
+   * runtime has no direct link), with `signal`'s reason once it aborts.
    */
-  openPeerStream(address: string, handlers: PeerStreamHandlers): PeerStream;
+  dialPeer(address: string, signal: AbortSignal): Promise<StreamLink>;
   /**
    * Bundles a package (or a file) and what it imports into one ES module (`client.uploadPackage`),
    * resolving from `resolveFrom` (default: the working directory). Absent where nothing can bundle (browsers).
@@ -129,10 +117,12 @@ export function deferredPlatform(load: Promise<Platform>): Platform {
       if (!p.bundleModule) throw new GraphError(NO_BUNDLER);
       return p.bundleModule(specifier, resolveFrom);
     },
-    openPeerStream(address, handlers) {
-      if (loaded) return loaded.openPeerStream(address, handlers);
-      throw new ConnectionError(
-        `data link to ${address}: the runtime adapter ${failed ? `failed to load: ${failed.message}` : 'has not loaded yet'}`,
+    dialPeer(address, signal) {
+      if (loaded) return loaded.dialPeer(address, signal);
+      return Promise.reject(
+        new ConnectionError(
+          `data link to ${address}: the runtime adapter ${failed ? `failed to load: ${failed.message}` : 'has not loaded yet'}`,
+        ),
       );
     },
   };

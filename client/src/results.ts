@@ -17,6 +17,7 @@ import {
   ReplyCode,
   WEBRTC_ADDRESS,
   errorFromWire,
+  valueHash,
   valueMismatch,
   type ExpectedValue,
   type ClientChannel,
@@ -24,6 +25,7 @@ import {
   type Holder,
   type MeshworkError,
 } from '@meshwork/protocol';
+import { arrivedOr } from '@meshwork/datalink';
 import {
   GATHER_ATTEMPTS,
   GATHER_RETRY_MAX_MS,
@@ -158,6 +160,7 @@ export class Results {
     }
     for (const item of exhausted) this.retry(item.key, item.entry, item.holders);
     const retryNext: typeof items = [];
+    const digest = arrivedOr(this.platform.valueHash ?? valueHash);
     await Promise.all(
       [...byAddress].map(async ([address, group]) => {
         try {
@@ -170,7 +173,7 @@ export class Results {
           );
           for (const g of group) {
             const bytes = found.get(g.key);
-            if (bytes && (await valueMismatch(bytes, g.expect, this.platform.valueHash)) === undefined) {
+            if (bytes && (await valueMismatch(bytes, g.expect, digest)) === undefined) {
               g.entry.resolve({ value: bytes });
               continue;
             }

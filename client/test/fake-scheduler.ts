@@ -27,6 +27,8 @@ export interface FakeOptions {
   hello?: 'welcome' | 'silent' | { code: 'AUTH_FAILED' | 'VERSION_MISMATCH'; message: string };
   /** Answer a gather with holders instead of inline bytes for these keys. */
   holdersFor?: (key: string) => Holder[] | undefined;
+  /** With `holdersFor`: the producer's hash and size to send with the holders (what a scheduler hands out). */
+  expectFor?: (key: string) => { hash: string; nbytes: number } | undefined;
   /** Tasks of functions with these names wait for `runHeld()`. */
   hold?: readonly string[];
   /** Where `scatter-plan` puts a value (default: nowhere, as with no workers). */
@@ -262,7 +264,7 @@ export class FakeScheduler {
       const items = g.keys.map((key) => {
         const r = this.results.get(key) ?? {};
         const holders = this.options.holdersFor?.(key);
-        if (holders) return { key, holders };
+        if (holders) return { key, holders, ...this.options.expectFor?.(key) };
         return r.error ? { key, error: r.error } : { key, value: r.value ?? new Uint8Array() };
       });
       this.send(g.ws, [{ type: 'gather-reply', id: g.id, items }]);

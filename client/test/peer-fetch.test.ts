@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client, ConnectionError, GATHER_ATTEMPTS } from '../src/index.js';
 import { ONLY_TABS_GATHER_ATTEMPTS } from '../src/constants.js';
-import { PROTOCOL_VERSION } from '@meshwork/protocol';
+import { PROTOCOL_VERSION, encodeValue, valueHash } from '@meshwork/protocol';
 import { platform } from '../src/platform.node.js';
 import { FakeScheduler } from './fake-scheduler.js';
 import { fakeWorker, type FakeWorker } from './fake-worker.js';
@@ -13,20 +13,31 @@ describe('direct fetch from holders', () => {
   let client: Client;
   let empty: FakeWorker;
   let full: FakeWorker;
+  let liar: FakeWorker;
   const store = new Map<string, Uint8Array>();
+  /** The same values with their last byte flipped: what a faulty or tampering holder serves. */
+  const bad = new Map<string, Uint8Array>();
   let holders: { id: string; address: string }[] = [];
+  let expect: { hash: string; nbytes: number } | undefined;
   const big = (n: number): Float64Array => new Float64Array(n).fill(1.5);
   const broken = (n: number): number => n;
 
   before(async () => {
     empty = await fakeWorker(new Map());
     full = await fakeWorker(store);
+    liar = await fakeWorker(bad);
     fake = await FakeScheduler.start({
       holdersFor: (key) => {
         const r = fake.results.get(key);
-        if (key.startsWith('big-') && r?.value) store.set(key, r.value);
+        if (key.startsWith('big-') && r?.value) {
+          store.set(key, r.value);
+          const flipped = new Uint8Array(r.value);
+          flipped[flipped.length - 1] ^= 0xff;
+          bad.set(key, flipped);
+        }
         return key.startsWith('big-') || key.startsWith('broken-') ? holders : undefined;
       },
+      expectFor: () => expect,
     });
     client = await Client.connect(fake.address, { platform });
   });
@@ -35,6 +46,7 @@ describe('direct fetch from holders', () => {
     await fake.close();
     empty.server.close();
     full.server.close();
+    liar.server.close();
   });
 
   it('tries the next holder on data-missing and decodes the value', async () => {
@@ -50,6 +62,33 @@ describe('direct fetch from holders', () => {
     assert.deepEqual(full.requests[0], { type: 'hello', protocolVersion: PROTOCOL_VERSION, from: 'client-1' });
     assert.deepEqual(full.requests[1], { type: 'get-data', id: 1, keys: [f.key] });
     assert.equal(empty.requests.filter((r) => r.type === 'get-data').length, 1);
+  });
+
+  it("checks each value against its producer's hash as it arrives, without reading it again: bad bytes are refused", async () => {
+    const n = 30_003;
+    const encoded = encodeValue(big(n)).bytes;
+    expect = { hash: await valueHash(encoded), nbytes: encoded.byteLength };
+    let hashed = 0;
+    const counting: typeof platform = { ...platform, valueHash: (bytes) => (hashed++, valueHash(bytes)) };
+    const other = await Client.connect(fake.address, { platform: counting });
+    try {
+      holders = [
+        { id: 'w-liar', address: liar.address },
+        { id: 'w-full', address: full.address },
+      ];
+      const f = other.submit(big, n);
+      const value = await f.result();
+      assert.deepEqual(value, big(n));
+      assert.deepEqual(
+        fake.of('missing-data').filter((m) => m.key === f.key),
+        [{ type: 'missing-data', key: f.key, holder: 'w-liar' }],
+        'the holder of bad bytes is reported',
+      );
+      assert.equal(hashed, 0, 'both values were hashed as they arrived');
+    } finally {
+      expect = undefined;
+      await other.close();
+    }
   });
 
   it('asks the scheduler again, pausing longer each time, when no holder has it, then fails with ConnectionError', async () => {
@@ -71,7 +110,7 @@ describe('direct fetch from holders', () => {
     const dialed: string[] = [];
     const spy: typeof platform = {
       ...platform,
-      openPeerStream: (address, handlers) => (dialed.push(address), platform.openPeerStream(address, handlers)),
+      dialPeer: (address, signal) => (dialed.push(address), platform.dialPeer(address, signal)),
     };
     const other = await Client.connect(fake.address, { platform: spy });
     try {

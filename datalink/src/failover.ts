@@ -6,7 +6,7 @@
  */
 import { TimeoutError, valueMismatch, type Holder } from '@meshwork/protocol';
 import { FETCH_DEADLINE_FLOOR_BYTES_PER_S, FETCH_DEADLINE_SLACK_MS, HOLDER_FAILURES_TO_BLAME } from './constants.js';
-import { arrivedDigests, type Digest, type Expected, type FetchOptions, type FetchResult, type TransferPath } from './fetch.js';
+import { arrivedOr, type Digest, type Expected, type FetchOptions, type FetchResult, type TransferPath } from './fetch.js';
 import { silentLogger, type Logger } from './logger.js';
 
 /** What one holder answered. */
@@ -107,11 +107,7 @@ export async function fetchWithFailover(
 ): Promise<FetchResult> {
   const { signal, expect } = options;
   const given = o.digest;
-  // A body hashed while it arrived (stream-link.ts) is not read again.
-  const digest: Digest | undefined = given && ((bytes) => {
-    const known = arrivedDigests.get(bytes);
-    return known !== undefined ? Promise.resolve(known) : given(bytes);
-  });
+  const digest: Digest | undefined = given && arrivedOr(given);
   const log = o.logger ?? silentLogger;
   const values = new Map<string, Uint8Array>();
   const saidMissing = new Map<string, string>();

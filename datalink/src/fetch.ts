@@ -65,3 +65,11 @@ export interface IncrementalHash {
  * then checks a value without reading its bytes again (failover.ts). Weak: it goes with the body.
  */
 export const arrivedDigests = new WeakMap<Uint8Array, string | Promise<string>>();
+
+/** `digest`, except that a body hashed while it arrived (arrivedDigests) is not read again. */
+export function arrivedOr(digest: Digest): Digest {
+  return (bytes) => {
+    const known = arrivedDigests.get(bytes);
+    return known !== undefined ? Promise.resolve(known) : digest(bytes);
+  };
+}

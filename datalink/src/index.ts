@@ -20,7 +20,7 @@ export type {
   PutOptions,
   RequestOptions,
 } from './link.js';
-export { arrivedDigests, type Digest, type Expected, type FetchOptions, type FetchResult, type IncrementalHash, type PeerFetcher, type TransferCounter, type TransferPath } from './fetch.js';
+export { arrivedDigests, arrivedOr, type Digest, type Expected, type FetchOptions, type FetchResult, type IncrementalHash, type PeerFetcher, type TransferCounter, type TransferPath } from './fetch.js';
 export { silentLogger, type Logger } from './logger.js';
 export { TCP_SCHEME, formatTcpAddress, parseTcpAddress } from './address.js';
 export { abortable } from './abortable.js';
