@@ -32,7 +32,7 @@ describe('direct fetch from holders', () => {
         if (key.startsWith('big-') && r?.value) {
           store.set(key, r.value);
           const flipped = new Uint8Array(r.value);
-          flipped[flipped.length - 1] ^= 0xff;
+          flipped.set([(flipped.at(-1) ?? 0) ^ 0xff], flipped.length - 1);
           bad.set(key, flipped);
         }
         return key.startsWith('big-') || key.startsWith('broken-') ? holders : undefined;
