@@ -6,6 +6,7 @@
 import { allowed, transferMs } from './placement.js';
 import { chooseReplica } from './replicas.js';
 import { isRootTask, RootBlocks } from './root-blocks.js';
+import { Roster } from './roster.js';
 import { maxReplicas } from './verify.js';
 import { Lifecycle, type QueueEntry } from './lifecycle.js';
 import type { TaskState, TaskStatus, WorkerState } from './types.js';
@@ -33,11 +34,11 @@ export abstract class Dispatcher extends Lifecycle {
   /** Parked replicas of verified tasks, oldest first: put back a few at a time as replica slots free (`unparkRunnable`). */
   private parkedReplicas: QueueEntry[] = [];
   /** Live workers with room and a free thread (kept by updateRoom). */
-  private readonly idle = new Set<WorkerState>();
+  private readonly idle = new Roster<WorkerState>();
   /** Tasks with a steal-request out → the idle worker each is stolen for (a few at a time). */
   private readonly thieves = new Map<TaskState, WorkerState>();
   /** Live workers holding tasks beyond their threads: whom idle workers may steal from. */
-  private readonly overloaded = new Set<WorkerState>();
+  private readonly overloaded = new Roster<WorkerState>();
   /** Which root task a worker gets: blocks of neighbours (root-blocks.ts). */
   private readonly rootBlocks = new RootBlocks();
   /** Threads of every live worker. */
@@ -133,6 +134,10 @@ export abstract class Dispatcher extends Lifecycle {
 
   /** Hands queued tasks, highest priority first, to workers with room; then balances by stealing. */
   protected dispatch(): void {
+    // No scan of these is under way here: rebuild any that churn left full of holes (roster.ts).
+    this.roomy.compact();
+    this.idle.compact();
+    this.overloaded.compact();
     // Parked tasks (no worker with room could run them when they were parked) go round again when
     // one may run on a worker with room now; after that only while a round places something: a
     // round that placed nothing would place nothing the next time either (a cost that is not a

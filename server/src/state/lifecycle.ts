@@ -20,6 +20,7 @@ import { depSpec } from './holders.js';
 import type { LeaseOptions } from './leases.js';
 import { TaskGroups, groupName } from './groups.js';
 import { FairQueue } from './fair-queue.js';
+import { Roster } from './roster.js';
 import { queueExtraFor } from './queue-depth.js';
 import { DEFAULT_TASK_DURATION_MS, LocalityPlacement, MAX_RECORDED_TASK_DURATION_MS, type PlacementPolicy } from './placement.js';
 import { SmallMap, SmallSet, bytesToString, clear, emptySet, grow, shrink, stringToBytes } from './compact.js';
@@ -73,7 +74,7 @@ export abstract class Lifecycle {
     (e) => e.task.status === 'queued' && e.task.queueEpoch === e.epoch,
   );
   /** Workers that may take another task now. */
-  protected readonly roomy = new Set<WorkerState>();
+  protected readonly roomy = new Roster<WorkerState>();
   protected readonly durations = new Map<string, number>();
   protected readonly placement: PlacementPolicy;
   protected readonly now: () => number;
