@@ -115,7 +115,7 @@ export function dialWebSocketLink(address: string, signal: AbortSignal): Promise
       reject(signal.reason as Error);
     };
     signal.addEventListener('abort', onAbort, { once: true });
-    stream = openWebSocketPeerStream(address, {
+    const handlers: PeerStreamHandlers = {
       onOpen: () => {
         signal.removeEventListener('abort', onAbort);
         resolve(link);
@@ -127,6 +127,12 @@ export function dialWebSocketLink(address: string, signal: AbortSignal): Promise
         link.ended(reason);
         reject(reason);
       },
-    });
+    };
+    try {
+      stream = openWebSocketPeerStream(address, handlers);
+    } catch (e) {
+      // No WebSocket here, or an address no URL can be made of: nothing opened, nothing to wait for.
+      handlers.onClose(e as Error);
+    }
   });
 }

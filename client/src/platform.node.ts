@@ -60,8 +60,9 @@ export const platform: Platform = {
   name: 'node',
   directLinks: true,
   openControlSocket,
-  // The workers' own TCP link: each value is read straight into its memory and hashed as it arrives.
-  dialPeer: (address, signal) => dialLink(address, { signal, hasher: blake3Hasher }),
+  // The workers' own TCP link: each value is read straight into its memory and hashed as it
+  // arrives; once the client has its answers the socket is destroyed, not left to linger.
+  dialPeer: (address, signal) => dialLink(address, { signal, hasher: blake3Hasher, lingerMs: 0 }),
   bundleModule: async (specifier, resolveFrom) => (await import('./bundle.node.js')).bundleModule(specifier, resolveFrom),
   valueHash: nodeValueHash,
 };

@@ -9,16 +9,28 @@ export interface FakeWorker {
   address: string;
   requests: PeerChannel.PeerRequest[];
   store: Map<string, Uint8Array>;
+  /** When each connection closed (Date.now()), in order. */
+  closes: number[];
 }
 
 export interface FakeWorkerOptions {
   /** Refuse put-data for keys this returns a reason for. */
   refusePut?: (key: string) => string | undefined;
+  /** After answering a get-data, go on sending junk every 20 ms until the connection closes. */
+  chatter?: boolean;
 }
 
 export async function fakeWorker(store = new Map<string, Uint8Array>(), options: FakeWorkerOptions = {}): Promise<FakeWorker> {
   const requests: PeerChannel.PeerRequest[] = [];
-  const server = createServer((socket) => {
+  const closes: number[] = [];
+  // A chatty worker keeps its side open when the client ends its own, as a hostile one would.
+  const server = createServer({ allowHalfOpen: options.chatter === true }, (socket) => {
+    let junk: NodeJS.Timeout | undefined;
+    socket.on('close', () => {
+      clearInterval(junk);
+      closes.push(Date.now());
+    });
+    socket.on('error', () => {});
     const reader = new PeerFrameReader();
     const send = (parts: Uint8Array[]): void => {
       for (const p of parts) socket.write(p);
@@ -38,6 +50,7 @@ export async function fakeWorker(store = new Map<string, Uint8Array>(), options:
                 : encodePeerFrame({ type: 'data-missing', id: m.id, key }),
             );
           }
+          if (options.chatter) junk ??= setInterval(() => socket.write(new Uint8Array(1024)), 20);
         } else if (m.type === 'put-data') {
           const refused = options.refusePut?.(m.key);
           if (refused) {
@@ -51,5 +64,5 @@ export async function fakeWorker(store = new Map<string, Uint8Array>(), options:
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, address: `tcp://127.0.0.1:${(server.address() as { port: number }).port}`, requests, store };
+  return { server, address: `tcp://127.0.0.1:${(server.address() as { port: number }).port}`, requests, store, closes };
 }

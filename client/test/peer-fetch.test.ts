@@ -91,6 +91,21 @@ describe('direct fetch from holders', () => {
     }
   });
 
+  it('closes its link to a worker once answered: one that goes on sending is not read for seconds more', async () => {
+    const chatty = await fakeWorker(store, { chatter: true });
+    try {
+      holders = [{ id: 'w-chatty', address: chatty.address }];
+      const value = await client.submit(big, 20_005).result();
+      assert.equal(value.length, 20_005);
+      const answered = Date.now();
+      for (let waited = 0; chatty.closes.length === 0 && waited < 2_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(chatty.closes.length, 1, 'the link was closed');
+      assert.ok((chatty.closes[0] as number) - answered < 2_000);
+    } finally {
+      chatty.server.close();
+    }
+  });
+
   it('asks the scheduler again, pausing longer each time, when no holder has it, then fails with ConnectionError', async () => {
     holders = [{ id: 'w-empty', address: empty.address }];
     const f = client.submit(broken, 1);

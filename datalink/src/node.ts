@@ -4,7 +4,7 @@
  */
 export { startDataServer, type DataServer, type DataServerOptions, type PutHandler } from './tcp/listener.node.js';
 export { TcpPeerFetcher, Unreachable, type TcpPeerFetcherOptions } from './tcp/pool.node.js';
-export { acceptedLink, dialLink } from './tcp/socket-link.node.js';
+export { acceptedLink, dialLink, type DialOptions } from './tcp/socket-link.node.js';
 export { advertisedHost } from './tcp/address.node.js';
 export { TCP_SCHEME, formatTcpAddress, parseTcpAddress } from './address.js';
 export { nodeRtcPeerConnection, retainNodeRtc, shutdownNodeRtc, type NodeRtcOptions } from './webrtc/rtc.node.js';

@@ -13,7 +13,8 @@ import type { DataLinkSocket } from './websocket.node.js';
 /** Size of a read while frame headers are being read, in bytes (a body is read straight into its own memory). */
 const HEADER_READ_BYTES = 64 * 1024;
 
-function streamOf(socket: Socket | DataLinkSocket): ConstructorParameters<typeof StreamLink>[0] {
+/** `lingerMs`: how long an ended socket may go on sending what it was given before it is destroyed (0: at once). */
+function streamOf(socket: Socket | DataLinkSocket, lingerMs = CLOSE_TIMEOUT_MS): ConstructorParameters<typeof StreamLink>[0] {
   return {
     write(parts) {
       if (socket.destroyed || socket.writableEnded) return true;
@@ -22,8 +23,9 @@ function streamOf(socket: Socket | DataLinkSocket): ConstructorParameters<typeof
       return ok;
     },
     end() {
+      if (lingerMs <= 0) return void socket.destroy();
       socket.end();
-      setTimeout(() => socket.destroy(), CLOSE_TIMEOUT_MS).unref();
+      setTimeout(() => socket.destroy(), lingerMs).unref();
     },
     onDrain(listener) {
       socket.on('drain', listener);
@@ -45,8 +47,18 @@ export function acceptedLink(socket: Socket | DataLinkSocket, o: StreamLinkOptio
   return link;
 }
 
+export interface DialOptions extends StreamLinkOptions {
+  signal?: AbortSignal;
+  /**
+   * How long the socket may finish sending once the link is closed, in milliseconds (default
+   * CLOSE_TIMEOUT_MS). 0 destroys it at once: for an asker that has its answers, so a peer that
+   * goes on sending is cut off rather than read for seconds more.
+   */
+  lingerMs?: number;
+}
+
 /** Dials `address` (`tcp://host:port`); rejects after CONNECT_TIMEOUT_MS or when `signal` aborts. */
-export function dialLink(address: string, o: StreamLinkOptions & { signal?: AbortSignal } = {}): Promise<StreamLink> {
+export function dialLink(address: string, o: DialOptions = {}): Promise<StreamLink> {
   const { host, port } = parseTcpAddress(address);
   return new Promise((resolve, reject) => {
     let link: StreamLink | undefined;
@@ -83,7 +95,7 @@ export function dialLink(address: string, o: StreamLinkOptions & { signal?: Abor
       o.signal?.removeEventListener('abort', onAbort);
       socket.removeAllListeners('error');
       socket.setNoDelay(true);
-      link = new StreamLink(streamOf(socket), o);
+      link = new StreamLink(streamOf(socket, o.lingerMs), o);
       wireEnd(socket, link, `to ${address}`);
       resolve(link);
     });
