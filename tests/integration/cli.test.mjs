@@ -20,6 +20,18 @@ test('--help of each command names every option', async () => {
   for (const opt of ['--threads', '--name', '--memory-limit', '--resources', '--token']) assert.match(w.output(), new RegExp(opt));
 });
 
+test('a worker process loads none of the scheduler: no HTTP stack to load on every `meshwork worker` start', async () => {
+  // Lists, as the process exits, every CommonJS module it loaded (express and its kin are CommonJS).
+  const listOnExit =
+    "import{createRequire}from'node:module';const r=createRequire(process.cwd()+'/');" +
+    "process.on('exit',()=>process.stderr.write('LOADED '+JSON.stringify(Object.keys(r.cache))+'\\n'))";
+  const r = run(process.execPath, ['--import', `data:text/javascript,${listOnExit}`, cliPath, 'worker', '--help']);
+  assert.equal((await r.exited).code, 0);
+  const worker = JSON.parse(/LOADED (.*)/.exec(r.output())?.[1] ?? 'null');
+  assert.ok(worker.some((path) => /[\\/]node_modules[\\/]ws[\\/]/.test(path)), 'the listing works: a worker loads ws');
+  assert.deepEqual(worker.filter((path) => /[\\/]node_modules[\\/]express[\\/]/.test(path)), []);
+});
+
 test('a bad option exits with code 2 and says what is wrong', async () => {
   const r = run(process.execPath, [cliPath, 'scheduler', '--port', 'many']);
   const { code } = await r.exited;
