@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SCHEDULER_PORT, MAX_CONNECTIONS } from '@meshwork/protocol';
-import { relaunchWithHugePages, runWorkerCli } from '@meshwork/web-worker/node';
+import { relaunchWithHugePages } from '@meshwork/web-worker/huge-pages';
 import { lineLogger } from './logger.js';
 import { normaliseOrigins } from './transport/origin.js';
 import { portInUseMessage } from './port-in-use.js';
@@ -93,7 +93,8 @@ async function scheduler(argv: string[]): Promise<void> {
     throw new UsageError((e as Error).message);
   }
   // Loaded here, not at the top: a worker process has no use for the scheduler and its HTTP stack
-  // (~0.2 s of module loading on every `meshwork worker` start).
+  // (~0.2 s of module loading on every `meshwork worker` start), nor a scheduler for the worker's
+  // runtime, and a process about to start itself again with huge pages for either.
   const { SchedulerServer } = await import('./transport/scheduler-server.js');
   const server = await SchedulerServer.start({
     allowOrigins,
@@ -142,7 +143,7 @@ async function main(argv: string[]): Promise<void> {
     case 'scheduler':
       return scheduler(rest);
     case 'worker':
-      return runWorkerCli(rest);
+      return (await import('@meshwork/web-worker/node')).runWorkerCli(rest);
     case '-h':
     case '--help':
     case 'help':

@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { hugePagesEnv } from '@meshwork/web-worker/node';
+import { hugePagesEnv } from '@meshwork/web-worker/huge-pages';
 import { SchedulerServer, type SchedulerServerOptions } from './transport/scheduler-server.js';
 
 /** How long `start` waits for its workers to join, in milliseconds. */

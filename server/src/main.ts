@@ -2,17 +2,21 @@
  * `npm start`: the embedded default. A scheduler on 127.0.0.1:8786 with 2 local Node workers;
  * runs the tree reduction once, prints its check, then serves until Ctrl-C.
  */
-import { Client } from '@meshwork/client';
-import { treeReduction } from '@meshwork/examples';
-import { DEFAULT_SCHEDULER_PORT } from '@meshwork/protocol';
-import { relaunchWithHugePages } from '@meshwork/web-worker/node';
-import { LocalCluster } from './local-cluster.js';
-import { lineLogger } from './logger.js';
-import { portInUseMessage } from './port-in-use.js';
-import { progressBar } from './progress-bar.js';
+import { relaunchWithHugePages } from '@meshwork/web-worker/huge-pages';
 
-// With huge pages (huge-pages.ts in @meshwork/web-worker): started again with them when missing.
+// With huge pages (huge-pages.ts in @meshwork/web-worker): started again with them when missing,
+// before anything else is loaded, so that the process which only waits never loads the cluster.
 if (await relaunchWithHugePages()) process.exit();
+
+const [{ Client }, { treeReduction }, { DEFAULT_SCHEDULER_PORT }, { LocalCluster }, { lineLogger }, { portInUseMessage }, { progressBar }] = await Promise.all([
+  import('@meshwork/client'),
+  import('@meshwork/examples'),
+  import('@meshwork/protocol'),
+  import('./local-cluster.js'),
+  import('./logger.js'),
+  import('./port-in-use.js'),
+  import('./progress-bar.js'),
+]);
 
 const port = Number(process.env['MESHWORK_PORT'] ?? DEFAULT_SCHEDULER_PORT);
 const cluster = await LocalCluster.start({

@@ -20,16 +20,24 @@ test('--help of each command names every option', async () => {
   for (const opt of ['--threads', '--name', '--memory-limit', '--resources', '--token']) assert.match(w.output(), new RegExp(opt));
 });
 
+/**
+ * An `--import` that lists, as each process exits, its pid and every CommonJS module it loaded
+ * (express and its kin are CommonJS): `LOADED <pid> [paths]`.
+ */
+const LIST_CJS_ON_EXIT =
+  "data:text/javascript,import{createRequire}from'node:module';const r=createRequire(process.cwd()+'/');" +
+  "process.on('exit',()=>process.stderr.write('LOADED '+process.pid+' '+JSON.stringify(Object.keys(r.cache))+'\\n'))";
+
+/** What each process of a run listed with LIST_CJS_ON_EXIT: pid → paths. */
+const loadedBy = (output) => new Map([...output.matchAll(/LOADED (\d+) (.*)/g)].map(([, pid, list]) => [Number(pid), JSON.parse(list)]));
+const express = (paths) => paths.filter((path) => /[\\/]node_modules[\\/]express[\\/]/.test(path));
+
 test('a worker process loads none of the scheduler: no HTTP stack to load on every `meshwork worker` start', async () => {
-  // Lists, as the process exits, every CommonJS module it loaded (express and its kin are CommonJS).
-  const listOnExit =
-    "import{createRequire}from'node:module';const r=createRequire(process.cwd()+'/');" +
-    "process.on('exit',()=>process.stderr.write('LOADED '+JSON.stringify(Object.keys(r.cache))+'\\n'))";
-  const r = run(process.execPath, ['--import', `data:text/javascript,${listOnExit}`, cliPath, 'worker', '--help']);
+  const r = run(process.execPath, ['--import', LIST_CJS_ON_EXIT, cliPath, 'worker', '--help']);
   assert.equal((await r.exited).code, 0);
-  const worker = JSON.parse(/LOADED (.*)/.exec(r.output())?.[1] ?? 'null');
+  const worker = loadedBy(r.output()).get(r.child.pid);
   assert.ok(worker.some((path) => /[\\/]node_modules[\\/]ws[\\/]/.test(path)), 'the listing works: a worker loads ws');
-  assert.deepEqual(worker.filter((path) => /[\\/]node_modules[\\/]express[\\/]/.test(path)), []);
+  assert.deepEqual(express(worker), []);
 });
 
 test('a bad option exits with code 2 and says what is wrong', async () => {
@@ -141,12 +149,21 @@ test('npm start runs the tree reduction, serves, and stops cleanly on Ctrl-C', a
   }
 });
 
-test('the embedded default exits with code 0 on SIGTERM', async () => {
+test('the embedded default exits with code 0 on SIGTERM; the process that starts it again with huge pages loads no cluster', async () => {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const main = run(process.execPath, ['server/dist/main.js'], { env: { ...process.env, MESHWORK_PORT: String(port) } });
+  const env = { ...process.env, MESHWORK_PORT: String(port) };
+  for (const name of ['GLIBC_TUNABLES', 'MESHWORK_HUGE_PAGES', 'MESHWORK_RELAUNCHED']) delete env[name];
+  const main = run(process.execPath, ['--import', LIST_CJS_ON_EXIT, 'server/dist/main.js'], { env });
   await main.waitFor(/serving; Ctrl-C to stop/, 60_000);
   main.child.kill('SIGTERM');
   assert.deepEqual(await main.exited, { code: 0, signal: null });
+  const loaded = loadedBy(main.output());
+  const cluster = [...loaded].find(([pid]) => pid !== main.child.pid)?.[1];
+  if (cluster) {
+    // Started again (Linux with glibc): the cluster ran in the second process.
+    assert.notDeepEqual(express(cluster), [], 'the listing works: the cluster loads express');
+    assert.deepEqual(express(loaded.get(main.child.pid)), [], 'the first process only waited');
+  }
 });
 
 test('meshwork scheduler --max-connections N holds at most N connections; a bad N exits with code 2', async () => {
