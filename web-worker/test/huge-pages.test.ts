@@ -28,3 +28,17 @@ test('a tunable already named keeps its value; nothing changes when all are name
   assert.ok(hugePagesEnv({ MESHWORK_HUGE_PAGES: '1' }, true));
   assert.equal(hugePagesEnv({}, false), undefined);
 });
+
+test('the platform is asked only when a tunable is missing: a process started with all of them never pays for the report', () => {
+  let asked = 0;
+  const probe = (): boolean => (asked++, true);
+  assert.equal(hugePagesEnv({ GLIBC_TUNABLES: ALL }, probe), undefined);
+  assert.equal(hugePagesEnv({ MESHWORK_HUGE_PAGES: 'off' }, probe), undefined);
+  assert.equal(asked, 0);
+  assert.deepEqual(hugePagesEnv({}, probe), { GLIBC_TUNABLES: ALL });
+  assert.equal(asked, 1);
+  assert.equal(
+    hugePagesEnv({}, () => false),
+    undefined,
+  );
+});
