@@ -92,9 +92,9 @@ async function scheduler(argv: string[]): Promise<void> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  // Loaded here, not at the top: a worker process has no use for the scheduler and its HTTP stack
-  // (~0.2 s of module loading on every `meshwork worker` start), nor a scheduler for the worker's
-  // runtime, and a process about to start itself again with huge pages for either.
+  // Loaded here, not at the top, as the worker runtime is below: each command loads only its own
+  // code (the scheduler's HTTP stack is ~0.2 s of module loading), and only once the process runs
+  // with huge pages (a process that starts itself again loads neither).
   const { SchedulerServer } = await import('./transport/scheduler-server.js');
   const server = await SchedulerServer.start({
     allowOrigins,
