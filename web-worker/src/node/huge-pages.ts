@@ -67,20 +67,20 @@ const nameOf = (tunable: string): string => (tunable.split('=')[0] ?? '').trim()
 
 /**
  * `env` with the MEMORY_TUNABLES that GLIBC_TUNABLES does not name appended to it (a new object),
- * or `undefined` when nothing is to change: opted out, all named already, or `platformOk` false
+ * or `undefined` when nothing is to change: opted out, all named already, or `platformOk` says no
  * (default: Linux with glibc). The platform is asked last, and only then: its answer comes from a
  * diagnostic report (~5 ms), which a worker LocalCluster started, every tunable set, never needs.
  */
 export function hugePagesEnv(
   env: NodeJS.ProcessEnv,
-  platformOk: boolean | (() => boolean) = isLinuxGlibc,
+  platformOk: () => boolean = isLinuxGlibc,
 ): NodeJS.ProcessEnv | undefined {
   if (OPT_OUT_VALUES.has((env[HUGE_PAGES_OPT_OUT_ENV] ?? '').trim().toLowerCase())) return undefined;
   const current = (env['GLIBC_TUNABLES'] ?? '').trim();
   const named = new Set(current.split(':').map(nameOf));
   const missing = MEMORY_TUNABLES.filter((t) => !named.has(nameOf(t)));
   if (missing.length === 0) return undefined;
-  if (!(typeof platformOk === 'function' ? platformOk() : platformOk)) return undefined;
+  if (!platformOk()) return undefined;
   return { ...env, GLIBC_TUNABLES: [...(current === '' ? [] : [current]), ...missing].join(':') };
 }
 
