@@ -5,8 +5,6 @@
  */
 import { parseTcpAddress } from '@meshwork/datalink';
 
-export { parseTcpAddress };
-
 /** Loopback names and addresses: browsers let any page, https or not, open `ws:` to them. */
 export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
