@@ -1,8 +1,11 @@
 /** Per-task storage made small (src/state/compact.ts). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ClientChannel, encodeFrame, encodeValue, parseFrame, taskDigest } from '@meshwork/protocol';
 import { SmallMap, SmallSet, bytesToString, emptySet, stringToBytes } from '../src/state/compact.js';
+import type { TaskState } from '../src/state/types.js';
 import { Harness } from './harness.js';
+import { fromWorkerFrame, gc, isOwnCopy } from './own-strings.js';
 
 test('every byte value survives the trip through a string, and the string is a copy', () => {
   const frame = new Uint8Array(300);
@@ -19,7 +22,7 @@ test('every byte value survives the trip through a string, and the string is a c
 });
 
 test('the shared empty set refuses additions', () => {
-  assert.throws(() => emptySet<string>().add('x'), /shared empty set/);
+  assert.throws(() => emptySet<{ n: number }>().add({ n: 1 }), /shared empty set/);
   assert.equal(emptySet().size, 0);
 });
 
@@ -107,4 +110,92 @@ test('SmallMap behaves as a Map through one, two and no entries', () => {
   assert.equal(m.get('z'), 0);
   assert.ok(m.delete('z'));
   assert.equal(m.size, 0);
+});
+
+const clientTypes = new Set(ClientChannel.ClientToServer.options.map((o) => o.entries.type.literal));
+const FN_ID = 'a14ce64a26f34d94a5e9b5114eba7fc9';
+
+/** `n` pure tasks of one function from `from` on, wanted and gathered, as a client's frame brings them. */
+function frameOfTasks(from: number, n: number): ClientChannel.ClientToServer[] {
+  const tasks = Array.from({ length: n }, (_, j) => {
+    const t = {
+      key: '',
+      fn: FN_ID,
+      args: encodeValue([from + j]).bytes,
+      deps: [] as string[],
+      priority: 0,
+      retries: 0,
+    };
+    t.key = `inc-${taskDigest(t)}`;
+    return t;
+  });
+  const keys = tasks.map((t) => t.key);
+  const frame = encodeFrame([
+    { type: 'update-graph', fns: [{ id: FN_ID, name: 'inc', source: '(x) => x + 1' }], tasks, wants: keys },
+    { type: 'gather', id: from, keys },
+  ]);
+  const { messages, errors } = parseFrame(frame, ClientChannel.ClientToServer, clientTypes);
+  assert.deepEqual(errors, []);
+  return messages;
+}
+
+function taskOf(h: Harness, key: string | undefined): TaskState {
+  const t = h.s.tasks.get(key ?? '');
+  assert.ok(t, `task ${key}`);
+  return t;
+}
+
+function handle(h: Harness, messages: readonly ClientChannel.ClientToServer[]): void {
+  for (const m of messages) {
+    if (m.type === 'update-graph') h.s.updateGraph('c', m);
+    else if (m.type === 'gather') h.s.gather('c', m.id, m.keys);
+  }
+}
+
+test('a task keeps no string of the frame it came in: its key, function id, gather keys and result hash are copies of its own', () => {
+  const h = new Harness();
+  h.worker('w');
+  h.client('c');
+  const messages = frameOfTasks(0, 50);
+  const graph = messages[0];
+  assert.ok(graph?.type === 'update-graph');
+  assert.ok(!isOwnCopy(graph.tasks[0]?.key ?? ''), 'the decoded key is a slice of the frame');
+  handle(h, messages);
+  const t = h.s.tasks.get(graph.tasks[7]?.key ?? '');
+  assert.ok(t);
+  assert.ok(isOwnCopy(t.key), 'key');
+  assert.ok(isOwnCopy(t.fn), 'function id');
+  const [pending] = t.gathers;
+  assert.ok(pending && pending.keys.every(isOwnCopy), 'the pending gather keys');
+  const hash = 'f'.repeat(64);
+  const sent = taskOf(h, h.drain('w')[0]);
+  const finished = fromWorkerFrame({
+    type: 'task-finished',
+    key: sent.key,
+    nbytes: 1,
+    value: new Uint8Array([1]),
+    hash,
+    startedAt: 0,
+    stoppedAt: 1,
+    thread: 0,
+  });
+  assert.ok(finished.type === 'task-finished');
+  h.s.taskFinished('w', finished);
+  assert.equal(sent.hash, hash);
+  assert.ok(isOwnCopy(sent.hash), 'result hash');
+  h.check();
+});
+
+test('a task decoded from a frame, wanted and gathered costs the scheduler under 750 bytes of heap', () => {
+  const h = new Harness();
+  h.worker('w');
+  h.client('c');
+  const n = 20_000;
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let from = 0; from < n; from += 1_000) handle(h, frameOfTasks(from, 1_000));
+  gc();
+  const perTask = (process.memoryUsage().heapUsed - before) / n;
+  assert.equal(h.s.tasks.size, n);
+  assert.ok(perTask < 750, `${Math.round(perTask)} bytes a task`);
 });

@@ -9,6 +9,7 @@ import { TaskStream } from '../src/transport/task-stream.js';
 import { TrafficBook } from '../src/transport/traffic.js';
 import { SchedulerServer } from '../src/transport/scheduler-server.js';
 import { Harness } from './harness.js';
+import { fromWorkerFrame, isOwnCopy } from './own-strings.js';
 
 type Update = DashboardChannel.DashboardUpdate;
 
@@ -220,6 +221,33 @@ test('the task stream is a bounded ring: a new dashboard gets what is kept, a co
     feed.remove(second);
   } finally {
     feed.close();
+  }
+});
+
+test("the task stream keeps a copy of each key of its own, not the worker frame's text it came in", () => {
+  const h = new Harness();
+  h.worker('w1');
+  h.client('c');
+  const [known] = submit(h, 'inc', 1);
+  const feed = new DashboardFeed(h.s, new TrafficBook(isWorker));
+  const sink = new RecordingSink();
+  feed.add(sink);
+  try {
+    for (const key of [known ?? '', 'inc-no-longer-known-0001']) {
+      const m = fromWorkerFrame(ended(key));
+      assert.ok(m.type === 'task-finished' && !isOwnCopy(m.key), 'the decoded key is a slice of the frame');
+      feed.taskEnded('w1', m);
+    }
+    feed.push();
+    assert.deepEqual(
+      sink.last.stream.map((e) => [e.key, isOwnCopy(e.key)]),
+      [
+        [known, true],
+        ['inc-no-longer-known-0001', true],
+      ],
+    );
+  } finally {
+    feed.remove(sink);
   }
 });
 

@@ -5,7 +5,7 @@
 import { ErrorCode, ReplyCode, type ClientChannel, type WireError, type WorkerChannel } from '@meshwork/protocol';
 import { Leasing } from './leases.js';
 import { holderOf } from './holders.js';
-import { clear, grow, shrink } from './compact.js';
+import { clear, grow, ownString, shrink } from './compact.js';
 import { heldBy, screenGraph, screenScattered } from './tenancy.js';
 import { PutLedger, type Room } from './put-ledger.js';
 import type { ClientState, PendingGather, TaskState, WorkerState } from './types.js';
@@ -77,7 +77,10 @@ export abstract class ClientEvents extends Leasing {
         else missing ??= d;
       }
       const fn = this.fns.has(spec.fn) ? undefined : sent.get(spec.fn);
-      if (fn) this.fns.set(fn.id, { name: fn.name, source: fn.source, module: fn.module, tasks: 0, sentTo: new Set() });
+      if (fn) {
+        const id = ownString(fn.id);
+        this.fns.set(id, { id, name: fn.name, source: fn.source, module: fn.module, tasks: 0, sentTo: new Set() });
+      }
       const t = this.newTask(spec, deps, this.tenantOf(clientId) ?? clientId); // counts its use of the function
       fresh.push(t);
       if (missing !== null) {
@@ -214,9 +217,11 @@ export abstract class ClientEvents extends Leasing {
   gather(clientId: string, id: number, keys: readonly string[]): void {
     const foreign = this.notHeld(clientId, keys);
     if (foreign.length > 0) return this.refuseKeys(clientId, id, 'gather', foreign);
-    const g: PendingGather = { clientId, id, keys: [...keys], remaining: 0 };
+    // The tasks' own keys, not the message's (slices of its text: see ownString).
+    const g: PendingGather = { clientId, id, keys: [], remaining: 0 };
     for (const key of keys) {
       const t = this.tasks.get(key);
+      g.keys.push(t ? t.key : key);
       // A key listed twice counts once: the gather is settled once per task.
       if (t && !t.gathers.has(g) && this.isPending(t)) {
         g.remaining++;

@@ -23,7 +23,7 @@ import { FairQueue } from './fair-queue.js';
 import { Roster } from './roster.js';
 import { queueExtraFor } from './queue-depth.js';
 import { DEFAULT_TASK_DURATION_MS, LocalityPlacement, MAX_RECORDED_TASK_DURATION_MS, type PlacementPolicy } from './placement.js';
-import { SmallMap, SmallSet, bytesToString, clear, emptySet, grow, shrink, stringToBytes } from './compact.js';
+import { SmallMap, SmallSet, bytesToString, clear, emptySet, grow, ownString, shrink, stringToBytes } from './compact.js';
 import type { ClientState, FunctionEntry, PendingGather, TaskState, TaskStatus, WorkerState } from './types.js';
 
 export interface SchedulerOptions extends LeaseOptions {
@@ -111,8 +111,8 @@ export abstract class Lifecycle {
     if (fn) fn.tasks++;
     const fnName = task ? (fn?.name ?? 'lambda') : 'scatter';
     const t: TaskState = {
-      key: spec.key,
-      fn: fn && task ? task.fn : '',
+      key: ownString(spec.key),
+      fn: fn?.id ?? '',
       fnName,
       args: task ? bytesToString(task.args) : '',
       deps: deps.length === 0 ? NO_DEPS : deps,
@@ -251,7 +251,7 @@ export abstract class Lifecycle {
     if (t.status === 'queued') t.queueEpoch++;
     this.setStatus(t, 'memory');
     t.nbytes = nbytes;
-    t.hash = hash ?? null;
+    t.hash = hash === undefined ? null : ownString(hash);
     this.addHolder(t, w);
     if (value && value.byteLength <= INLINE_VALUE_MAX_BYTES && this.inlineBytes + value.byteLength <= this.inlineCacheBytes) {
       t.inline = bytesToString(value);

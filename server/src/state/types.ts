@@ -22,9 +22,9 @@ export interface TaskState {
   readonly args: string;
   readonly deps: readonly TaskState[];
   /** Tasks that take this one as an input and still exist (sparse: see sparse.ts). */
-  dependents: Set<TaskState>;
+  dependents: SmallSet<TaskState>;
   /** Dependents that still need this result (waiting, queued or processing; sparse). */
-  waiters: Set<TaskState>;
+  waiters: SmallSet<TaskState>;
   /** How many deps are not in memory (meaningful while waiting). */
   waitingOn: number;
   status: TaskStatus;
@@ -61,7 +61,7 @@ export interface TaskState {
   readonly restrictions: Restrictions | null;
   readonly timeoutMs: number | undefined;
   /** Gathers waiting for this key to settle (sparse). */
-  gathers: Set<PendingGather>;
+  gathers: SmallSet<PendingGather>;
   /** Position in the ready queue's lazy deletion scheme: bumped whenever it leaves the queue. */
   queueEpoch: number;
   /** Data put on workers by a client: cannot be recomputed. */
@@ -146,6 +146,8 @@ export interface WorkerState {
 
 /** A task function the scheduler holds: kept while some task uses it, forgotten with the last. */
 export interface FunctionEntry {
+  /** Its id, a string of its own (see `ownString`): tasks name their function with this one. */
+  readonly id: string;
   readonly name: string;
   readonly source: string;
   readonly module: { name: string; hash: string } | undefined;

@@ -20,6 +20,7 @@ import {
   typesOf,
   type WorkerChannel,
 } from '@meshwork/protocol';
+import { ownString } from '../state/compact.js';
 import type { SchedulerState } from '../state/scheduler-state.js';
 import type { Admission, Connection } from './connection.js';
 import { TaskStream } from './task-stream.js';
@@ -122,9 +123,11 @@ export class DashboardFeed {
   taskEnded(workerId: string, m: TaskEnd): void {
     // Durations come from the worker's clock, end times from ours: tabs' clocks may be off.
     const stop = this.now();
-    const group = this.state.tasks.get(m.key)?.group.name ?? m.key.replace(/-[0-9a-f]+$/, '');
+    const t = this.state.tasks.get(m.key);
+    const group = t?.group.name ?? m.key.replace(/-[0-9a-f]+$/, '');
     this.stream.push({
-      key: cut(m.key),
+      // The task's own key: the message's is a slice of the frame's text, which the ring would keep alive.
+      key: cut(t?.key ?? ownString(m.key)),
       group: cut(group),
       worker: cut(workerId),
       thread: m.thread,
