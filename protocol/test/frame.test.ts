@@ -63,3 +63,27 @@ test('a task time must be a finite number of milliseconds: Infinity is refused l
     assert.match(r.errors[0]?.message ?? '', /stoppedAt/);
   }
 });
+
+test('a batch far over the target is encoded about twice, not once per halving', () => {
+  const encodings = new Map<number, number>();
+  // msgpackr reads every property of an object it encodes: the getter counts each encoding.
+  const counted = (i: number) => ({
+    type: 'release-keys',
+    get keys() {
+      encodings.set(i, (encodings.get(i) ?? 0) + 1);
+      return [`${i}:`.padEnd(8 * 1024, 'k')];
+    },
+  });
+  const batch = Array.from({ length: 64 }, (_, i) => counted(i)); // 512 KiB: eight times the target
+  const target = 64 * 1024;
+  const frames = encodeFrames(batch, target);
+  for (const f of frames) assert.ok(f.byteLength <= target, `a frame of ${f.byteLength} bytes`);
+  assert.deepEqual(
+    frames.flatMap((f) => (decode(f) as { keys: string[] }[]).map((m) => m.keys[0]?.slice(0, 3))),
+    batch.map((_, i) => `${i}:`.padEnd(3, 'k')),
+  );
+  assert.ok(
+    [...encodings.values()].every((n) => n <= 2),
+    `encodings per message: ${[...new Set(encodings.values())].join(', ')}`,
+  );
+});
