@@ -5,6 +5,7 @@ export * from './values.js';
 export * from './frame.js';
 export * from './batch.js';
 export * from './hex.js';
+export * from './own-string.js';
 export * from './hash.js';
 export * from './digest.js';
 export * from './tickets.js';

@@ -2,10 +2,10 @@
  * What clients ask of the state machine: joining and leaving, graphs, wants and releases, cancel,
  * gather, who-has, scatter. Each acts only on what the client's tenant may name (tenancy.ts).
  */
-import { ErrorCode, ReplyCode, type ClientChannel, type WireError, type WorkerChannel } from '@meshwork/protocol';
+import { ErrorCode, ReplyCode, ownString, type ClientChannel, type WireError, type WorkerChannel } from '@meshwork/protocol';
 import { Leasing } from './leases.js';
 import { holderOf } from './holders.js';
-import { clear, grow, ownString, shrink } from './compact.js';
+import { clear, grow, shrink } from './compact.js';
 import { heldBy, screenGraph, screenScattered } from './tenancy.js';
 import { PutLedger, type Room } from './put-ledger.js';
 import type { ClientState, PendingGather, TaskState, WorkerState } from './types.js';

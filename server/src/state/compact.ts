@@ -21,17 +21,6 @@ export function bytesToString(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
 
-/**
- * `s` as a string of its own. A string decoded from a frame may be a slice of the frame's whole
- * text (msgpackr reads a frame's short strings in one go and slices them out): kept by a task, it
- * would keep all of that text alive as long as the task. The copy is the one V8 makes of a
- * property name (internalized: flat, and shared with any equal name).
- */
-export function ownString(s: string): string {
-  for (const name in { [s]: 0 }) return name;
-  return s;
-}
-
 /** The bytes a `bytesToString` string holds. */
 export function stringToBytes(s: string): Uint8Array {
   return Buffer.from(s, 'latin1');

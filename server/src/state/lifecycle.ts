@@ -11,6 +11,7 @@ import {
   INLINE_VALUE_MAX_BYTES,
   SCHEDULER_INLINE_CACHE_BYTES,
   type ClientChannel,
+  ownString,
   type TicketPurpose,
   type WireError,
   type WorkerChannel,
@@ -23,7 +24,7 @@ import { FairQueue } from './fair-queue.js';
 import { Roster } from './roster.js';
 import { queueExtraFor } from './queue-depth.js';
 import { DEFAULT_TASK_DURATION_MS, LocalityPlacement, MAX_RECORDED_TASK_DURATION_MS, type PlacementPolicy } from './placement.js';
-import { SmallMap, SmallSet, bytesToString, clear, emptySet, grow, ownString, shrink, stringToBytes } from './compact.js';
+import { SmallMap, SmallSet, bytesToString, clear, emptySet, grow, shrink, stringToBytes } from './compact.js';
 import type { ClientState, FunctionEntry, PendingGather, TaskState, TaskStatus, WorkerState } from './types.js';
 
 export interface SchedulerOptions extends LeaseOptions {

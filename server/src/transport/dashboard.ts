@@ -16,11 +16,11 @@ import {
   PROTOCOL_VERSION,
   ReplyCode,
   parseFrame,
+  ownString,
   parseMessage,
   typesOf,
   type WorkerChannel,
 } from '@meshwork/protocol';
-import { ownString } from '../state/compact.js';
 import type { SchedulerState } from '../state/scheduler-state.js';
 import type { Admission, Connection } from './connection.js';
 import { TaskStream } from './task-stream.js';
