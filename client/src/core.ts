@@ -221,9 +221,7 @@ export class ClientCore implements FutureOwner {
       queueMicrotask(() => (unusable ? onLost(unusable) : onSettled()));
       return () => {};
     }
-    const waiter = { resolve: onSettled, reject: onLost };
-    state.waiters.add(waiter);
-    return () => state.waiters.delete(waiter);
+    return state.addWaiter({ resolve: onSettled, reject: onLost });
   }
 
   /**

@@ -21,8 +21,9 @@ export class KeyState {
    * them sends nothing, and a new future for the key is a new submission.
    */
   forgotten = false;
-  readonly waiters = new Set<Waiter>();
-  callbacks: { future: Future<unknown>; cb: (future: Future<unknown>) => void }[] = [];
+  /** Waits on it (`watch`); made by the first (an empty Set costs ~150 bytes, and a client may hold a million keys). */
+  private waiters: Set<Waiter> | undefined = undefined;
+  private callbacks: { future: Future<unknown>; cb: (future: Future<unknown>) => void }[] | undefined = undefined;
 
   constructor(
     readonly key: string,
@@ -62,23 +63,30 @@ export class KeyState {
     if (first) this.wake();
   }
 
+  /** Waits until it settles; returns the way to stop waiting. */
+  addWaiter(waiter: Waiter): () => void {
+    (this.waiters ??= new Set()).add(waiter);
+    return () => this.waiters?.delete(waiter);
+  }
+
   /** Rejects every wait (the connection is gone); the status stays as it is. */
   abandon(error: ConnectionError): void {
-    for (const w of this.waiters) w.reject(error);
-    this.waiters.clear();
+    const waiters = this.waiters;
+    this.waiters = undefined;
+    for (const w of waiters ?? []) w.reject(error);
   }
 
   addCallback(future: Future<unknown>, cb: (future: Future<unknown>) => void): void {
     if (this.settled) queueMicrotask(() => this.call(future, cb));
-    else this.callbacks.push({ future, cb });
+    else (this.callbacks ??= []).push({ future, cb });
   }
 
   private wake(): void {
-    for (const w of this.waiters) w.resolve();
-    this.waiters.clear();
-    const callbacks = this.callbacks;
-    this.callbacks = [];
-    for (const { future, cb } of callbacks) this.call(future, cb);
+    const { waiters, callbacks } = this;
+    this.waiters = undefined;
+    this.callbacks = undefined;
+    for (const w of waiters ?? []) w.resolve();
+    for (const { future, cb } of callbacks ?? []) this.call(future, cb);
   }
 
   private call(future: Future<unknown>, cb: (future: Future<unknown>) => void): void {

@@ -16,6 +16,7 @@ import {
   encodeValue,
   functionId,
   hexOf,
+  ownString,
   taskDigest,
 } from '@meshwork/protocol';
 import { MAX_KEY_NAME_LENGTH, RANDOM_KEY_BYTES } from './constants.js';
@@ -131,10 +132,11 @@ export function randomKey(prefix: string): string {
   return checkKey(`${prefix}-${hex}`);
 }
 
+/** `key` if it may be one, as a string of its own (see `ownString`: a key lives as long as its futures). */
 export function checkKey(key: string): string {
   if (key.length === 0 || key.length > MAX_KEY_LENGTH)
     throw new GraphError(`a key must have 1 to ${MAX_KEY_LENGTH} characters, got ${key.length}`);
-  return key;
+  return ownString(key);
 }
 
 /** Options checked once, when `with(...)` is called, so a bad one throws there. */

@@ -1,6 +1,8 @@
 /** Submitting: keys, refusals at submit, dependencies, batching of the wire messages. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext, runInThisContext } from 'node:vm';
 import { FRAME_TARGET_BYTES } from '@meshwork/protocol';
 import {
   Client,
@@ -12,6 +14,12 @@ import {
 } from '../src/index.js';
 import { platform } from '../src/platform.node.js';
 import { FakeScheduler } from './fake-scheduler.js';
+
+// V8 says whether a string is one of its internalized copies (what ownString makes).
+setFlagsFromString('--allow-natives-syntax');
+const isOwnCopy = runInThisContext('(s) => %IsInternalizedString(s)') as (s: string) => boolean;
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 const inc = (x: number): number => x + 1;
 const add = (a: number, b: number): number => a + b;
@@ -72,6 +80,34 @@ describe('submit', () => {
       .map((f) => f.key);
     assert.ok(keys.every((k) => /^batch-[0-9a-f]{32}$/.test(k)));
     assert.notEqual(keys[0], keys[1]);
+  });
+
+  it('makes each key a flat string of its own, not a rope of its hex digits (a key lives as long as its futures)', () => {
+    const built = ['my', 'key', 'of', 'parts'].join('-') + '-0123456789';
+    assert.ok(!isOwnCopy(built));
+    const futures = [
+      client.submit(inc, 41),
+      client.with({ pure: false }).submit(inc, 1),
+      client.with({ key: built }).submit(inc, 2),
+      ...client.map(inc, [7, 8]),
+    ];
+    for (const f of futures) assert.ok(isOwnCopy(f.key), f.key);
+  });
+
+  it('holds a future of a map in under 400 bytes of heap, once its tasks are sent', async () => {
+    const n = 20_000;
+    await turn();
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const futures = client.map(
+      inc,
+      Array.from({ length: n }, (_, i) => 1e6 + i),
+    );
+    await turn();
+    gc();
+    const perFuture = (process.memoryUsage().heapUsed - before) / n;
+    assert.ok(perFuture < 400, `${Math.round(perFuture)} bytes a future`);
+    for (const f of futures) f.release();
   });
 
   it('names keys, and the function sent, with the name option (minified code renames functions)', async () => {
