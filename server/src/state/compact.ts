@@ -2,10 +2,11 @@
  * Per-task storage made small, for the scheduler to hold a million tasks.
  *
  * Sparse sets: most tasks never fill some of their sets (a task of a `map` has no dependents, no
- * waiters and, mostly, no gathers), and even a SmallSet costs 40 bytes. Such fields start as one
- * shared empty set, which refuses additions; `grow` gives a task a set of its own when it first
- * needs one (a SmallSet: a task gathered or depended on by one other, the usual case, costs ~40
- * bytes, not a Set's ~150), `shrink` and `clear` hand the shared one back once its own is empty.
+ * waiters and, mostly, no gathers), and an empty Set costs about 185 bytes. Such fields start as
+ * one shared empty set, which refuses additions; `grow` gives a task a set of its own when it
+ * first needs one, `shrink` and `clear` hand the shared one back once its own is empty again. A
+ * task's gathers are a SmallSet: nearly always one (~40 bytes, not a Set's ~150), and every task
+ * of a gathered `map` has one until its result goes out.
  *
  * Small sets and maps: who holds a task's result and which clients want it are, nearly always,
  * one worker and one client. SmallSet and SmallMap keep one entry in fields of their own (~40
@@ -123,24 +124,47 @@ export class SmallMap<V> implements Iterable<[string, V]> {
   }
 }
 
-class SharedEmptySet<T extends object> extends SmallSet<T> {
+const SHARED = 'internal: an addition to the shared empty set (use grow)';
+
+class SharedEmptySet<T> extends Set<T> {
   override add(): this {
-    throw new Error('internal: an addition to the shared empty set (use grow)');
+    throw new Error(SHARED);
   }
 }
 
-const SHARED_EMPTY: SmallSet<never> = new SharedEmptySet<never>();
+class SharedEmptySmallSet<T extends object> extends SmallSet<T> {
+  override add(): this {
+    throw new Error(SHARED);
+  }
+}
 
-/** The shared empty set: what a sparse field holds until `grow`. */
-export function emptySet<T extends object>(): SmallSet<T> {
+const SHARED_EMPTY: Set<never> = new SharedEmptySet<never>();
+const SHARED_EMPTY_SMALL: SmallSet<never> = new SharedEmptySmallSet<never>();
+
+/** The shared empty set: what `dependents` and `waiters` hold until `grow`. */
+export function emptySet<T>(): Set<T> {
   return SHARED_EMPTY;
+}
+
+/** The shared empty SmallSet: what `gathers` holds until `grow`. */
+export function emptySmallSet<T extends object>(): SmallSet<T> {
+  return SHARED_EMPTY_SMALL;
 }
 
 export type SparseField = 'dependents' | 'waiters' | 'gathers';
 
+/** The shared empty set `field` holds while it has no members. */
+const emptyOf = (field: SparseField): Set<never> | SmallSet<never> =>
+  field === 'gathers' ? SHARED_EMPTY_SMALL : SHARED_EMPTY;
+
+/** A task's sparse fields as the helpers below see them: each a set or a SmallSet. */
+type SparseFields = Record<SparseField, { delete(item: never): boolean; readonly size: number }>;
+
 /** `t[field]`, a set of its own (made now if it held the shared empty one), to add to. */
 export function grow<F extends SparseField>(t: TaskState, field: F): TaskState[F] {
-  if (t[field] === SHARED_EMPTY) t[field] = new SmallSet() as TaskState[F];
+  const fields = t as unknown as SparseFields;
+  if (fields[field] === SHARED_EMPTY) fields[field] = new Set<never>();
+  else if (fields[field] === SHARED_EMPTY_SMALL) fields[field] = new SmallSet<never>();
   return t[field];
 }
 
@@ -150,16 +174,16 @@ export function shrink<F extends SparseField>(
   field: F,
   item: Parameters<TaskState[F]['delete']>[0],
 ): void {
-  const s = t[field] as SmallSet<object>;
-  if (s.delete(item) && s.size === 0) t[field] = SHARED_EMPTY;
+  const fields = t as unknown as SparseFields;
+  if (fields[field].delete(item as never) && fields[field].size === 0) fields[field] = emptyOf(field);
 }
 
 /** Empties `t[field]` (back to the shared empty set). */
 export function clear(t: TaskState, field: SparseField): void {
-  t[field] = SHARED_EMPTY;
+  (t as unknown as SparseFields)[field] = emptyOf(field);
 }
 
-/** The shared set is still empty (nothing slipped past `add`): for the invariant checks. */
+/** The shared sets are still empty (nothing slipped past `add`): for the invariant checks. */
 export function sharedEmptyIsEmpty(): boolean {
-  return SHARED_EMPTY.size === 0;
+  return SHARED_EMPTY.size === 0 && SHARED_EMPTY_SMALL.size === 0;
 }

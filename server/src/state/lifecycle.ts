@@ -24,7 +24,7 @@ import { FairQueue } from './fair-queue.js';
 import { Roster } from './roster.js';
 import { queueExtraFor } from './queue-depth.js';
 import { DEFAULT_TASK_DURATION_MS, LocalityPlacement, MAX_RECORDED_TASK_DURATION_MS, type PlacementPolicy } from './placement.js';
-import { SmallMap, SmallSet, bytesToString, clear, emptySet, grow, shrink, stringToBytes } from './compact.js';
+import { SmallMap, SmallSet, bytesToString, clear, emptySet, emptySmallSet, grow, shrink, stringToBytes } from './compact.js';
 import type { ClientState, FunctionEntry, PendingGather, TaskState, TaskStatus, WorkerState } from './types.js';
 
 export interface SchedulerOptions extends LeaseOptions {
@@ -141,7 +141,7 @@ export abstract class Lifecycle {
       restrictions:
         task && restricted ? { workers: task.workers, allowOtherWorkers: task.allowOtherWorkers ?? false, resources: task.resources } : null,
       timeoutMs: task?.timeoutMs,
-      gathers: emptySet(),
+      gathers: emptySmallSet(),
       queueEpoch: 0,
       scattered: task === null,
       stealing: false,

@@ -22,9 +22,9 @@ export interface TaskState {
   readonly args: string;
   readonly deps: readonly TaskState[];
   /** Tasks that take this one as an input and still exist (sparse: see sparse.ts). */
-  dependents: SmallSet<TaskState>;
+  dependents: Set<TaskState>;
   /** Dependents that still need this result (waiting, queued or processing; sparse). */
-  waiters: SmallSet<TaskState>;
+  waiters: Set<TaskState>;
   /** How many deps are not in memory (meaningful while waiting). */
   waitingOn: number;
   status: TaskStatus;

@@ -123,10 +123,11 @@ export class DashboardFeed {
   taskEnded(workerId: string, m: TaskEnd): void {
     // Durations come from the worker's clock, end times from ours: tabs' clocks may be off.
     const stop = this.now();
+    // The task's own key and group, or copies: the message's key is a slice of the frame's text,
+    // which the ring would keep alive (and so would a part of it).
     const t = this.state.tasks.get(m.key);
-    const group = t?.group.name ?? m.key.replace(/-[0-9a-f]+$/, '');
+    const group = t?.group.name ?? ownString(m.key.replace(/-[0-9a-f]+$/, ''));
     this.stream.push({
-      // The task's own key: the message's is a slice of the frame's text, which the ring would keep alive.
       key: cut(t?.key ?? ownString(m.key)),
       group: cut(group),
       worker: cut(workerId),
