@@ -91,7 +91,8 @@ export function encodeFrames(messages: readonly unknown[], targetBytes = FRAME_T
 const SPLIT_SLACK = 1.25;
 
 function parts(messages: readonly unknown[], count: number, targetBytes: number): Uint8Array[] {
-  const n = Math.min(messages.length, Math.max(2, count));
+  // A count that is not a number (a target that is not one) cuts in two, as halving did: never none.
+  const n = Math.min(messages.length, Math.max(2, Number.isNaN(count) ? 2 : count));
   const frames: Uint8Array[] = [];
   for (let i = 0; i < n; i++) {
     const part = messages.slice(Math.floor((i * messages.length) / n), Math.floor(((i + 1) * messages.length) / n));

@@ -87,3 +87,15 @@ test('a batch far over the target is encoded about twice, not once per halving',
     `encodings per message: ${[...new Set(encodings.values())].join(', ')}`,
   );
 });
+
+test('a target that is no size still sends every message, in order: one a frame', () => {
+  const batch = [released(1, 10), released(2, 10), released(3, 10)];
+  for (const target of [Number.NaN, 0, -1]) {
+    const frames = encodeFrames(batch, target);
+    assert.deepEqual(
+      frames.flatMap((f) => decode(f) as unknown[]),
+      batch,
+      `target ${target}`,
+    );
+  }
+});
