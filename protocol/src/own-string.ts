@@ -6,7 +6,7 @@
  * a join, a dozen joins for a key.
  */
 
-/** Characters copied through one `String.fromCharCode` call (far under any engine's argument limit). */
+/** Characters copied through one `String.fromCharCode` call (far under any engine's argument limit); longer strings are joined from such pieces. */
 const CHUNK = 4096;
 const codes: number[] = [];
 
@@ -16,8 +16,14 @@ const codes: number[] = [];
  * 100,000-task graph's scheduler peak 30 MB higher.)
  */
 export function ownString(s: string): string {
-  if (s.length > CHUNK) return s.split('').join('');
-  codes.length = s.length;
-  for (let i = 0; i < s.length; i++) codes[i] = s.charCodeAt(i);
+  if (s.length <= CHUNK) return copyOf(s, 0, s.length);
+  const pieces: string[] = [];
+  for (let at = 0; at < s.length; at += CHUNK) pieces.push(copyOf(s, at, Math.min(s.length, at + CHUNK)));
+  return pieces.join('');
+}
+
+function copyOf(s: string, from: number, to: number): string {
+  codes.length = to - from;
+  for (let i = from; i < to; i++) codes[i - from] = s.charCodeAt(i);
   return String.fromCharCode.apply(null, codes);
 }

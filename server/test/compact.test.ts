@@ -147,29 +147,33 @@ function handle(h: Harness, messages: readonly ClientChannel.ClientToServer[]): 
   }
 }
 
-test('a task keeps no slice of the text its strings came in: key, function id, gather keys and result hash are copies of its own', () => {
+test('a task keeps no slice of the text its strings came in: key, function id, name and source, gather keys and result hash are copies of its own', () => {
   const h = new Harness();
   h.worker('w');
   h.client('c');
   const MB = 1024 * 1024;
   const key = 'private-key-0001';
-  const fn = { id: 'a14ce64a26f34d94a5e9b5114eba7fc9', name: 'inc', source: '(x) => x + 1' };
+  const fn = {
+    id: 'a14ce64a26f34d94a5e9b5114eba7fc9',
+    name: 'increment_by_one',
+    source: '(x) => x + 1 /* adds one */',
+  };
   const spec = { key, fn: fn.id, args: encodeValue([1]).bytes, deps: [], priority: 0, retries: 0 };
   // Each slice here is of a 16 MiB text: a task that kept one would keep all of it.
   assert.ok(
     retainedBy(() =>
       h.s.updateGraph('c', {
         type: 'update-graph',
-        fns: [{ ...fn, id: cutFromBig(fn.id) }],
+        fns: [{ ...fn, id: cutFromBig(fn.id), name: cutFromBig(fn.name), source: cutFromBig(fn.source) }],
         tasks: [{ ...spec, key: cutFromBig(key), fn: cutFromBig(fn.id) }],
         wants: [cutFromBig(key)],
       }),
     ) <
       2 * MB,
-    'key and function id',
+    'key, function id, name and source',
   );
   const t = h.s.tasks.get(key);
-  assert.ok(t && t.fn === fn.id);
+  assert.ok(t && t.fn === fn.id && t.fnName === fn.name && h.s.fns.get(fn.id)?.source === fn.source);
   assert.ok(retainedBy(() => h.s.gather('c', 1, [cutFromBig(key)])) < 2 * MB, 'the pending gather keys');
   assert.deepEqual(h.drain('w'), [key]);
   const hash = 'f'.repeat(64);

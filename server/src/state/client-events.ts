@@ -2,7 +2,7 @@
  * What clients ask of the state machine: joining and leaving, graphs, wants and releases, cancel,
  * gather, who-has, scatter. Each acts only on what the client's tenant may name (tenancy.ts).
  */
-import { ErrorCode, ReplyCode, ownString, type ClientChannel, type WireError, type WorkerChannel } from '@meshwork/protocol';
+import { ErrorCode, MAX_KEY_LENGTH, ReplyCode, ownString, type ClientChannel, type WireError, type WorkerChannel } from '@meshwork/protocol';
 import { Leasing } from './leases.js';
 import { holderOf } from './holders.js';
 import { clear, grow, shrink } from './compact.js';
@@ -78,8 +78,10 @@ export abstract class ClientEvents extends Leasing {
       }
       const fn = this.fns.has(spec.fn) ? undefined : sent.get(spec.fn);
       if (fn) {
+        // Copies: the message's strings may be slices of its frame's text (see ownString); a name past MAX_KEY_LENGTH is cut.
         const id = ownString(fn.id);
-        this.fns.set(id, { id, name: fn.name, source: fn.source, module: fn.module, tasks: 0, sentTo: new Set() });
+        const name = ownString(fn.name.slice(0, MAX_KEY_LENGTH));
+        this.fns.set(id, { id, name, source: ownString(fn.source), module: fn.module, tasks: 0, sentTo: new Set() });
       }
       const t = this.newTask(spec, deps, this.tenantOf(clientId) ?? clientId); // counts its use of the function
       fresh.push(t);
