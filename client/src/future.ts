@@ -66,7 +66,10 @@ export class KeyState {
   /** Waits until it settles; returns the way to stop waiting. */
   addWaiter(waiter: Waiter): () => void {
     (this.waiters ??= new Set()).add(waiter);
-    return () => this.waiters?.delete(waiter);
+    return () => {
+      // The last one gone (a wait that timed out): the empty Set goes too.
+      if (this.waiters?.delete(waiter) && this.waiters.size === 0) this.waiters = undefined;
+    };
   }
 
   /** Rejects every wait (the connection is gone); the status stays as it is. */

@@ -134,6 +134,8 @@ export function randomKey(prefix: string): string {
 
 /** `key` if it may be one, as a string of its own (see `ownString`: a key lives as long as its futures). */
 export function checkKey(key: string): string {
+  // Plain JavaScript may pass anything.
+  if (typeof key !== 'string') throw new GraphError(`a key must be a string, got ${typeof key}`);
   if (key.length === 0 || key.length > MAX_KEY_LENGTH)
     throw new GraphError(`a key must have 1 to ${MAX_KEY_LENGTH} characters, got ${key.length}`);
   return ownString(key);

@@ -11,6 +11,7 @@ import {
   SerializationError,
 } from '../src/index.js';
 import { platform } from '../src/platform.node.js';
+import { checkKey } from '../src/tasks.js';
 import { cutFromBig, gc, retainedBy } from '../../tests/support/retained.mjs';
 import { FakeScheduler } from './fake-scheduler.js';
 
@@ -85,6 +86,12 @@ describe('submit', () => {
     assert.ok(kept < 2 * 1024 * 1024, `${kept} bytes kept`);
     await turn();
     future?.release();
+  });
+
+  it('refuses a key that is not a string with GraphError (plain JavaScript may pass one)', () => {
+    for (const bad of [5, null, ['k'], { length: 3 }])
+      assert.throws(() => checkKey(bad as never), GraphError, JSON.stringify(bad));
+    assert.equal(checkKey('fine-key'), 'fine-key');
   });
 
   it('holds a future of a map in under 400 bytes of heap, once its tasks are sent', async () => {
