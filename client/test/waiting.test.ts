@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { CancelledError, Client, ConnectionError, GraphError, LostError, RemoteError, TimeoutError, type Future } from '../src/index.js';
 import { KeyState } from '../src/future.js';
 import { platform } from '../src/platform.node.js';
-import { gc } from '../../tests/support/retained.mjs';
+import { retainedBy } from '../../tests/support/retained.mjs';
 import { FakeScheduler } from './fake-scheduler.js';
 
 const turn = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
@@ -241,12 +241,12 @@ describe('what a key keeps for its waits', () => {
   it('nothing once the last wait on it is gone (a wait that timed out): no empty set per key', () => {
     const n = 20_000;
     const keys = Array.from({ length: n }, (_, i) => `inc-${i.toString(16).padStart(32, '0')}`);
-    gc();
-    const before = process.memoryUsage().heapUsed;
-    const states = keys.map((key) => new KeyState(key, console));
-    for (const s of states) s.addWaiter({ resolve: () => {}, reject: () => {} })();
-    gc();
-    const perKey = (process.memoryUsage().heapUsed - before) / n;
+    let states: KeyState[] = [];
+    const perKey =
+      retainedBy(() => {
+        states = keys.map((key) => new KeyState(key, console));
+        for (const s of states) s.addWaiter({ resolve: () => {}, reject: () => {} })();
+      }) / n;
     assert.ok(perKey < 160, `${Math.round(perKey)} bytes a key`);
     assert.equal(states.length, n);
   });

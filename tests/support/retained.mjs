@@ -4,7 +4,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 setFlagsFromString('--expose-gc');
-export const gc = runInNewContext('gc');
+const gc = runInNewContext('gc');
 
 export const BIG_TEXT_BYTES = 16 * 1024 * 1024;
 
@@ -16,9 +16,12 @@ export function cutFromBig(tail) {
 export function retainedBy(step) {
   gc();
   const before = process.memoryUsage().heapUsed;
-  step();
-  // The engine holds the last regular expression's input (RegExp.input) until the next match.
-  /$^/.exec('');
-  gc();
-  return process.memoryUsage().heapUsed - before;
+  const measure = () => {
+    // The engine holds the last regular expression's input (RegExp.input) until the next match.
+    /$^/.exec('');
+    gc();
+    return process.memoryUsage().heapUsed - before;
+  };
+  const done = step();
+  return done instanceof Promise ? done.then(measure) : measure();
 }
