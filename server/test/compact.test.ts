@@ -1,7 +1,7 @@
 /** Per-task storage made small (src/state/compact.ts). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ClientChannel, encodeFrame, encodeValue, parseFrame, taskDigest } from '@meshwork/protocol';
+import { ClientChannel, MAX_KEY_LENGTH, encodeFrame, encodeValue, parseFrame, taskDigest } from '@meshwork/protocol';
 import { SmallMap, SmallSet, bytesToString, emptySet, emptySmallSet, stringToBytes } from '../src/state/compact.js';
 import { Harness } from './harness.js';
 import { cutFromBig, retainedBy } from '../../tests/support/retained.mjs';
@@ -208,4 +208,18 @@ test('a task decoded from a frame, wanted and gathered costs the scheduler under
     }) / n;
   assert.equal(h.s.tasks.size, n + 1_000);
   assert.ok(perTask < 720, `${Math.round(perTask)} bytes a task`);
+});
+
+test("a function's name past MAX_KEY_LENGTH characters is cut where the scheduler keeps it (the schema leaves names unbounded)", () => {
+  const h = new Harness();
+  h.client('c');
+  const long = 'n'.repeat(1_000_000);
+  h.s.updateGraph('c', {
+    type: 'update-graph',
+    fns: [{ id: FN_ID, name: long, source: '(x) => x' }],
+    tasks: [{ key: 'long-named-0001', fn: FN_ID, args: encodeValue([1]).bytes, deps: [], priority: 0, retries: 0 }],
+    wants: ['long-named-0001'],
+  });
+  assert.equal(h.s.fns.get(FN_ID)?.name, long.slice(0, MAX_KEY_LENGTH));
+  assert.equal(h.s.tasks.get('long-named-0001')?.fnName.length, MAX_KEY_LENGTH);
 });
